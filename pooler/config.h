@@ -1,0 +1,185 @@
+/*
+ * config.h - the pooler's configuration, read from a pgbouncer.ini-style file.
+ *
+ * The file is INI: a main section [pgscope] (with [pgbouncer] read as an alias
+ * so an unchanged pgbouncer.ini starts pgscope), [databases] whose values are
+ * libpq-style "key=value ..." connection strings, [users] with per-user
+ * settings, and [rules] for the analyzer. Keys match pgbouncer.ini where the
+ * meaning is the same. A bad value or a key that neither pgscope nor PgBouncer
+ * knows is an error naming file, line and key; a PgBouncer key pgscope does
+ * not use gives one warning.
+ */
+#ifndef PGSCOPE_POOLER_CONFIG_H
+#define PGSCOPE_POOLER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum pool_mode {
+	POOL_MODE_UNSET = 0, /* inherit from the enclosing level */
+	POOL_MODE_SESSION,
+	POOL_MODE_TRANSACTION,
+	POOL_MODE_STATEMENT,
+};
+
+enum auth_type {
+	AUTH_TRUST = 0,  /* no password asked; user must exist when auth_file is set */
+	AUTH_ANY,        /* no password asked, any user name accepted */
+	AUTH_PLAIN,      /* cleartext password checked against auth_file */
+	AUTH_MD5,        /* md5 challenge against auth_file */
+	AUTH_SCRAM,      /* SCRAM-SHA-256 against auth_file */
+};
+
+enum log_format {
+	LOG_FORMAT_LOGFMT = 0,
+	LOG_FORMAT_JSON,
+};
+
+/* One [databases] entry: "name = host=... port=... dbname=... user=..." */
+struct db_config {
+	char *name;          /* the name clients connect to; "*" is the fallback */
+	char *host;          /* host name, IP address, or a Unix socket directory (starts with /) */
+	int port;            /* server port (default 5432) */
+	char *dbname;        /* database name on the server (default: name) */
+	char *user;          /* force this server user (NULL: the client's user) */
+	char *password;      /* password for user (NULL: from auth_file) */
+	char *connect_query; /* run once on each new server connection (NULL: none) */
+	char *client_encoding, *datestyle, *timezone, *application_name; /* NULL: not set */
+	int pool_size;       /* -1: default_pool_size */
+	int min_pool_size;   /* -1: min_pool_size */
+	int reserve_pool;    /* -1: reserve_pool_size */
+	int max_db_connections; /* -1: global max_db_connections */
+	enum pool_mode pool_mode; /* POOL_MODE_UNSET: the user's or the global one */
+	char **replicas;     /* NULL-terminated "host:port" list of streaming replicas, or NULL */
+	int line;            /* line in the config file, for messages */
+};
+
+/* One [users] entry: "name = pool_mode=... max_user_connections=..." */
+struct user_config {
+	char *name;
+	enum pool_mode pool_mode; /* POOL_MODE_UNSET: inherit */
+	int max_user_connections; /* -1: global value */
+	int line;
+};
+
+/* One [rules] entry, handed verbatim to the analyzer: "ID = severity" or "ID.option = value". */
+struct rule_setting {
+	char *key;
+	char *value;
+	int line;
+};
+
+/*
+ * The whole configuration. Times are in milliseconds (the file takes seconds,
+ * possibly fractional, as pgbouncer.ini does, or a value with a unit suffix
+ * ms/s/min/h). Sizes are in bytes. Every string is owned by the struct and
+ * freed by config_free().
+ */
+struct config {
+	char *path; /* the file this was read from */
+
+	/* listening */
+	char *listen_addr;     /* comma-separated addresses, "*" for all; NULL/"" = no TCP */
+	int listen_port;       /* default 6432 */
+	char *unix_socket_dir; /* NULL or "" = no Unix socket; default /tmp */
+	int unix_socket_mode;  /* default 0777 */
+	int listen_backlog;    /* default 128 */
+
+	/* authentication */
+	enum auth_type auth_type; /* default AUTH_TRUST */
+	char *auth_file;          /* userlist.txt format: "user" "password-or-hash" */
+	char **admin_users;       /* NULL-terminated list */
+	char **stats_users;       /* NULL-terminated list */
+
+	/* pooling */
+	enum pool_mode pool_mode;   /* default POOL_MODE_SESSION */
+	int default_pool_size;      /* default 20 */
+	int min_pool_size;          /* default 0 */
+	int reserve_pool_size;      /* default 0 */
+	int reserve_pool_timeout;   /* ms, default 5000 */
+	int max_client_conn;        /* default 100 */
+	int max_db_connections;     /* 0 = unlimited */
+	int max_user_connections;   /* 0 = unlimited */
+	int max_prepared_statements; /* per server connection, default 200 */
+	char *server_reset_query;   /* default "DISCARD ALL" */
+	bool server_reset_query_always; /* default false */
+	char *server_check_query;   /* default "select 1" */
+	int server_check_delay;     /* ms, default 30000 */
+	int server_lifetime;        /* ms, default 3600000 */
+	int server_idle_timeout;    /* ms, default 600000 */
+	int server_connect_timeout; /* ms, default 15000 */
+	int server_login_retry;     /* ms, default 15000 */
+	int query_timeout;          /* ms, 0 = off */
+	int query_wait_timeout;     /* ms, default 120000 */
+	int client_idle_timeout;    /* ms, 0 = off */
+	int client_login_timeout;   /* ms, default 60000 */
+	int idle_transaction_timeout; /* ms, 0 = off */
+	char **ignore_startup_parameters; /* NULL-terminated list */
+	char **track_extra_parameters;    /* NULL-terminated list of SET-tracked names */
+
+	/* limits */
+	size_t max_packet_size; /* default 2147483647 as in PgBouncer; pgscope default 64 MiB */
+	size_t pkt_buf;         /* socket read buffer, default 4096 */
+	size_t sbuf_loopcnt;    /* default 5 */
+
+	/* analysis and capture */
+	bool analyze;            /* default true */
+	size_t analyze_max_bytes; /* default 65536 */
+	bool capture;            /* default false */
+	char *capture_dir;       /* default NULL */
+
+	/* logging and process */
+	char *logfile;        /* NULL = stderr */
+	char *pidfile;        /* NULL = none */
+	enum log_format log_format; /* default logfmt */
+	int log_level;        /* LOG_DEBUG..LOG_ERROR from log.h, default LOG_INFO (verbose=N raises it) */
+	bool log_connections;    /* default true */
+	bool log_disconnections; /* default true */
+	bool log_pooler_errors;  /* default true */
+
+	struct db_config *dbs; /* [databases], in file order */
+	size_t n_dbs;
+	struct user_config *users; /* [users] */
+	size_t n_users;
+	struct rule_setting *rules; /* [rules] */
+	size_t n_rules;
+};
+
+/*
+ * Fill *cfg with the defaults above. cfg is caller-owned storage; free what
+ * this allocates with config_free().
+ */
+void config_init_defaults(struct config *cfg);
+
+/*
+ * Read path into *cfg (which this initialises with defaults first). On error
+ * returns false and writes a one-line message "FILE:LINE: key 'K': why" into
+ * err (size errlen); cfg is then already freed. Warnings for PgBouncer keys
+ * that pgscope does not use go to the log, once per key.
+ */
+bool config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Release everything config_load()/config_init_defaults() allocated. */
+void config_free(struct config *cfg);
+
+/* The [databases] entry for name, falling back to "*"; NULL if neither. */
+const struct db_config *config_find_db(const struct config *cfg, const char *name);
+
+/* The [users] entry for name, or NULL. */
+const struct user_config *config_find_user(const struct config *cfg, const char *name);
+
+/*
+ * The pool mode for (db, user): the [users] entry's, else the [databases]
+ * entry's, else the global one.
+ */
+enum pool_mode config_pool_mode(const struct config *cfg, const struct db_config *db,
+				const char *user);
+
+/* Name of a pool mode / auth type, as written in the file. */
+const char *config_pool_mode_name(enum pool_mode mode);
+const char *config_auth_type_name(enum auth_type type);
+
+/* true if name is in the NULL-terminated list. */
+bool config_list_has(char *const *list, const char *name);
+
+#endif
