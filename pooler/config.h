@@ -38,9 +38,11 @@ enum log_format {
 /* One [databases] entry: "name = host=... port=... dbname=... user=..." */
 struct db_config {
 	char *name;          /* the name clients connect to; "*" is the fallback */
-	char *host;          /* host name, IP address, or a Unix socket directory (starts with /) */
+	char *host;          /* host name, IP address, or a Unix socket directory (starts with /);
+			      * NULL: a Unix socket in unix_socket_dir, as PgBouncer does */
 	int port;            /* server port (default 5432) */
-	char *dbname;        /* database name on the server (default: name) */
+	char *dbname;        /* database name on the server (default: name; for "*", NULL
+			      * meaning the database the client asked for) */
 	char *user;          /* force this server user (NULL: the client's user) */
 	char *password;      /* password for user (NULL: from auth_file) */
 	char *connect_query; /* run once on each new server connection (NULL: none) */
@@ -79,7 +81,7 @@ struct config {
 	char *path; /* the file this was read from */
 
 	/* listening */
-	char *listen_addr;     /* comma-separated addresses, "*" for all; NULL/"" = no TCP */
+	char *listen_addr;     /* comma-separated addresses, "*" for all; NULL/"" = no TCP (default NULL) */
 	int listen_port;       /* default 6432 */
 	char *unix_socket_dir; /* NULL or "" = no Unix socket; default /tmp */
 	int unix_socket_mode;  /* default 0777 */

@@ -1,0 +1,1466 @@
+/* config.c - read the pgbouncer.ini-compatible configuration file (see config.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pooler/config.h"
+#include "pooler/log.h"
+
+/* Longest line accepted; a longer one is an error rather than a silent cut. */
+#define CONFIG_LINE_MAX 65536
+
+/* %include nesting limit, which also stops a file that includes itself. */
+#define CONFIG_INCLUDE_DEPTH 10
+
+/* Largest time value: milliseconds must fit the int fields. */
+#define CONFIG_TIME_MAX_MS INT_MAX
+
+/* How a main-section value is parsed and stored. */
+enum key_kind {
+	KEY_INT,        /* int, decimal */
+	KEY_COUNT,      /* size_t, decimal, no unit */
+	KEY_SIZE,       /* size_t bytes, optional unit kB/MB/GB */
+	KEY_BOOL,       /* bool */
+	KEY_TIME,       /* int milliseconds; seconds (fractions allowed) or ms/s/min/h suffix */
+	KEY_STR,        /* char *, kept as written ("" stays "") */
+	KEY_PATH,       /* char *, "" stored as NULL (= not set) */
+	KEY_LIST,       /* char **, comma-separated, NULL-terminated */
+	KEY_OCTAL,      /* int, file mode like 0777 */
+	KEY_POOL_MODE,  /* enum pool_mode */
+	KEY_AUTH_TYPE,  /* enum auth_type */
+	KEY_LOG_FORMAT, /* enum log_format */
+	KEY_LOG_LEVEL,  /* int, a log.h level name */
+	KEY_VERBOSE,    /* int >= 0; > 0 sets log_level to debug */
+};
+
+/* One key of [pgscope]: adding a setting is adding a row here and a field in config.h. */
+struct key_def {
+	const char *name;
+	enum key_kind kind;
+	size_t offset;      /* of the field in struct config */
+	long long min, max; /* accepted range for numbers (ms for times, bytes for sizes) */
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct key_def main_keys[] = {
+    {"listen_addr", KEY_STR, F(listen_addr), 0, 0},
+    {"listen_port", KEY_INT, F(listen_port), 1, 65535},
+    {"unix_socket_dir", KEY_STR, F(unix_socket_dir), 0, 0},
+    {"unix_socket_mode", KEY_OCTAL, F(unix_socket_mode), 0, 07777},
+    {"listen_backlog", KEY_INT, F(listen_backlog), 1, 65535},
+    {"auth_type", KEY_AUTH_TYPE, F(auth_type), 0, 0},
+    {"auth_file", KEY_PATH, F(auth_file), 0, 0},
+    {"admin_users", KEY_LIST, F(admin_users), 0, 0},
+    {"stats_users", KEY_LIST, F(stats_users), 0, 0},
+    {"pool_mode", KEY_POOL_MODE, F(pool_mode), 0, 0},
+    {"default_pool_size", KEY_INT, F(default_pool_size), 0, 100000},
+    {"min_pool_size", KEY_INT, F(min_pool_size), 0, 100000},
+    {"reserve_pool_size", KEY_INT, F(reserve_pool_size), 0, 100000},
+    {"reserve_pool_timeout", KEY_TIME, F(reserve_pool_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"max_client_conn", KEY_INT, F(max_client_conn), 1, 1000000},
+    {"max_db_connections", KEY_INT, F(max_db_connections), 0, 1000000},
+    {"max_user_connections", KEY_INT, F(max_user_connections), 0, 1000000},
+    {"max_prepared_statements", KEY_INT, F(max_prepared_statements), 0, 1000000},
+    {"server_reset_query", KEY_STR, F(server_reset_query), 0, 0},
+    {"server_reset_query_always", KEY_BOOL, F(server_reset_query_always), 0, 0},
+    {"server_check_query", KEY_STR, F(server_check_query), 0, 0},
+    {"server_check_delay", KEY_TIME, F(server_check_delay), 0, CONFIG_TIME_MAX_MS},
+    {"server_lifetime", KEY_TIME, F(server_lifetime), 0, CONFIG_TIME_MAX_MS},
+    {"server_idle_timeout", KEY_TIME, F(server_idle_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"server_connect_timeout", KEY_TIME, F(server_connect_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"server_login_retry", KEY_TIME, F(server_login_retry), 0, CONFIG_TIME_MAX_MS},
+    {"query_timeout", KEY_TIME, F(query_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"query_wait_timeout", KEY_TIME, F(query_wait_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"client_idle_timeout", KEY_TIME, F(client_idle_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"client_login_timeout", KEY_TIME, F(client_login_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"idle_transaction_timeout", KEY_TIME, F(idle_transaction_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"ignore_startup_parameters", KEY_LIST, F(ignore_startup_parameters), 0, 0},
+    {"track_extra_parameters", KEY_LIST, F(track_extra_parameters), 0, 0},
+    /* The protocol's length word is an int32, so nothing larger can be framed. */
+    {"max_packet_size", KEY_SIZE, F(max_packet_size), 1024, INT32_MAX},
+    {"pkt_buf", KEY_SIZE, F(pkt_buf), 512, 64 * 1024 * 1024},
+    {"sbuf_loopcnt", KEY_COUNT, F(sbuf_loopcnt), 0, 1000000},
+    {"analyze", KEY_BOOL, F(analyze), 0, 0},
+    {"analyze_max_bytes", KEY_SIZE, F(analyze_max_bytes), 1, 1024 * 1024 * 1024},
+    {"capture", KEY_BOOL, F(capture), 0, 0},
+    {"capture_dir", KEY_PATH, F(capture_dir), 0, 0},
+    {"logfile", KEY_PATH, F(logfile), 0, 0},
+    {"pidfile", KEY_PATH, F(pidfile), 0, 0},
+    {"log_format", KEY_LOG_FORMAT, F(log_format), 0, 0},
+    {"log_level", KEY_LOG_LEVEL, F(log_level), 0, 0},
+    {"verbose", KEY_VERBOSE, F(log_level), 0, 1000},
+    {"log_connections", KEY_BOOL, F(log_connections), 0, 0},
+    {"log_disconnections", KEY_BOOL, F(log_disconnections), 0, 0},
+    {"log_pooler_errors", KEY_BOOL, F(log_pooler_errors), 0, 0},
+};
+
+#undef F
+
+/* A PgBouncer key pgscope reads past with a warning, and why. */
+struct ignored_key {
+	const char *name;
+	const char *reason;
+};
+
+#define NOT_USED "not used by pgscope"
+#define NO_TLS   "TLS is not implemented yet: connections are not encrypted"
+
+/* Every pgbouncer.ini main-section key (PgBouncer 1.25) that pgscope does not implement. */
+static const struct ignored_key ignored_main_keys[] = {
+    {"application_name_add_host", NOT_USED},
+    {"auth_dbname", "auth_query is not implemented; use auth_file"},
+    {"auth_hba_file", "auth_type hba is not implemented"},
+    {"auth_ident_file", "auth_type hba is not implemented"},
+    {"auth_ldap_options", "auth_type ldap is not implemented"},
+    {"auth_query", "auth_query is not implemented; use auth_file"},
+    {"auth_user", "auth_query is not implemented; use auth_file"},
+    {"autodb_idle_timeout", NOT_USED},
+    {"cancel_wait_timeout", NOT_USED},
+    {"client_tls13_ciphers", NO_TLS},
+    {"client_tls_ca_file", NO_TLS},
+    {"client_tls_cert_file", NO_TLS},
+    {"client_tls_ciphers", NO_TLS},
+    {"client_tls_dheparams", NO_TLS},
+    {"client_tls_ecdhcurve", NO_TLS},
+    {"client_tls_key_file", NO_TLS},
+    {"client_tls_protocols", NO_TLS},
+    {"client_tls_sslmode", NO_TLS},
+    {"conffile", NOT_USED},
+    {"disable_pqexec", NOT_USED},
+    {"dns_max_ttl", NOT_USED},
+    {"dns_nxdomain_ttl", NOT_USED},
+    {"dns_zone_check_period", NOT_USED},
+    {"job_name", NOT_USED},
+    {"log_stats", NOT_USED},
+    {"login_notify_message", NOT_USED},
+    {"max_db_client_connections", NOT_USED},
+    {"max_user_client_connections", NOT_USED},
+    {"peer_id", "peering is not implemented"},
+    {"pool_idle_timeout", NOT_USED},
+    {"query_wait_notify", NOT_USED},
+    {"resolv_conf", NOT_USED},
+    {"scram_iterations", NOT_USED},
+    {"server_fast_close", NOT_USED},
+    {"server_round_robin", NOT_USED},
+    {"server_tls13_ciphers", NO_TLS},
+    {"server_tls_ca_file", NO_TLS},
+    {"server_tls_cert_file", NO_TLS},
+    {"server_tls_ciphers", NO_TLS},
+    {"server_tls_key_file", NO_TLS},
+    {"server_tls_protocols", NO_TLS},
+    {"server_tls_sslmode", NO_TLS},
+    {"service_name", NOT_USED},
+    {"so_reuseport", NOT_USED},
+    {"stats_period", NOT_USED},
+    {"suspend_timeout", NOT_USED},
+    {"syslog", "pgscope logs to logfile or stderr only"},
+    {"syslog_facility", "pgscope logs to logfile or stderr only"},
+    {"syslog_ident", "pgscope logs to logfile or stderr only"},
+    {"tcp_defer_accept", NOT_USED},
+    {"tcp_keepalive", NOT_USED},
+    {"tcp_keepcnt", NOT_USED},
+    {"tcp_keepidle", NOT_USED},
+    {"tcp_keepintvl", NOT_USED},
+    {"tcp_socket_buffer", NOT_USED},
+    {"tcp_user_timeout", NOT_USED},
+    {"transaction_timeout", NOT_USED},
+    {"unix_socket_group", NOT_USED},
+    {"user", "pgscope does not switch to another OS user"},
+};
+
+/* PgBouncer [databases] keys that pgscope does not implement. */
+static const struct ignored_key ignored_db_keys[] = {
+    {"auth_dbname", "auth_query is not implemented; use auth_file"},
+    {"auth_query", "auth_query is not implemented; use auth_file"},
+    {"auth_user", "auth_query is not implemented; use auth_file"},
+    {"load_balance_hosts", NOT_USED},
+    {"max_db_client_connections", NOT_USED},
+    {"query_wait_timeout", "set per database is not implemented; the global value applies"},
+    {"server_lifetime", "set per database is not implemented; the global value applies"},
+};
+
+/* PgBouncer [users] keys that pgscope does not implement. */
+static const struct ignored_key ignored_user_keys[] = {
+    {"client_idle_timeout", "set per user is not implemented; the global value applies"},
+    {"idle_transaction_timeout", "set per user is not implemented; the global value applies"},
+    {"max_user_client_connections", NOT_USED},
+    {"pool_size", "set per user is not implemented; use [databases] pool_size"},
+    {"query_timeout", "set per user is not implemented; the global value applies"},
+    {"query_wait_timeout", "set per user is not implemented; the global value applies"},
+    {"reserve_pool_size", "set per user is not implemented; use [databases] reserve_pool"},
+    {"transaction_timeout", NOT_USED},
+};
+
+#undef NOT_USED
+#undef NO_TLS
+
+enum section {
+	SECTION_NONE = 0, /* before the first [section] header */
+	SECTION_MAIN,     /* [pgscope] or [pgbouncer] */
+	SECTION_DATABASES,
+	SECTION_USERS,
+	SECTION_RULES,
+	SECTION_PEERS, /* PgBouncer's; read past with one warning */
+};
+
+/* State of one config_load() call, shared across %include files. */
+struct loader {
+	struct config *cfg;
+	char *err; /* caller's buffer for the one error message */
+	size_t errlen;
+	enum section section; /* carries across %include, which is textual */
+	int depth;            /* %include nesting */
+	char **warned;        /* keys already warned about, so each warns once */
+	size_t n_warned;
+	const char *file;     /* file being read, for messages */
+	int line;             /* line being read */
+	char *auth_type_file; /* where auth_type was set, for the cross-check */
+	int auth_type_line;
+	char *capture_file; /* where capture was set */
+	int capture_line;
+};
+
+/* --- small helpers --- */
+
+static char *xstrdup(const char *s)
+{
+	return s == NULL ? NULL : strdup(s);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static void list_free(char **list)
+{
+	if (list == NULL)
+		return;
+	for (char **p = list; *p != NULL; p++)
+		free(*p);
+	free(list);
+}
+
+/* Format "FILE:LINE: key 'K': why" into the caller's buffer; always returns false. */
+static bool fail_key(struct loader *ld, const char *key, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (key != NULL)
+		snprintf(ld->err, ld->errlen, "%s:%d: key '%s': %s", ld->file, ld->line, key, why);
+	else
+		snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file, ld->line, why);
+	return false;
+}
+
+static bool fail_oom(struct loader *ld)
+{
+	return fail_key(ld, NULL, "out of memory");
+}
+
+/*
+ * Warn once per distinct key (qualified, e.g. "databases.auth_user") that
+ * pgscope reads past. A failure to remember the key only risks a repeated
+ * warning, so it is not an error.
+ */
+static void warn_ignored(struct loader *ld, const char *qualified, const char *reason)
+{
+	char **grown;
+
+	for (size_t i = 0; i < ld->n_warned; i++) {
+		if (strcmp(ld->warned[i], qualified) == 0)
+			return;
+	}
+	grown = realloc(ld->warned, (ld->n_warned + 1) * sizeof(*grown));
+	if (grown != NULL) {
+		ld->warned = grown;
+		ld->warned[ld->n_warned] = strdup(qualified);
+		if (ld->warned[ld->n_warned] != NULL)
+			ld->n_warned++;
+	}
+	log_event(LOG_WARNING, "config.ignored_key", LOG_STR, "file", ld->file, LOG_INT, "line",
+	          (long long)ld->line, LOG_STR, "key", qualified, LOG_STR, "reason", reason,
+	          LOG_END);
+}
+
+static const struct ignored_key *find_ignored(const struct ignored_key *keys, size_t n,
+                                              const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(keys[i].name, name) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+/* --- value parsers: each returns false with a reason in why --- */
+
+static bool parse_int(const char *s, long long min, long long max, long long *out, char *why,
+                      size_t whylen)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || isspace((unsigned char)*s) || *end != '\0') {
+		snprintf(why, whylen, "'%s' is not an integer", s);
+		return false;
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		snprintf(why, whylen, "%s is out of range (%lld to %lld)", s, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool parse_bool(const char *s, bool *out, char *why, size_t whylen)
+{
+	static const char *const yes[] = {"1", "on", "yes", "true"};
+	static const char *const no[] = {"0", "off", "no", "false"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	snprintf(why, whylen, "'%s' is not a boolean (use on/off, yes/no, true/false or 1/0)", s);
+	return false;
+}
+
+/* Bytes, with an optional unit: B, kB/K/KiB, MB/M/MiB, GB/G/GiB (all powers of 1024). */
+static bool parse_size(const char *s, long long min, long long max, size_t *out, char *why,
+                       size_t whylen)
+{
+	static const struct {
+		const char *unit;
+		unsigned long long mult;
+	} units[] = {
+	    {"", 1},
+	    {"b", 1},
+	    {"k", 1024},
+	    {"kb", 1024},
+	    {"kib", 1024},
+	    {"m", 1024 * 1024},
+	    {"mb", 1024 * 1024},
+	    {"mib", 1024 * 1024},
+	    {"g", 1024 * 1024 * 1024},
+	    {"gb", 1024 * 1024 * 1024},
+	    {"gib", 1024 * 1024 * 1024},
+	};
+	unsigned long long v = 0, mult = 0;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		goto not_size;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (ULLONG_MAX - 9) / 10)
+			goto out_of_range;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(p, units[i].unit) == 0)
+			mult = units[i].mult;
+	}
+	if (mult == 0)
+		goto not_size;
+	if (v > ULLONG_MAX / mult)
+		goto out_of_range;
+	v *= mult;
+	if (v < (unsigned long long)min || v > (unsigned long long)max)
+		goto out_of_range;
+	*out = (size_t)v;
+	return true;
+
+not_size:
+	snprintf(why, whylen, "'%s' is not a size (bytes, or a number with kB, MB or GB)", s);
+	return false;
+out_of_range:
+	snprintf(why, whylen, "%s is out of range (%lld to %lld bytes)", s, min, max);
+	return false;
+}
+
+/*
+ * A time in milliseconds. A bare number is seconds, fractions allowed, as in
+ * pgbouncer.ini ("0.5" is 500 ms); a unit suffix ms, s, min or h may follow.
+ */
+static bool parse_time(const char *s, long long min, long long max, int *out, char *why,
+                       size_t whylen)
+{
+	static const struct {
+		const char *unit;
+		double ms;
+	} units[] = {
+	    {"", 1000.0}, {"s", 1000.0}, {"ms", 1.0}, {"min", 60000.0}, {"h", 3600000.0},
+	};
+	double v, mult = 0;
+	char *end;
+
+	/* strtod alone would take signs, hex, "inf" and "nan". */
+	if (!isdigit((unsigned char)*s) && !(*s == '.' && isdigit((unsigned char)s[1])))
+		goto not_time;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno == ERANGE || end == s)
+		goto not_time;
+	for (const char *p = s; p < end; p++) {
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			goto not_time; /* an exponent such as 1e3 */
+	}
+	while (*end == ' ' || *end == '\t')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].unit) == 0)
+			mult = units[i].ms;
+	}
+	if (mult == 0)
+		goto not_time;
+	v = round(v * mult);
+	if (v < (double)min || v > (double)max) {
+		snprintf(why, whylen, "%s is out of range (%lld ms to %lld ms)", s, min, max);
+		return false;
+	}
+	*out = (int)v;
+	return true;
+
+not_time:
+	snprintf(why, whylen, "'%s' is not a time (seconds, or a number with ms, s, min or h)", s);
+	return false;
+}
+
+static bool parse_pool_mode(const char *s, enum pool_mode *out, char *why, size_t whylen)
+{
+	static const enum pool_mode modes[] = {POOL_MODE_SESSION, POOL_MODE_TRANSACTION,
+	                                       POOL_MODE_STATEMENT};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcasecmp(s, config_pool_mode_name(modes[i])) == 0) {
+			*out = modes[i];
+			return true;
+		}
+	}
+	snprintf(why, whylen, "'%s' is not a pool mode (session, transaction or statement)", s);
+	return false;
+}
+
+static bool parse_auth_type(const char *s, enum auth_type *out, char *why, size_t whylen)
+{
+	static const enum auth_type types[] = {AUTH_TRUST, AUTH_ANY, AUTH_PLAIN, AUTH_MD5,
+	                                       AUTH_SCRAM};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strcasecmp(s, config_auth_type_name(types[i])) == 0) {
+			*out = types[i];
+			return true;
+		}
+	}
+	/* Accepting these with a warning would silently weaken authentication. */
+	if (strcasecmp(s, "hba") == 0 || strcasecmp(s, "cert") == 0 || strcasecmp(s, "pam") == 0 ||
+	    strcasecmp(s, "ldap") == 0) {
+		snprintf(why, whylen,
+		         "'%s' is a PgBouncer auth_type that pgscope does not implement "
+		         "(use trust, any, plain, md5 or scram-sha-256)",
+		         s);
+		return false;
+	}
+	snprintf(why, whylen, "'%s' is not an auth type (trust, any, plain, md5 or scram-sha-256)",
+	         s);
+	return false;
+}
+
+/* Split "a, b,c" into a NULL-terminated list; empty items are dropped. */
+static char **parse_list(const char *s)
+{
+	char *copy = strdup(s), *save = NULL, *tok;
+	char **list;
+	size_t n = 0, cap = 1;
+
+	if (copy == NULL)
+		return NULL;
+	for (const char *p = s; *p != '\0'; p++)
+		cap += *p == ',';
+	list = calloc(cap + 1, sizeof(*list));
+	if (list == NULL)
+		goto out_free_copy;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		tok = trim(tok);
+		if (*tok == '\0')
+			continue;
+		list[n] = strdup(tok);
+		if (list[n] == NULL) {
+			list_free(list);
+			list = NULL;
+			goto out_free_copy;
+		}
+		n++;
+	}
+out_free_copy:
+	free(copy);
+	return list;
+}
+
+/* --- the main section --- */
+
+static const struct key_def *find_main_key(const char *name)
+{
+	for (size_t i = 0; i < sizeof(main_keys) / sizeof(main_keys[0]); i++) {
+		if (strcasecmp(main_keys[i].name, name) == 0)
+			return &main_keys[i];
+	}
+	return NULL;
+}
+
+/* Replace the string at *slot; "" becomes NULL when empty_is_null. */
+static bool set_string(struct loader *ld, char **slot, const char *value, bool empty_is_null)
+{
+	char *copy = NULL;
+
+	if (!(empty_is_null && *value == '\0')) {
+		copy = strdup(value);
+		if (copy == NULL)
+			return fail_oom(ld);
+	}
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
+static bool remember_where(struct loader *ld, char **file, int *line)
+{
+	char *copy = strdup(ld->file);
+
+	if (copy == NULL)
+		return fail_oom(ld);
+	free(*file);
+	*file = copy;
+	*line = ld->line;
+	return true;
+}
+
+static bool set_main_key(struct loader *ld, const struct key_def *def, const char *value)
+{
+	char *field = (char *)ld->cfg + def->offset;
+	char why[256];
+	long long n;
+	bool ok = true;
+
+	switch (def->kind) {
+	case KEY_INT:
+		ok = parse_int(value, def->min, def->max, &n, why, sizeof(why));
+		if (ok)
+			*(int *)field = (int)n;
+		break;
+	case KEY_COUNT:
+		ok = parse_int(value, def->min, def->max, &n, why, sizeof(why));
+		if (ok)
+			*(size_t *)field = (size_t)n;
+		break;
+	case KEY_OCTAL: {
+		char *end;
+
+		errno = 0;
+		n = strtoll(value, &end, 8);
+		ok = *value >= '0' && *value <= '7' && *end == '\0' && errno == 0 &&
+		     n >= def->min && n <= def->max;
+		if (ok)
+			*(int *)field = (int)n;
+		else
+			snprintf(why, sizeof(why), "'%s' is not an octal file mode such as 0777",
+			         value);
+		break;
+	}
+	case KEY_SIZE:
+		ok = parse_size(value, def->min, def->max, (size_t *)field, why, sizeof(why));
+		break;
+	case KEY_BOOL:
+		ok = parse_bool(value, (bool *)field, why, sizeof(why));
+		break;
+	case KEY_TIME:
+		ok = parse_time(value, def->min, def->max, (int *)field, why, sizeof(why));
+		break;
+	case KEY_STR:
+		return set_string(ld, (char **)field, value, false);
+	case KEY_PATH:
+		return set_string(ld, (char **)field, value, true);
+	case KEY_LIST: {
+		char **list = parse_list(value);
+
+		if (list == NULL)
+			return fail_oom(ld);
+		list_free(*(char ***)field);
+		*(char ***)field = list;
+		return true;
+	}
+	case KEY_POOL_MODE:
+		ok = parse_pool_mode(value, (enum pool_mode *)field, why, sizeof(why));
+		break;
+	case KEY_AUTH_TYPE:
+		ok = parse_auth_type(value, (enum auth_type *)field, why, sizeof(why));
+		if (ok)
+			return remember_where(ld, &ld->auth_type_file, &ld->auth_type_line);
+		break;
+	case KEY_LOG_FORMAT:
+		if (strcasecmp(value, "logfmt") == 0)
+			ld->cfg->log_format = LOG_FORMAT_LOGFMT;
+		else if (strcasecmp(value, "json") == 0)
+			ld->cfg->log_format = LOG_FORMAT_JSON;
+		else
+			ok = false;
+		if (!ok)
+			snprintf(why, sizeof(why), "'%s' is not a log format (logfmt or json)",
+			         value);
+		break;
+	case KEY_LOG_LEVEL:
+		n = log_level_parse(value);
+		ok = n >= 0;
+		if (ok)
+			*(int *)field = (int)n;
+		else
+			snprintf(why, sizeof(why),
+			         "'%s' is not a log level (debug, info, warning or error)", value);
+		break;
+	case KEY_VERBOSE:
+		/* PgBouncer's verbose counts -v flags; any of them means debug output. */
+		ok = parse_int(value, def->min, def->max, &n, why, sizeof(why));
+		if (ok && n > 0)
+			*(int *)field = LOG_DEBUG;
+		break;
+	}
+	if (!ok)
+		return fail_key(ld, def->name, "%s", why);
+	if (def->offset == offsetof(struct config, capture))
+		return remember_where(ld, &ld->capture_file, &ld->capture_line);
+	return true;
+}
+
+static bool handle_main(struct loader *ld, const char *key, const char *value)
+{
+	const struct key_def *def = find_main_key(key);
+	const struct ignored_key *ign;
+
+	if (def != NULL)
+		return set_main_key(ld, def, value);
+	ign = find_ignored(ignored_main_keys,
+	                   sizeof(ignored_main_keys) / sizeof(ignored_main_keys[0]), key);
+	if (ign != NULL) {
+		warn_ignored(ld, ign->name, ign->reason);
+		return true;
+	}
+	return fail_key(ld, key, "unknown setting (neither a pgscope nor a PgBouncer key)");
+}
+
+/* --- libpq-style "key=value key='quoted value'" strings --- */
+
+/* One key=value pair of a connection string, pointing into a scratch copy. */
+struct kv {
+	char *key;
+	char *value;
+};
+
+/*
+ * Split s (modified in place) into pairs. Values are bare words or
+ * single-quoted; inside either, a backslash takes the next character
+ * literally, as libpq does. Returns the number of pairs, or -1 with why set.
+ */
+static int split_connstr(char *s, struct kv *pairs, int max_pairs, char *why, size_t whylen)
+{
+	int n = 0;
+	char *p = s;
+
+	for (;;) {
+		char *key, *out;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			return n;
+		key = p;
+		while (*p != '\0' && *p != '=' && !isspace((unsigned char)*p))
+			p++;
+		if (p == key) {
+			snprintf(why, whylen, "expected key=value at '%.40s'", p);
+			return -1;
+		}
+		out = p; /* where the key ends; terminated below */
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '=') {
+			snprintf(why, whylen, "missing '=' after '%.*s'", (int)(out - key), key);
+			return -1;
+		}
+		*out = '\0';
+		p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (n == max_pairs) {
+			snprintf(why, whylen, "too many key=value pairs (at most %d)", max_pairs);
+			return -1;
+		}
+		pairs[n].key = key;
+		pairs[n].value = out = p;
+		if (*p == '\'') {
+			p++;
+			while (*p != '\'') {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				if (*p == '\0') {
+					snprintf(why, whylen, "unterminated quoted value for '%s'",
+					         key);
+					return -1;
+				}
+				*out++ = *p++;
+			}
+			p++; /* the closing quote */
+			if (*p != '\0' && !isspace((unsigned char)*p)) {
+				snprintf(why, whylen,
+				         "unexpected text after the quoted value of '%s'", key);
+				return -1;
+			}
+		} else {
+			while (*p != '\0' && !isspace((unsigned char)*p)) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				*out++ = *p++;
+			}
+		}
+		if (*p != '\0')
+			p++;
+		*out = '\0';
+		n++;
+	}
+}
+
+/* Parse "host:port" or "[v6addr]:port" (port optional: default_port) into "host:port". */
+static char *parse_replica(const char *item, int default_port, char *why, size_t whylen)
+{
+	const char *host = item, *colon, *host_end;
+	long long port = default_port;
+	char *out;
+	size_t len;
+
+	if (*item == '[') {
+		host_end = strchr(item, ']');
+		if (host_end == NULL || host_end == item + 1)
+			goto bad;
+		colon = host_end[1] == ':' ? host_end + 1 : NULL;
+		if (host_end[1] != '\0' && colon == NULL)
+			goto bad;
+		host_end++;
+	} else {
+		colon = strrchr(item, ':');
+		host_end = colon != NULL ? colon : item + strlen(item);
+		if (colon != NULL && strchr(item, ':') != colon)
+			goto bad; /* a bare IPv6 address needs brackets */
+	}
+	if (host_end == host)
+		goto bad;
+	if (colon != NULL && !parse_int(colon + 1, 1, 65535, &port, why, whylen))
+		return NULL;
+	len = (size_t)(host_end - host) + 8;
+	out = malloc(len);
+	if (out == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	snprintf(out, len, "%.*s:%lld", (int)(host_end - host), host, port);
+	return out;
+bad:
+	snprintf(why, whylen, "replica '%s' is not host:port", item);
+	return NULL;
+}
+
+static bool parse_replicas(struct db_config *db, const char *value, char *why, size_t whylen)
+{
+	char **items = parse_list(value);
+	size_t n = 0;
+
+	if (items == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	for (; items[n] != NULL; n++) {
+		char *norm = parse_replica(items[n], db->port, why, whylen);
+
+		if (norm == NULL) {
+			list_free(items);
+			return false;
+		}
+		free(items[n]);
+		items[n] = norm;
+	}
+	if (n == 0) {
+		free(items);
+		items = NULL;
+	}
+	list_free(db->replicas);
+	db->replicas = items;
+	return true;
+}
+
+static void db_config_release(struct db_config *db)
+{
+	free(db->name);
+	free(db->host);
+	free(db->dbname);
+	free(db->user);
+	free(db->password);
+	free(db->connect_query);
+	free(db->client_encoding);
+	free(db->datestyle);
+	free(db->timezone);
+	free(db->application_name);
+	list_free(db->replicas);
+	memset(db, 0, sizeof(*db));
+}
+
+static bool db_set_int(const char *key, const char *value, long long min, long long max, int *out,
+                       char *why, size_t whylen)
+{
+	char sub[256];
+	long long n;
+
+	if (!parse_int(value, min, max, &n, sub, sizeof(sub))) {
+		snprintf(why, whylen, "%s: %s", key, sub);
+		return false;
+	}
+	*out = (int)n;
+	return true;
+}
+
+/* The string fields of a [databases] entry, by connection-string key. */
+static char **db_string_slot(struct db_config *db, const char *key)
+{
+	if (strcmp(key, "host") == 0)
+		return &db->host;
+	if (strcmp(key, "dbname") == 0)
+		return &db->dbname;
+	if (strcmp(key, "user") == 0)
+		return &db->user;
+	if (strcmp(key, "password") == 0)
+		return &db->password;
+	if (strcmp(key, "connect_query") == 0)
+		return &db->connect_query;
+	if (strcmp(key, "client_encoding") == 0)
+		return &db->client_encoding;
+	if (strcmp(key, "datestyle") == 0)
+		return &db->datestyle;
+	if (strcmp(key, "timezone") == 0)
+		return &db->timezone;
+	if (strcmp(key, "application_name") == 0)
+		return &db->application_name;
+	return NULL;
+}
+
+/* The integer fields of a [databases] entry and their ranges. */
+static int *db_int_slot(struct db_config *db, const char *key, long long *min, long long *max)
+{
+	*min = 0;
+	*max = 100000;
+	if (strcmp(key, "port") == 0) {
+		*min = 1;
+		*max = 65535;
+		return &db->port;
+	}
+	if (strcmp(key, "pool_size") == 0)
+		return &db->pool_size;
+	if (strcmp(key, "min_pool_size") == 0)
+		return &db->min_pool_size;
+	/* PgBouncer spells this both ways; reserve_pool is the older name. */
+	if (strcmp(key, "reserve_pool") == 0 || strcmp(key, "reserve_pool_size") == 0)
+		return &db->reserve_pool;
+	if (strcmp(key, "max_db_connections") == 0) {
+		*max = 1000000;
+		return &db->max_db_connections;
+	}
+	return NULL;
+}
+
+/* Apply one pair to db. Returns 1 when set, 0 when ignored with a warning, -1 on error (why). */
+static int db_set(struct loader *ld, struct db_config *db, const struct kv *kv, char *why,
+                  size_t whylen)
+{
+	const struct ignored_key *ign;
+	char **slot = db_string_slot(db, kv->key);
+	long long min, max;
+	char sub[256];
+	int *slot_int;
+
+	if (slot != NULL) {
+		char *copy = strdup(kv->value);
+
+		if (copy == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		free(*slot);
+		*slot = copy;
+		return 1;
+	}
+	slot_int = db_int_slot(db, kv->key, &min, &max);
+	if (slot_int != NULL)
+		return db_set_int(kv->key, kv->value, min, max, slot_int, why, whylen) ? 1 : -1;
+	if (strcmp(kv->key, "pool_mode") == 0) {
+		if (parse_pool_mode(kv->value, &db->pool_mode, sub, sizeof(sub)))
+			return 1;
+		snprintf(why, whylen, "pool_mode: %s", sub);
+		return -1;
+	}
+	if (strcmp(kv->key, "replicas") == 0)
+		return 1; /* applied after the loop, once port is known */
+	ign = find_ignored(ignored_db_keys, sizeof(ignored_db_keys) / sizeof(ignored_db_keys[0]),
+	                   kv->key);
+	if (ign != NULL) {
+		char qualified[128];
+
+		snprintf(qualified, sizeof(qualified), "databases.%s", ign->name);
+		warn_ignored(ld, qualified, ign->reason);
+		return 0;
+	}
+	snprintf(why, whylen, "unknown connection parameter '%s'", kv->key);
+	return -1;
+}
+
+/* Append db to cfg->dbs, replacing an earlier entry of the same name (the later one wins). */
+static bool add_db(struct loader *ld, struct db_config *db)
+{
+	struct config *cfg = ld->cfg;
+	struct db_config *grown;
+
+	for (size_t i = 0; i < cfg->n_dbs; i++) {
+		if (strcmp(cfg->dbs[i].name, db->name) == 0) {
+			db_config_release(&cfg->dbs[i]);
+			cfg->dbs[i] = *db;
+			return true;
+		}
+	}
+	grown = realloc(cfg->dbs, (cfg->n_dbs + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return fail_oom(ld);
+	cfg->dbs = grown;
+	cfg->dbs[cfg->n_dbs++] = *db;
+	return true;
+}
+
+#define CONNSTR_MAX_PAIRS 64
+
+static bool handle_database(struct loader *ld, const char *name, const char *value)
+{
+	struct db_config db = {
+	    .port = 5432,
+	    .pool_size = -1,
+	    .min_pool_size = -1,
+	    .reserve_pool = -1,
+	    .max_db_connections = -1,
+	    .pool_mode = POOL_MODE_UNSET,
+	    .line = ld->line,
+	};
+	struct kv pairs[CONNSTR_MAX_PAIRS];
+	const char *replicas = NULL;
+	char why[512];
+	char *scratch;
+	int n;
+
+	scratch = strdup(value);
+	db.name = strdup(name);
+	if (scratch == NULL || db.name == NULL)
+		goto out_oom;
+	n = split_connstr(scratch, pairs, CONNSTR_MAX_PAIRS, why, sizeof(why));
+	if (n < 0)
+		goto out_invalid;
+	for (int i = 0; i < n; i++) {
+		if (db_set(ld, &db, &pairs[i], why, sizeof(why)) < 0)
+			goto out_invalid;
+		if (strcmp(pairs[i].key, "replicas") == 0)
+			replicas = pairs[i].value;
+	}
+	if (replicas != NULL && !parse_replicas(&db, replicas, why, sizeof(why)))
+		goto out_invalid;
+	/* The "*" entry serves any database: NULL dbname means the client's. */
+	if (db.dbname == NULL && strcmp(name, "*") != 0) {
+		db.dbname = strdup(name);
+		if (db.dbname == NULL)
+			goto out_oom;
+	}
+	free(scratch);
+	if (!add_db(ld, &db)) {
+		db_config_release(&db);
+		return false;
+	}
+	return true;
+
+out_invalid:
+	fail_key(ld, name, "%s", why);
+	goto out_release;
+out_oom:
+	fail_oom(ld);
+out_release:
+	free(scratch);
+	db_config_release(&db);
+	return false;
+}
+
+static bool handle_user(struct loader *ld, const char *name, const char *value)
+{
+	struct config *cfg = ld->cfg;
+	struct user_config user = {
+	    .pool_mode = POOL_MODE_UNSET,
+	    .max_user_connections = -1,
+	    .line = ld->line,
+	};
+	struct kv pairs[CONNSTR_MAX_PAIRS];
+	struct user_config *grown;
+	char why[512], sub[256];
+	char *scratch = strdup(value);
+	int n;
+
+	if (scratch == NULL)
+		return fail_oom(ld);
+	n = split_connstr(scratch, pairs, CONNSTR_MAX_PAIRS, why, sizeof(why));
+	if (n < 0)
+		goto out_invalid;
+	for (int i = 0; i < n; i++) {
+		const struct ignored_key *ign;
+
+		if (strcmp(pairs[i].key, "pool_mode") == 0) {
+			if (!parse_pool_mode(pairs[i].value, &user.pool_mode, sub, sizeof(sub))) {
+				snprintf(why, sizeof(why), "pool_mode: %s", sub);
+				goto out_invalid;
+			}
+			continue;
+		}
+		if (strcmp(pairs[i].key, "max_user_connections") == 0) {
+			if (!db_set_int(pairs[i].key, pairs[i].value, 0, 1000000,
+			                &user.max_user_connections, why, sizeof(why)))
+				goto out_invalid;
+			continue;
+		}
+		ign = find_ignored(ignored_user_keys,
+		                   sizeof(ignored_user_keys) / sizeof(ignored_user_keys[0]),
+		                   pairs[i].key);
+		if (ign == NULL) {
+			snprintf(why, sizeof(why), "unknown user parameter '%s'", pairs[i].key);
+			goto out_invalid;
+		}
+		snprintf(sub, sizeof(sub), "users.%s", ign->name);
+		warn_ignored(ld, sub, ign->reason);
+	}
+	free(scratch);
+
+	user.name = strdup(name);
+	if (user.name == NULL)
+		return fail_oom(ld);
+	for (size_t i = 0; i < cfg->n_users; i++) {
+		if (strcmp(cfg->users[i].name, name) == 0) {
+			free(cfg->users[i].name);
+			cfg->users[i] = user;
+			return true;
+		}
+	}
+	grown = realloc(cfg->users, (cfg->n_users + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(user.name);
+		return fail_oom(ld);
+	}
+	cfg->users = grown;
+	cfg->users[cfg->n_users++] = user;
+	return true;
+
+out_invalid:
+	free(scratch);
+	return fail_key(ld, name, "%s", why);
+}
+
+/* [rules] entries go to the analyzer as written; it validates rule ids and options. */
+static bool handle_rule(struct loader *ld, const char *key, const char *value)
+{
+	struct config *cfg = ld->cfg;
+	struct rule_setting *grown;
+	char *k = strdup(key), *v = strdup(value);
+
+	if (k == NULL || v == NULL)
+		goto out_oom;
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		if (strcmp(cfg->rules[i].key, key) == 0) {
+			free(k);
+			free(cfg->rules[i].value);
+			cfg->rules[i].value = v;
+			cfg->rules[i].line = ld->line;
+			return true;
+		}
+	}
+	grown = realloc(cfg->rules, (cfg->n_rules + 1) * sizeof(*grown));
+	if (grown == NULL)
+		goto out_oom;
+	cfg->rules = grown;
+	cfg->rules[cfg->n_rules++] = (struct rule_setting){.key = k, .value = v, .line = ld->line};
+	return true;
+out_oom:
+	free(k);
+	free(v);
+	return fail_oom(ld);
+}
+
+/* --- lines and files --- */
+
+static bool handle_section(struct loader *ld, char *line)
+{
+	char *end = strchr(line, ']');
+	char *name;
+
+	if (end == NULL || trim(end + 1)[0] != '\0')
+		return fail_key(ld, NULL, "malformed section header '%s'", line);
+	*end = '\0';
+	name = trim(line + 1);
+	if (strcasecmp(name, "pgscope") == 0 || strcasecmp(name, "pgbouncer") == 0) {
+		ld->section = SECTION_MAIN;
+	} else if (strcasecmp(name, "databases") == 0) {
+		ld->section = SECTION_DATABASES;
+	} else if (strcasecmp(name, "users") == 0) {
+		ld->section = SECTION_USERS;
+	} else if (strcasecmp(name, "rules") == 0) {
+		ld->section = SECTION_RULES;
+	} else if (strcasecmp(name, "peers") == 0) {
+		ld->section = SECTION_PEERS;
+		warn_ignored(ld, "[peers]", "peering is not implemented; the section is skipped");
+	} else {
+		return fail_key(ld, NULL, "unknown section [%s]", name);
+	}
+	return true;
+}
+
+/* Database and user names may be written in double quotes, as PgBouncer allows. */
+static char *unquote_name(char *key)
+{
+	size_t len = strlen(key);
+
+	if (len >= 2 && key[0] == '"' && key[len - 1] == '"') {
+		key[len - 1] = '\0';
+		return key + 1;
+	}
+	return key;
+}
+
+static bool handle_key_value(struct loader *ld, char *line)
+{
+	char *eq = strchr(line, '=');
+	char *key, *value;
+
+	if (eq == NULL)
+		return fail_key(ld, NULL, "expected 'key = value', got '%.60s'", line);
+	*eq = '\0';
+	key = trim(line);
+	value = trim(eq + 1);
+	if (*key == '\0')
+		return fail_key(ld, NULL, "missing key before '='");
+
+	switch (ld->section) {
+	case SECTION_NONE:
+		return fail_key(ld, key, "setting outside a section (start with [pgscope])");
+	case SECTION_MAIN:
+		return handle_main(ld, key, value);
+	case SECTION_DATABASES:
+		return handle_database(ld, unquote_name(key), value);
+	case SECTION_USERS:
+		return handle_user(ld, unquote_name(key), value);
+	case SECTION_RULES:
+		return handle_rule(ld, key, value);
+	case SECTION_PEERS:
+		return true;
+	}
+	return true;
+}
+
+static bool load_file(struct loader *ld, const char *path);
+
+/*
+ * "%include FILE": read FILE as if its lines stood here. A relative name is
+ * taken from the current directory, as PgBouncer does.
+ */
+static bool handle_include(struct loader *ld, char *arg)
+{
+	const char *outer_file = ld->file;
+	int outer_line = ld->line;
+	char *path = trim(arg);
+	bool ok;
+
+	if (*path == '\0')
+		return fail_key(ld, NULL, "%%include needs a file name");
+	if (ld->depth >= CONFIG_INCLUDE_DEPTH)
+		return fail_key(ld, NULL, "%%include nested more than %d deep (a loop?)",
+		                CONFIG_INCLUDE_DEPTH);
+	ld->depth++;
+	ok = load_file(ld, path);
+	ld->depth--;
+	ld->file = outer_file;
+	ld->line = outer_line;
+	return ok;
+}
+
+static bool handle_line(struct loader *ld, char *raw)
+{
+	char *line = trim(raw);
+
+	if (*line == '\0' || *line == ';' || *line == '#')
+		return true;
+	if (*line == '[')
+		return handle_section(ld, line);
+	if (strncmp(line, "%include", 8) == 0 &&
+	    (line[8] == '\0' || isspace((unsigned char)line[8])))
+		return handle_include(ld, line + 8);
+	return handle_key_value(ld, line);
+}
+
+static bool load_file(struct loader *ld, const char *path)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f;
+	bool ok = true;
+
+	f = fopen(path, "re");
+	if (f == NULL) {
+		if (ld->depth == 0)
+			snprintf(ld->err, ld->errlen, "%s: cannot open: %s", path, strerror(errno));
+		else
+			fail_key(ld, NULL, "%%include %s: cannot open: %s", path, strerror(errno));
+		return false;
+	}
+	ld->file = path;
+	ld->line = 0;
+	while (ok && (len = getline(&buf, &cap, f)) != -1) {
+		ld->line++;
+		if (len > CONFIG_LINE_MAX) {
+			ok = fail_key(ld, NULL, "line longer than %d bytes", CONFIG_LINE_MAX);
+			break;
+		}
+		if ((size_t)len != strlen(buf)) {
+			ok = fail_key(ld, NULL, "NUL byte in line");
+			break;
+		}
+		ok = handle_line(ld, buf);
+	}
+	if (ok && ferror(f))
+		ok = fail_key(ld, NULL, "read error: %s", strerror(errno));
+	free(buf);
+	fclose(f);
+	return ok;
+}
+
+/* Checks that need the whole file: settings that only make sense together. */
+static bool check_consistency(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	bool needs_file = cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
+	                  cfg->auth_type == AUTH_SCRAM;
+
+	if (needs_file && cfg->auth_file == NULL) {
+		ld->file = ld->auth_type_file;
+		ld->line = ld->auth_type_line;
+		return fail_key(ld, "auth_type", "%s needs auth_file to check passwords against",
+		                config_auth_type_name(cfg->auth_type));
+	}
+	if (cfg->capture && cfg->capture_dir == NULL) {
+		ld->file = ld->capture_file;
+		ld->line = ld->capture_line;
+		return fail_key(ld, "capture", "capture = on needs capture_dir");
+	}
+	return true;
+}
+
+/* --- public interface --- */
+
+void config_init_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen_port = 6432;
+	cfg->unix_socket_dir = xstrdup("/tmp");
+	cfg->unix_socket_mode = 0777;
+	cfg->listen_backlog = 128;
+	cfg->auth_type = AUTH_TRUST;
+	cfg->pool_mode = POOL_MODE_SESSION;
+	cfg->default_pool_size = 20;
+	cfg->reserve_pool_timeout = 5000;
+	cfg->max_client_conn = 100;
+	cfg->max_prepared_statements = 200;
+	cfg->server_reset_query = xstrdup("DISCARD ALL");
+	cfg->server_check_query = xstrdup("select 1");
+	cfg->server_check_delay = 30000;
+	cfg->server_lifetime = 3600000;
+	cfg->server_idle_timeout = 600000;
+	cfg->server_connect_timeout = 15000;
+	cfg->server_login_retry = 15000;
+	cfg->query_wait_timeout = 120000;
+	cfg->client_login_timeout = 60000;
+	cfg->max_packet_size = 64 * 1024 * 1024;
+	cfg->pkt_buf = 4096;
+	cfg->sbuf_loopcnt = 5;
+	cfg->analyze = true;
+	cfg->analyze_max_bytes = 65536;
+	cfg->log_format = LOG_FORMAT_LOGFMT;
+	cfg->log_level = LOG_INFO;
+	cfg->log_connections = true;
+	cfg->log_disconnections = true;
+	cfg->log_pooler_errors = true;
+}
+
+bool config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct loader ld = {.cfg = cfg, .err = err, .errlen = errlen, .file = path};
+	bool ok;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	config_init_defaults(cfg);
+	cfg->path = strdup(path);
+	if (cfg->path == NULL || cfg->unix_socket_dir == NULL || cfg->server_reset_query == NULL ||
+	    cfg->server_check_query == NULL) {
+		ok = fail_oom(&ld);
+		goto out;
+	}
+	ok = load_file(&ld, path) && check_consistency(&ld);
+out:
+	for (size_t i = 0; i < ld.n_warned; i++)
+		free(ld.warned[i]);
+	free(ld.warned);
+	free(ld.auth_type_file);
+	free(ld.capture_file);
+	if (!ok)
+		config_free(cfg);
+	return ok;
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->path);
+	free(cfg->listen_addr);
+	free(cfg->unix_socket_dir);
+	free(cfg->auth_file);
+	list_free(cfg->admin_users);
+	list_free(cfg->stats_users);
+	free(cfg->server_reset_query);
+	free(cfg->server_check_query);
+	list_free(cfg->ignore_startup_parameters);
+	list_free(cfg->track_extra_parameters);
+	free(cfg->capture_dir);
+	free(cfg->logfile);
+	free(cfg->pidfile);
+	for (size_t i = 0; i < cfg->n_dbs; i++)
+		db_config_release(&cfg->dbs[i]);
+	free(cfg->dbs);
+	for (size_t i = 0; i < cfg->n_users; i++)
+		free(cfg->users[i].name);
+	free(cfg->users);
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		free(cfg->rules[i].key);
+		free(cfg->rules[i].value);
+	}
+	free(cfg->rules);
+	/* Leave a state that a second config_free() or a fresh load handles. */
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct db_config *config_find_db(const struct config *cfg, const char *name)
+{
+	const struct db_config *fallback = NULL;
+
+	for (size_t i = 0; i < cfg->n_dbs; i++) {
+		if (strcmp(cfg->dbs[i].name, name) == 0)
+			return &cfg->dbs[i];
+		if (strcmp(cfg->dbs[i].name, "*") == 0)
+			fallback = &cfg->dbs[i];
+	}
+	return fallback;
+}
+
+const struct user_config *config_find_user(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_users; i++) {
+		if (strcmp(cfg->users[i].name, name) == 0)
+			return &cfg->users[i];
+	}
+	return NULL;
+}
+
+enum pool_mode config_pool_mode(const struct config *cfg, const struct db_config *db,
+                                const char *user)
+{
+	const struct user_config *u = user != NULL ? config_find_user(cfg, user) : NULL;
+
+	if (u != NULL && u->pool_mode != POOL_MODE_UNSET)
+		return u->pool_mode;
+	if (db != NULL && db->pool_mode != POOL_MODE_UNSET)
+		return db->pool_mode;
+	return cfg->pool_mode;
+}
+
+const char *config_pool_mode_name(enum pool_mode mode)
+{
+	switch (mode) {
+	case POOL_MODE_UNSET:
+		return "unset";
+	case POOL_MODE_SESSION:
+		return "session";
+	case POOL_MODE_TRANSACTION:
+		return "transaction";
+	case POOL_MODE_STATEMENT:
+		return "statement";
+	}
+	return "unknown";
+}
+
+const char *config_auth_type_name(enum auth_type type)
+{
+	switch (type) {
+	case AUTH_TRUST:
+		return "trust";
+	case AUTH_ANY:
+		return "any";
+	case AUTH_PLAIN:
+		return "plain";
+	case AUTH_MD5:
+		return "md5";
+	case AUTH_SCRAM:
+		return "scram-sha-256";
+	}
+	return "unknown";
+}
+
+bool config_list_has(char *const *list, const char *name)
+{
+	if (list == NULL || name == NULL)
+		return false;
+	for (; *list != NULL; list++) {
+		if (strcmp(*list, name) == 0)
+			return true;
+	}
+	return false;
+}
