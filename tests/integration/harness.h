@@ -1,0 +1,179 @@
+/*
+ * harness.h - helpers for the integration tests: a real PostgreSQL cluster, a pgscope process,
+ * clients.
+ *
+ * The cluster comes from the environment (PGSCOPE_TEST_HOST, PGSCOPE_TEST_PORT,
+ * PGSCOPE_TEST_REPLICA_PORT, as printed by tests/pgcluster and exported by
+ * tests/integration/run); when they are missing, the harness starts a cluster
+ * with tests/pgcluster itself and stops it at exit or on SIGINT/SIGTERM.
+ *
+ * pgscope is started from PGSCOPE_BIN (default ./pgscope) with a generated
+ * config on a free port. With PGSCOPE_TEST_TARGET=direct no pgscope is started
+ * and the tests talk to the primary itself, to check the tests against
+ * PostgreSQL's own behaviour; tests that measure pgscope itself skip there.
+ *
+ * Every wait has a time limit. Functions that can fail return false/-1/NULL
+ * and print why on stderr; the tests assert on the result.
+ */
+#ifndef PGSCOPE_TESTS_HARNESS_H
+#define PGSCOPE_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <libpq-fe.h>
+
+/* The PostgreSQL cluster the tests run against. */
+struct harness_cluster {
+	const char *host; /* 127.0.0.1 */
+	int port;         /* the primary */
+	int replica_port; /* the streaming replica; 0 when there is none */
+	const char *dir;  /* the cluster directory (logs under DIR/primary/log) */
+};
+
+/*
+ * The cluster, from the environment or started on first use. Never NULL: when
+ * no cluster can be had the process exits with a message (nothing to test).
+ */
+const struct harness_cluster *harness_cluster(void);
+
+/* Settings for a pgscope instance; zero/NULL fields take the defaults noted. */
+struct harness_pgscope_opts {
+	const char *pool_mode;  /* default "session" */
+	int pool_size;          /* default_pool_size; default 40 */
+	int max_client_conn;    /* default 200 */
+	long max_packet_size;   /* default 1048576 */
+	const char *extra_main; /* extra lines for [pgscope], or NULL */
+	const char *extra_dbs;  /* extra lines for [databases], or NULL */
+	bool with_replica_db;   /* add "replica = ..." pointing at the replica */
+};
+
+/* A running pgscope, or the primary itself in direct mode. */
+struct harness_pgscope {
+	pid_t pid;             /* 0 when not running (or direct mode) */
+	int port;              /* where clients connect */
+	char dir[256];         /* private directory: config, log, pid file, socket */
+	char config_path[300]; /* DIR/pgscope.ini */
+	char log_path[300];    /* DIR/pgscope.log (its logfile) */
+	char out_path[300];    /* DIR/stdout.log (its stdout and stderr) */
+};
+
+/* True when PGSCOPE_TEST_TARGET=direct: tests run against PostgreSQL itself. */
+bool harness_direct_mode(void);
+
+/*
+ * Start pgscope with a config made from OPTS and wait (10 s) until it accepts
+ * TCP connections. On failure prints its log and returns false. The process
+ * is also killed at exit if the test forgets harness_pgscope_stop().
+ */
+bool harness_pgscope_start(struct harness_pgscope *ps, const struct harness_pgscope_opts *opts);
+
+/*
+ * Stop pgscope with SIGTERM and wait for it (10 s, then SIGKILL). Returns true
+ * when it exited by itself with status 0 or by SIGTERM. Removes its directory
+ * unless the stop failed or PGSCOPE_TEST_KEEP is set.
+ */
+bool harness_pgscope_stop(struct harness_pgscope *ps);
+
+/* True while the pgscope process is alive (always true in direct mode). */
+bool harness_pgscope_alive(struct harness_pgscope *ps);
+
+/* Print pgscope's log and output files to stderr, to explain a failure. */
+void harness_pgscope_dump_log(const struct harness_pgscope *ps);
+
+/* pgscope's resident set size in kB from /proc/PID/status; -1 if unknown. */
+long harness_pgscope_rss_kb(const struct harness_pgscope *ps);
+
+/*
+ * Connect with libpq to 127.0.0.1:PORT as user postgres; EXTRA is more
+ * "key=value" conninfo (or NULL); dbname defaults to postgres. Returns the
+ * connection (caller PQfinish()es it), or NULL after printing the error.
+ */
+PGconn *harness_connect(int port, const char *extra);
+
+/* harness_connect() to the primary directly, bypassing pgscope. */
+PGconn *harness_connect_primary(void);
+
+/* Run SQL, expect PGRES_COMMAND_OK or PGRES_TUPLES_OK; prints the error and returns false if not.
+ */
+bool harness_exec_ok(PGconn *conn, const char *sql);
+
+/*
+ * Run SQL returning one value; copy the first column of the first row into
+ * OUT (bounded, NUL-terminated). Returns false on error or no rows.
+ */
+bool harness_query_value(PGconn *conn, const char *sql, char *out, size_t outsz);
+
+/* The SQLSTATE of a result, or "" when none. */
+const char *harness_sqlstate(const PGresult *res);
+
+/* Wait up to TIMEOUT_MS for a notification on CONN; NULL if none came (caller PQfreemem()s it). */
+PGnotify *harness_wait_notify(PGconn *conn, int timeout_ms);
+
+/* Output of a child process run by harness_run(). */
+struct harness_run_result {
+	int exit_code;  /* exit status, 128+signal if killed, -1 if it could not run */
+	bool timed_out; /* killed because it ran over the time limit */
+	char *output;   /* stdout and stderr together, NUL-terminated; free() it */
+	size_t len;
+};
+
+/*
+ * Run ARGV (argv[0] looked up in PATH) with INPUT (or NULL) on its stdin,
+ * capturing stdout+stderr (up to 4 MB), killing its process group after
+ * TIMEOUT_S seconds. Returns false only if it could not be started.
+ */
+bool harness_run(const char *const argv[], const char *input, int timeout_s,
+                 struct harness_run_result *res);
+
+/* Free the output of a run result. */
+void harness_run_result_free(struct harness_run_result *res);
+
+/* Milliseconds from a monotonic clock. */
+long long harness_now_ms(void);
+
+/* Sleep for MS milliseconds. */
+void harness_sleep_ms(int ms);
+
+/* --- raw sockets, for hostile clients --- */
+
+/* A blocking TCP connection to 127.0.0.1:PORT; -1 on failure. */
+int harness_tcp_connect(int port);
+
+/* Send all LEN bytes (SIGPIPE-safe); false if the peer closed or an error. */
+bool harness_send_all(int fd, const void *buf, size_t len);
+
+/*
+ * Wait up to TIMEOUT_MS for the peer to close the connection, reading and
+ * discarding what comes. Returns true when it closed (EOF or reset).
+ */
+bool harness_wait_closed(int fd, int timeout_ms);
+
+/* A protocol 3.0 StartupMessage for USER and DATABASE into BUF; returns its length or 0. */
+size_t harness_startup_packet(char *buf, size_t bufsz, const char *user, const char *database);
+
+/* One backend message: its type byte and payload (without the length word). */
+struct harness_msg {
+	char type;
+	char *data; /* payload, NUL-terminated for convenience; free() it */
+	size_t len;
+};
+
+/*
+ * Read one backend message within TIMEOUT_MS. Returns 1 on a message, 0 when
+ * the peer closed, -1 on timeout or error. Payloads over 64 MB are refused.
+ */
+int harness_read_msg(int fd, struct harness_msg *msg, int timeout_ms);
+
+/* The 'C' (SQLSTATE) field of an ErrorResponse payload, copied into OUT (6 bytes); false if absent.
+ */
+bool harness_error_field(const struct harness_msg *msg, char field, char *out, size_t outsz);
+
+/*
+ * Send a StartupMessage and read until ReadyForQuery (trust authentication).
+ * Returns false (printing why) if anything else happens within TIMEOUT_MS.
+ */
+bool harness_raw_login(int fd, const char *user, const char *database, int timeout_ms);
+
+#endif
