@@ -42,7 +42,7 @@ bool auth_md5_password(const char *user, const char *password, char out[AUTH_MD5
  * The answer to AuthenticationMD5Password: "md5" + hex(md5(hex(md5(password +
  * user)) + salt)). secret may be a plaintext password or an "md5..." hash (so
  * pgscope can log in with only the hash from auth_file); a SCRAM secret cannot
- * answer md5 and gives false.
+ * answer md5 and gives false, as does an empty password.
  */
 bool auth_md5_response(const char *user, const char *secret, const uint8_t salt[AUTH_MD5_SALT_LEN],
                        char out[AUTH_MD5_BUF]);
@@ -58,7 +58,8 @@ bool auth_md5_check(const char *user, const char *secret, const uint8_t salt[AUT
 
 /*
  * Server side of cleartext auth (auth_type = plain): true if password (len
- * bytes) matches the entry, whatever its kind.
+ * bytes) matches the entry, whatever its kind. Passwords of 1024 bytes or
+ * more, or with a NUL inside, never match; neither does an empty entry.
  */
 bool auth_plain_check(const char *user, const char *secret, const char *password, size_t len);
 
