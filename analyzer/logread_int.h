@@ -79,6 +79,57 @@ struct logread_msg {
 /* Parse a LOG message body (after "LOG:  "); msg is not modified. */
 void logread_parse_msg(char *msg, struct logread_msg *out);
 
+/* One PostgreSQL log record, as the stderr, csvlog and jsonlog readers see it. */
+#define LOGREAD_NAME_MAX 64
+struct logread_pgrec {
+	int64_t time_us;
+	uint64_t session; /* backend pid or session id hash: the "client" */
+	uint64_t xact;    /* virtual transaction id hash, 0 unknown */
+	char user[LOGREAD_NAME_MAX];
+	char database[LOGREAD_NAME_MAX];
+	char application_name[LOGREAD_NAME_MAX];
+	char sqlstate[6];
+	char severity[16];
+	char *message;   /* after "SEVERITY:  " */
+	char *detail;    /* csvlog/jsonlog detail field, or NULL */
+	char *statement; /* csvlog/jsonlog statement of an error, or NULL */
+};
+
+/* One statement assembled from log records, owned by the pg state machine. */
+struct logread_slot {
+	bool used;
+	struct logread_stmt st;
+	struct logread_buf text;
+	char user[LOGREAD_NAME_MAX];
+	char database[LOGREAD_NAME_MAX];
+	char application_name[LOGREAD_NAME_MAX];
+	char sqlstate[6];
+};
+
+/*
+ * Turns PostgreSQL log records into statements. A statement is held back one
+ * record so a following "DETAIL:  parameters: ..." (stderr logs) can be
+ * attached, and an ERROR is remembered until its "STATEMENT:" record.
+ */
+struct logread_pg {
+	struct logread_slot slots[2];
+	int pending;          /* slot index holding a statement, or -1 */
+	int emitted;          /* slot returned by the last call, or -1 */
+	uint64_t err_session; /* session of the last ERROR awaiting its STATEMENT */
+	char err_sqlstate[6];
+	bool err_waiting;
+};
+
+void logread_pg_init(struct logread_pg *pg);
+void logread_pg_release(struct logread_pg *pg);
+
+/* Feed one record; returns true and fills ev when a statement is complete. */
+bool logread_pg_feed(struct logread_pg *pg, const struct logread_pgrec *rec,
+                     struct logread_event *ev);
+
+/* At end of input: returns true and fills ev with a held-back statement. */
+bool logread_pg_finish(struct logread_pg *pg, struct logread_event *ev);
+
 /* 64-bit FNV-1a, used for parameter hashes and session ids. */
 uint64_t logread_hash(const void *data, size_t n, uint64_t seed);
 

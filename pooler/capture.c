@@ -1,0 +1,626 @@
+/* capture.c - bounded statement queue and the background thread that writes capture files. */
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "pooler/capture.h"
+
+/* Header of one queued entry; the query and text bytes follow it. */
+struct entry_head {
+	uint32_t size; /* whole entry, header included, rounded up to 8 */
+	uint32_t query_len;
+	uint32_t text_len;
+	uint32_t has_query;        /* query was non-NULL */
+	struct capture_record rec; /* pointers cleared */
+};
+
+#define ENTRY_ALIGN 8
+#define OUT_FLUSH   (64 * 1024) /* hand formatted bytes to zlib in pieces this big */
+#define WAKE_MS     100         /* the writer wakes this often to rotate by age */
+#define BATCH_BYTES (1u << 20)
+
+/* Fingerprints already described by a "query" record in the current file. */
+struct fpset {
+	uint64_t *slots; /* 0 is the empty slot; fingerprint 0 is stored as 1 */
+	size_t cap;      /* power of two */
+	size_t used;
+};
+
+struct capture {
+	pthread_mutex_t lock; /* protects the ring and the counters below */
+	pthread_cond_t wake;
+	unsigned char *ring;
+	size_t cap;
+	uint64_t head; /* bytes ever written */
+	uint64_t tail; /* bytes ever consumed */
+	bool stop;
+	struct capture_stats stats;
+
+	/* Writer thread state, touched only by the writer. */
+	pthread_t thread;
+	char dir[4096];
+	int64_t max_bytes;
+	int64_t max_age_ms;
+	bool literals;
+	bool gzip;
+	gzFile out;
+	int64_t out_bytes;
+	int64_t out_opened_ms;
+	unsigned seq;
+	struct fpset seen;
+	char *buf; /* formatting buffer, OUT_FLUSH + slack */
+	size_t buf_len;
+	size_t buf_cap;
+};
+
+static struct capture *cap_g;
+static pthread_mutex_t cap_open_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool opt_gzip;
+static size_t opt_queue_bytes = CAPTURE_QUEUE_BYTES;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t bounded_len(const char *s, size_t max)
+{
+	return s ? strnlen(s, max) : 0;
+}
+
+static void ring_put(struct capture *c, uint64_t pos, const void *src, size_t n)
+{
+	size_t off = pos % c->cap;
+	size_t first = c->cap - off < n ? c->cap - off : n;
+	memcpy(c->ring + off, src, first);
+	memcpy(c->ring, (const unsigned char *)src + first, n - first);
+}
+
+static void ring_get(const struct capture *c, uint64_t pos, void *dst, size_t n)
+{
+	size_t off = pos % c->cap;
+	size_t first = c->cap - off < n ? c->cap - off : n;
+	memcpy(dst, c->ring + off, first);
+	memcpy((unsigned char *)dst + first, c->ring, n - first);
+}
+
+void capture_set_options(bool gzip, size_t queue_bytes)
+{
+	opt_gzip = gzip;
+	opt_queue_bytes = queue_bytes >= 4096 ? queue_bytes : 4096;
+}
+
+bool capture_submit(const struct capture_record *rec)
+{
+	struct capture *c = cap_g;
+	if (!c)
+		return false;
+	struct entry_head h;
+	memset(&h, 0, sizeof(h));
+	h.rec = *rec;
+	h.rec.query = NULL;
+	h.rec.text = NULL;
+	h.has_query = rec->query != NULL;
+	h.query_len = (uint32_t)bounded_len(rec->query, CAPTURE_TEXT_MAX);
+	h.text_len = (uint32_t)bounded_len(rec->text, CAPTURE_TEXT_MAX);
+	size_t size = sizeof(h) + h.query_len + h.text_len;
+	size = (size + ENTRY_ALIGN - 1) & ~(size_t)(ENTRY_ALIGN - 1);
+	h.size = (uint32_t)size;
+
+	pthread_mutex_lock(&c->lock);
+	uint64_t used = c->head - c->tail;
+	if (c->stop || size > c->cap - used) {
+		c->stats.dropped++;
+		pthread_mutex_unlock(&c->lock);
+		return false;
+	}
+	uint64_t pos = c->head;
+	ring_put(c, pos, &h, sizeof(h));
+	pos += sizeof(h);
+	ring_put(c, pos, rec->query ? rec->query : "", h.query_len);
+	pos += h.query_len;
+	ring_put(c, pos, rec->text ? rec->text : "", h.text_len);
+	c->head += size;
+	c->stats.submitted++;
+	/* Wake the writer only when it may be idle or the queue is filling up. */
+	if (used == 0 || used + size > c->cap / 2)
+		pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	return true;
+}
+
+struct capture_stats capture_stats(void)
+{
+	struct capture_stats s;
+	memset(&s, 0, sizeof(s));
+	pthread_mutex_lock(&cap_open_lock);
+	struct capture *c = cap_g;
+	if (c) {
+		pthread_mutex_lock(&c->lock);
+		s = c->stats;
+		pthread_mutex_unlock(&c->lock);
+		s.written = __atomic_load_n(&c->stats.written, __ATOMIC_RELAXED);
+		s.write_errors = __atomic_load_n(&c->stats.write_errors, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&cap_open_lock);
+	return s;
+}
+
+/* ---- fingerprint set -------------------------------------------------- */
+
+static bool fpset_add(struct fpset *s, uint64_t fp)
+{
+	if (fp == 0)
+		fp = 1;
+	if ((s->used + 1) * 2 > s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 1024;
+		uint64_t *n = calloc(ncap, sizeof(*n));
+		if (!n)
+			return true; /* treat as new: a repeated query record is harmless */
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->slots[i])
+				continue;
+			size_t j = (size_t)(s->slots[i] * 0x9e3779b97f4a7c15ull) & (ncap - 1);
+			while (n[j])
+				j = (j + 1) & (ncap - 1);
+			n[j] = s->slots[i];
+		}
+		free(s->slots);
+		s->slots = n;
+		s->cap = ncap;
+	}
+	size_t j = (size_t)(fp * 0x9e3779b97f4a7c15ull) & (s->cap - 1);
+	while (s->slots[j]) {
+		if (s->slots[j] == fp)
+			return false;
+		j = (j + 1) & (s->cap - 1);
+	}
+	s->slots[j] = fp;
+	s->used++;
+	return true;
+}
+
+static void fpset_clear(struct fpset *s)
+{
+	if (s->slots)
+		memset(s->slots, 0, s->cap * sizeof(*s->slots));
+	s->used = 0;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+static void out_flush(struct capture *c)
+{
+	if (c->buf_len == 0)
+		return;
+	if (c->out && gzwrite(c->out, c->buf, (unsigned)c->buf_len) != (int)c->buf_len)
+		__atomic_fetch_add(&c->stats.write_errors, 1, __ATOMIC_RELAXED);
+	c->out_bytes += (int64_t)c->buf_len;
+	c->buf_len = 0;
+}
+
+/* Make room for n more bytes in the formatting buffer. */
+static char *out_reserve(struct capture *c, size_t n)
+{
+	if (c->buf_len + n > c->buf_cap)
+		out_flush(c);
+	if (n > c->buf_cap) {
+		char *nb = realloc(c->buf, n);
+		if (!nb)
+			return NULL;
+		c->buf = nb;
+		c->buf_cap = n;
+	}
+	return c->buf + c->buf_len;
+}
+
+static void out_raw(struct capture *c, const char *s, size_t n)
+{
+	char *p = out_reserve(c, n);
+	if (!p)
+		return;
+	memcpy(p, s, n);
+	c->buf_len += n;
+}
+
+static void out_str(struct capture *c, const char *s)
+{
+	out_raw(c, s, strlen(s));
+}
+
+static void out_fmt(struct capture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void out_fmt(struct capture *c, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		out_raw(c, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Write s (n bytes) as a JSON string, replacing invalid UTF-8 by U+FFFD. */
+static void out_json_str(struct capture *c, const char *s, size_t n)
+{
+	/* Worst case every byte becomes a 6-byte escape. */
+	char *p = out_reserve(c, n * 6 + 2);
+	if (!p)
+		return;
+	char *o = p;
+	*o++ = '"';
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = u[i];
+		if (ch == '"' || ch == '\\') {
+			*o++ = '\\';
+			*o++ = (char)ch;
+			i++;
+		} else if (ch == '\n') {
+			*o++ = '\\';
+			*o++ = 'n';
+			i++;
+		} else if (ch == '\t') {
+			*o++ = '\\';
+			*o++ = 't';
+			i++;
+		} else if (ch < 0x20) {
+			o += sprintf(o, "\\u%04x", ch);
+			i++;
+		} else if (ch < 0x80) {
+			*o++ = (char)ch;
+			i++;
+		} else {
+			size_t len = utf8_seq(u + i, n - i);
+			if (len == 0) {
+				memcpy(o, "\\ufffd", 6);
+				o += 6;
+				i++;
+			} else {
+				memcpy(o, u + i, len);
+				o += len;
+				i += len;
+			}
+		}
+	}
+	*o++ = '"';
+	c->buf_len += (size_t)(o - p);
+}
+
+/* A fixed-size field that must be NUL-terminated before it is written. */
+static void out_json_field(struct capture *c, const char *key, const char *s, size_t size)
+{
+	out_str(c, key);
+	out_json_str(c, s, strnlen(s, size));
+}
+
+static void format_rfc3339(char *out, size_t size, const struct timespec *ts)
+{
+	struct tm tm;
+	gmtime_r(&ts->tv_sec, &tm);
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000);
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static void file_close(struct capture *c)
+{
+	if (!c->out)
+		return;
+	out_flush(c);
+	if (gzclose(c->out) != Z_OK)
+		__atomic_fetch_add(&c->stats.write_errors, 1, __ATOMIC_RELAXED);
+	c->out = NULL;
+}
+
+static bool file_open(struct capture *c)
+{
+	struct timespec ts;
+	struct tm tm;
+	char path[4096 + 160];
+	char started[96];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(path, sizeof(path), "%s/pgscope-%04d%02d%02dT%02d%02d%02d.%06ldZ-%04u.jsonl%s",
+	         c->dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	         tm.tm_sec, ts.tv_nsec / 1000, c->seq++ % 10000, c->gzip ? ".gz" : "");
+	/* "wT" writes plain bytes through the same gzFile interface. */
+	c->out = gzopen(path, c->gzip ? "wb1" : "wbT");
+	if (!c->out) {
+		__atomic_fetch_add(&c->stats.write_errors, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	gzbuffer(c->out, 128 * 1024);
+	c->out_bytes = 0;
+	c->out_opened_ms = now_ms();
+	fpset_clear(&c->seen);
+	pthread_mutex_lock(&c->lock);
+	c->stats.files++;
+	pthread_mutex_unlock(&c->lock);
+
+	format_rfc3339(started, sizeof(started), &ts);
+	out_fmt(c,
+	        "{\"type\":\"header\",\"version\":%d,\"producer\":\"pgscope\",\"started\":\"%s\","
+	        "\"literals\":%s}\n",
+	        CAPTURE_VERSION, started, c->literals ? "true" : "false");
+	return true;
+}
+
+static void maybe_rotate(struct capture *c)
+{
+	if (!c->out)
+		return;
+	bool by_size = c->max_bytes > 0 && c->out_bytes + (int64_t)c->buf_len >= c->max_bytes;
+	bool by_age = c->max_age_ms > 0 && now_ms() - c->out_opened_ms >= c->max_age_ms;
+	if (by_size || by_age)
+		file_close(c);
+}
+
+static void write_entry(struct capture *c, const struct entry_head *h, const char *query,
+                        const char *text)
+{
+	const struct capture_record *r = &h->rec;
+	if (!c->out && !file_open(c))
+		return;
+	if (h->has_query && fpset_add(&c->seen, r->fingerprint)) {
+		out_fmt(c, "{\"type\":\"query\",\"fingerprint\":\"%016llx\",\"query\":",
+		        (unsigned long long)r->fingerprint);
+		out_json_str(c, query, h->query_len);
+		out_str(c, "}\n");
+	}
+	out_fmt(c, "{\"type\":\"stmt\",\"time\":%lld", (long long)r->time_us);
+	out_json_field(c, ",\"database\":", r->database, sizeof(r->database));
+	out_json_field(c, ",\"user\":", r->user, sizeof(r->user));
+	out_json_field(c, ",\"application_name\":", r->application_name,
+	               sizeof(r->application_name));
+	out_fmt(c, ",\"fingerprint\":\"%016llx\",\"duration_us\":%lld,\"wait_us\":%lld",
+	        (unsigned long long)r->fingerprint, (long long)r->duration_us,
+	        (long long)r->wait_us);
+	if (r->rows >= 0)
+		out_fmt(c, ",\"rows\":%lld", (long long)r->rows);
+	else
+		out_str(c, ",\"rows\":null");
+	out_json_field(c, ",\"tag\":", r->tag, sizeof(r->tag));
+	if (r->sqlstate[0])
+		out_json_field(c, ",\"sqlstate\":", r->sqlstate, sizeof(r->sqlstate));
+	else
+		out_str(c, ",\"sqlstate\":null");
+	if (r->route[0])
+		out_json_field(c, ",\"route\":", r->route, sizeof(r->route));
+	else
+		out_str(c, ",\"route\":\"primary\"");
+	out_fmt(c, ",\"xact\":%llu,\"client\":%llu", (unsigned long long)r->xact,
+	        (unsigned long long)r->client);
+	if (r->trace_id[0])
+		out_json_field(c, ",\"trace_id\":", r->trace_id, sizeof(r->trace_id));
+	else
+		out_str(c, ",\"trace_id\":null");
+	if (r->params_hash)
+		out_fmt(c, ",\"params_hash\":\"%016llx\"", (unsigned long long)r->params_hash);
+	else
+		out_str(c, ",\"params_hash\":null");
+	if (c->literals && h->text_len > 0) {
+		out_str(c, ",\"text\":");
+		out_json_str(c, text, h->text_len);
+	}
+	out_str(c, "}\n");
+	/* Counters the writer alone updates are atomic so capture_stats() sees whole values. */
+	__atomic_fetch_add(&c->stats.written, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Move up to BATCH_BYTES of queued entries into batch (under the lock) so
+ * formatting and I/O happen without holding it. Returns bytes taken.
+ */
+static size_t take_batch(struct capture *c, unsigned char *batch, bool *stop)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->head == c->tail && !c->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WAKE_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&c->wake, &c->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	size_t taken = 0;
+	while (c->head - c->tail > taken) {
+		uint32_t size;
+		ring_get(c, c->tail + taken, &size, sizeof(size));
+		if (taken + size > BATCH_BYTES && taken > 0)
+			break;
+		ring_get(c, c->tail + taken, batch + taken, size);
+		taken += size;
+	}
+	c->tail += taken;
+	*stop = c->stop;
+	pthread_mutex_unlock(&c->lock);
+	return taken;
+}
+
+static void *writer_main(void *arg)
+{
+	struct capture *c = arg;
+	/* One entry may be as large as its header plus two maximal texts. */
+	unsigned char *batch =
+	    malloc(BATCH_BYTES + sizeof(struct entry_head) + 2 * CAPTURE_TEXT_MAX + 8);
+	if (!batch)
+		return NULL;
+	for (;;) {
+		bool stop = false;
+		size_t n = take_batch(c, batch, &stop);
+		for (size_t off = 0; off < n;) {
+			struct entry_head h;
+			memcpy(&h, batch + off, sizeof(h));
+			const char *q = (const char *)batch + off + sizeof(h);
+			write_entry(c, &h, q, q + h.query_len);
+			off += h.size;
+			maybe_rotate(c);
+		}
+		if (n == 0)
+			maybe_rotate(c);
+		else if (c->out)
+			out_flush(c);
+		if (stop && n == 0)
+			break;
+	}
+	file_close(c);
+	free(batch);
+	return NULL;
+}
+
+static void capture_free(struct capture *c)
+{
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->wake);
+	free(c->ring);
+	free(c->buf);
+	free(c->seen.slots);
+	free(c);
+}
+
+int capture_open(const char *dir, int64_t max_bytes, int64_t max_age_ms, bool literals)
+{
+	int err = 0;
+	pthread_mutex_lock(&cap_open_lock);
+	if (cap_g) {
+		err = EBUSY;
+		goto out_unlock;
+	}
+	if (strlen(dir) >= sizeof(cap_g->dir)) {
+		err = ENAMETOOLONG;
+		goto out_unlock;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		err = errno;
+		goto out_unlock;
+	}
+	struct capture *c = calloc(1, sizeof(*c));
+	if (!c) {
+		err = ENOMEM;
+		goto out_unlock;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	snprintf(c->dir, sizeof(c->dir), "%s", dir);
+	c->max_bytes = max_bytes;
+	c->max_age_ms = max_age_ms;
+	c->literals = literals;
+	c->gzip = opt_gzip;
+	c->cap = opt_queue_bytes;
+	c->ring = malloc(c->cap);
+	c->buf_cap = OUT_FLUSH;
+	c->buf = malloc(c->buf_cap);
+	if (!c->ring || !c->buf) {
+		err = ENOMEM;
+		goto out_free;
+	}
+	if ((err = pthread_create(&c->thread, NULL, writer_main, c)) != 0)
+		goto out_free;
+	cap_g = c;
+	pthread_mutex_unlock(&cap_open_lock);
+	return 0;
+
+out_free:
+	capture_free(c);
+out_unlock:
+	pthread_mutex_unlock(&cap_open_lock);
+	errno = err;
+	return -1;
+}
+
+void capture_close(void)
+{
+	pthread_mutex_lock(&cap_open_lock);
+	struct capture *c = cap_g;
+	if (!c) {
+		pthread_mutex_unlock(&cap_open_lock);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	cap_g = NULL;
+	pthread_mutex_unlock(&cap_open_lock);
+	capture_free(c);
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+		      (ch >= 'A' && ch <= 'F')))
+			return false;
+	}
+	return true;
+}
+
+bool capture_trace_id(const char *sql, char out[CAPTURE_TRACE_MAX])
+{
+	static const char key[] = "traceparent='";
+	out[0] = '\0';
+	if (!sql)
+		return false;
+	for (const char *p = strstr(sql, key); p; p = strstr(p + 1, key)) {
+		const char *v = p + sizeof(key) - 1;
+		/* 00-<32 hex>-<16 hex>-<2 hex>' */
+		if (strnlen(v, 56) < 56 || v[0] != '0' || v[1] != '0' || v[2] != '-' ||
+		    v[35] != '-' || v[52] != '-' || v[55] != '\'')
+			continue;
+		if (!is_hex(v + 3, 32) || !is_hex(v + 36, 16) || !is_hex(v + 53, 2))
+			continue;
+		memcpy(out, v + 3, 32);
+		out[32] = '\0';
+		return true;
+	}
+	return false;
+}
