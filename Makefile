@@ -65,6 +65,9 @@ $(BUILD)/rules_registry.c: $(RULE_SRC) Makefile
 	  for f in $(notdir $(basename $(RULE_SRC))); do echo "	&rule_$$f,"; done; \
 	  echo '	NULL,'; echo '};'; } > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/rules_registry.o: $(BUILD)/rules_registry.c $(BUILD)/config.h
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
 $(BUILD)/%.o: %.c $(BUILD)/config.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
