@@ -44,8 +44,9 @@ struct parse_error {
 /* One top-level statement of a parsed text. */
 struct parse_stmt {
 	const PgQuery__Node *node; /* the statement (SelectStmt, UpdateStmt, ...) */
-	size_t offset;             /* byte offset of the statement in the text */
-	size_t len;                /* its length in bytes */
+	size_t raw_offset;         /* start of its region, incl. leading blanks and comments */
+	size_t offset;             /* byte offset of its first token in the text */
+	size_t len;                /* bytes from offset to its end (the ';' excluded) */
 	int line;                  /* 1-based line of offset */
 };
 

@@ -112,6 +112,9 @@ int rule_config_set(struct rule_config *cfg, const char *key, const char *value,
 /* Effective severity of rule (by registry pointer); SEVERITY_OFF disables it. */
 enum severity rule_config_severity(const struct rule_config *cfg, const struct rule *rule);
 
+/* Effective severity of an engine-reported id ("syntax-error", "unused-suppression"). */
+enum severity rule_config_engine_severity(const struct rule_config *cfg, const char *id);
+
 /* Effective option values of rule, in rule->options order. */
 const double *rule_config_options(const struct rule_config *cfg, const struct rule *rule);
 
