@@ -12,7 +12,7 @@
 BUILD := build
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter
-CFLAGS_ALL := -std=gnu11 $(OPTFLAGS) $(SANFLAGS) $(WARN) -I. -I$(BUILD) \
+CFLAGS_ALL := -std=gnu11 -D_GNU_SOURCE $(OPTFLAGS) $(SANFLAGS) $(WARN) -I. -I$(BUILD) \
 	$(DEP_CFLAGS) $(USER_CFLAGS) -MMD -MP
 LDFLAGS_ALL := $(SANFLAGS) $(USER_LDFLAGS)
 

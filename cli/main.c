@@ -17,20 +17,20 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"serve", cmd_serve, "run the pooler with a config file"},
-	{"check", cmd_check, "lint SQL files against the analyzer's rules"},
-	{"schema", cmd_schema, "save a database's schema snapshot as JSON"},
+    {"serve", cmd_serve, "run the pooler with a config file"},
+    {"check", cmd_check, "lint SQL files against the analyzer's rules"},
+    {"schema", cmd_schema, "save a database's schema snapshot as JSON"},
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: pgscope COMMAND [ARGS]...\n"
-		     "       pgscope CONFIG            (same as: pgscope serve CONFIG)\n\n"
-		     "Commands:\n");
+	             "       pgscope CONFIG            (same as: pgscope serve CONFIG)\n\n"
+	             "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n  --version  print the version\n"
-		     "  --help     print this help; COMMAND --help for a command's\n");
+	             "  --help     print this help; COMMAND --help for a command's\n");
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,162 @@
+/* cancel.c - CancelRequest forwarding (see cancel.h). */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pooler/cancel.h"
+#include "pooler/client.h"
+#include "pooler/conn.h"
+#include "pooler/log.h"
+#include "pooler/proto.h"
+#include "pooler/stmt.h"
+
+#define CANCEL_TIMEOUT 5.0 /* seconds to connect and send */
+
+/* One outgoing cancel connection; frees itself when done. */
+struct cancel_conn {
+	ev_io io;
+	ev_timer timer;
+	int fd;
+	uint8_t packet[16];
+};
+
+static void cancel_finish(struct cancel_conn *cc)
+{
+	ev_io_stop(pooler.loop, &cc->io);
+	ev_timer_stop(pooler.loop, &cc->timer);
+	close(cc->fd);
+	free(cc);
+}
+
+static void cancel_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct cancel_conn *cc = w->data;
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	ssize_t n;
+
+	if (getsockopt(cc->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1 || soerr != 0) {
+		log_event(LOG_WARNING, "cancel.failed", LOG_STR, "error",
+		          strerror(soerr ? soerr : errno), LOG_END);
+		cancel_finish(cc);
+		return;
+	}
+	do {
+		n = send(cc->fd, cc->packet, sizeof(cc->packet), MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	/* 16 bytes into a fresh socket go in one piece or not at all. */
+	if (n != (ssize_t)sizeof(cc->packet))
+		log_event(LOG_WARNING, "cancel.failed", LOG_STR, "error", "short write", LOG_END);
+	cancel_finish(cc);
+}
+
+static void cancel_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	log_event(LOG_WARNING, "cancel.failed", LOG_STR, "error", "timed out", LOG_END);
+	cancel_finish(w->data);
+}
+
+static int cancel_socket(const struct db_config *db)
+{
+	char port[16];
+	struct addrinfo hints, *res = NULL;
+	int fd, rc;
+
+	if (db->host == NULL || db->host[0] == '/') {
+		struct sockaddr_un sun;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d",
+		         db->host ? db->host : "/var/run/postgresql", db->port);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd == -1)
+			return -1;
+		if (!conn_prepare_socket(fd, false))
+			goto out_close;
+		rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		if (rc == -1 && errno != EINPROGRESS && errno != EAGAIN)
+			goto out_close;
+		return fd;
+	}
+	snprintf(port, sizeof(port), "%d", db->port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(db->host, port, &hints, &res) != 0)
+		return -1;
+	fd = socket(res->ai_family, SOCK_STREAM, 0);
+	if (fd == -1) {
+		freeaddrinfo(res);
+		return -1;
+	}
+	if (!conn_prepare_socket(fd, true)) {
+		freeaddrinfo(res);
+		goto out_close;
+	}
+	rc = connect(fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (rc == -1 && errno != EINPROGRESS)
+		goto out_close;
+	return fd;
+out_close:
+	close(fd);
+	return -1;
+}
+
+void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key)
+{
+	struct cancel_conn *cc;
+	int fd = cancel_socket(db);
+
+	if (fd == -1) {
+		log_event(LOG_WARNING, "cancel.failed", LOG_STR, "db", db->name, LOG_STR, "error",
+		          strerror(errno), LOG_END);
+		return;
+	}
+	cc = calloc(1, sizeof(*cc));
+	if (cc == NULL) {
+		close(fd);
+		return;
+	}
+	cc->fd = fd;
+	proto_put32(cc->packet, 16);
+	proto_put32(cc->packet + 4, PROTO_CANCEL_CODE);
+	proto_put32(cc->packet + 8, pid);
+	proto_put32(cc->packet + 12, key);
+	ev_io_init(&cc->io, cancel_on_write, fd, EV_WRITE);
+	cc->io.data = cc;
+	ev_timer_init(&cc->timer, cancel_on_timeout, CANCEL_TIMEOUT, 0);
+	cc->timer.data = cc;
+	ev_io_start(pooler.loop, &cc->io);
+	ev_timer_start(pooler.loop, &cc->timer);
+}
+
+void cancel_request(uint32_t pid, uint32_t key)
+{
+	struct client *c = client_find_by_key(pid, key);
+	struct server *sv;
+
+	if (c == NULL) {
+		pooler.stats.cancels_dropped++;
+		log_event(LOG_INFO, "cancel.unknown_key", LOG_END);
+		return;
+	}
+	sv = c->server;
+	/* Only a request of this client that is running now may be cancelled. */
+	if (sv == NULL || sv->state != SV_ACTIVE ||
+	    (stmt_in_flight(c) == 0 && c->pending_sync == 0)) {
+		pooler.stats.cancels_dropped++;
+		log_event(LOG_INFO, "cancel.dropped", LOG_INT, "client", (long long)c->id, LOG_STR,
+		          "reason", "no request running", LOG_END);
+		return;
+	}
+	pooler.stats.cancels_forwarded++;
+	log_event(LOG_INFO, "cancel.forward", LOG_INT, "client", (long long)c->id, LOG_INT,
+	          "backend_pid", (long long)sv->backend_pid, LOG_END);
+	cancel_send(sv->pool->db, sv->backend_pid, sv->backend_key);
+}

@@ -1,0 +1,95 @@
+/*
+ * conn.h - socket endpoints and the message relay between two of them.
+ *
+ * conn_relay() is the forwarding path: it frames PostgreSQL messages in the
+ * source's read buffer, shows each to a handler (the full body for the types
+ * the handler asks for, only the header for the rest, which are streamed in
+ * pieces without being buffered whole) and appends what is forwarded to the
+ * peer's write buffer. It stops at the peer's high-water mark, so a peer that
+ * does not read stops its source being read (backpressure).
+ */
+#ifndef PGSCOPE_POOLER_CONN_H
+#define PGSCOPE_POOLER_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pooler/pooler.h"
+
+/* Above this many queued bytes a peer stops its source; below LOW it resumes. */
+#define CONN_HIGH_WATER (256u * 1024u)
+#define CONN_LOW_WATER  (64u * 1024u)
+
+enum conn_io {
+	CONN_OK = 0, /* progress made (read: bytes arrived; flush: all sent) */
+	CONN_AGAIN,  /* would block */
+	CONN_EOF,    /* peer closed */
+	CONN_ERROR,  /* socket error or buffer limit */
+};
+
+/*
+ * Set up c on fd (already non-blocking) with callbacks for readable and
+ * writable events; data is the owner (client or server). Buffers are bounded
+ * by in_limit and out_limit. Watchers are not started.
+ */
+void conn_init(struct conn *c, int fd, size_t in_limit, size_t out_limit,
+               void (*on_read)(struct ev_loop *, ev_io *, int),
+               void (*on_write)(struct ev_loop *, ev_io *, int), void *data);
+
+void conn_start_read(struct conn *c);
+void conn_stop_read(struct conn *c);
+
+/* Read once (up to chunk bytes) into c->in. */
+enum conn_io conn_fill(struct conn *c, size_t chunk);
+
+/* Send as much of c->out as the socket takes; arms the write watcher if not all went. */
+enum conn_io conn_flush(struct conn *c);
+
+/* Stop watchers, close the socket and free the buffers. Idempotent. */
+void conn_close(struct conn *c);
+
+/* One framed message as the relay shows it to a handler. */
+struct relay_msg {
+	uint8_t type;
+	uint32_t len;        /* body length (length word minus 4) */
+	const uint8_t *body; /* the whole body, or NULL when it is streamed */
+};
+
+enum relay_action {
+	RELAY_FORWARD,      /* append to the peer */
+	RELAY_FORWARD_STOP, /* append, then stop relaying (e.g. after ReadyForQuery) */
+	RELAY_SKIP,         /* consume without forwarding (body messages only) */
+	RELAY_HOLD,         /* leave it in the buffer and stop */
+	RELAY_FAIL,         /* the handler has dealt with an error; stop */
+};
+
+struct relay_ops {
+	/* true if the handler needs the whole body of this message type. */
+	bool (*needs_body)(uint8_t type);
+	enum relay_action (*on_msg)(void *owner, const struct relay_msg *msg);
+	size_t max_len; /* longest body accepted; longer is a protocol error */
+};
+
+enum relay_result {
+	RELAY_DRAINED, /* everything complete was handled; more bytes needed */
+	RELAY_PAUSED,  /* the peer's buffer is full */
+	RELAY_STOPPED, /* the handler said HOLD or FORWARD_STOP */
+	RELAY_FAILED,  /* the handler said FAIL */
+	RELAY_BAD_LEN, /* a length word out of range: protocol violation */
+	RELAY_NO_ROOM, /* the peer's buffer refused the bytes (limit reached) */
+};
+
+/*
+ * Relay complete messages from src->in to dst (the peer's write buffer; may
+ * be NULL only if the handler never forwards). Stops early at dst's
+ * high-water mark. Streams the rest of a partly received message that needs
+ * no body.
+ */
+enum relay_result conn_relay(struct conn *src, struct pbuf *dst, const struct relay_ops *ops,
+                             void *owner);
+
+/* Set a socket non-blocking and close-on-exec; TCP_NODELAY for TCP. */
+bool conn_prepare_socket(int fd, bool tcp);
+
+#endif

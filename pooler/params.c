@@ -1,0 +1,203 @@
+/* params.c - bounded sets of session parameters (see params.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pooler/params.h"
+
+void params_init(struct params *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void params_clear(struct params *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		free(p->items[i].name);
+		free(p->items[i].value);
+	}
+	p->n = 0;
+}
+
+bool params_copy(struct params *dst, const struct params *src)
+{
+	params_clear(dst);
+	for (int i = 0; i < src->n; i++) {
+		if (!params_set(dst, src->items[i].name, src->items[i].value))
+			return false;
+	}
+	return true;
+}
+
+static int params_find(const struct params *p, const char *name)
+{
+	for (int i = 0; i < p->n; i++) {
+		if (strcasecmp(p->items[i].name, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const char *params_get(const struct params *p, const char *name)
+{
+	int i = params_find(p, name);
+
+	return i < 0 ? NULL : p->items[i].value;
+}
+
+bool params_set(struct params *p, const char *name, const char *value)
+{
+	int i = params_find(p, name);
+	char *v;
+
+	if (strlen(name) >= PARAMS_NAME_MAX || strlen(value) >= PARAMS_VALUE_MAX)
+		return false;
+	v = strdup(value);
+	if (v == NULL)
+		return false;
+	if (i >= 0) {
+		free(p->items[i].value);
+		p->items[i].value = v;
+		return true;
+	}
+	if (p->n >= PARAMS_MAX)
+		goto out_free;
+	p->items[p->n].name = strdup(name);
+	if (p->items[p->n].name == NULL)
+		goto out_free;
+	p->items[p->n].value = v;
+	p->n++;
+	return true;
+out_free:
+	free(v);
+	return false;
+}
+
+void params_unset(struct params *p, const char *name)
+{
+	int i = params_find(p, name);
+
+	if (i < 0)
+		return;
+	free(p->items[i].name);
+	free(p->items[i].value);
+	p->items[i] = p->items[p->n - 1];
+	p->n--;
+}
+
+bool params_is_tracked(const char *name)
+{
+	static const char *const tracked[] = {
+	    "application_name",
+	    "client_encoding",
+	    "DateStyle",
+	    "TimeZone",
+	    "IntervalStyle",
+	    "standard_conforming_strings",
+	    "extra_float_digits",
+	    "search_path",
+	    "default_transaction_isolation",
+	    "default_transaction_read_only",
+	    "statement_timeout",
+	    "lock_timeout",
+	    "idle_in_transaction_session_timeout",
+	    "bytea_output",
+	    "role",
+	    NULL,
+	};
+
+	for (int i = 0; tracked[i]; i++) {
+		if (strcasecmp(tracked[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Next whitespace-separated word of s into out, honouring backslash escapes. */
+static const char *next_word(const char *s, char *out, size_t outlen, bool *overflow)
+{
+	size_t o = 0;
+
+	*overflow = false;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	while (*s && *s != ' ' && *s != '\t') {
+		if (*s == '\\' && s[1])
+			s++;
+		if (o + 1 >= outlen) {
+			*overflow = true;
+			return s;
+		}
+		out[o++] = *s++;
+	}
+	out[o] = 0;
+	return s;
+}
+
+static bool add_setting(const char *word, struct params *out, char *err, size_t errlen)
+{
+	const char *eq = strchr(word, '=');
+	char name[PARAMS_NAME_MAX];
+	size_t nlen;
+
+	if (eq == NULL || eq == word) {
+		snprintf(err, errlen, "invalid setting in startup options: \"%s\"", word);
+		return false;
+	}
+	nlen = (size_t)(eq - word);
+	if (nlen >= sizeof(name)) {
+		snprintf(err, errlen, "setting name too long in startup options");
+		return false;
+	}
+	memcpy(name, word, nlen);
+	name[nlen] = 0;
+	for (char *c = name; *c; c++) {
+		if (*c == '-')
+			*c = '_';
+	}
+	if (!params_set(out, name, eq + 1)) {
+		snprintf(err, errlen, "too many or too long settings in startup options");
+		return false;
+	}
+	return true;
+}
+
+bool params_parse_options(const char *options, struct params *out, char *err, size_t errlen)
+{
+	char word[PARAMS_NAME_MAX + PARAMS_VALUE_MAX + 4];
+	const char *s = options;
+	bool overflow;
+
+	for (;;) {
+		s = next_word(s, word, sizeof(word), &overflow);
+		if (overflow) {
+			snprintf(err, errlen, "startup options too long");
+			return false;
+		}
+		if (word[0] == 0)
+			return true;
+		if (strcmp(word, "-c") == 0) {
+			s = next_word(s, word, sizeof(word), &overflow);
+			if (overflow || word[0] == 0) {
+				snprintf(err, errlen,
+				         "missing setting after -c in startup options");
+				return false;
+			}
+			if (!add_setting(word, out, err, errlen))
+				return false;
+		} else if (strncmp(word, "--", 2) == 0) {
+			if (!add_setting(word + 2, out, err, errlen))
+				return false;
+		} else if (strncmp(word, "-c", 2) == 0) {
+			if (!add_setting(word + 2, out, err, errlen))
+				return false;
+		} else {
+			snprintf(
+			    err, errlen,
+			    "unsupported startup option \"%s\": only -c name=value is supported",
+			    word);
+			return false;
+		}
+	}
+}

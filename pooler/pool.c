@@ -1,0 +1,474 @@
+/*
+ * pool.c - server pools per (database, user) and the pairing of clients with
+ * servers: who waits, who gets which server, what a server needs before it
+ * is handed on (parameter sync, rollback, reset) and when it is retired.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pooler/client.h"
+#include "pooler/conn.h"
+#include "pooler/log.h"
+#include "pooler/pool.h"
+#include "pooler/proto.h"
+#include "pooler/server.h"
+#include "pooler/stmt.h"
+#include "pooler/userlist.h"
+
+struct pool *pool_get(const struct db_config *db, const char *client_user, char *err, size_t errlen)
+{
+	struct config *cfg = pooler.cfg;
+	const char *user = db->user ? db->user : client_user;
+	const char *secret;
+	struct list *it;
+	struct pool *p;
+
+	for (it = pooler.pools.next; it != &pooler.pools; it = it->next) {
+		p = list_entry(it, struct pool, node);
+		if (p->db == db && strcmp(p->user, user) == 0)
+			return p;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->db = db;
+	snprintf(p->user, sizeof(p->user), "%s", user);
+	secret = db->password;
+	if (secret == NULL && pooler.users != NULL)
+		secret = userlist_lookup(pooler.users, user);
+	if (secret != NULL)
+		snprintf(p->password, sizeof(p->password), "%s", secret);
+	p->mode = config_pool_mode(cfg, db, client_user);
+	p->pool_size = db->pool_size >= 0 ? db->pool_size : cfg->default_pool_size;
+	p->min_pool_size = db->min_pool_size >= 0 ? db->min_pool_size : cfg->min_pool_size;
+	list_init(&p->idle_servers);
+	list_init(&p->active_servers);
+	list_init(&p->login_servers);
+	list_init(&p->waiting_clients);
+	list_init(&p->active_clients);
+	list_init(&p->idle_clients);
+	params_init(&p->server_params);
+	list_append(&pooler.pools, &p->node);
+	log_event(LOG_INFO, "pool.new", LOG_STR, "db", db->name, LOG_STR, "user", p->user, LOG_STR,
+	          "pool_mode", config_pool_mode_name(p->mode), LOG_INT, "pool_size",
+	          (long long)p->pool_size, LOG_END);
+	return p;
+}
+
+/*
+ * The SQL that makes sv's session parameters what c wants: SET for each
+ * wanted value that differs, RESET for what an earlier client changed and
+ * this one did not ask for. Records the new values on sv. Returns a malloc'd
+ * string (caller frees) or NULL when nothing differs.
+ */
+static char *pool_sync_sql(struct client *c, struct server *sv)
+{
+	size_t cap = 256, len = 0;
+	char *sql = NULL;
+	char lit[PARAMS_VALUE_MAX * 2 + 4], ident[PARAMS_NAME_MAX * 2 + 4];
+
+	for (int pass = 0; pass < 2; pass++) {
+		const struct params *from = pass == 0 ? &c->params : &sv->params;
+
+		for (int i = 0; i < from->n; i++) {
+			const char *name = from->items[i].name;
+			const char *want = pass == 0 ? from->items[i].value : NULL;
+			const char *have = params_get(&sv->params, name);
+			const char *dflt = params_get(&sv->defaults, name);
+			char stmt[sizeof(lit) + sizeof(ident) + 16];
+
+			if (pass == 1) {
+				/* Only what the pooler changed earlier and this client left alone.
+				 */
+				if (params_get(&c->params, name) != NULL ||
+				    (dflt != NULL && strcmp(dflt, have) == 0) ||
+				    !params_is_tracked(name))
+					continue;
+				if (!proto_quote_ident(name, ident, sizeof(ident)))
+					continue;
+				snprintf(stmt, sizeof(stmt), "RESET %s;", ident);
+			} else {
+				if (have != NULL && strcmp(have, want) == 0)
+					continue;
+				if (!proto_quote_ident(name, ident, sizeof(ident)) ||
+				    !proto_quote_literal(want, lit, sizeof(lit)))
+					continue;
+				snprintf(stmt, sizeof(stmt), "SET %s = %s;", ident, lit);
+			}
+			while (len + strlen(stmt) + 1 > cap)
+				cap *= 2;
+			{
+				char *grown = realloc(sql, cap);
+
+				if (grown == NULL) {
+					free(sql);
+					return NULL;
+				}
+				sql = grown;
+			}
+			memcpy(sql + len, stmt, strlen(stmt) + 1);
+			len += strlen(stmt);
+		}
+	}
+	if (sql == NULL)
+		return NULL;
+	/* What the server will have once the query ran. */
+	for (int i = 0; i < sv->params.n;) {
+		const char *name = sv->params.items[i].name;
+		const char *dflt = params_get(&sv->defaults, name);
+
+		if (params_get(&c->params, name) == NULL && params_is_tracked(name)) {
+			if (dflt == NULL) {
+				params_unset(&sv->params, name);
+				continue;
+			}
+			params_set(&sv->params, name, dflt);
+		}
+		i++;
+	}
+	for (int i = 0; i < c->params.n; i++)
+		params_set(&sv->params, c->params.items[i].name, c->params.items[i].value);
+	return sql;
+}
+
+static void pool_link(struct client *c, struct server *sv)
+{
+	char *sql;
+
+	c->server = sv;
+	sv->client = c;
+	c->pending_sync = 0;
+	server_set_state(sv, SV_ACTIVE);
+	sql = pool_sync_sql(c, sv);
+	if (sql != NULL) {
+		bool ok = server_run_task(sv, TASK_SYNC, sql);
+
+		free(sql);
+		(void)ok; /* on failure server_close() has failed the client */
+		return;
+	}
+	client_server_ready(c);
+}
+
+static bool pool_can_open(const struct pool *p)
+{
+	struct config *cfg = pooler.cfg;
+	int max_db =
+	    p->db->max_db_connections >= 0 ? p->db->max_db_connections : cfg->max_db_connections;
+
+	if (pooler.shutting_down || p->n_servers >= p->pool_size)
+		return false;
+	if (max_db > 0) {
+		int total = 0;
+		struct list *it;
+
+		for (it = pooler.pools.next; it != &pooler.pools; it = it->next) {
+			const struct pool *o = list_entry(it, struct pool, node);
+
+			if (o->db == p->db)
+				total += o->n_servers;
+		}
+		if (total >= max_db)
+			return false;
+	}
+	return true;
+}
+
+/* Recently failed to connect: fail fast with that error rather than hammer the server. */
+static bool pool_recently_failed(const struct pool *p)
+{
+	ev_tstamp retry = pooler.cfg->server_login_retry / 1000.0;
+
+	return p->last_connect_failure > 0 && p->n_servers == 0 &&
+	       ev_now(pooler.loop) - p->last_connect_failure < retry && p->last_error[0] != 0;
+}
+
+static void pool_open_if_needed(struct pool *p)
+{
+	int connecting = 0;
+	int waiting = 0;
+	struct list *it;
+
+	for (it = p->login_servers.next; it != &p->login_servers; it = it->next)
+		connecting++;
+	for (it = p->waiting_clients.next; it != &p->waiting_clients; it = it->next) {
+		const struct client *c = list_entry(it, struct client, node);
+
+		if (c->state == CL_WAITING || p->mode == POOL_MODE_SESSION ||
+		    !p->have_server_params)
+			waiting++;
+	}
+	if (p->mode != POOL_MODE_SESSION && !p->have_server_params && waiting > 0)
+		waiting = 1; /* one login teaches the pool its parameters */
+	while (connecting < waiting && pool_can_open(p)) {
+		if (server_connect(p) == NULL)
+			return;
+		connecting++;
+	}
+}
+
+void pool_client_login(struct pool *p, struct client *c)
+{
+	if (p->mode != POOL_MODE_SESSION && p->have_server_params) {
+		client_finish_login(c, &p->server_params);
+		return;
+	}
+	if (pool_recently_failed(p)) {
+		client_fail(c, p->last_error_sqlstate, p->last_error);
+		return;
+	}
+	if (p->mode == POOL_MODE_SESSION && !list_empty(&p->idle_servers)) {
+		struct server *sv = list_entry(list_first(&p->idle_servers), struct server, node);
+
+		pool_link(c, sv);
+		return;
+	}
+	pool_open_if_needed(p);
+}
+
+void pool_request_server(struct client *c)
+{
+	struct pool *p = c->pool;
+
+	client_set_state(c, CL_WAITING);
+	if (!list_empty(&p->idle_servers)) {
+		struct server *sv = list_entry(list_first(&p->idle_servers), struct server, node);
+
+		pool_link(c, sv);
+		return;
+	}
+	if (pool_recently_failed(p)) {
+		client_fail(c, p->last_error_sqlstate, p->last_error);
+		return;
+	}
+	pool_open_if_needed(p);
+}
+
+/* The first client waiting for a server, FIFO. */
+static struct client *pool_next_waiter(struct pool *p)
+{
+	struct list *it;
+
+	for (it = p->waiting_clients.next; it != &p->waiting_clients; it = it->next) {
+		struct client *c = list_entry(it, struct client, node);
+
+		if (c->state == CL_WAITING || p->mode == POOL_MODE_SESSION)
+			return c;
+	}
+	return NULL;
+}
+
+void pool_server_ready(struct server *sv)
+{
+	struct pool *p = sv->pool;
+	struct client *c;
+
+	p->last_connect_failure = 0;
+	p->last_error[0] = 0;
+	if (p->mode != POOL_MODE_SESSION) {
+		/* Logins waited only to learn the server's parameters. */
+		struct list *it = p->waiting_clients.next;
+
+		while (it != &p->waiting_clients) {
+			c = list_entry(it, struct client, node);
+			it = it->next;
+			if (c->state == CL_LOGIN)
+				client_finish_login(c, &p->server_params);
+		}
+	}
+	c = pool_next_waiter(p);
+	if (c != NULL) {
+		pool_link(c, sv);
+		return;
+	}
+	server_set_state(sv, SV_IDLE);
+	conn_start_read(&sv->conn); /* notice it if the server goes away */
+}
+
+void pool_server_failed(struct pool *p, const char *sqlstate, const char *message)
+{
+	struct list *it;
+	int others = 0;
+
+	snprintf(p->last_error_sqlstate, sizeof(p->last_error_sqlstate), "%s",
+	         sqlstate[0] ? sqlstate : SQLSTATE_CANNOT_CONNECT);
+	snprintf(p->last_error, sizeof(p->last_error), "%s", message);
+	for (it = p->login_servers.next; it != &p->login_servers; it = it->next)
+		others++;
+	/* Clients can still be served if another server is up or on its way. */
+	if (!list_empty(&p->idle_servers) || !list_empty(&p->active_servers) || others > 1)
+		return;
+	it = p->waiting_clients.next;
+	while (it != &p->waiting_clients) {
+		struct client *c = list_entry(it, struct client, node);
+
+		it = it->next;
+		client_fail(c, p->last_error_sqlstate, p->last_error);
+	}
+}
+
+/* Decide what a server that a client let go needs before reuse. */
+static void pool_recycle(struct server *sv, bool mid_request)
+{
+	struct config *cfg = pooler.cfg;
+	struct pool *p = sv->pool;
+	const char *reset = cfg->server_reset_query;
+
+	if (sv->dirty || mid_request || sv->conn.pass_left > 0 || pbuf_len(&sv->conn.in) > 0) {
+		sv->dirty = true;
+		server_close(sv, mid_request ? "client left during a request" : "unclean state");
+		return;
+	}
+	if (sv->tx_status != 'I') {
+		/* Roll back first; the reset (if any) follows when that is done. */
+		server_run_task(sv, TASK_ROLLBACK, "ROLLBACK");
+		return;
+	}
+	if ((p->mode == POOL_MODE_SESSION || cfg->server_reset_query_always) && reset != NULL &&
+	    reset[0] != 0) {
+		server_run_task(sv, TASK_RESET, reset);
+		return;
+	}
+	pool_server_ready(sv);
+}
+
+void pool_release_server(struct client *c)
+{
+	struct server *sv = c->server;
+	bool mid_request;
+
+	if (sv == NULL)
+		return;
+	mid_request = c->pending_sync > 0 || stmt_in_flight(c) > 0 || sv->state == SV_INTERNAL;
+	c->server = NULL;
+	sv->client = NULL;
+	c->pending_sync = 0;
+	c->stmt_count = 0;
+	if (sv->state == SV_INTERNAL && sv->task == TASK_SYNC) {
+		/* The client left while its parameters were being applied. */
+		sv->dirty = true;
+	}
+	pool_recycle(sv, mid_request);
+}
+
+void pool_transaction_done(struct client *c)
+{
+	pool_release_server(c);
+	if (c->state != CL_ACTIVE)
+		return;
+	client_set_state(c, CL_IDLE);
+	conn_start_read(&c->conn);
+	if (pbuf_len(&c->conn.in) > 0)
+		client_process_input(c);
+}
+
+void pool_server_gone(struct server *sv)
+{
+	struct pool *p = sv->pool;
+
+	if (!pooler.shutting_down && !pool_recently_failed(p))
+		pool_open_if_needed(p);
+}
+
+void pool_client_gone(struct client *c)
+{
+	c->pool->n_clients--;
+}
+
+static void pool_expire_waiters(struct pool *p, ev_tstamp now)
+{
+	struct config *cfg = pooler.cfg;
+	ev_tstamp limit = cfg->query_wait_timeout / 1000.0;
+	struct list *it = p->waiting_clients.next;
+
+	if (cfg->query_wait_timeout <= 0)
+		return;
+	while (it != &p->waiting_clients) {
+		struct client *c = list_entry(it, struct client, node);
+
+		it = it->next;
+		if (now - c->wait_since >= limit)
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+			            "query_wait_timeout: no server connection became free in time");
+	}
+}
+
+static void pool_expire_servers(struct pool *p, ev_tstamp now)
+{
+	struct config *cfg = pooler.cfg;
+	ev_tstamp idle = cfg->server_idle_timeout / 1000.0;
+	ev_tstamp life = cfg->server_lifetime / 1000.0;
+	ev_tstamp conn_to = cfg->server_connect_timeout / 1000.0;
+	struct list *it;
+
+	it = p->idle_servers.next;
+	while (it != &p->idle_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+
+		it = it->next;
+		if (cfg->server_lifetime > 0 && now - sv->created >= life)
+			server_close(sv, "server_lifetime");
+		else if (cfg->server_idle_timeout > 0 && now - sv->last_used >= idle &&
+		         p->n_servers > p->min_pool_size)
+			server_close(sv, "server_idle_timeout");
+	}
+	it = p->login_servers.next;
+	while (it != &p->login_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+
+		it = it->next;
+		if (cfg->server_connect_timeout > 0 && now - sv->created >= conn_to) {
+			pool_server_failed(p, SQLSTATE_CANNOT_CONNECT,
+			                   "server_connect_timeout: server did not answer in time");
+			sv->dirty = true;
+			server_close(sv, "server_connect_timeout");
+		}
+	}
+}
+
+void pool_janitor(struct pool *p, ev_tstamp now)
+{
+	pool_expire_waiters(p, now);
+	pool_expire_servers(p, now);
+	if (!pooler.shutting_down && !pool_recently_failed(p)) {
+		while (p->n_servers < p->min_pool_size && pool_can_open(p)) {
+			if (server_connect(p) == NULL)
+				break;
+		}
+		pool_open_if_needed(p);
+	}
+}
+
+static void close_servers(struct list *head, const char *why)
+{
+	while (!list_empty(head))
+		server_close(list_entry(list_first(head), struct server, node), why);
+}
+
+static void fail_clients(struct list *head)
+{
+	while (!list_empty(head))
+		client_fail(list_entry(list_first(head), struct client, node),
+		            SQLSTATE_ADMIN_SHUTDOWN, "pgscope is shutting down");
+}
+
+void pool_shutdown(struct pool *p)
+{
+	fail_clients(&p->waiting_clients);
+	fail_clients(&p->active_clients);
+	fail_clients(&p->idle_clients);
+	close_servers(&p->idle_servers, "shutdown");
+	close_servers(&p->active_servers, "shutdown");
+	close_servers(&p->login_servers, "shutdown");
+}
+
+void pool_free(struct pool *p)
+{
+	list_del(&p->node);
+	params_clear(&p->server_params);
+	free(p->scram_keys);
+	free(p);
+}

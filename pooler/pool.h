@@ -1,0 +1,63 @@
+/*
+ * pool.h - pools of server connections per (database, user), and the
+ * decisions that pair clients with servers.
+ *
+ * Session mode: a client keeps its server from login to disconnect.
+ * Transaction mode: a server is bound when a client starts sending after
+ * ReadyForQuery 'I' and released at the next ReadyForQuery 'I'.
+ * Statement mode: like transaction mode, and multi-statement transactions are
+ * refused.
+ */
+#ifndef PGSCOPE_POOLER_POOL_H
+#define PGSCOPE_POOLER_POOL_H
+
+#include <stddef.h>
+
+#include "pooler/pooler.h"
+
+/*
+ * The pool for (db, user), created on first use. The pooler owns pools; they
+ * live until shutdown. NULL with a message in err if it cannot be created.
+ */
+struct pool *pool_get(const struct db_config *db, const char *user, char *err, size_t errlen);
+
+/* An authenticated client enters its pool: it gets a server or waits. */
+void pool_client_login(struct pool *p, struct client *c);
+
+/* A logged-in client without a server has a request to send: link it or queue it. */
+void pool_request_server(struct client *c);
+
+/* A server finished login, a reset or a check: hand it to a waiting client or idle it. */
+void pool_server_ready(struct server *sv);
+
+/* A server could not log in: tell the clients that are waiting for this pool. */
+void pool_server_failed(struct pool *p, const char *sqlstate, const char *message);
+
+/*
+ * The client is done with its server (transaction end in transaction mode, or
+ * the client left): reset, roll back or close the server as its state needs.
+ */
+void pool_release_server(struct client *c);
+
+/*
+ * The client's transaction ended (ReadyForQuery 'I' with nothing pending) in
+ * transaction or statement mode: give the server back and make the client idle.
+ */
+void pool_transaction_done(struct client *c);
+
+/* Forget a closed server (counts, and open a new one if clients wait). */
+void pool_server_gone(struct server *sv);
+
+/* Forget a closed client. */
+void pool_client_gone(struct client *c);
+
+/* Periodic work: timeouts, idle server expiry, min_pool_size. */
+void pool_janitor(struct pool *p, ev_tstamp now);
+
+/* Close every server and fail every client (shutdown). */
+void pool_shutdown(struct pool *p);
+
+/* Free a pool after shutdown. */
+void pool_free(struct pool *p);
+
+#endif

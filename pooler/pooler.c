@@ -1,0 +1,445 @@
+/*
+ * pooler.c - the pooler process: listeners, the event loop, signals, the
+ * periodic janitor and the reaper that frees closed connections outside
+ * their own callbacks.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pooler/client.h"
+#include "pooler/conn.h"
+#include "pooler/log.h"
+#include "pooler/pool.h"
+#include "pooler/proto.h"
+#include "pooler/server.h"
+#include "pooler/userlist.h"
+
+/* The process state (see pooler.h). */
+struct pooler pooler;
+
+#define JANITOR_INTERVAL 0.25 /* seconds */
+#define CLOSING_GRACE    5.0  /* seconds a client may take to read its final error */
+
+uint64_t pooler_next_id(void)
+{
+	return ++pooler.next_id;
+}
+
+static void format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	} else {
+		snprintf(out, outlen, "unix");
+		return;
+	}
+	snprintf(out, outlen, "%s:%d", host, port);
+}
+
+/* Refuse a connection over max_client_conn with an error the client can read. */
+static void reject_client(int fd)
+{
+	struct pbuf b;
+
+	pbuf_init(&b, 1024);
+	if (proto_write_error(&b, "FATAL", SQLSTATE_TOO_MANY_CONNECTIONS,
+	                      "no more connections allowed (max_client_conn)"))
+		(void)!send(fd, pbuf_head(&b), pbuf_len(&b), MSG_NOSIGNAL | MSG_DONTWAIT);
+	pbuf_release(&b);
+	close(fd);
+	pooler.stats.clients_rejected++;
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct listener *l = w->data;
+
+	/* Accept a bounded batch per wakeup so one listener cannot starve the rest. */
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		char addr[64];
+		int fd = accept(l->fd, (struct sockaddr *)&ss, &len);
+
+		if (fd == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_event(LOG_WARNING, "listener.accept_failed", LOG_STR, "error",
+				          strerror(errno), LOG_END);
+			return;
+		}
+		if (!conn_prepare_socket(fd, !l->is_unix)) {
+			close(fd);
+			continue;
+		}
+		if (pooler.n_clients >= pooler.cfg->max_client_conn || pooler.shutting_down) {
+			reject_client(fd);
+			continue;
+		}
+		format_peer(&ss, addr, sizeof(addr));
+		client_accept(fd, l->is_unix, addr);
+	}
+}
+
+static bool listen_fd(int fd, struct sockaddr *sa, socklen_t salen, const char *what)
+{
+	int on = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, sa, salen) == -1 || listen(fd, pooler.cfg->listen_backlog) == -1 ||
+	    !conn_prepare_socket(fd, false)) {
+		log_event(LOG_FATAL, "listener.failed", LOG_STR, "address", what, LOG_STR, "error",
+		          strerror(errno), LOG_END);
+		return false;
+	}
+	return true;
+}
+
+static struct listener *listener_add(int fd, bool is_unix)
+{
+	struct listener *l;
+
+	if (pooler.n_listeners >= POOLER_MAX_LISTENERS) {
+		close(fd);
+		return NULL;
+	}
+	l = &pooler.listeners[pooler.n_listeners++];
+	l->fd = fd;
+	l->is_unix = is_unix;
+	ev_io_init(&l->io, on_accept, fd, EV_READ);
+	l->io.data = l;
+	ev_io_start(pooler.loop, &l->io);
+	return l;
+}
+
+static bool listen_tcp(const char *addr, int port)
+{
+	struct addrinfo hints, *res, *ai;
+	char portstr[16];
+	bool any = false;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	rc = getaddrinfo(strcmp(addr, "*") == 0 ? NULL : addr, portstr, &hints, &res);
+	if (rc != 0) {
+		log_event(LOG_FATAL, "listener.failed", LOG_STR, "address", addr, LOG_STR, "error",
+		          gai_strerror(rc), LOG_END);
+		return false;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		char what[128];
+		int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+
+		if (fd == -1)
+			continue;
+		if (ai->ai_family == AF_INET6) {
+			int on = 1;
+
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		}
+		snprintf(what, sizeof(what), "%s:%d", addr, port);
+		if (!listen_fd(fd, ai->ai_addr, ai->ai_addrlen, what)) {
+			close(fd);
+			freeaddrinfo(res);
+			return false;
+		}
+		if (listener_add(fd, false) == NULL)
+			break;
+		log_event(LOG_INFO, "listener.tcp", LOG_STR, "address", what, LOG_END);
+		any = true;
+	}
+	freeaddrinfo(res);
+	return any;
+}
+
+static bool listen_unix(const char *dir, int port, int mode)
+{
+	struct sockaddr_un sun;
+	struct listener *l;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d", dir, port) >=
+	    sizeof(sun.sun_path)) {
+		log_event(LOG_FATAL, "listener.failed", LOG_STR, "address", dir, LOG_STR, "error",
+		          "unix socket path too long", LOG_END);
+		return false;
+	}
+	unlink(sun.sun_path); /* a stale socket from an earlier run */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd == -1)
+		return false;
+	if (!listen_fd(fd, (struct sockaddr *)&sun, sizeof(sun), sun.sun_path)) {
+		close(fd);
+		return false;
+	}
+	chmod(sun.sun_path, (mode_t)mode);
+	l = listener_add(fd, true);
+	if (l == NULL)
+		return false;
+	snprintf(l->path, sizeof(l->path), "%s", sun.sun_path);
+	log_event(LOG_INFO, "listener.unix", LOG_STR, "path", sun.sun_path, LOG_END);
+	return true;
+}
+
+static bool listeners_open(void)
+{
+	struct config *cfg = pooler.cfg;
+	bool any = false;
+
+	if (cfg->listen_addr != NULL && cfg->listen_addr[0] != 0) {
+		char *list = strdup(cfg->listen_addr);
+		char *save = NULL;
+
+		if (list == NULL)
+			return false;
+		for (char *a = strtok_r(list, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
+			if (!listen_tcp(a, cfg->listen_port)) {
+				free(list);
+				return false;
+			}
+			any = true;
+		}
+		free(list);
+	}
+	if (cfg->unix_socket_dir != NULL && cfg->unix_socket_dir[0] != 0) {
+		if (!listen_unix(cfg->unix_socket_dir, cfg->listen_port, cfg->unix_socket_mode))
+			return false;
+		any = true;
+	}
+	if (!any)
+		log_event(LOG_FATAL, "listener.none", LOG_STR, "error",
+		          "neither listen_addr nor unix_socket_dir is set", LOG_END);
+	return any;
+}
+
+static void listeners_close(void)
+{
+	for (int i = 0; i < pooler.n_listeners; i++) {
+		struct listener *l = &pooler.listeners[i];
+
+		ev_io_stop(pooler.loop, &l->io);
+		close(l->fd);
+		if (l->is_unix && l->path[0])
+			unlink(l->path);
+	}
+	pooler.n_listeners = 0;
+}
+
+/* Free what was closed during the last loop iteration. */
+static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	while (!list_empty(&pooler.dead_clients))
+		client_free(list_entry(list_first(&pooler.dead_clients), struct client, node));
+	while (!list_empty(&pooler.dead_servers))
+		server_free(list_entry(list_first(&pooler.dead_servers), struct server, node));
+	if (pooler.shutting_down && pooler.n_clients == 0)
+		ev_break(pooler.loop, EVBREAK_ALL);
+}
+
+static void expire_logins(ev_tstamp now)
+{
+	struct config *cfg = pooler.cfg;
+	ev_tstamp login = cfg->client_login_timeout / 1000.0;
+	struct list *it = pooler.login_clients.next;
+
+	while (it != &pooler.login_clients) {
+		struct client *c = list_entry(it, struct client, node);
+
+		it = it->next;
+		if (cfg->client_login_timeout > 0 && now - c->created >= login)
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+			            "client_login_timeout: login not completed in time");
+	}
+	it = pooler.closing_clients.next;
+	while (it != &pooler.closing_clients) {
+		struct client *c = list_entry(it, struct client, node);
+
+		it = it->next;
+		if (now - c->last_active >= CLOSING_GRACE)
+			client_close(c, "did not read its final error");
+	}
+}
+
+static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_tstamp now = ev_now(loop);
+	struct list *it;
+
+	expire_logins(now);
+	for (it = pooler.pools.next; it != &pooler.pools; it = it->next)
+		pool_janitor(list_entry(it, struct pool, node), now);
+}
+
+static void pooler_shutdown(void)
+{
+	struct list *it;
+
+	if (pooler.shutting_down)
+		return;
+	pooler.shutting_down = true;
+	log_event(LOG_INFO, "pooler.shutdown", LOG_INT, "clients", (long long)pooler.n_clients,
+	          LOG_END);
+	listeners_close();
+	while (!list_empty(&pooler.login_clients))
+		client_close(list_entry(list_first(&pooler.login_clients), struct client, node),
+		             "shutdown");
+	for (it = pooler.pools.next; it != &pooler.pools; it = it->next)
+		pool_shutdown(list_entry(it, struct pool, node));
+	/* Clients flushing their final error get CLOSING_GRACE, then the loop ends. */
+	ev_break(pooler.loop, EVBREAK_ALL);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	if (w->signum == SIGHUP) {
+		log_reopen();
+		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "log reopened", LOG_END);
+		return;
+	}
+	pooler_shutdown();
+}
+
+static bool write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		log_event(LOG_FATAL, "pidfile.failed", LOG_STR, "path", path, LOG_STR, "error",
+		          strerror(errno), LOG_END);
+		return false;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+static void pooler_init_state(struct config *cfg)
+{
+	memset(&pooler, 0, sizeof(pooler));
+	pooler.cfg = cfg;
+	list_init(&pooler.pools);
+	list_init(&pooler.clients);
+	list_init(&pooler.login_clients);
+	list_init(&pooler.closing_clients);
+	list_init(&pooler.dead_clients);
+	list_init(&pooler.dead_servers);
+}
+
+static bool load_auth_file(void)
+{
+	struct config *cfg = pooler.cfg;
+	char err[256];
+
+	if (cfg->auth_file == NULL || cfg->auth_file[0] == 0) {
+		if (cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
+		    cfg->auth_type == AUTH_SCRAM) {
+			log_event(LOG_FATAL, "config.invalid", LOG_STR, "key", "auth_file", LOG_STR,
+			          "error", "auth_type needs an auth_file", LOG_END);
+			return false;
+		}
+		return true;
+	}
+	pooler.users = userlist_load(cfg->auth_file, err, sizeof(err));
+	if (pooler.users == NULL) {
+		log_event(LOG_FATAL, "auth_file.invalid", LOG_STR, "path", cfg->auth_file, LOG_STR,
+		          "error", err, LOG_END);
+		return false;
+	}
+	return true;
+}
+
+static void drain_closing(void)
+{
+	/* Give clients a moment to read their shutdown error, then close the rest. */
+	ev_tstamp deadline = ev_time() + 1.0;
+
+	while (!list_empty(&pooler.closing_clients) && ev_time() < deadline)
+		ev_run(pooler.loop, EVRUN_ONCE);
+	while (!list_empty(&pooler.closing_clients))
+		client_close(list_entry(list_first(&pooler.closing_clients), struct client, node),
+		             "shutdown");
+	on_reap(pooler.loop, &pooler.reaper, 0);
+}
+
+int pooler_run(struct config *cfg)
+{
+	int status = 1;
+
+	pooler_init_state(cfg);
+	signal(SIGPIPE, SIG_IGN);
+	pooler.loop = ev_default_loop(EVFLAG_AUTO);
+	if (pooler.loop == NULL)
+		return 1;
+	if (!load_auth_file())
+		goto out;
+	if (!listeners_open())
+		goto out_listeners;
+	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0 && !write_pidfile(cfg->pidfile))
+		goto out_listeners;
+	ev_prepare_init(&pooler.reaper, on_reap);
+	ev_prepare_start(pooler.loop, &pooler.reaper);
+	ev_timer_init(&pooler.janitor, on_janitor, JANITOR_INTERVAL, JANITOR_INTERVAL);
+	ev_timer_start(pooler.loop, &pooler.janitor);
+	ev_signal_init(&pooler.sig_term, on_signal, SIGTERM);
+	ev_signal_init(&pooler.sig_int, on_signal, SIGINT);
+	ev_signal_init(&pooler.sig_hup, on_signal, SIGHUP);
+	ev_signal_start(pooler.loop, &pooler.sig_term);
+	ev_signal_start(pooler.loop, &pooler.sig_int);
+	ev_signal_start(pooler.loop, &pooler.sig_hup);
+	log_event(LOG_INFO, "pooler.start", LOG_STR, "config", cfg->path, LOG_STR, "pool_mode",
+	          config_pool_mode_name(cfg->pool_mode), LOG_INT, "pid", (long long)getpid(),
+	          LOG_END);
+	ev_run(pooler.loop, 0);
+	pooler_shutdown();
+	drain_closing();
+	ev_prepare_stop(pooler.loop, &pooler.reaper);
+	ev_timer_stop(pooler.loop, &pooler.janitor);
+	while (!list_empty(&pooler.pools))
+		pool_free(list_entry(list_first(&pooler.pools), struct pool, node));
+	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0)
+		unlink(cfg->pidfile);
+	log_event(LOG_INFO, "pooler.stop", LOG_INT, "clients_accepted",
+	          (long long)pooler.stats.clients_accepted, LOG_INT, "statements",
+	          (long long)pooler.stats.statements, LOG_END);
+	status = 0;
+out_listeners:
+	listeners_close();
+out:
+	if (pooler.users != NULL)
+		userlist_free(pooler.users);
+	pooler.users = NULL;
+	return status;
+}

@@ -1,0 +1,227 @@
+/*
+ * pooler.h - the pooler's core types and its one process state.
+ *
+ * A client connection (client.c) and a server connection (server.c) are each
+ * an explicit state machine; a pool (pool.c) pairs them. Types live here so
+ * that client, server and pool can refer to each other without include
+ * cycles; each module's functions are in its own header.
+ *
+ * Threading: everything here is owned by the event-loop thread. Other threads
+ * (analysis, capture) never touch these structures; they get copies.
+ */
+#ifndef PGSCOPE_POOLER_POOLER_H
+#define PGSCOPE_POOLER_POOLER_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pooler/config.h"
+#include "pooler/list.h"
+#include "pooler/params.h"
+#include "pooler/pbuf.h"
+
+#define NAME_MAX_LEN 64 /* user and database names, as PostgreSQL's NAMEDATALEN */
+
+/*
+ * One socket endpoint with its read and write buffers. The read buffer holds
+ * bytes not yet relayed; the write buffer bytes not yet sent. Both are bounded
+ * (pbuf limits); when the peer's write buffer is above the high-water mark the
+ * endpoint stops reading (backpressure).
+ */
+struct conn {
+	int fd;             /* -1 when closed */
+	ev_io rio;          /* readable watcher */
+	ev_io wio;          /* writable watcher */
+	struct pbuf in;     /* received, not yet processed */
+	struct pbuf out;    /* waiting to be sent */
+	uint32_t pass_left; /* bytes of the current message still to stream to the peer */
+	uint8_t pass_type;  /* type of the message being streamed */
+	bool paused;        /* reading stopped for backpressure */
+};
+
+enum client_state {
+	CL_FREE = 0, /* not in use (on the reaper's list or freed) */
+	CL_STARTUP,  /* waiting for the startup packet (SSLRequest answered here) */
+	CL_AUTH,     /* waiting for a password / SASL message */
+	CL_LOGIN,    /* authenticated; waiting for a server to finish login */
+	CL_IDLE,     /* logged in, no server (transaction/statement mode) */
+	CL_WAITING,  /* has work queued, waiting for a server from the pool */
+	CL_ACTIVE,   /* linked to a server, relaying */
+	CL_CLOSING,  /* error sent; flushing before close */
+};
+
+enum server_state {
+	SV_FREE = 0,   /* not in use */
+	SV_CONNECTING, /* TCP/Unix connect in progress */
+	SV_LOGIN,      /* startup sent; authenticating, collecting parameters */
+	SV_IDLE,       /* in the pool, ready */
+	SV_ACTIVE,     /* linked to a client, relaying */
+	SV_INTERNAL,   /* running the pooler's own query (SET sync, reset, check) */
+	SV_CLOSING,    /* Terminate sent or error; closing */
+};
+
+/* Why a server runs an internal query, and what happens when it finishes. */
+enum server_task {
+	TASK_NONE = 0,
+	TASK_SYNC,          /* SET/RESET to match its client's parameters, then relay */
+	TASK_ROLLBACK,      /* ROLLBACK after a client left mid-transaction, then as TASK_RESET */
+	TASK_RESET,         /* server_reset_query on release, then idle */
+	TASK_CHECK,         /* server_check_query before reuse, then hand out */
+	TASK_CONNECT_QUERY, /* connect_query after login, then idle */
+};
+
+struct pool;
+struct server;
+struct scram_client;
+struct scram_server;
+struct scram_keys;
+struct userlist;
+
+/* One request in flight, for timing and the completed-statement hook (stmt.c). */
+struct stmt_track {
+	ev_tstamp start;  /* when the request was forwarded to the server */
+	long long rows;   /* from the last CommandComplete, -1 if none */
+	char tag[32];     /* last CommandComplete tag, truncated */
+	char sqlstate[6]; /* first error's SQLSTATE, "" if none */
+	char kind;        /* 'Q' simple query, 'E' extended (Execute) */
+};
+
+#define STMT_QUEUE_LEN 32 /* requests timed per client; more in one pipeline go untimed */
+
+struct client {
+	struct list node; /* on the list of its state (pooler or pool) */
+	struct list all;  /* on pooler.clients: every live client */
+	enum client_state state;
+	uint64_t id; /* pooler-local id, for logs and capture */
+	struct conn conn;
+	char addr[64]; /* peer address, for logs */
+	char user[NAME_MAX_LEN];
+	char database[NAME_MAX_LEN];
+	const struct db_config *db; /* [databases] entry (owned by the config) */
+	struct pool *pool;          /* its pool once logged in */
+	struct server *server;      /* linked server, or NULL */
+	struct params params;       /* what the client wants: startup parameters + tracked SETs */
+	uint32_t cancel_pid;        /* BackendKeyData handed to this client */
+	uint32_t cancel_key;
+	ev_tstamp created;    /* accept time */
+	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */
+	ev_tstamp last_active;
+	uint64_t xact_count; /* transactions started, for xact ids */
+	char tx_status;      /* 'I', 'T' or 'E' as last reported to the client */
+	struct stmt_track stmts[STMT_QUEUE_LEN]; /* requests in flight, a ring */
+	int stmt_head;                           /* oldest entry of stmts */
+	int stmt_count;                          /* entries in use */
+	int pending_sync;           /* Query/Sync messages forwarded whose ReadyForQuery is due */
+	ev_tstamp last_wait;        /* how long it last waited for a server (s) */
+	uint64_t xact_id;           /* current transaction's pooler-local id */
+	struct scram_server *scram; /* SCRAM exchange during CL_AUTH, owned */
+	struct scram_keys *scram_keys; /* ClientKey from a verified SCRAM login, owned; lets the
+	                                  pool log in to the server */
+	uint8_t md5_salt[4];           /* salt sent with an md5 request */
+	int auth_step;                 /* progress within CL_AUTH */
+};
+
+struct server {
+	struct list node; /* on its pool's list for its state */
+	enum server_state state;
+	enum server_task task;
+	uint64_t id;
+	struct conn conn;
+	struct pool *pool;
+	struct client *client; /* linked client, or NULL */
+	uint32_t backend_pid;  /* the server's BackendKeyData, for cancels */
+	uint32_t backend_key;
+	struct params params;   /* what the server has now: reported + SET by the pooler */
+	struct params defaults; /* what it had right after login (restored by RESET/DISCARD) */
+	char tx_status;         /* from its last ReadyForQuery */
+	int pending_ready;      /* ReadyForQuery messages still due for internal queries */
+	bool task_failed;       /* an internal query returned an error */
+	bool dirty;             /* must not be reused (broken state) */
+	ev_tstamp created;
+	ev_tstamp last_used;
+	struct scram_client *scram; /* SCRAM exchange during login, owned */
+	char error_sqlstate[6];     /* login error, passed to waiting clients */
+	char error_message[256];
+};
+
+/* Servers and clients of one (database, user) pair. */
+struct pool {
+	struct list node;              /* on pooler.pools */
+	const struct db_config *db;    /* owned by the config */
+	char user[NAME_MAX_LEN];       /* server login user */
+	char password[256];            /* server password or auth_file secret ("" if none known) */
+	struct scram_keys *scram_keys; /* ClientKey from a client's SCRAM login, owned, or NULL */
+	enum pool_mode mode;
+	int pool_size;
+	int min_pool_size;
+	struct list idle_servers;    /* SV_IDLE */
+	struct list active_servers;  /* SV_ACTIVE, SV_INTERNAL */
+	struct list login_servers;   /* SV_CONNECTING, SV_LOGIN */
+	int n_servers;               /* on the three lists above */
+	struct list waiting_clients; /* CL_LOGIN and CL_WAITING, FIFO */
+	struct list active_clients;  /* CL_ACTIVE */
+	struct list idle_clients;    /* CL_IDLE */
+	int n_clients;
+	struct params server_params; /* last login's ParameterStatus set, for client login */
+	bool have_server_params;
+	ev_tstamp last_connect_failure;
+	char last_error_sqlstate[6];
+	char last_error[256];
+};
+
+/* Counters for logs and, later, metrics. */
+struct pooler_stats {
+	uint64_t clients_accepted;
+	uint64_t clients_rejected;
+	uint64_t servers_opened;
+	uint64_t servers_failed;
+	uint64_t protocol_errors;
+	uint64_t cancels_forwarded;
+	uint64_t cancels_dropped;
+	uint64_t statements;
+};
+
+#define POOLER_MAX_LISTENERS 16
+
+struct listener {
+	int fd;
+	ev_io io;
+	bool is_unix;
+	char path[108]; /* Unix socket path, removed on shutdown */
+};
+
+/*
+ * The process state: the one global of the pooler (pooler.c defines it). Owned
+ * and touched by the event-loop thread only.
+ */
+struct pooler {
+	struct config *cfg;
+	struct ev_loop *loop;
+	struct listener listeners[POOLER_MAX_LISTENERS];
+	int n_listeners;
+	struct list pools;
+	struct list clients;         /* every live client (cancel lookup, shutdown) */
+	struct list login_clients;   /* CL_STARTUP, CL_AUTH */
+	struct list closing_clients; /* CL_CLOSING: flushing a final error */
+	struct list dead_clients;    /* closed; freed by the reaper before the next poll */
+	struct list dead_servers;
+	int n_clients;
+	uint64_t next_id;
+	ev_prepare reaper;
+	ev_timer janitor;
+	ev_signal sig_term, sig_int, sig_hup;
+	bool shutting_down;
+	struct pooler_stats stats;
+	struct userlist *users; /* auth_file contents, or NULL */
+};
+
+extern struct pooler pooler;
+
+/* Run the pooler with cfg until SIGTERM/SIGINT. Returns an exit status. */
+int pooler_run(struct config *cfg);
+
+/* A fresh pooler-local id for a connection or a transaction. */
+uint64_t pooler_next_id(void);
+
+#endif

@@ -1,0 +1,803 @@
+/*
+ * server.c - the pooler's connections to PostgreSQL: connect, log in
+ * (trust, cleartext, md5, SCRAM-SHA-256), run the pooler's own queries, and
+ * relay results to the linked client.
+ *
+ * Login is done here rather than through libpq's asynchronous connect: libpq
+ * keeps the BackendKeyData secret to itself (cancels must reach the right
+ * backend) and owns the socket and its buffer, while the relay needs both.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pooler/auth.h"
+#include "pooler/client.h"
+#include "pooler/conn.h"
+#include "pooler/log.h"
+#include "pooler/pool.h"
+#include "pooler/proto.h"
+#include "pooler/scram.h"
+#include "pooler/server.h"
+#include "pooler/stmt.h"
+
+static void server_on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void server_on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void server_process(struct server *sv);
+
+const char *server_state_name(enum server_state st)
+{
+	switch (st) {
+	case SV_FREE:
+		return "free";
+	case SV_CONNECTING:
+		return "connecting";
+	case SV_LOGIN:
+		return "login";
+	case SV_IDLE:
+		return "idle";
+	case SV_ACTIVE:
+		return "active";
+	case SV_INTERNAL:
+		return "internal";
+	case SV_CLOSING:
+		return "closing";
+	}
+	return "?";
+}
+
+void server_set_state(struct server *sv, enum server_state st)
+{
+	struct pool *p = sv->pool;
+
+	list_del(&sv->node);
+	switch (st) {
+	case SV_CONNECTING:
+	case SV_LOGIN:
+		list_append(&p->login_servers, &sv->node);
+		break;
+	case SV_IDLE:
+		sv->last_used = ev_now(pooler.loop);
+		list_append(&p->idle_servers, &sv->node);
+		break;
+	case SV_ACTIVE:
+	case SV_INTERNAL:
+		list_append(&p->active_servers, &sv->node);
+		break;
+	case SV_CLOSING:
+		list_append(&pooler.dead_servers, &sv->node);
+		break;
+	case SV_FREE:
+	default:
+		abort(); /* servers are only freed from SV_CLOSING by the reaper */
+	}
+	sv->state = st;
+}
+
+/* Build the socket address for the pool's server; returns a socket fd or -1. */
+static int server_open_socket(const struct db_config *db, char *err, size_t errlen)
+{
+	char port[16];
+	struct addrinfo hints, *res = NULL;
+	int fd, rc;
+
+	snprintf(port, sizeof(port), "%d", db->port);
+	if (db->host == NULL || db->host[0] == '/') {
+		struct sockaddr_un sun;
+		const char *dir = db->host ? db->host : "/var/run/postgresql";
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d", dir,
+		                     db->port) >= sizeof(sun.sun_path)) {
+			snprintf(err, errlen, "socket path too long");
+			return -1;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd == -1 || !conn_prepare_socket(fd, false))
+			goto out_errno;
+		do {
+			rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		} while (rc == -1 && errno == EINTR);
+		if (rc == -1 && errno != EINPROGRESS && errno != EAGAIN)
+			goto out_errno;
+		return fd;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	/* Host names are resolved synchronously; IP addresses cost nothing. */
+	rc = getaddrinfo(db->host, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "could not resolve \"%s\": %s", db->host, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM, 0);
+	if (fd == -1 || !conn_prepare_socket(fd, true)) {
+		freeaddrinfo(res);
+		goto out_errno;
+	}
+	do {
+		rc = connect(fd, res->ai_addr, res->ai_addrlen);
+	} while (rc == -1 && errno == EINTR);
+	freeaddrinfo(res);
+	if (rc == -1 && errno != EINPROGRESS)
+		goto out_errno;
+	return fd;
+out_errno:
+	snprintf(err, errlen, "could not connect to %s:%d: %s", db->host ? db->host : "(socket)",
+	         db->port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+struct server *server_connect(struct pool *p)
+{
+	struct config *cfg = pooler.cfg;
+	struct server *sv;
+	char err[256];
+	int fd;
+
+	fd = server_open_socket(p->db, err, sizeof(err));
+	if (fd == -1) {
+		log_event(LOG_ERROR, "server.connect_failed", LOG_STR, "db", p->db->name, LOG_STR,
+		          "error", err, LOG_END);
+		pooler.stats.servers_failed++;
+		p->last_connect_failure = ev_now(pooler.loop);
+		pool_server_failed(p, SQLSTATE_CANNOT_CONNECT, err);
+		return NULL;
+	}
+	sv = calloc(1, sizeof(*sv));
+	if (sv == NULL) {
+		close(fd);
+		return NULL;
+	}
+	list_init(&sv->node);
+	sv->id = pooler_next_id();
+	sv->pool = p;
+	sv->created = ev_now(pooler.loop);
+	sv->tx_status = 'I';
+	params_init(&sv->params);
+	params_init(&sv->defaults);
+	conn_init(&sv->conn, fd, cfg->max_packet_size + PROTO_HDR, cfg->max_packet_size + 65536,
+	          server_on_read, server_on_write, sv);
+	p->n_servers++;
+	pooler.stats.servers_opened++;
+	server_set_state(sv, SV_CONNECTING);
+	ev_io_start(pooler.loop, &sv->conn.wio);
+	log_event(LOG_DEBUG, "server.connecting", LOG_INT, "server", (long long)sv->id, LOG_STR,
+	          "db", p->db->name, LOG_STR, "user", p->user, LOG_END);
+	return sv;
+}
+
+static bool server_send_startup(struct server *sv)
+{
+	const struct db_config *db = sv->pool->db;
+	struct proto_writer w;
+
+	proto_begin(&w, &sv->conn.out, 0);
+	proto_put_int32(&w, PROTO_VERSION_3);
+	proto_put_str(&w, "user");
+	proto_put_str(&w, sv->pool->user);
+	proto_put_str(&w, "database");
+	proto_put_str(&w, db->dbname ? db->dbname : db->name);
+	if (db->client_encoding) {
+		proto_put_str(&w, "client_encoding");
+		proto_put_str(&w, db->client_encoding);
+	}
+	if (db->datestyle) {
+		proto_put_str(&w, "DateStyle");
+		proto_put_str(&w, db->datestyle);
+	}
+	if (db->timezone) {
+		proto_put_str(&w, "TimeZone");
+		proto_put_str(&w, db->timezone);
+	}
+	if (db->application_name) {
+		proto_put_str(&w, "application_name");
+		proto_put_str(&w, db->application_name);
+	}
+	proto_put_byte(&w, 0);
+	return proto_end(&w);
+}
+
+/* The non-blocking connect finished (or failed). */
+static void server_connected(struct server *sv)
+{
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	char msg[256];
+
+	ev_io_stop(pooler.loop, &sv->conn.wio);
+	if (getsockopt(sv->conn.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		soerr = errno;
+	if (soerr != 0) {
+		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(soerr));
+		pool_server_failed(sv->pool, SQLSTATE_CANNOT_CONNECT, msg);
+		sv->pool->last_connect_failure = ev_now(pooler.loop);
+		pooler.stats.servers_failed++;
+		server_close(sv, msg);
+		return;
+	}
+	server_set_state(sv, SV_LOGIN);
+	if (!server_send_startup(sv)) {
+		server_close(sv, "startup packet too large");
+		return;
+	}
+	if (!server_flush(sv))
+		return;
+	conn_start_read(&sv->conn);
+}
+
+bool server_flush(struct server *sv)
+{
+	enum conn_io r = conn_flush(&sv->conn);
+
+	if (r == CONN_ERROR) {
+		server_close(sv, "write to server failed");
+		return false;
+	}
+	if (r == CONN_OK && sv->client != NULL && sv->client->conn.paused &&
+	    pbuf_len(&sv->conn.out) < CONN_LOW_WATER)
+		client_resume(sv->client);
+	return true;
+}
+
+static void server_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *sv = w->data;
+
+	if (sv->state == SV_CONNECTING) {
+		server_connected(sv);
+		return;
+	}
+	server_flush(sv);
+}
+
+/* The connection broke under a client: tell it, then close. */
+static void server_lost(struct server *sv, const char *why)
+{
+	struct client *c = sv->client;
+
+	if (sv->state == SV_LOGIN || sv->state == SV_CONNECTING) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "server closed the connection during login: %s", why);
+		pooler.stats.servers_failed++;
+		pool_server_failed(sv->pool, SQLSTATE_CONNECTION_FAILURE, msg);
+	}
+	if (c != NULL) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "server connection lost: %s", why);
+		client_fail(c, SQLSTATE_CONNECTION_FAILURE, msg);
+	}
+	sv->dirty = true;
+	server_close(sv, why);
+}
+
+static void server_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *sv = w->data;
+	enum conn_io r = conn_fill(&sv->conn, pooler.cfg->pkt_buf);
+
+	if (r == CONN_AGAIN)
+		return;
+	if (r == CONN_EOF || r == CONN_ERROR) {
+		server_lost(sv, r == CONN_EOF ? "server closed the connection" : strerror(errno));
+		return;
+	}
+	server_process(sv);
+}
+
+/* ---- login ---- */
+
+static bool all_bodies(uint8_t type)
+{
+	return true;
+}
+
+static enum relay_action login_fail(struct server *sv, const char *sqlstate, const char *msg)
+{
+	log_event(LOG_ERROR, "server.login_failed", LOG_INT, "server", (long long)sv->id, LOG_STR,
+	          "db", sv->pool->db->name, LOG_STR, "user", sv->pool->user, LOG_STR, "sqlstate",
+	          sqlstate, LOG_STR, "error", msg, LOG_END);
+	pooler.stats.servers_failed++;
+	sv->pool->last_connect_failure = ev_now(pooler.loop);
+	pool_server_failed(sv->pool, sqlstate, msg);
+	sv->dirty = true;
+	server_close(sv, "login failed");
+	return RELAY_FAIL;
+}
+
+static enum relay_action login_sasl(struct server *sv, uint32_t code, const uint8_t *data,
+                                    size_t len)
+{
+	struct pool *p = sv->pool;
+	char out[1024];
+	const char *err = "";
+
+	if (code == PROTO_AUTH_SASL) {
+		if (!scram_mechanism_offered((const char *)data, len))
+			return login_fail(sv, SQLSTATE_INVALID_AUTH_SPEC,
+			                  "server offers no supported SASL mechanism");
+		sv->scram = calloc(1, sizeof(*sv->scram));
+		if (sv->scram == NULL)
+			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of memory");
+		if (p->scram_keys != NULL) {
+			if (scram_client_init_keys(sv->scram, p->scram_keys, &err) != SCRAM_OK)
+				return login_fail(sv, SQLSTATE_INTERNAL_ERROR, err);
+		} else if (p->password[0] == 0 ||
+		           auth_secret_kind(p->password) != AUTH_SECRET_PLAIN) {
+			return login_fail(sv, SQLSTATE_INVALID_PASSWORD,
+			                  "server asks for SCRAM authentication and no plaintext "
+			                  "password is configured for this user");
+		} else if (scram_client_init(sv->scram, p->password, &err) != SCRAM_OK) {
+			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, err);
+		}
+		if (scram_client_first(sv->scram, out, sizeof(out), &err) != SCRAM_OK)
+			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, err);
+		if (!proto_write_sasl_initial(&sv->conn.out, SCRAM_MECHANISM, out, strlen(out)))
+			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of buffer space");
+		return RELAY_SKIP;
+	}
+	if (sv->scram == NULL)
+		return login_fail(sv, SQLSTATE_PROTOCOL_VIOLATION, "unexpected SASL message");
+	if (code == PROTO_AUTH_SASL_CONTINUE) {
+		if (scram_client_handle_server_first(sv->scram, (const char *)data, len, out,
+		                                     sizeof(out), &err) != SCRAM_OK)
+			return login_fail(sv, SQLSTATE_INVALID_PASSWORD, err);
+		if (!proto_write_sasl_response(&sv->conn.out, out, strlen(out)))
+			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of buffer space");
+		return RELAY_SKIP;
+	}
+	if (scram_client_verify_server_final(sv->scram, (const char *)data, len, &err) != SCRAM_OK)
+		return login_fail(sv, SQLSTATE_INVALID_PASSWORD, err);
+	return RELAY_SKIP;
+}
+
+static enum relay_action login_auth(struct server *sv, const uint8_t *body, size_t len)
+{
+	struct pool *p = sv->pool;
+	struct proto_reader r;
+	uint32_t code;
+
+	proto_reader_init(&r, body, len);
+	code = proto_read_int32(&r);
+	if (r.bad)
+		return login_fail(sv, SQLSTATE_PROTOCOL_VIOLATION,
+		                  "malformed authentication request");
+	switch (code) {
+	case PROTO_AUTH_OK:
+		return RELAY_SKIP;
+	case PROTO_AUTH_CLEARTEXT:
+		if (p->password[0] == 0 || auth_secret_kind(p->password) != AUTH_SECRET_PLAIN)
+			return login_fail(sv, SQLSTATE_INVALID_PASSWORD,
+			                  "server asks for a cleartext password and none is "
+			                  "configured for this user");
+		if (!proto_write_password(&sv->conn.out, p->password))
+			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of buffer space");
+		return RELAY_SKIP;
+	case PROTO_AUTH_MD5: {
+		char resp[AUTH_MD5_BUF];
+		const uint8_t *salt = proto_read_bytes(&r, AUTH_MD5_SALT_LEN);
+
+		if (salt == NULL)
+			return login_fail(sv, SQLSTATE_PROTOCOL_VIOLATION, "malformed md5 request");
+		if (p->password[0] == 0 || !auth_md5_response(p->user, p->password, salt, resp))
+			return login_fail(sv, SQLSTATE_INVALID_PASSWORD,
+			                  "server asks for md5 authentication and no usable "
+			                  "password is configured for this user");
+		if (!proto_write_password(&sv->conn.out, resp))
+			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of buffer space");
+		return RELAY_SKIP;
+	}
+	case PROTO_AUTH_SASL:
+	case PROTO_AUTH_SASL_CONTINUE:
+	case PROTO_AUTH_SASL_FINAL:
+		return login_sasl(sv, code, r.pos, proto_reader_left(&r));
+	default: {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "server asks for unsupported authentication method %u",
+		         code);
+		return login_fail(sv, SQLSTATE_INVALID_AUTH_SPEC, msg);
+	}
+	}
+}
+
+static void server_login_done(struct server *sv)
+{
+	struct pool *p = sv->pool;
+	const char *cq = p->db->connect_query;
+
+	if (sv->scram != NULL) {
+		scram_client_release(sv->scram);
+		free(sv->scram);
+		sv->scram = NULL;
+	}
+	params_copy(&sv->defaults, &sv->params);
+	params_copy(&p->server_params, &sv->params);
+	p->have_server_params = true;
+	log_event(LOG_INFO, "server.login", LOG_INT, "server", (long long)sv->id, LOG_STR, "db",
+	          p->db->name, LOG_STR, "user", p->user, LOG_INT, "backend_pid",
+	          (long long)sv->backend_pid, LOG_END);
+	if (cq != NULL && cq[0] != 0) {
+		server_run_task(sv, TASK_CONNECT_QUERY, cq);
+		return;
+	}
+	pool_server_ready(sv);
+}
+
+static enum relay_action login_msg(void *owner, const struct relay_msg *m)
+{
+	struct server *sv = owner;
+	struct proto_reader r;
+
+	proto_reader_init(&r, m->body, m->len);
+	switch (m->type) {
+	case 'R':
+		return login_auth(sv, m->body, m->len);
+	case 'S': {
+		const char *name = proto_read_str(&r);
+		const char *value = proto_read_str(&r);
+
+		if (!r.bad)
+			params_set(&sv->params, name, value);
+		return RELAY_SKIP;
+	}
+	case 'K':
+		sv->backend_pid = proto_read_int32(&r);
+		sv->backend_key = proto_read_int32(&r);
+		return RELAY_SKIP;
+	case 'E': {
+		struct proto_error_info e;
+
+		if (!proto_parse_error(m->body, m->len, &e))
+			return login_fail(sv, SQLSTATE_PROTOCOL_VIOLATION,
+			                  "malformed error from server");
+		return login_fail(sv, e.sqlstate, e.message);
+	}
+	case 'N':
+	case 'v': /* NegotiateProtocolVersion: we ask for 3.0 only */
+		return RELAY_SKIP;
+	case 'Z':
+		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
+		pbuf_consume(&sv->conn.in, PROTO_HDR + m->len);
+		server_login_done(sv);
+		return RELAY_FAIL; /* consumed and handled: stop this relay pass */
+	default:
+		return login_fail(sv, SQLSTATE_PROTOCOL_VIOLATION,
+		                  "unexpected message during login");
+	}
+}
+
+static const struct relay_ops login_ops = {
+    .needs_body = all_bodies,
+    .on_msg = login_msg,
+    .max_len = 65536,
+};
+
+/* ---- the pooler's own queries ---- */
+
+bool server_run_task(struct server *sv, enum server_task task, const char *sql)
+{
+	sv->task = task;
+	sv->task_failed = false;
+	sv->error_sqlstate[0] = 0;
+	sv->error_message[0] = 0;
+	sv->pending_ready = 1;
+	server_set_state(sv, SV_INTERNAL);
+	if (!proto_write_query(&sv->conn.out, sql)) {
+		server_close(sv, "internal query too large");
+		return false;
+	}
+	if (!server_flush(sv))
+		return false;
+	conn_start_read(&sv->conn);
+	return true;
+}
+
+static bool query_resets_all(const char *sql)
+{
+	return sql != NULL && (strcasestr(sql, "discard all") || strcasestr(sql, "reset all"));
+}
+
+/* An internal query finished: continue with what the task was for. */
+static void server_task_done(struct server *sv)
+{
+	enum server_task task = sv->task;
+	struct client *c = sv->client;
+
+	sv->task = TASK_NONE;
+	switch (task) {
+	case TASK_SYNC:
+		if (c == NULL) {
+			pool_server_ready(sv);
+			return;
+		}
+		server_set_state(sv, SV_ACTIVE);
+		if (sv->task_failed) {
+			char msg[320];
+
+			snprintf(msg, sizeof(msg), "could not apply session parameters: %s",
+			         sv->error_message);
+			client_fail(c, sv->error_sqlstate, msg);
+			return;
+		}
+		client_server_ready(c);
+		return;
+	case TASK_ROLLBACK:
+		if (sv->task_failed || sv->tx_status != 'I') {
+			sv->dirty = true;
+			server_close(sv, "rollback failed");
+			return;
+		}
+		if ((sv->pool->mode == POOL_MODE_SESSION ||
+		     pooler.cfg->server_reset_query_always) &&
+		    pooler.cfg->server_reset_query != NULL && pooler.cfg->server_reset_query[0]) {
+			server_run_task(sv, TASK_RESET, pooler.cfg->server_reset_query);
+			return;
+		}
+		pool_server_ready(sv);
+		return;
+	case TASK_RESET:
+	case TASK_CHECK:
+	case TASK_CONNECT_QUERY:
+		if (sv->task_failed || sv->tx_status != 'I') {
+			if (task == TASK_CONNECT_QUERY)
+				pool_server_failed(sv->pool, sv->error_sqlstate, sv->error_message);
+			sv->dirty = true;
+			server_close(sv, "internal query failed");
+			return;
+		}
+		if (task == TASK_RESET && query_resets_all(pooler.cfg->server_reset_query))
+			params_copy(&sv->params, &sv->defaults);
+		pool_server_ready(sv);
+		return;
+	case TASK_NONE:
+		break;
+	}
+	server_close(sv, "internal query without a task");
+}
+
+static enum relay_action internal_msg(void *owner, const struct relay_msg *m)
+{
+	struct server *sv = owner;
+	struct proto_reader r;
+
+	proto_reader_init(&r, m->body, m->len);
+	switch (m->type) {
+	case 'E': {
+		struct proto_error_info e;
+
+		if (!sv->task_failed && proto_parse_error(m->body, m->len, &e)) {
+			snprintf(sv->error_sqlstate, sizeof(sv->error_sqlstate), "%s", e.sqlstate);
+			snprintf(sv->error_message, sizeof(sv->error_message), "%s", e.message);
+		}
+		sv->task_failed = true;
+		return RELAY_SKIP;
+	}
+	case 'S': {
+		const char *name = proto_read_str(&r);
+		const char *value = proto_read_str(&r);
+
+		if (r.bad)
+			return RELAY_SKIP;
+		params_set(&sv->params, name, value);
+		/* Keep the client's wish in the server's spelling ("utf8" -> "UTF8"). */
+		if (sv->client != NULL && params_get(&sv->client->params, name) != NULL)
+			params_set(&sv->client->params, name, value);
+		return RELAY_SKIP;
+	}
+	case 'Z':
+		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
+		if (--sv->pending_ready > 0)
+			return RELAY_SKIP;
+		pbuf_consume(&sv->conn.in, PROTO_HDR + m->len);
+		server_task_done(sv);
+		return RELAY_FAIL; /* handled: stop this pass */
+	default:
+		return RELAY_SKIP;
+	}
+}
+
+static const struct relay_ops internal_ops = {
+    .needs_body = all_bodies,
+    .on_msg = internal_msg,
+    .max_len = 1024 * 1024,
+};
+
+/* ---- relaying to the client ---- */
+
+static bool active_needs_body(uint8_t type)
+{
+	return type == 'Z' || type == 'C' || type == 'E' || type == 'S';
+}
+
+static enum relay_action active_msg(void *owner, const struct relay_msg *m)
+{
+	struct server *sv = owner;
+	struct client *c = sv->client;
+	ev_tstamp now = ev_now(pooler.loop);
+	struct proto_reader r;
+
+	switch (m->type) {
+	case 'C': {
+		char tag[64];
+		size_t n = m->len < sizeof(tag) ? m->len : sizeof(tag) - 1;
+
+		memcpy(tag, m->body, n);
+		tag[n] = 0;
+		stmt_command_complete(c, tag, now);
+		return RELAY_FORWARD;
+	}
+	case 'E': {
+		struct proto_error_info e;
+
+		if (proto_parse_error(m->body, m->len, &e))
+			stmt_error(c, e.sqlstate, now);
+		return RELAY_FORWARD;
+	}
+	case 'I':
+	case 's':
+		stmt_execute_done(c, now);
+		return RELAY_FORWARD;
+	case 'S': {
+		const char *name, *value;
+
+		proto_reader_init(&r, m->body, m->len);
+		name = proto_read_str(&r);
+		value = proto_read_str(&r);
+		if (!r.bad) {
+			params_set(&sv->params, name, value);
+			if (params_is_tracked(name) || params_get(&c->params, name) != NULL)
+				params_set(&c->params, name, value);
+		}
+		return RELAY_FORWARD;
+	}
+	case 'Z':
+		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
+		c->tx_status = sv->tx_status;
+		if (c->pending_sync > 0)
+			c->pending_sync--;
+		stmt_ready(c, now);
+		return c->pending_sync == 0 ? RELAY_FORWARD_STOP : RELAY_FORWARD;
+	default:
+		return RELAY_FORWARD;
+	}
+}
+
+static const struct relay_ops active_ops = {
+    .needs_body = active_needs_body,
+    .on_msg = active_msg,
+    .max_len = 0, /* set from the config at first use */
+};
+
+static bool server_release_due(const struct server *sv)
+{
+	const struct client *c = sv->client;
+
+	return sv->pool->mode != POOL_MODE_SESSION && c->pending_sync == 0 &&
+	       sv->tx_status == 'I' && sv->conn.pass_left == 0;
+}
+
+void server_relay(struct server *sv)
+{
+	static struct relay_ops ops;
+	struct client *c = sv->client;
+	enum relay_result res;
+
+	if (ops.on_msg == NULL) {
+		ops = active_ops;
+		ops.max_len = pooler.cfg->max_packet_size;
+	}
+	for (;;) {
+		res = conn_relay(&sv->conn, &c->conn.out, &ops, sv);
+		if (!client_flush(c))
+			return; /* the client went away; it released this server */
+		if (res == RELAY_STOPPED && server_release_due(sv)) {
+			pool_transaction_done(c);
+			return;
+		}
+		if (res != RELAY_STOPPED)
+			break;
+	}
+	switch (res) {
+	case RELAY_DRAINED:
+		return;
+	case RELAY_PAUSED:
+		sv->conn.paused = true;
+		conn_stop_read(&sv->conn);
+		return;
+	case RELAY_BAD_LEN:
+	case RELAY_NO_ROOM:
+	case RELAY_FAILED:
+	case RELAY_STOPPED:
+		server_lost(sv, "invalid message from server");
+		return;
+	}
+}
+
+void server_resume(struct server *sv)
+{
+	if (sv->state != SV_ACTIVE)
+		return;
+	conn_start_read(&sv->conn);
+	server_relay(sv);
+}
+
+static void server_process(struct server *sv)
+{
+	enum relay_result res;
+
+	switch (sv->state) {
+	case SV_LOGIN:
+		res = conn_relay(&sv->conn, NULL, &login_ops, sv);
+		if (res == RELAY_BAD_LEN)
+			login_fail(sv, SQLSTATE_PROTOCOL_VIOLATION, "invalid message from server");
+		else if (sv->state == SV_LOGIN)
+			server_flush(sv);
+		return;
+	case SV_INTERNAL:
+		res = conn_relay(&sv->conn, NULL, &internal_ops, sv);
+		if (res == RELAY_BAD_LEN)
+			server_lost(sv, "invalid message from server");
+		return;
+	case SV_ACTIVE:
+		server_relay(sv);
+		return;
+	case SV_IDLE:
+		/* An idle server only speaks when it is going away (e.g. terminated). */
+		server_close(sv, "unexpected data from idle server");
+		return;
+	case SV_CONNECTING:
+	case SV_CLOSING:
+	case SV_FREE:
+		return;
+	}
+}
+
+void server_close(struct server *sv, const char *reason)
+{
+	struct pool *p = sv->pool;
+
+	if (sv->state == SV_CLOSING || sv->state == SV_FREE)
+		return;
+	if (sv->client != NULL) {
+		sv->client->server = NULL;
+		sv->client = NULL;
+	}
+	if (!sv->dirty && (sv->state == SV_IDLE || sv->state == SV_ACTIVE)) {
+		/* Best effort: a polite goodbye lets the backend exit at once. */
+		pbuf_consume(&sv->conn.out, pbuf_len(&sv->conn.out));
+		if (proto_write_terminate(&sv->conn.out))
+			conn_flush(&sv->conn);
+	}
+	log_event(LOG_INFO, "server.close", LOG_INT, "server", (long long)sv->id, LOG_STR, "db",
+	          p->db->name, LOG_STR, "user", p->user, LOG_STR, "state",
+	          server_state_name(sv->state), LOG_STR, "reason", reason, LOG_END);
+	conn_close(&sv->conn);
+	server_set_state(sv, SV_CLOSING);
+	p->n_servers--;
+	pool_server_gone(sv);
+}
+
+void server_free(struct server *sv)
+{
+	list_del(&sv->node);
+	if (sv->scram != NULL) {
+		scram_client_release(sv->scram);
+		free(sv->scram);
+	}
+	params_clear(&sv->params);
+	params_clear(&sv->defaults);
+	free(sv);
+}
