@@ -1,0 +1,1410 @@
+/* index_advice.c - relations, predicates, selectivity and index matching shared by schema rules. */
+#include "analyzer/index_advice.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer/parse.h"
+
+/* PostgreSQL's own defaults (selfuncs.h) when statistics say nothing. */
+#define IA_DEFAULT_EQ_SEL    0.005
+#define IA_DEFAULT_INEQ_SEL  (1.0 / 3.0)
+#define IA_DEFAULT_RANGE_SEL 0.005
+/* Assumed length of an array parameter in `col = ANY($1)`. */
+#define IA_ARRAY_PARAM_LEN 10
+
+static const char *const ia_aggregates[] = {
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "bool_and",
+    "bool_or",
+    "every",
+    "array_agg",
+    "string_agg",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+    "jsonb_object_agg",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "variance",
+    "var_pop",
+    "var_samp",
+    "corr",
+    "covar_pop",
+    "covar_samp",
+    "percentile_cont",
+    "percentile_disc",
+    "mode",
+    "bit_and",
+    "bit_or",
+    "xmlagg",
+    "regr_count",
+    NULL,
+};
+
+static const char *last_name(PgQuery__Node **names, size_t n)
+{
+	if (n == 0)
+		return NULL;
+	return walk_node_string(names[n - 1]);
+}
+
+static const char *op_name(const PgQuery__AExpr *e)
+{
+	return last_name(e->name, e->n_name);
+}
+
+/* The WITH clause of a query level, or NULL. */
+static const PgQuery__WithClause *scope_with(const struct walk_scope *s)
+{
+	if (s->select)
+		return s->select->with_clause;
+	if (s->update)
+		return s->update->with_clause;
+	if (s->del)
+		return s->del->with_clause;
+	if (s->insert)
+		return s->insert->with_clause;
+	return NULL;
+}
+
+/* The CTE named `name` visible from scope (this level or any outer one), or NULL. */
+static const PgQuery__CommonTableExpr *find_cte(const struct walk_scope *scope,
+                                                const PgQuery__SelectStmt *sel, const char *name)
+{
+	const PgQuery__WithClause *w = sel ? sel->with_clause : NULL;
+	const struct walk_scope *s = scope;
+
+	for (;;) {
+		if (w) {
+			for (size_t i = 0; i < w->n_ctes; i++) {
+				const PgQuery__Node *n = w->ctes[i];
+				if (n->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR &&
+				    strcmp(n->common_table_expr->ctename, name) == 0)
+					return n->common_table_expr;
+			}
+		}
+		if (!s)
+			return NULL;
+		w = scope_with(s);
+		s = s->outer;
+	}
+}
+
+struct collect_state {
+	struct ia_query *q;
+	const PgQuery__SelectStmt *sel;
+	const PgQuery__Node *quals[IA_MAX_RELS]; /* JOIN ... ON quals, classified after all rels */
+	size_t n_quals;
+};
+
+static struct ia_rel *add_rel(struct ia_query *q)
+{
+	if (q->n_rels >= IA_MAX_RELS) {
+		q->truncated = true;
+		return NULL;
+	}
+	struct ia_rel *r = &q->rels[q->n_rels++];
+	memset(r, 0, sizeof(*r));
+	r->location = -1;
+	return r;
+}
+
+static void add_range_var(struct collect_state *st, const PgQuery__RangeVar *rv)
+{
+	struct ia_rel *r = add_rel(st->q);
+	if (!r)
+		return;
+	r->name = rv->relname;
+	r->alias = (rv->alias && rv->alias->aliasname[0]) ? rv->alias->aliasname : rv->relname;
+	r->location = rv->location;
+	const char *schema = rv->schemaname[0] ? rv->schemaname : NULL;
+	if (!schema) {
+		const PgQuery__CommonTableExpr *cte = find_cte(st->q->scope, st->sel, rv->relname);
+		if (cte) {
+			r->kind = IA_REL_CTE;
+			r->query = cte->ctequery;
+			return;
+		}
+	}
+	r->table = st->q->cat ? catalog_find_table(st->q->cat, schema, rv->relname) : NULL;
+	r->kind = r->table ? IA_REL_TABLE : IA_REL_UNKNOWN;
+}
+
+static void collect_from_item(struct collect_state *st, const PgQuery__Node *n, int depth)
+{
+	if (!n || depth > 64) {
+		st->q->truncated = true;
+		return;
+	}
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_RANGE_VAR:
+		add_range_var(st, n->range_var);
+		break;
+	case PG_QUERY__NODE__NODE_JOIN_EXPR: {
+		const PgQuery__JoinExpr *j = n->join_expr;
+		collect_from_item(st, j->larg, depth + 1);
+		collect_from_item(st, j->rarg, depth + 1);
+		if (j->quals) {
+			if (st->n_quals < IA_MAX_RELS)
+				st->quals[st->n_quals++] = j->quals;
+			else
+				st->q->truncated = true;
+		}
+		break;
+	}
+	case PG_QUERY__NODE__NODE_RANGE_SUBSELECT: {
+		struct ia_rel *r = add_rel(st->q);
+		if (!r)
+			return;
+		r->kind = IA_REL_SUBQUERY;
+		r->query = n->range_subselect->subquery;
+		r->alias = n->range_subselect->alias ? n->range_subselect->alias->aliasname : "";
+		r->location = walk_node_location(n->range_subselect->subquery);
+		break;
+	}
+	case PG_QUERY__NODE__NODE_RANGE_FUNCTION: {
+		struct ia_rel *r = add_rel(st->q);
+		if (!r)
+			return;
+		r->kind = IA_REL_FUNCTION;
+		r->alias = n->range_function->alias ? n->range_function->alias->aliasname : "";
+		break;
+	}
+	default: {
+		/* Table samples, XMLTABLE, ...: something we cannot see into. */
+		struct ia_rel *r = add_rel(st->q);
+		if (r) {
+			r->kind = IA_REL_FUNCTION;
+			r->alias = "";
+		}
+		break;
+	}
+	}
+}
+
+bool ia_node_is_value(const PgQuery__Node *node)
+{
+	if (!node)
+		return false;
+	switch (node->node_case) {
+	case PG_QUERY__NODE__NODE_A_CONST:
+	case PG_QUERY__NODE__NODE_PARAM_REF:
+	case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
+		return true;
+	case PG_QUERY__NODE__NODE_TYPE_CAST:
+		return ia_node_is_value(node->type_cast->arg);
+	case PG_QUERY__NODE__NODE_A_EXPR: {
+		const PgQuery__AExpr *e = node->a_expr;
+		if (e->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP)
+			return false;
+		return (!e->lexpr || ia_node_is_value(e->lexpr)) && ia_node_is_value(e->rexpr);
+	}
+	case PG_QUERY__NODE__NODE_FUNC_CALL: {
+		const PgQuery__FuncCall *f = node->func_call;
+		const char *name = last_name(f->funcname, f->n_funcname);
+		/* Volatile functions make a value per row, not one per query. */
+		if (f->over || f->agg_star || !name || strcmp(name, "random") == 0)
+			return false;
+		for (size_t i = 0; i < f->n_args; i++)
+			if (!ia_node_is_value(f->args[i]))
+				return false;
+		return true;
+	}
+	case PG_QUERY__NODE__NODE_A_ARRAY_EXPR: {
+		const PgQuery__AArrayExpr *a = node->a_array_expr;
+		for (size_t i = 0; i < a->n_elements; i++)
+			if (!ia_node_is_value(a->elements[i]))
+				return false;
+		return true;
+	}
+	case PG_QUERY__NODE__NODE_LIST: {
+		const PgQuery__List *l = node->list;
+		for (size_t i = 0; i < l->n_items; i++)
+			if (!ia_node_is_value(l->items[i]))
+				return false;
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+int ia_resolve_column(const struct ia_query *q, const PgQuery__Node *node, const char **column)
+{
+	const char *qual = NULL;
+	const char *col = NULL;
+
+	if (!node || node->node_case != PG_QUERY__NODE__NODE_COLUMN_REF ||
+	    !walk_column_ref(node, &qual, &col))
+		return -1;
+	if (node->column_ref->n_fields > 3)
+		return -1;
+	*column = col;
+	if (qual) {
+		for (size_t i = 0; i < q->n_rels; i++) {
+			const struct ia_rel *r = &q->rels[i];
+			if (!r->alias || strcmp(r->alias, qual) != 0)
+				continue;
+			if (r->kind == IA_REL_TABLE && !catalog_find_column(r->table, col))
+				return -1;
+			return (int)i;
+		}
+		return -1;
+	}
+	int found = -1;
+	size_t n_opaque = 0;
+	int opaque = -1;
+	for (size_t i = 0; i < q->n_rels; i++) {
+		const struct ia_rel *r = &q->rels[i];
+		if (r->kind != IA_REL_TABLE) {
+			n_opaque++;
+			opaque = (int)i;
+			continue;
+		}
+		if (!catalog_find_column(r->table, col))
+			continue;
+		if (found >= 0)
+			return -1; /* ambiguous: the query would not run */
+		found = (int)i;
+	}
+	if (found >= 0)
+		return found;
+	return n_opaque == 1 ? opaque : -1;
+}
+
+/* Is node a column reference that names no relation of this level (an outer reference)? */
+static bool is_outer_column(const struct ia_query *q, const PgQuery__Node *node)
+{
+	const char *qual = NULL;
+	const char *col = NULL;
+
+	if (!node || node->node_case != PG_QUERY__NODE__NODE_COLUMN_REF ||
+	    !walk_column_ref(node, &qual, &col) || !qual)
+		return false;
+	for (size_t i = 0; i < q->n_rels; i++)
+		if (q->rels[i].alias && strcmp(q->rels[i].alias, qual) == 0)
+			return false;
+	/* The qualifier must name a relation of an enclosing level to count. */
+	return q->scope && q->scope->outer;
+}
+
+static bool is_value_for(const struct ia_query *q, const PgQuery__Node *node)
+{
+	return ia_node_is_value(node) || is_outer_column(q, node);
+}
+
+static struct ia_pred *add_pred(struct ia_query *q, const PgQuery__Node *node, bool on)
+{
+	if (q->n_preds >= IA_MAX_PREDS) {
+		q->truncated = true;
+		return NULL;
+	}
+	struct ia_pred *p = &q->preds[q->n_preds++];
+	memset(p, 0, sizeof(*p));
+	p->node = node;
+	p->op = IA_OP_OTHER;
+	p->in_join_on = on;
+	p->rel = -1;
+	p->rel2 = -1;
+	p->expr = node;
+	p->location = walk_node_location(node);
+	return p;
+}
+
+/* Fill p's constrained side from expr (a column of this level, or an expression). */
+static void set_side(const struct ia_query *q, struct ia_pred *p, const PgQuery__Node *expr)
+{
+	const char *col = NULL;
+	p->expr = expr;
+	int rel = ia_resolve_column(q, expr, &col);
+	if (rel >= 0) {
+		p->rel = rel;
+		p->column = col;
+	}
+}
+
+static void classify_op(struct ia_query *q, struct ia_pred *p, const PgQuery__AExpr *e)
+{
+	const char *op = op_name(e);
+	const char *c1 = NULL;
+	const char *c2 = NULL;
+
+	if (!op || !e->lexpr || !e->rexpr)
+		return;
+	bool cmp = strcmp(op, "<") == 0 || strcmp(op, ">") == 0 || strcmp(op, "<=") == 0 ||
+	           strcmp(op, ">=") == 0;
+	bool eq = strcmp(op, "=") == 0;
+	if (!eq && !cmp) {
+		set_side(q, p, e->lexpr);
+		if (p->rel < 0)
+			set_side(q, p, e->rexpr);
+		return;
+	}
+	int r1 = ia_resolve_column(q, e->lexpr, &c1);
+	int r2 = ia_resolve_column(q, e->rexpr, &c2);
+	if (eq && r1 >= 0 && r2 >= 0 && r1 != r2) {
+		p->op = IA_OP_JOIN;
+		p->rel = r1;
+		p->column = c1;
+		p->expr = e->lexpr;
+		p->rel2 = r2;
+		p->column2 = c2;
+		return;
+	}
+	const PgQuery__Node *side = NULL;
+	const PgQuery__Node *value = NULL;
+	bool flipped = false;
+	if (is_value_for(q, e->rexpr) && !is_value_for(q, e->lexpr)) {
+		side = e->lexpr;
+		value = e->rexpr;
+	} else if (is_value_for(q, e->lexpr) && !is_value_for(q, e->rexpr)) {
+		side = e->rexpr;
+		value = e->lexpr;
+		flipped = true;
+	} else {
+		set_side(q, p, e->lexpr);
+		return;
+	}
+	set_side(q, p, side);
+	p->value = value;
+	if (eq) {
+		p->op = IA_OP_EQ;
+		return;
+	}
+	p->op = IA_OP_RANGE;
+	bool greater = op[0] == '>';
+	p->bound = (greater != flipped) ? 1 : 2;
+}
+
+static void classify(struct ia_query *q, const PgQuery__Node *n, bool on)
+{
+	struct ia_pred *p = add_pred(q, n, on);
+	if (!p)
+		return;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_A_EXPR: {
+		const PgQuery__AExpr *e = n->a_expr;
+		const char *op = op_name(e);
+		switch (e->kind) {
+		case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+			classify_op(q, p, e);
+			break;
+		case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
+			set_side(q, p, e->lexpr);
+			if (op && strcmp(op, "=") == 0 && is_value_for(q, e->rexpr)) {
+				p->op = IA_OP_IN;
+				p->value = e->rexpr;
+				if (e->rexpr->node_case == PG_QUERY__NODE__NODE_A_ARRAY_EXPR)
+					p->n_values = e->rexpr->a_array_expr->n_elements;
+			}
+			break;
+		case PG_QUERY__A__EXPR__KIND__AEXPR_IN:
+			set_side(q, p, e->lexpr);
+			if (op && strcmp(op, "=") == 0 && e->rexpr &&
+			    e->rexpr->node_case == PG_QUERY__NODE__NODE_LIST &&
+			    is_value_for(q, e->rexpr)) {
+				p->op = IA_OP_IN;
+				p->value = e->rexpr;
+				p->n_values = e->rexpr->list->n_items;
+			}
+			break;
+		case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
+		case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM:
+			set_side(q, p, e->lexpr);
+			if (is_value_for(q, e->rexpr)) {
+				p->op = IA_OP_BETWEEN;
+				p->value = e->rexpr;
+			}
+			break;
+		default:
+			set_side(q, p, e->lexpr);
+			break;
+		}
+		break;
+	}
+	case PG_QUERY__NODE__NODE_NULL_TEST:
+		set_side(q, p, n->null_test->arg);
+		p->op = n->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NULL
+		            ? IA_OP_ISNULL
+		            : IA_OP_ISNOTNULL;
+		break;
+	default:
+		break;
+	}
+}
+
+static void collect_conjuncts(struct ia_query *q, const PgQuery__Node *n, bool on, int depth)
+{
+	if (!n)
+		return;
+	if (depth > 64) {
+		q->truncated = true;
+		return;
+	}
+	if (n->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
+	    n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
+		for (size_t i = 0; i < n->bool_expr->n_args; i++)
+			collect_conjuncts(q, n->bool_expr->args[i], on, depth + 1);
+		return;
+	}
+	classify(q, n, on);
+}
+
+static void collect_common(struct collect_state *st, PgQuery__Node **from, size_t n_from,
+                           const PgQuery__Node *where)
+{
+	for (size_t i = 0; i < n_from; i++)
+		collect_from_item(st, from[i], 0);
+	collect_conjuncts(st->q, where, false, 0);
+	for (size_t i = 0; i < st->n_quals; i++)
+		collect_conjuncts(st->q, st->quals[i], true, 0);
+}
+
+static void query_init(struct ia_query *q, const struct catalog *cat,
+                       const struct walk_scope *scope)
+{
+	q->cat = cat;
+	q->scope = scope;
+	q->n_rels = 0;
+	q->n_preds = 0;
+	q->truncated = false;
+}
+
+void ia_query_collect_select(struct ia_query *q, const struct catalog *cat,
+                             const struct walk_scope *scope, const PgQuery__SelectStmt *sel)
+{
+	struct collect_state st = {.q = q, .sel = sel};
+
+	query_init(q, cat, scope);
+	if (!sel)
+		return;
+	collect_common(&st, sel->from_clause, sel->n_from_clause, sel->where_clause);
+}
+
+void ia_query_collect(struct ia_query *q, const struct catalog *cat, const struct walk_scope *scope)
+{
+	struct collect_state st = {.q = q};
+
+	query_init(q, cat, scope);
+	if (scope->select) {
+		ia_query_collect_select(q, cat, scope, scope->select);
+		return;
+	}
+	if (scope->update) {
+		if (scope->update->relation)
+			add_range_var(&st, scope->update->relation);
+		collect_common(&st, scope->update->from_clause, scope->update->n_from_clause,
+		               scope->update->where_clause);
+		return;
+	}
+	if (scope->del) {
+		if (scope->del->relation)
+			add_range_var(&st, scope->del->relation);
+		collect_common(&st, scope->del->using_clause, scope->del->n_using_clause,
+		               scope->del->where_clause);
+	}
+}
+
+double ia_table_rows(const struct catalog_table *t)
+{
+	return t ? catalog_table_rows(t) : -1;
+}
+
+double ia_column_ndistinct(const struct catalog_table *t, const char *col)
+{
+	const char *cols[1] = {col};
+	double rows = ia_table_rows(t);
+
+	if (rows > 0 && catalog_is_unique_key(t, cols, 1))
+		return rows;
+	const struct catalog_stats *s = catalog_column_stats(t, col);
+	if (!s || !s->present || s->n_distinct == 0)
+		return -1;
+	if (s->n_distinct > 0)
+		return s->n_distinct;
+	if (rows <= 0)
+		return -1;
+	double nd = -s->n_distinct * rows;
+	return nd < 1 ? 1 : nd;
+}
+
+/* Text of a constant for comparison with pg_stats' most common values, or NULL. */
+static const char *const_text(const PgQuery__Node *n, char *buf, size_t len)
+{
+	while (n && n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+		n = n->type_cast->arg;
+	if (!n || n->node_case != PG_QUERY__NODE__NODE_A_CONST || n->a_const->isnull)
+		return NULL;
+	const PgQuery__AConst *c = n->a_const;
+	switch (c->val_case) {
+	case PG_QUERY__A__CONST__VAL_IVAL:
+		snprintf(buf, len, "%d", c->ival->ival);
+		return buf;
+	case PG_QUERY__A__CONST__VAL_FVAL:
+		return c->fval->fval;
+	case PG_QUERY__A__CONST__VAL_SVAL:
+		return c->sval->sval;
+	case PG_QUERY__A__CONST__VAL_BOOLVAL:
+		return c->boolval->boolval ? "t" : "f";
+	default:
+		return NULL;
+	}
+}
+
+static double clamp_sel(double s, double rows)
+{
+	double floor = rows > 0 ? 1.0 / rows : 1e-9;
+	if (s < floor)
+		s = floor;
+	return s > 1 ? 1 : s;
+}
+
+/* Selectivity of `col = value` (value NULL: an unknown value such as a parameter). */
+static double eq_selectivity(const struct catalog_table *t, const char *col,
+                             const PgQuery__Node *value)
+{
+	double rows = ia_table_rows(t);
+	double nd = ia_column_ndistinct(t, col);
+	const struct catalog_stats *s = catalog_column_stats(t, col);
+	char buf[32];
+
+	if (!s || !s->present)
+		return nd > 0 ? clamp_sel(1.0 / nd, rows) : IA_DEFAULT_EQ_SEL;
+	const char *text = value ? const_text(value, buf, sizeof(buf)) : NULL;
+	double mcv_sum = 0;
+	for (size_t i = 0; i < s->n_mcv; i++) {
+		if (text && s->mcv_vals[i] && strcmp(s->mcv_vals[i], text) == 0)
+			return s->mcv_freqs[i];
+		mcv_sum += s->mcv_freqs[i];
+	}
+	if (nd <= 0)
+		return IA_DEFAULT_EQ_SEL;
+	if (!text)
+		return clamp_sel((1.0 - s->null_frac) / nd, rows);
+	double rest = 1.0 - s->null_frac - mcv_sum;
+	double others = nd - (double)s->n_mcv;
+	if (others < 1 || rest <= 0)
+		return clamp_sel(rows > 0 ? 1.0 / rows : IA_DEFAULT_EQ_SEL, rows);
+	double sel = rest / others;
+	/* A value outside the list is no more common than the least common listed one. */
+	if (s->n_mcv > 0 && sel > s->mcv_freqs[s->n_mcv - 1])
+		sel = s->mcv_freqs[s->n_mcv - 1];
+	return clamp_sel(sel, rows);
+}
+
+static double in_selectivity(const struct catalog_table *t, const struct ia_pred *p)
+{
+	double sum = 0;
+
+	if (p->value && p->value->node_case == PG_QUERY__NODE__NODE_LIST) {
+		for (size_t i = 0; i < p->value->list->n_items; i++)
+			sum += eq_selectivity(t, p->column, p->value->list->items[i]);
+		return sum > 1 ? 1 : sum;
+	}
+	if (p->value && p->value->node_case == PG_QUERY__NODE__NODE_A_ARRAY_EXPR) {
+		for (size_t i = 0; i < p->value->a_array_expr->n_elements; i++)
+			sum += eq_selectivity(t, p->column, p->value->a_array_expr->elements[i]);
+		return sum > 1 ? 1 : sum;
+	}
+	sum = IA_ARRAY_PARAM_LEN * eq_selectivity(t, p->column, NULL);
+	return sum > 1 ? 1 : sum;
+}
+
+double ia_pred_selectivity(const struct ia_query *q, const struct ia_pred *p)
+{
+	if (p->rel < 0 || !p->column || q->rels[p->rel].kind != IA_REL_TABLE)
+		return 1;
+	const struct catalog_table *t = q->rels[p->rel].table;
+	const struct catalog_stats *s = catalog_column_stats(t, p->column);
+	switch (p->op) {
+	case IA_OP_EQ:
+		return eq_selectivity(t, p->column, is_outer_column(q, p->value) ? NULL : p->value);
+	case IA_OP_IN:
+		return in_selectivity(t, p);
+	case IA_OP_RANGE:
+		return IA_DEFAULT_INEQ_SEL;
+	case IA_OP_BETWEEN:
+		return IA_DEFAULT_RANGE_SEL;
+	case IA_OP_ISNULL:
+		return (s && s->present) ? clamp_sel(s->null_frac, ia_table_rows(t))
+		                         : IA_DEFAULT_EQ_SEL;
+	case IA_OP_ISNOTNULL:
+		return (s && s->present) ? 1.0 - s->null_frac : 1.0;
+	default:
+		return 1;
+	}
+}
+
+bool ia_op_indexable(enum ia_op op)
+{
+	return op == IA_OP_EQ || op == IA_OP_IN || op == IA_OP_RANGE || op == IA_OP_BETWEEN ||
+	       op == IA_OP_ISNULL;
+}
+
+/* Selectivity of the equality-like (eq) or range-like (!eq) predicates on one column; 1: none. */
+static double column_selectivity(const struct ia_query *q, int rel, const char *col, bool eq,
+                                 bool hash_ops)
+{
+	double best = 1;
+	bool lower = false;
+	bool upper = false;
+
+	for (size_t i = 0; i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
+			continue;
+		bool p_eq =
+		    p->op == IA_OP_EQ || p->op == IA_OP_IN || (p->op == IA_OP_ISNULL && !hash_ops);
+		bool p_range = p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN;
+		if (eq && p_eq) {
+			double s = ia_pred_selectivity(q, p);
+			if (s < best)
+				best = s;
+		} else if (!eq && p_range && !hash_ops) {
+			if (p->op == IA_OP_BETWEEN)
+				lower = upper = true;
+			else if (p->bound == 1)
+				lower = true;
+			else
+				upper = true;
+		}
+	}
+	if (eq)
+		return best;
+	if (lower && upper)
+		return IA_DEFAULT_RANGE_SEL;
+	if (lower || upper)
+		return IA_DEFAULT_INEQ_SEL;
+	return 1;
+}
+
+/* Does some predicate constrain column col of rel (eq-like or range-like)? */
+static bool column_has_pred(const struct ia_query *q, int rel, const char *col, bool eq)
+{
+	for (size_t i = 0; i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
+			continue;
+		if (eq && (p->op == IA_OP_EQ || p->op == IA_OP_IN || p->op == IA_OP_ISNULL))
+			return true;
+		if (!eq && (p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN))
+			return true;
+	}
+	return false;
+}
+
+double ia_rel_filter_selectivity(const struct ia_query *q, int rel)
+{
+	double sel = 1;
+	const char *seen[IA_MAX_PREDS];
+	size_t n_seen = 0;
+
+	for (size_t i = 0; i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->rel != rel || !p->column || !ia_op_indexable(p->op))
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < n_seen; j++)
+			dup = dup || strcmp(seen[j], p->column) == 0;
+		if (dup)
+			continue;
+		seen[n_seen++] = p->column;
+		double e = column_selectivity(q, rel, p->column, true, false);
+		double r = column_selectivity(q, rel, p->column, false, false);
+		sel *= e < r ? e : r;
+	}
+	return sel;
+}
+
+/* Operator classes of GIN/GiST that serve only their own operators (@>, &&, @@, ...). */
+static bool opclass_containment_only(const char *opclass)
+{
+	static const char *const names[] = {
+	    "array_ops", "jsonb_ops", "jsonb_path_ops", "tsvector_ops",
+	    "point_ops", "box_ops",   "poly_ops",       "circle_ops",
+	    "range_ops", "inet_ops",  "multirange_ops", "tsquery_ops",
+	    NULL,
+	};
+	if (!opclass)
+		return true;
+	for (size_t i = 0; names[i]; i++)
+		if (strcmp(opclass, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool opclass_is_trgm(const char *opclass)
+{
+	return opclass && strstr(opclass, "trgm_ops") != NULL;
+}
+
+/* Selectivity an expression key of an index serves (1: none). */
+static double expr_key_selectivity(const struct ia_query *q, int rel, const char *key_expr)
+{
+	char want[IA_CANON_MAX];
+	char have[IA_CANON_MAX];
+	double best = 1;
+
+	if (!ia_canon_index_expr(key_expr, want, sizeof(want)))
+		return 1;
+	for (size_t i = 0; i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->column || !ia_op_indexable(p->op) || !p->expr)
+			continue;
+		if (!ia_canon_expr(p->expr, have, sizeof(have)) || strcmp(have, want) != 0)
+			continue;
+		double s = p->op == IA_OP_RANGE ? IA_DEFAULT_INEQ_SEL : IA_DEFAULT_EQ_SEL;
+		if (p->op == IA_OP_BETWEEN)
+			s = IA_DEFAULT_RANGE_SEL;
+		if (s < best)
+			best = s;
+	}
+	return best;
+}
+
+/* Selectivity one btree index serves: equality on leading keys, then one range. */
+static double btree_selectivity(const struct ia_query *q, int rel, const struct catalog_index *ix)
+{
+	double sel = 1;
+	size_t matched = 0;
+
+	for (size_t k = 0; k < ix->n_keys; k++) {
+		const struct catalog_index_key *key = &ix->keys[k];
+		if (!key->column) {
+			double s =
+			    key->expression ? expr_key_selectivity(q, rel, key->expression) : 1;
+			if (s >= 1)
+				break;
+			sel *= s;
+			matched++;
+			continue;
+		}
+		if (column_has_pred(q, rel, key->column, true)) {
+			sel *= column_selectivity(q, rel, key->column, true, false);
+			matched++;
+			continue;
+		}
+		if (column_has_pred(q, rel, key->column, false)) {
+			sel *= column_selectivity(q, rel, key->column, false, false);
+			matched++;
+		}
+		break;
+	}
+	return matched ? sel : 1;
+}
+
+/* Selectivity a GIN/GiST/BRIN index serves: any key whose operator class fits. */
+static double anykey_selectivity(const struct ia_query *q, int rel, const struct catalog_index *ix)
+{
+	double sel = 1;
+
+	for (size_t k = 0; k < ix->n_keys; k++) {
+		const struct catalog_index_key *key = &ix->keys[k];
+		if (!key->column)
+			continue;
+		if (opclass_is_trgm(key->opclass)) {
+			/* pg_trgm 1.6 (PostgreSQL 14+) serves equality; not ranges or IS NULL. */
+			for (size_t i = 0; i < q->n_preds; i++) {
+				const struct ia_pred *p = &q->preds[i];
+				if (p->rel == rel && p->column &&
+				    strcmp(p->column, key->column) == 0 &&
+				    (p->op == IA_OP_EQ || p->op == IA_OP_IN)) {
+					double s = ia_pred_selectivity(q, p);
+					sel = s < sel ? s : sel;
+				}
+			}
+			continue;
+		}
+		if (ix->method != CATALOG_INDEX_BRIN && opclass_containment_only(key->opclass))
+			continue;
+		double e = column_selectivity(q, rel, key->column, true, false);
+		double r = column_selectivity(q, rel, key->column, false, false);
+		sel *= e < r ? e : r;
+	}
+	return sel;
+}
+
+double ia_best_index_selectivity(const struct ia_query *q, int rel,
+                                 const struct catalog_index **best)
+{
+	double best_sel = 1;
+
+	if (best)
+		*best = NULL;
+	if (rel < 0 || q->rels[rel].kind != IA_REL_TABLE)
+		return 1;
+	const struct catalog_table *t = q->rels[rel].table;
+	for (size_t i = 0; i < t->n_indexes; i++) {
+		const struct catalog_index *ix = &t->indexes[i];
+		double s = 1;
+		if (!ix->valid || ix->n_keys == 0)
+			continue;
+		if (ix->predicate && !ia_query_implies(q, rel, ix->predicate))
+			continue;
+		switch (ix->method) {
+		case CATALOG_INDEX_BTREE:
+			s = btree_selectivity(q, rel, ix);
+			break;
+		case CATALOG_INDEX_HASH:
+			if (ix->keys[0].column)
+				s = column_selectivity(q, rel, ix->keys[0].column, true, true);
+			break;
+		case CATALOG_INDEX_SPGIST:
+			if (ix->keys[0].column && !opclass_containment_only(ix->keys[0].opclass)) {
+				double e =
+				    column_selectivity(q, rel, ix->keys[0].column, true, false);
+				double r =
+				    column_selectivity(q, rel, ix->keys[0].column, false, false);
+				s = e < r ? e : r;
+			}
+			break;
+		case CATALOG_INDEX_GIN:
+		case CATALOG_INDEX_GIST:
+		case CATALOG_INDEX_BRIN:
+			s = anykey_selectivity(q, rel, ix);
+			break;
+		default:
+			break;
+		}
+		if (s < best_sel) {
+			best_sel = s;
+			if (best)
+				*best = ix;
+		}
+	}
+	return best_sel;
+}
+
+/* ---- canonical expression text ---- */
+
+struct canon_buf {
+	char *out;
+	size_t len;
+	size_t pos;
+	bool ok;
+};
+
+static void canon_puts(struct canon_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (!b->ok || b->pos + n + 1 > b->len) {
+		b->ok = false;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		b->out[b->pos++] = (char)tolower((unsigned char)s[i]);
+	b->out[b->pos] = '\0';
+}
+
+static void canon_node(struct canon_buf *b, const PgQuery__Node *n, int depth);
+
+static void canon_list(struct canon_buf *b, PgQuery__Node **items, size_t n, int depth)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			canon_puts(b, ",");
+		canon_node(b, items[i], depth + 1);
+	}
+}
+
+/* A qualified name without "pg_catalog." (the catalog prints some names qualified). */
+static void canon_qualified(struct canon_buf *b, PgQuery__Node **names, size_t n)
+{
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = walk_node_string(names[i]);
+		if (!s || (i + 1 < n && strcmp(s, "pg_catalog") == 0))
+			continue;
+		if (!first)
+			canon_puts(b, ".");
+		canon_puts(b, s);
+		first = false;
+	}
+}
+
+static bool is_bool_const(const PgQuery__Node *n, bool *val)
+{
+	while (n && n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+		n = n->type_cast->arg;
+	if (!n || n->node_case != PG_QUERY__NODE__NODE_A_CONST ||
+	    n->a_const->val_case != PG_QUERY__A__CONST__VAL_BOOLVAL)
+		return false;
+	*val = n->a_const->boolval->boolval;
+	return true;
+}
+
+static void canon_const(struct canon_buf *b, const PgQuery__AConst *c)
+{
+	char num[32];
+	if (c->isnull) {
+		canon_puts(b, "null");
+		return;
+	}
+	switch (c->val_case) {
+	case PG_QUERY__A__CONST__VAL_IVAL:
+		snprintf(num, sizeof(num), "%d", c->ival->ival);
+		canon_puts(b, num);
+		break;
+	case PG_QUERY__A__CONST__VAL_FVAL:
+		canon_puts(b, c->fval->fval);
+		break;
+	case PG_QUERY__A__CONST__VAL_SVAL:
+		canon_puts(b, "'");
+		canon_puts(b, c->sval->sval);
+		canon_puts(b, "'");
+		break;
+	case PG_QUERY__A__CONST__VAL_BOOLVAL:
+		canon_puts(b, c->boolval->boolval ? "true" : "false");
+		break;
+	default:
+		b->ok = false;
+		break;
+	}
+}
+
+static void canon_aexpr(struct canon_buf *b, const PgQuery__AExpr *e, int depth)
+{
+	const char *op = op_name(e);
+	bool bv;
+
+	if (!op) {
+		b->ok = false;
+		return;
+	}
+	/* `x = false` and `NOT x` are the same predicate. */
+	if (e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP && strcmp(op, "=") == 0 &&
+	    is_bool_const(e->rexpr, &bv)) {
+		canon_puts(b, bv ? "" : "not(");
+		canon_node(b, e->lexpr, depth + 1);
+		canon_puts(b, bv ? "" : ")");
+		return;
+	}
+	switch (e->kind) {
+	case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+		canon_puts(b, "(");
+		if (e->lexpr)
+			canon_node(b, e->lexpr, depth + 1);
+		canon_puts(b, op);
+		canon_node(b, e->rexpr, depth + 1);
+		canon_puts(b, ")");
+		break;
+	case PG_QUERY__A__EXPR__KIND__AEXPR_IN:
+		canon_puts(b, strcmp(op, "=") == 0 ? "in(" : "notin(");
+		canon_node(b, e->lexpr, depth + 1);
+		canon_puts(b, ",");
+		canon_node(b, e->rexpr, depth + 1);
+		canon_puts(b, ")");
+		break;
+	case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE:
+	case PG_QUERY__A__EXPR__KIND__AEXPR_ILIKE:
+		canon_puts(b, "(");
+		canon_node(b, e->lexpr, depth + 1);
+		canon_puts(b, op);
+		canon_node(b, e->rexpr, depth + 1);
+		canon_puts(b, ")");
+		break;
+	default:
+		b->ok = false;
+		break;
+	}
+}
+
+static void canon_node(struct canon_buf *b, const PgQuery__Node *n, int depth)
+{
+	if (!b->ok)
+		return;
+	if (!n || depth > 32) {
+		b->ok = false;
+		return;
+	}
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_COLUMN_REF: {
+		const char *qual = NULL;
+		const char *col = NULL;
+		if (!walk_column_ref(n, &qual, &col)) {
+			b->ok = false;
+			return;
+		}
+		canon_puts(b, col);
+		break;
+	}
+	case PG_QUERY__NODE__NODE_A_CONST:
+		canon_const(b, n->a_const);
+		break;
+	case PG_QUERY__NODE__NODE_PARAM_REF:
+		canon_puts(b, "$");
+		break;
+	case PG_QUERY__NODE__NODE_TYPE_CAST: {
+		const PgQuery__TypeCast *c = n->type_cast;
+		if (c->arg && c->arg->node_case == PG_QUERY__NODE__NODE_A_CONST) {
+			canon_node(b, c->arg, depth + 1);
+			break;
+		}
+		canon_puts(b, "cast(");
+		canon_node(b, c->arg, depth + 1);
+		canon_puts(b, ",");
+		if (c->type_name)
+			canon_qualified(b, c->type_name->names, c->type_name->n_names);
+		canon_puts(b, ")");
+		break;
+	}
+	case PG_QUERY__NODE__NODE_FUNC_CALL: {
+		const PgQuery__FuncCall *f = n->func_call;
+		canon_qualified(b, f->funcname, f->n_funcname);
+		canon_puts(b, "(");
+		canon_list(b, f->args, f->n_args, depth);
+		canon_puts(b, ")");
+		break;
+	}
+	case PG_QUERY__NODE__NODE_A_EXPR:
+		canon_aexpr(b, n->a_expr, depth);
+		break;
+	case PG_QUERY__NODE__NODE_BOOL_EXPR: {
+		const PgQuery__BoolExpr *e = n->bool_expr;
+		const char *name = e->boolop == PG_QUERY__BOOL_EXPR_TYPE__NOT_EXPR   ? "not("
+		                   : e->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR ? "and("
+		                                                                     : "or(";
+		canon_puts(b, name);
+		canon_list(b, e->args, e->n_args, depth);
+		canon_puts(b, ")");
+		break;
+	}
+	case PG_QUERY__NODE__NODE_NULL_TEST:
+		canon_puts(b, n->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NULL
+		                  ? "isnull("
+		                  : "notnull(");
+		canon_node(b, n->null_test->arg, depth + 1);
+		canon_puts(b, ")");
+		break;
+	case PG_QUERY__NODE__NODE_BOOLEAN_TEST: {
+		const PgQuery__BooleanTest *t = n->boolean_test;
+		if (t->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_TRUE) {
+			canon_node(b, t->arg, depth + 1);
+		} else if (t->booltesttype == PG_QUERY__BOOL_TEST_TYPE__IS_FALSE) {
+			canon_puts(b, "not(");
+			canon_node(b, t->arg, depth + 1);
+			canon_puts(b, ")");
+		} else {
+			b->ok = false;
+		}
+		break;
+	}
+	case PG_QUERY__NODE__NODE_LIST:
+		canon_puts(b, "[");
+		canon_list(b, n->list->items, n->list->n_items, depth);
+		canon_puts(b, "]");
+		break;
+	default:
+		b->ok = false;
+		break;
+	}
+}
+
+bool ia_canon_expr(const PgQuery__Node *node, char *out, size_t outlen)
+{
+	struct canon_buf b = {.out = out, .len = outlen, .pos = 0, .ok = outlen > 0};
+	if (outlen)
+		out[0] = '\0';
+	canon_node(&b, node, 0);
+	return b.ok;
+}
+
+/*
+ * Parse `SELECT <prefix><text>` and hand the first target expression (target)
+ * or the WHERE clause (!target) to fn. Returns false when it does not parse.
+ */
+static bool with_parsed_expr(const char *text, bool target,
+                             bool (*fn)(const PgQuery__Node *n, void *arg), void *arg)
+{
+	char sql[2048];
+	struct parse_tree tree;
+	bool ok = false;
+
+	int n = snprintf(sql, sizeof(sql), target ? "SELECT %s" : "SELECT 1 WHERE %s", text);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return false;
+	if (parse_sql(sql, (size_t)n, 0, &tree, NULL) != PARSE_OK)
+		return false;
+	if (tree.n_stmts == 1 &&
+	    tree.stmts[0].node->node_case == PG_QUERY__NODE__NODE_SELECT_STMT) {
+		const PgQuery__SelectStmt *s = tree.stmts[0].node->select_stmt;
+		const PgQuery__Node *e = NULL;
+		if (target && s->n_target_list == 1 &&
+		    s->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET)
+			e = s->target_list[0]->res_target->val;
+		else if (!target)
+			e = s->where_clause;
+		if (e)
+			ok = fn(e, arg);
+	}
+	parse_tree_release(&tree);
+	return ok;
+}
+
+struct canon_arg {
+	char *out;
+	size_t len;
+};
+
+static bool canon_cb(const PgQuery__Node *n, void *arg)
+{
+	struct canon_arg *a = arg;
+	return ia_canon_expr(n, a->out, a->len);
+}
+
+bool ia_canon_index_expr(const char *text, char *out, size_t outlen)
+{
+	struct canon_arg a = {out, outlen};
+	if (!text)
+		return false;
+	return with_parsed_expr(text, true, canon_cb, &a);
+}
+
+struct implies_arg {
+	const struct ia_query *q;
+	int rel;
+};
+
+/* Is the single index-predicate conjunct c implied by a conjunct of the query on rel? */
+static bool conjunct_implied(const struct ia_query *q, int rel, const PgQuery__Node *c)
+{
+	char want[IA_CANON_MAX];
+	char have[IA_CANON_MAX];
+
+	/* `col IS NOT NULL` follows from any strict comparison of col with a value. */
+	if (c->node_case == PG_QUERY__NODE__NODE_NULL_TEST &&
+	    c->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL) {
+		const char *qual = NULL;
+		const char *col = NULL;
+		if (walk_column_ref(c->null_test->arg, &qual, &col)) {
+			for (size_t i = 0; i < q->n_preds; i++) {
+				const struct ia_pred *p = &q->preds[i];
+				bool strict = p->op == IA_OP_EQ || p->op == IA_OP_IN ||
+				              p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN ||
+				              p->op == IA_OP_ISNOTNULL;
+				if (strict && p->rel == rel && p->column &&
+				    strcmp(p->column, col) == 0)
+					return true;
+				if (p->op == IA_OP_JOIN &&
+				    ((p->rel == rel && strcmp(p->column, col) == 0) ||
+				     (p->rel2 == rel && strcmp(p->column2, col) == 0)))
+					return true;
+			}
+		}
+	}
+	if (!ia_canon_expr(c, want, sizeof(want)))
+		return false;
+	for (size_t i = 0; i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->rel >= 0 && p->rel != rel)
+			continue;
+		if (ia_canon_expr(p->node, have, sizeof(have)) && strcmp(have, want) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool implies_node(const struct implies_arg *a, const PgQuery__Node *n, int depth)
+{
+	if (depth > 32)
+		return false;
+	if (n->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
+	    n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
+		for (size_t i = 0; i < n->bool_expr->n_args; i++)
+			if (!implies_node(a, n->bool_expr->args[i], depth + 1))
+				return false;
+		return true;
+	}
+	return conjunct_implied(a->q, a->rel, n);
+}
+
+static bool implies_cb(const PgQuery__Node *n, void *arg)
+{
+	return implies_node(arg, n, 0);
+}
+
+bool ia_query_implies(const struct ia_query *q, int rel, const char *predicate)
+{
+	struct implies_arg a = {q, rel};
+	if (!predicate)
+		return true;
+	return with_parsed_expr(predicate, false, implies_cb, &a);
+}
+
+const struct catalog_index *ia_find_expression_index(const struct catalog_table *t,
+                                                     const PgQuery__Node *node, int key,
+                                                     const char *opclass_sub)
+{
+	char want[IA_CANON_MAX];
+	char have[IA_CANON_MAX];
+
+	if (!t || !ia_canon_expr(node, want, sizeof(want)))
+		return NULL;
+	for (size_t i = 0; i < t->n_indexes; i++) {
+		const struct catalog_index *ix = &t->indexes[i];
+		if (!ix->valid)
+			continue;
+		for (size_t k = 0; k < ix->n_keys; k++) {
+			const struct catalog_index_key *kk = &ix->keys[k];
+			if (key >= 0 && (size_t)key != k)
+				continue;
+			if (!kk->expression)
+				continue;
+			if (opclass_sub && (!kk->opclass || !strstr(kk->opclass, opclass_sub)))
+				continue;
+			if (ia_canon_index_expr(kk->expression, have, sizeof(have)) &&
+			    strcmp(have, want) == 0)
+				return ix;
+		}
+	}
+	return NULL;
+}
+
+const struct catalog_index *ia_find_lookup_index(const struct catalog_table *t, const char *col)
+{
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < t->n_indexes; i++) {
+		const struct catalog_index *ix = &t->indexes[i];
+		if (!ix->valid || ix->n_keys == 0 || !ix->keys[0].column)
+			continue;
+		if (ix->method != CATALOG_INDEX_BTREE && ix->method != CATALOG_INDEX_HASH)
+			continue;
+		if (strcmp(ix->keys[0].column, col) == 0)
+			return ix;
+	}
+	return NULL;
+}
+
+/* Append identifier s to out, double-quoted when it is not a plain lower-case name. */
+static bool append_ident(char *out, size_t outlen, size_t *pos, const char *s)
+{
+	bool plain = s[0] && !isdigit((unsigned char)s[0]);
+	for (const char *p = s; *p; p++)
+		plain = plain &&
+		        (islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_');
+	int n;
+	if (plain) {
+		n = snprintf(out + *pos, outlen - *pos, "%s", s);
+	} else {
+		char q[256];
+		size_t j = 0;
+		q[j++] = '"';
+		for (const char *p = s; *p && j + 3 < sizeof(q); p++) {
+			if (*p == '"')
+				q[j++] = '"';
+			q[j++] = *p;
+		}
+		q[j++] = '"';
+		q[j] = '\0';
+		n = snprintf(out + *pos, outlen - *pos, "%s", q);
+	}
+	if (n < 0 || (size_t)n >= outlen - *pos)
+		return false;
+	*pos += (size_t)n;
+	return true;
+}
+
+static bool append_text(char *out, size_t outlen, size_t *pos, const char *s)
+{
+	int n = snprintf(out + *pos, outlen - *pos, "%s", s);
+	if (n < 0 || (size_t)n >= outlen - *pos)
+		return false;
+	*pos += (size_t)n;
+	return true;
+}
+
+bool ia_format_create_index(const struct catalog_table *t, const char *const *cols, size_t n,
+                            const char *method, char *out, size_t outlen)
+{
+	size_t pos = 0;
+
+	if (!outlen)
+		return false;
+	out[0] = '\0';
+	if (!append_text(out, outlen, &pos, "CREATE INDEX CONCURRENTLY ON "))
+		return false;
+	if (t->schema && strcmp(t->schema, "public") != 0) {
+		if (!append_ident(out, outlen, &pos, t->schema) ||
+		    !append_text(out, outlen, &pos, "."))
+			return false;
+	}
+	if (!append_ident(out, outlen, &pos, t->name))
+		return false;
+	if (method && strcmp(method, "btree") != 0) {
+		if (!append_text(out, outlen, &pos, " USING ") ||
+		    !append_text(out, outlen, &pos, method))
+			return false;
+	}
+	if (!append_text(out, outlen, &pos, " ("))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (i && !append_text(out, outlen, &pos, ", "))
+			return false;
+		if (!append_ident(out, outlen, &pos, cols[i]))
+			return false;
+	}
+	return append_text(out, outlen, &pos, ");");
+}
+
+bool ia_is_aggregate_call(const PgQuery__Node *node)
+{
+	if (!node || node->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
+		return false;
+	const PgQuery__FuncCall *f = node->func_call;
+	if (f->over)
+		return false;
+	const char *name = last_name(f->funcname, f->n_funcname);
+	if (!name)
+		return false;
+	for (size_t i = 0; ia_aggregates[i]; i++)
+		if (strcmp(ia_aggregates[i], name) == 0)
+			return true;
+	return strncmp(name, "regr_", 5) == 0;
+}
+
+/* Does the expression contain an aggregate call, not descending into subqueries? */
+static bool expr_has_aggregate(const PgQuery__Node *n, int depth)
+{
+	if (!n || depth > 64)
+		return false;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_FUNC_CALL:
+		if (ia_is_aggregate_call(n))
+			return true;
+		for (size_t i = 0; i < n->func_call->n_args; i++)
+			if (expr_has_aggregate(n->func_call->args[i], depth + 1))
+				return true;
+		return false;
+	case PG_QUERY__NODE__NODE_RES_TARGET:
+		return expr_has_aggregate(n->res_target->val, depth + 1);
+	case PG_QUERY__NODE__NODE_TYPE_CAST:
+		return expr_has_aggregate(n->type_cast->arg, depth + 1);
+	case PG_QUERY__NODE__NODE_A_EXPR:
+		return expr_has_aggregate(n->a_expr->lexpr, depth + 1) ||
+		       expr_has_aggregate(n->a_expr->rexpr, depth + 1);
+	case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+		for (size_t i = 0; i < n->coalesce_expr->n_args; i++)
+			if (expr_has_aggregate(n->coalesce_expr->args[i], depth + 1))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+bool ia_select_has_aggregate(const PgQuery__SelectStmt *sel)
+{
+	for (size_t i = 0; i < sel->n_target_list; i++)
+		if (expr_has_aggregate(sel->target_list[i], 0))
+			return true;
+	return false;
+}
