@@ -676,6 +676,14 @@ enum scram_status scram_client_verify_server_final(struct scram_client *st, cons
 	return SCRAM_OK;
 }
 
+bool scram_client_keys(const struct scram_client *st, struct scram_keys *out)
+{
+	if (st->step != SCRAM_CLIENT_DONE)
+		return false;
+	*out = st->keys;
+	return true;
+}
+
 void scram_client_release(struct scram_client *st)
 {
 	if (st->password) {

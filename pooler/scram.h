@@ -134,6 +134,14 @@ enum scram_status scram_client_handle_server_first(struct scram_client *st, cons
 enum scram_status scram_client_verify_server_final(struct scram_client *st, const char *msg,
                                                    size_t len, const char **err);
 
+/*
+ * After scram_client_verify_server_final() returned SCRAM_OK: the keys used,
+ * with the server's salt and iterations. Handing them to
+ * scram_client_init_keys() for the next connection to the same server skips
+ * the PBKDF2 step (about 1 ms at 4096 iterations). false before that.
+ */
+bool scram_client_keys(const struct scram_client *st, struct scram_keys *out);
+
 /* Wipe and free everything the state holds; it may be initialised again. */
 void scram_client_release(struct scram_client *st);
 

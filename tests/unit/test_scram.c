@@ -188,6 +188,39 @@ static void test_keys_pass_through(void **state)
 	scram_server_release(&s);
 }
 
+/* Keys kept from one password login are reused for the next without the password. */
+static void test_client_keys_reuse(void **state)
+{
+	char secret[SCRAM_SECRET_MAX];
+	struct scram_client c;
+	struct scram_server s;
+	struct scram_keys keys;
+	const char *err = NULL;
+
+	assert_int_equal(scram_make_secret("cached", 4096, secret, sizeof(secret), &err), SCRAM_OK);
+	assert_int_equal(scram_client_init(&c, "cached", &err), SCRAM_OK);
+	assert_false(scram_client_keys(&c, &keys));
+	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(round_trip(&c, &s, &err), SCRAM_OK);
+	assert_true(scram_client_keys(&c, &keys));
+	scram_client_release(&c);
+	scram_server_release(&s);
+
+	assert_int_equal(scram_client_init_keys(&c, &keys, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(round_trip(&c, &s, &err), SCRAM_OK);
+	scram_client_release(&c);
+	scram_server_release(&s);
+
+	/* a failed login leaves nothing to reuse */
+	assert_int_equal(scram_client_init(&c, "wrong", &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(round_trip(&c, &s, &err), SCRAM_ERR_AUTH);
+	assert_false(scram_client_keys(&c, &keys));
+	scram_client_release(&c);
+	scram_server_release(&s);
+}
+
 static void test_mock_user_fails(void **state)
 {
 	struct scram_client c;
@@ -549,6 +582,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip_secret),
 	    cmocka_unit_test(test_non_ascii_password),
 	    cmocka_unit_test(test_keys_pass_through),
+	    cmocka_unit_test(test_client_keys_reuse),
 	    cmocka_unit_test(test_mock_user_fails),
 	    cmocka_unit_test(test_md5_entry_refused),
 	    cmocka_unit_test(test_client_rejects_bad_server_first),
