@@ -687,8 +687,11 @@ struct kv {
 
 /*
  * Split s (modified in place) into pairs. Values are bare words or
- * single-quoted; inside either, a backslash takes the next character
- * literally, as libpq does. Returns the number of pairs, or -1 with why set.
+ * single-quoted, with '' standing for one quote inside quotes. This is
+ * PgBouncer's reading rather than libpq's (where backslash escapes): an
+ * existing pgbouncer.ini must mean the same here, so a backslash is an
+ * ordinary character. Empty values are refused, as PgBouncer does.
+ * Returns the number of pairs, or -1 with why set.
  */
 static int split_connstr(char *s, struct kv *pairs, int max_pairs, char *why, size_t whylen)
 {
@@ -728,14 +731,16 @@ static int split_connstr(char *s, struct kv *pairs, int max_pairs, char *why, si
 		pairs[n].value = out = p;
 		if (*p == '\'') {
 			p++;
-			while (*p != '\'') {
-				if (*p == '\\' && p[1] != '\0')
-					p++;
+			for (;;) {
 				if (*p == '\0') {
 					snprintf(why, whylen, "unterminated quoted value for '%s'",
 					         key);
 					return -1;
 				}
+				if (*p == '\'' && p[1] != '\'')
+					break;
+				if (*p == '\'')
+					p++; /* '' is one quote */
 				*out++ = *p++;
 			}
 			p++; /* the closing quote */
@@ -745,11 +750,12 @@ static int split_connstr(char *s, struct kv *pairs, int max_pairs, char *why, si
 				return -1;
 			}
 		} else {
-			while (*p != '\0' && !isspace((unsigned char)*p)) {
-				if (*p == '\\' && p[1] != '\0')
-					p++;
+			while (*p != '\0' && !isspace((unsigned char)*p))
 				*out++ = *p++;
-			}
+		}
+		if (out == pairs[n].value) {
+			snprintf(why, whylen, "empty value for '%s'", key);
+			return -1;
 		}
 		if (*p != '\0')
 			p++;
@@ -1156,16 +1162,26 @@ static bool handle_section(struct loader *ld, char *line)
 	return true;
 }
 
-/* Database and user names may be written in double quotes, as PgBouncer allows. */
+/*
+ * Database and user names with other characters than [A-Za-z0-9_] may be
+ * quoted: "SQL identifier" style with "" for one double quote, as PgBouncer
+ * documents, or 'single quotes', as its parser also accepts.
+ */
 static char *unquote_name(char *key)
 {
 	size_t len = strlen(key);
+	char q = key[0], *in, *out;
 
-	if (len >= 2 && key[0] == '"' && key[len - 1] == '"') {
-		key[len - 1] = '\0';
-		return key + 1;
+	if (len < 2 || (q != '"' && q != '\'') || key[len - 1] != q)
+		return key;
+	key[len - 1] = '\0';
+	for (in = out = key + 1; *in != '\0'; in++) {
+		if (*in == q && in[1] == q)
+			in++;
+		*out++ = *in;
 	}
-	return key;
+	*out = '\0';
+	return key + 1;
 }
 
 static bool handle_key_value(struct loader *ld, char *line)

@@ -541,15 +541,16 @@ static void test_databases(void **state)
 	struct config cfg;
 	const struct db_config *db;
 
-	load_ok(&cfg, "[databases]\n"
-	              "plain =\n"
-	              "shop = host=db1 port=5433 dbname=shop_prod user=app password=pw "
-	              "connect_query='SET search_path = a, b'\n"
-	              "\"my db\" = host = db2  dbname='with \\'quote\\'' password=back\\ slash "
-	              "min_pool_size=1 reserve_pool=4 max_db_connections=9 pool_mode=transaction\n"
-	              "ro = host=primary replicas='r1:5433, r2 ,[::1]:6000' port=6543\n"
-	              "* = host=fallback port=5999\n"
-	              "plain = host=redefined\n");
+	load_ok(&cfg,
+	        "[databases]\n"
+	        "plain =\n"
+	        "shop = host=db1 port=5433 dbname=shop_prod user=app password=pw "
+	        "connect_query='SET search_path = a, b'\n"
+	        "\"my \"\"db\"\"\" = host = db2  dbname='with ''quote''' password=back\\slash "
+	        "min_pool_size=1 reserve_pool=4 max_db_connections=9 pool_mode=transaction\n"
+	        "ro = host=primary replicas='r1:5433, r2 ,[::1]:6000' port=6543\n"
+	        "* = host=fallback port=5999\n"
+	        "plain = host=redefined\n");
 	assert_int_equal(cfg.n_dbs, 5);
 
 	db = config_find_db(&cfg, "plain");
@@ -577,11 +578,12 @@ static void test_databases(void **state)
 	assert_string_equal(db->password, "pw");
 	assert_string_equal(db->connect_query, "SET search_path = a, b");
 
-	db = config_find_db(&cfg, "my db");
+	db = config_find_db(&cfg, "my \"db\"");
 	assert_non_null(db);
 	assert_string_equal(db->host, "db2");
 	assert_string_equal(db->dbname, "with 'quote'");
-	assert_string_equal(db->password, "back slash");
+	assert_string_equal(db->password,
+	                    "back\\slash"); /* a backslash is literal, as in PgBouncer */
 	assert_int_equal(db->min_pool_size, 1);
 	assert_int_equal(db->reserve_pool, 4);
 	assert_int_equal(db->max_db_connections, 9);
@@ -609,10 +611,20 @@ static void test_databases(void **state)
 	config_free(&cfg);
 }
 
-static void test_quoted_value_with_doubled_quote_is_rejected(void **state)
+static void test_connstr_quoting_as_pgbouncer(void **state)
 {
-	/* libpq has no '' escape: text right after a closing quote is an error, not a merge. */
-	load_fails("[databases]\nshop = password='it''s'\n", 2, "shop", "after the quoted value");
+	struct config cfg;
+	const struct db_config *db;
+
+	load_ok(&cfg, "[databases]\n'odd-name' = password='it''s' user=''''\n");
+	db = config_find_db(&cfg, "odd-name");
+	assert_non_null(db);
+	assert_string_equal(db->password, "it's");
+	assert_string_equal(db->user, "'");
+	config_free(&cfg);
+	load_fails("[databases]\nshop = password='a'b\n", 2, "shop", "after the quoted value");
+	load_fails("[databases]\nshop = host=\n", 2, "shop", "empty value for 'host'");
+	load_fails("[databases]\nshop = host=''\n", 2, "shop", "empty value for 'host'");
 }
 
 static void test_users_and_pool_mode_order(void **state)
@@ -775,7 +787,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_cross_checks, setup_test),
 	    cmocka_unit_test_setup(test_missing_file, setup_test),
 	    cmocka_unit_test_setup(test_databases, setup_test),
-	    cmocka_unit_test_setup(test_quoted_value_with_doubled_quote_is_rejected, setup_test),
+	    cmocka_unit_test_setup(test_connstr_quoting_as_pgbouncer, setup_test),
 	    cmocka_unit_test_setup(test_users_and_pool_mode_order, setup_test),
 	    cmocka_unit_test_setup(test_rules_verbatim, setup_test),
 	    cmocka_unit_test_setup(test_include_relative_to_cwd, setup_test),
