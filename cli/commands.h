@@ -16,4 +16,7 @@ int cmd_check(int argc, char **argv);
 /* pgscope schema --dsn URL: write the schema snapshot as JSON (cli/schema.c). */
 int cmd_schema(int argc, char **argv);
 
+/* pgscope report [OPTION]... FILE...: aggregate captures and logs (cli/report.c). */
+int cmd_report(int argc, char **argv);
+
 #endif

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"serve", cmd_serve, "run the pooler with a config file"},
     {"check", cmd_check, "lint SQL files against the analyzer's rules"},
     {"schema", cmd_schema, "save a database's schema snapshot as JSON"},
+    {"report", cmd_report, "rank captured or logged statements and what to fix"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,145 @@
+/* report_text.c - the terminal report: summary, top fingerprints, findings by rule. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyzer/report.h"
+
+struct palette {
+	const char *bold, *dim, *red, *yellow, *cyan, *reset;
+};
+
+static const struct palette plain = {"", "", "", "", "", ""};
+static const struct palette ansi = {"\033[1m",  "\033[2m",  "\033[31m",
+                                    "\033[33m", "\033[36m", "\033[0m"};
+
+/* One line of a query: whitespace runs collapsed, cut to width characters. */
+static void one_line(const char *s, char *out, size_t width)
+{
+	size_t n = 0;
+	bool space = false;
+	for (const char *p = s ? s : ""; *p && n + 4 < width; p++) {
+		if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
+			space = n > 0;
+			continue;
+		}
+		if (space)
+			out[n++] = ' ';
+		space = false;
+		out[n++] = *p;
+	}
+	if (s && strlen(s) > n && n + 4 >= width)
+		memcpy(out + n, "...", 3), n += 3;
+	out[n] = '\0';
+}
+
+static void format_time(int64_t us, char *out, size_t size)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static const char *sev_color(const struct palette *c, enum severity s)
+{
+	return s == SEVERITY_ERROR ? c->red : s == SEVERITY_WARNING ? c->yellow : c->cyan;
+}
+
+int report_write_text(const struct report *r, FILE *out, bool color)
+{
+	const struct palette *c = color ? &ansi : &plain;
+	char a[64], b[64], t1[64], t2[64], t3[64], t4[64], t5[64];
+	char q[512];
+
+	format_time(r->first_us, a, sizeof(a));
+	format_time(r->last_us, b, sizeof(b));
+	double span_s = (double)(r->last_us - r->first_us) / 1e6;
+	report_format_us(r->total_us, t1, sizeof(t1));
+	fprintf(out, "%spgscope report%s\n", c->bold, c->reset);
+	fprintf(out,
+	        "  inputs      %zu file(s), %llu statements read, %llu kept, %zu fingerprints\n",
+	        r->n_files, (unsigned long long)r->stmts_read, (unsigned long long)r->stmts_kept,
+	        r->n_fps);
+	if (r->stmts_kept > 0) {
+		fprintf(out, "  period      %s .. %s (%.0f s)\n", a, b, span_s);
+		fprintf(out, "  throughput  %.1f statements/s, total time %s, %llu errors\n",
+		        span_s > 0 ? (double)r->stmts_kept / span_s : (double)r->stmts_kept, t1,
+		        (unsigned long long)r->errors);
+		report_format_us(report_hist_quantile(&r->all, 0.50, -1, r->max_us), t2,
+		                 sizeof(t2));
+		report_format_us(report_hist_quantile(&r->all, 0.95, -1, r->max_us), t3,
+		                 sizeof(t3));
+		report_format_us(report_hist_quantile(&r->all, 0.99, -1, r->max_us), t4,
+		                 sizeof(t4));
+		fprintf(out, "  latency     p50 %s, p95 %s, p99 %s\n", t2, t3, t4);
+	}
+	if (r->unparsed || r->skipped)
+		fprintf(out,
+		        "  %snot counted: %llu statements that do not parse, %llu lines not "
+		        "understood%s\n",
+		        c->dim, (unsigned long long)r->unparsed, (unsigned long long)r->skipped,
+		        c->reset);
+
+	size_t top = report_top_count(r);
+	fprintf(out, "\n%sTop %zu fingerprints by total time%s\n", c->bold, top, c->reset);
+	fprintf(out, "  %-3s %-16s %9s %10s %9s %9s %9s %9s %8s %5s %4s\n", "#", "fingerprint",
+	        "calls", "total", "mean", "p50", "p95", "p99", "rows/c", "err", "rep%");
+	for (size_t i = 0; i < top; i++) {
+		const struct report_fp *f = &r->fps[i];
+		char hex[17];
+		report_fp_hex(f->fingerprint, hex);
+		report_format_us(f->total_us, t1, sizeof(t1));
+		report_format_us(f->timed ? f->total_us / (int64_t)f->timed : 0, t2, sizeof(t2));
+		report_format_us(report_hist_quantile(&f->hist, 0.50, f->min_us, f->max_us), t3,
+		                 sizeof(t3));
+		report_format_us(report_hist_quantile(&f->hist, 0.95, f->min_us, f->max_us), t4,
+		                 sizeof(t4));
+		report_format_us(report_hist_quantile(&f->hist, 0.99, f->min_us, f->max_us), t5,
+		                 sizeof(t5));
+		char rows[32] = "-";
+		if (f->rows_calls)
+			snprintf(rows, sizeof(rows), "%.1f",
+			         (double)f->rows / (double)f->rows_calls);
+		fprintf(out, "  %-3zu %-16s %9llu %10s %9s %9s %9s %9s %8s %5llu %4.0f\n", i + 1,
+		        hex, (unsigned long long)f->calls, t1, t2, t3, t4, t5, rows,
+		        (unsigned long long)f->errors,
+		        f->calls ? 100.0 * (double)f->replica / (double)f->calls : 0.0);
+		one_line(f->query, q, 96);
+		fprintf(out, "      %s%s%s\n", c->dim, q, c->reset);
+	}
+
+	fprintf(out, "\n%sFindings by rule, ranked by time at stake%s", c->bold, c->reset);
+	if (r->baselined)
+		fprintf(out, " (%zu acknowledged in the baseline, hidden)", r->baselined);
+	fputc('\n', out);
+	if (r->n_groups == 0)
+		fprintf(out, "  none\n");
+	for (size_t g = 0; g < r->n_groups; g++) {
+		const struct report_rule_group *grp = &r->groups[g];
+		report_format_us(grp->time_us, t1, sizeof(t1));
+		fprintf(out, "\n  %s%s%s%s [%s] %zu fingerprint(s), %s at stake\n",
+		        sev_color(c, grp->severity), c->bold, grp->rule_id, c->reset,
+		        severity_name(grp->severity), grp->count, t1);
+		for (size_t k = grp->first; k < grp->first + grp->count; k++) {
+			const struct report_finding *f = &r->findings[k];
+			char hex[17];
+			report_fp_hex(f->fingerprint, hex);
+			report_format_us(f->time_us, t2, sizeof(t2));
+			fprintf(out, "    %s  %llu calls, %s  (db %s, user %s, app %s)\n", hex,
+			        (unsigned long long)f->fp->calls, t2,
+			        f->fp->database[0] ? f->fp->database : "-",
+			        f->fp->user[0] ? f->fp->user : "-",
+			        f->fp->application_name[0] ? f->fp->application_name : "-");
+			fprintf(out, "      %s\n", f->message);
+			one_line(f->fp->query, q, 110);
+			fprintf(out, "      %sexample:%s %s\n", c->dim, c->reset, q);
+			if (f->suggestion)
+				fprintf(out, "      %sfix:%s %s\n", c->bold, c->reset,
+				        f->suggestion);
+			if (f->hypo)
+				fprintf(out, "      %shypopg:%s %s\n", c->dim, c->reset, f->hypo);
+		}
+	}
+	return ferror(out) ? -1 : 0;
+}
