@@ -138,6 +138,9 @@ static void pool_link(struct client *c, struct server *sv)
 {
 	char *sql;
 
+	if (c->server != NULL || sv->client != NULL)
+		abort(); /* a client has one server and a server one client */
+
 	c->server = sv;
 	sv->client = c;
 	c->pending_sync = 0;
@@ -197,8 +200,8 @@ static void pool_open_if_needed(struct pool *p)
 	for (it = p->waiting_clients.next; it != &p->waiting_clients; it = it->next) {
 		const struct client *c = list_entry(it, struct client, node);
 
-		if (c->state == CL_WAITING || p->mode == POOL_MODE_SESSION ||
-		    !p->have_server_params)
+		if (c->server == NULL && (c->state == CL_WAITING || p->mode == POOL_MODE_SESSION ||
+		                          !p->have_server_params))
 			waiting++;
 	}
 	if (p->mode != POOL_MODE_SESSION && !p->have_server_params && waiting > 0)
@@ -255,6 +258,8 @@ static struct client *pool_next_waiter(struct pool *p)
 	for (it = p->waiting_clients.next; it != &p->waiting_clients; it = it->next) {
 		struct client *c = list_entry(it, struct client, node);
 
+		if (c->server != NULL)
+			continue; /* already linked; its parameters are being applied */
 		if (c->state == CL_WAITING || p->mode == POOL_MODE_SESSION)
 			return c;
 	}
@@ -390,7 +395,7 @@ static void pool_expire_waiters(struct pool *p, ev_tstamp now)
 		struct client *c = list_entry(it, struct client, node);
 
 		it = it->next;
-		if (now - c->wait_since >= limit)
+		if (c->server == NULL && now - c->wait_since >= limit)
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
 			            "query_wait_timeout: no server connection became free in time");
 	}
