@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "tests/integration/harness.h"
 
@@ -459,6 +461,51 @@ static void test_unix_socket(void **state)
 	PQfinish(conn);
 }
 
+/* A database with no [databases] entry of its own is reached through the "*" entry. */
+static void test_fallback_database(void **state)
+{
+	PGconn *primary = harness_connect_primary();
+	PGconn *conn;
+	char value[64];
+
+	assert_non_null(primary);
+	if (!harness_query_value(primary,
+	                         "SELECT count(*) FROM pg_database WHERE datname = 'it_sp_other'",
+	                         value, sizeof(value)))
+		fail();
+	if (strcmp(value, "0") == 0)
+		assert_true(harness_exec_ok(primary, "CREATE DATABASE it_sp_other"));
+	PQfinish(primary);
+	conn = connect_pgscope("dbname=it_sp_other");
+	assert_true(harness_query_value(conn, "SELECT current_database()", value, sizeof(value)));
+	assert_string_equal(value, "it_sp_other");
+	PQfinish(conn);
+}
+
+/* SSLRequest and GSSENCRequest are answered 'N'; the startup that follows works. */
+static void test_ssl_and_gss_requests_refused(void **state)
+{
+	static const unsigned char ssl_request[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
+	static const unsigned char gss_request[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30};
+	char answer = 0;
+	int fd = harness_tcp_connect(ps.port);
+	struct timeval tv = {.tv_sec = 5};
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_true(harness_send_all(fd, ssl_request, sizeof(ssl_request)));
+	assert_int_equal(recv(fd, &answer, 1, 0), 1);
+	assert_int_equal(answer, 'N');
+	/* PostgreSQL itself, built with GSSAPI, answers 'G'; pgscope has no GSSAPI. */
+	if (!harness_direct_mode()) {
+		assert_true(harness_send_all(fd, gss_request, sizeof(gss_request)));
+		assert_int_equal(recv(fd, &answer, 1, 0), 1);
+		assert_int_equal(answer, 'N');
+	}
+	assert_true(harness_raw_login(fd, "postgres", "postgres", 10000));
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +521,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_client_vanishes_mid_transaction, check_alive),
 	    cmocka_unit_test_teardown(test_replica_database, check_alive),
 	    cmocka_unit_test_teardown(test_unix_socket, check_alive),
+	    cmocka_unit_test_teardown(test_fallback_database, check_alive),
+	    cmocka_unit_test_teardown(test_ssl_and_gss_requests_refused, check_alive),
 	};
 
 	return cmocka_run_group_tests_name("session_proxy", tests, group_setup, group_teardown);
