@@ -125,6 +125,9 @@ int scram_base64_decode(const char *src, size_t len, uint8_t *out, size_t outlen
 			v = (v << 6) | (uint32_t)d;
 		}
 		size_t n = 3 - (size_t)pad;
+		/* the bits under the padding must be zero: one encoding per byte string */
+		if ((pad == 1 && (v & 0xff) != 0) || (pad == 2 && (v & 0xffff) != 0))
+			return -1;
 		if (o + n > outlen)
 			return -1;
 		out[o++] = (uint8_t)(v >> 16);

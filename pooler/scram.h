@@ -248,9 +248,9 @@ bool scram_mechanism_offered(const char *list, size_t len);
 /*
  * Base64 (standard alphabet, with padding) into a bounded buffer. Encode
  * writes a NUL-terminated string and returns its length, or -1 if out is too
- * small. Decode accepts only padded input in the standard alphabet (no line
- * breaks or blanks) and returns the number of bytes written, or -1 on bad
- * input or a too-small buffer.
+ * small. Decode accepts only canonical input: padded, standard alphabet, no
+ * line breaks or blanks, zero bits under the padding; it returns the number of bytes written, or -1
+ * on bad input or a too-small buffer.
  */
 int scram_base64_encode(const uint8_t *src, size_t len, char *out, size_t outlen);
 int scram_base64_decode(const char *src, size_t len, uint8_t *out, size_t outlen);

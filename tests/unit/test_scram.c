@@ -408,7 +408,14 @@ static void test_server_rejects_bad_client_first(void **state)
 	scram_server_release(&s);
 }
 
+static enum scram_status server_final_reply_len(const char *client_final, size_t len);
+
 static enum scram_status server_final_reply(const char *client_final)
+{
+	return server_final_reply_len(client_final, strlen(client_final));
+}
+
+static enum scram_status server_final_reply_len(const char *client_final, size_t len)
 {
 	struct scram_server s;
 	char out[BUF];
@@ -420,8 +427,7 @@ static enum scram_status server_final_reply(const char *client_final)
 	assert_int_equal(scram_server_handle_client_first(&s, RFC_CLIENT_FIRST,
 	                                                  strlen(RFC_CLIENT_FIRST), out, BUF, &err),
 	                 SCRAM_OK);
-	rc = scram_server_handle_client_final(&s, client_final, strlen(client_final), out, BUF,
-	                                      &err);
+	rc = scram_server_handle_client_final(&s, client_final, len, out, BUF, &err);
 	if (rc != SCRAM_OK)
 		assert_non_null(err);
 	scram_server_release(&s);
@@ -463,6 +469,136 @@ static void test_server_rejects_bad_client_final(void **state)
 	         "r=%s,c=biws,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", nonce);
 	assert_int_equal(server_final_reply(msg), SCRAM_ERR_PROTOCOL);
 	assert_int_equal(server_final_reply(""), SCRAM_ERR_PROTOCOL);
+}
+
+/*
+ * Every truncation and every single-byte change of a valid client-final must
+ * be refused: nothing in it is free for an attacker to alter. Run under
+ * sanitizers this also checks that no mutation reads out of bounds.
+ */
+static void test_server_final_mutations(void **state)
+{
+	static const char repl[] = {'A', 'Q', 'z', '0', '=', ',', '/', '\0', '\x80'};
+	size_t len = strlen(RFC_CLIENT_FINAL);
+	char msg[BUF];
+	int refused = 0;
+
+	for (size_t cut = 0; cut < len; cut++) {
+		memcpy(msg, RFC_CLIENT_FINAL, cut);
+		msg[cut] = '\0';
+		assert_int_not_equal(server_final_reply_len(msg, cut), SCRAM_OK);
+		refused++;
+	}
+	for (size_t i = 0; i < len; i++) {
+		for (size_t k = 0; k < sizeof(repl); k++) {
+			if (RFC_CLIENT_FINAL[i] == repl[k])
+				continue;
+			memcpy(msg, RFC_CLIENT_FINAL, len + 1);
+			msg[i] = repl[k];
+			assert_int_not_equal(server_final_reply_len(msg, len), SCRAM_OK);
+			refused++;
+		}
+	}
+	assert_true(refused > 800);
+}
+
+/* Client at the RFC vector's last step, from keys so no PBKDF2 runs per call. */
+static void client_at_final(struct scram_client *c, const struct scram_keys *keys)
+{
+	char out[BUF];
+	const char *err = NULL;
+
+	assert_int_equal(scram_client_init_keys(c, keys, &err), SCRAM_OK);
+	assert_int_equal(scram_client_override(c, "user", RFC_CLIENT_NONCE, &err), SCRAM_OK);
+	assert_int_equal(scram_client_first(c, out, BUF, &err), SCRAM_OK);
+	assert_int_equal(send_str(c, RFC_SERVER_FIRST, out), SCRAM_OK);
+	assert_string_equal(out, RFC_CLIENT_FINAL);
+}
+
+/* The same for the server-final seen by the client. */
+static void test_client_final_mutations(void **state)
+{
+	static const char repl[] = {'A', 'H', 'z', '0', '=', ',', 'e', '\0', '\xff'};
+	size_t len = strlen(RFC_SERVER_FINAL);
+	struct scram_client c;
+	struct scram_keys keys;
+	char msg[BUF], out[BUF];
+	const char *err = NULL;
+
+	client_at_first(&c, out);
+	assert_int_equal(send_str(&c, RFC_SERVER_FIRST, out), SCRAM_OK);
+	assert_int_equal(scram_client_verify_server_final(&c, RFC_SERVER_FINAL, len, &err),
+	                 SCRAM_OK);
+	assert_true(scram_client_keys(&c, &keys));
+	scram_client_release(&c);
+
+	for (size_t cut = 0; cut < len; cut++) {
+		client_at_final(&c, &keys);
+		assert_int_not_equal(
+		    scram_client_verify_server_final(&c, RFC_SERVER_FINAL, cut, &err), SCRAM_OK);
+		scram_client_release(&c);
+	}
+	for (size_t i = 0; i < len; i++) {
+		for (size_t k = 0; k < sizeof(repl); k++) {
+			if (RFC_SERVER_FINAL[i] == repl[k])
+				continue;
+			memcpy(msg, RFC_SERVER_FINAL, len);
+			msg[i] = repl[k];
+			client_at_final(&c, &keys);
+			assert_int_not_equal(scram_client_verify_server_final(&c, msg, len, &err),
+			                     SCRAM_OK);
+			scram_client_release(&c);
+		}
+	}
+	/* the unmodified message still passes with keys: the loop above tested something */
+	client_at_final(&c, &keys);
+	assert_int_equal(scram_client_verify_server_final(&c, RFC_SERVER_FINAL, len, &err),
+	                 SCRAM_OK);
+	scram_client_release(&c);
+}
+
+/*
+ * Single-byte changes to server-first: the "r=" and our nonce, the salt and the
+ * iteration count are all checked (against keys fixed to the RFC salt), so
+ * changes there are refused. Only the server's own nonce part is free text.
+ */
+static void test_server_first_mutations(void **state)
+{
+	static const char repl[] = {'A', 'z', '9', '=', ',', '\0', '\x7f', '\xc3'};
+	const char *sf = RFC_SERVER_FIRST;
+	size_t len = strlen(sf);
+	size_t ours_end = 2 + strlen(RFC_CLIENT_NONCE);
+	size_t salt_at = (size_t)(strstr(sf, ",s=") - sf);
+	struct scram_client c;
+	struct scram_keys keys;
+	char msg[BUF], out[BUF];
+	const char *err = NULL;
+	int free_ok = 0;
+
+	assert_true(scram_parse_secret(RFC_SECRET, &keys, (uint8_t[SCRAM_KEY_LEN]){0}));
+	for (size_t i = 0; i < len; i++) {
+		for (size_t k = 0; k < sizeof(repl); k++) {
+			enum scram_status rc;
+
+			if (sf[i] == repl[k])
+				continue;
+			memcpy(msg, sf, len);
+			msg[i] = repl[k];
+			memset(keys.client_key, 7, SCRAM_KEY_LEN);
+			assert_int_equal(scram_client_init_keys(&c, &keys, &err), SCRAM_OK);
+			assert_int_equal(scram_client_override(&c, "user", RFC_CLIENT_NONCE, &err),
+			                 SCRAM_OK);
+			assert_int_equal(scram_client_first(&c, out, BUF, &err), SCRAM_OK);
+			rc = scram_client_handle_server_first(&c, msg, len, out, BUF, &err);
+			if (i < ours_end || i >= salt_at)
+				assert_int_not_equal(rc, SCRAM_OK);
+			else if (rc == SCRAM_OK)
+				free_ok++;
+			scram_client_release(&c);
+		}
+	}
+	/* printable replacements in the server nonce part are accepted */
+	assert_true(free_ok > 0);
 }
 
 static void test_out_of_order(void **state)
@@ -532,6 +668,9 @@ static void test_base64(void **state)
 	assert_int_equal(scram_base64_decode("Zg==Zg==", 8, dec, sizeof(dec)), -1);
 	assert_int_equal(scram_base64_decode("Zm9v\n", 5, dec, sizeof(dec)), -1);
 	assert_int_equal(scram_base64_decode("Zm.v", 4, dec, sizeof(dec)), -1);
+	/* non-zero bits under the padding: "Zh==" and "Zm9=" are not canonical */
+	assert_int_equal(scram_base64_decode("Zh==", 4, dec, sizeof(dec)), -1);
+	assert_int_equal(scram_base64_decode("Zm9=", 4, dec, sizeof(dec)), -1);
 }
 
 static void test_parse_secret(void **state)
@@ -589,6 +728,9 @@ int main(void)
 	    cmocka_unit_test(test_client_rejects_bad_server_final),
 	    cmocka_unit_test(test_server_rejects_bad_client_first),
 	    cmocka_unit_test(test_server_rejects_bad_client_final),
+	    cmocka_unit_test(test_server_final_mutations),
+	    cmocka_unit_test(test_client_final_mutations),
+	    cmocka_unit_test(test_server_first_mutations),
 	    cmocka_unit_test(test_out_of_order),
 	    cmocka_unit_test(test_output_buffer_bounds),
 	    cmocka_unit_test(test_base64),
