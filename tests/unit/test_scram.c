@@ -23,6 +23,11 @@
 	"SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=" \
 	":"                                                                                        \
 	"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
+/* Made by PostgreSQL 15 (CREATE USER ... PASSWORD 'pencil-scram'), read from pg_authid. */
+#define PG15_SECRET                                                            \
+	"SCRAM-SHA-256$4096:mmBTL6QK6iO3WmqgIZVs2w==$gbO4f6bIdHfQlXBrM6GkxD3/" \
+	"EXOQlc5oHZELLiNMnwI=:"                                                \
+	"E7AbYE2oHwRxUsiwMNIBj0ipRZlcuem1oeX9fY5pV/4="
 #define RFC_CLIENT_KEY_B64 "pg/JI9Z+hkSpLRa5btpe9GVrDHJcSEN0viVTVXaZbos="
 
 #define BUF 1024
@@ -143,6 +148,11 @@ static void test_round_trip_secret(void **state)
 	assert_false(scram_verify_password(secret, "Hunter2"));
 	assert_true(scram_verify_password(RFC_SECRET, "pencil"));
 	assert_false(scram_verify_password(RFC_SECRET, "pencil "));
+	/* a secret PostgreSQL itself made */
+	assert_int_equal(try_login(PG15_SECRET, "pencil-scram"), SCRAM_OK);
+	assert_int_equal(try_login(PG15_SECRET, "pencil-scraM"), SCRAM_ERR_AUTH);
+	assert_true(scram_verify_password(PG15_SECRET, "pencil-scram"));
+	assert_false(scram_verify_password(PG15_SECRET, "pencil"));
 }
 
 /* Non-ASCII passwords are used as raw bytes on both ends, so they still match each other. */
