@@ -297,3 +297,103 @@ bool walk_node_is_param(const PgQuery__Node *node)
 		node = node->type_cast->arg;
 	return node != NULL && node->node_case == PG_QUERY__NODE__NODE_PARAM_REF;
 }
+
+static size_t from_leaves(const PgQuery__Node *item, const PgQuery__Node **out, size_t max,
+                          size_t n, int depth)
+{
+	if (item == NULL || depth > WALK_MAX_DEPTH)
+		return n;
+	if (item->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR) {
+		n = from_leaves(item->join_expr->larg, out, max, n, depth + 1);
+		return from_leaves(item->join_expr->rarg, out, max, n, depth + 1);
+	}
+	if (n < max)
+		out[n] = item;
+	return n + 1;
+}
+
+size_t walk_from_leaves(PgQuery__Node *const *from, size_t n, const PgQuery__Node **out, size_t max)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < n; i++)
+		count = from_leaves(from[i], out, max, count, 0);
+	return count;
+}
+
+const char *walk_from_item_name(const PgQuery__Node *item)
+{
+	const PgQuery__Alias *alias = NULL;
+
+	if (item == NULL)
+		return NULL;
+	switch (item->node_case) {
+	case PG_QUERY__NODE__NODE_RANGE_VAR:
+		alias = item->range_var->alias;
+		if (alias == NULL || alias->aliasname == NULL || alias->aliasname[0] == '\0')
+			return item->range_var->relname;
+		break;
+	case PG_QUERY__NODE__NODE_RANGE_SUBSELECT:
+		alias = item->range_subselect->alias;
+		break;
+	case PG_QUERY__NODE__NODE_RANGE_FUNCTION:
+		alias = item->range_function->alias;
+		break;
+	case PG_QUERY__NODE__NODE_JOIN_EXPR:
+		alias = item->join_expr->alias;
+		break;
+	default:
+		return NULL;
+	}
+	if (alias == NULL || alias->aliasname == NULL || alias->aliasname[0] == '\0')
+		return NULL;
+	return alias->aliasname;
+}
+
+static const PgQuery__WithClause *scope_with(const struct walk_scope *s)
+{
+	if (s->select != NULL)
+		return s->select->with_clause;
+	if (s->insert != NULL)
+		return s->insert->with_clause;
+	if (s->update != NULL)
+		return s->update->with_clause;
+	if (s->del != NULL)
+		return s->del->with_clause;
+	return NULL;
+}
+
+const PgQuery__CommonTableExpr *walk_find_cte(const struct walk_scope *scope, const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (const struct walk_scope *s = scope; s != NULL; s = s->outer) {
+		const PgQuery__WithClause *w = scope_with(s);
+		for (size_t i = 0; w != NULL && i < w->n_ctes; i++) {
+			const PgQuery__Node *c = w->ctes[i];
+			if (c->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR &&
+			    c->common_table_expr->ctename != NULL &&
+			    strcmp(c->common_table_expr->ctename, name) == 0)
+				return c->common_table_expr;
+		}
+	}
+	return NULL;
+}
+
+static bool find_param(const PgQuery__Node *node, const struct walk_pos *pos, void *arg)
+{
+	bool *found = arg;
+
+	if (node->node_case == PG_QUERY__NODE__NODE_PARAM_REF)
+		*found = true;
+	return !*found;
+}
+
+bool walk_contains_param(const PgQuery__Node *node)
+{
+	bool found = false;
+	struct walk_callbacks cb = {.node = find_param, .arg = &found};
+
+	walk_tree(node, &cb);
+	return found;
+}

@@ -122,4 +122,25 @@ bool walk_column_ref(const PgQuery__Node *node, const char **qualifier, const ch
 /* Is node a query parameter ($1)? */
 bool walk_node_is_param(const PgQuery__Node *node);
 
+/*
+ * The leaf items of a FROM list (RangeVar, RangeSubselect, RangeFunction, ...),
+ * with JoinExpr trees flattened, in textual order. Stores up to max pointers in
+ * out and returns how many leaves there are (which may exceed max).
+ */
+size_t walk_from_leaves(PgQuery__Node *const *from, size_t n, const PgQuery__Node **out,
+                        size_t max);
+
+/* The name a FROM item is referenced by: its alias, else a RangeVar's relname; NULL if none. */
+const char *walk_from_item_name(const PgQuery__Node *item);
+
+/*
+ * The CTE called name that a FROM reference in scope would resolve to (WITH
+ * clauses of scope and its enclosing levels, innermost first), or NULL. Only
+ * unqualified names can name a CTE.
+ */
+const PgQuery__CommonTableExpr *walk_find_cte(const struct walk_scope *scope, const char *name);
+
+/* Does the subtree under node contain a query parameter ($n)? */
+bool walk_contains_param(const PgQuery__Node *node);
+
 #endif
