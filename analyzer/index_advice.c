@@ -138,6 +138,38 @@ static void add_range_var(struct collect_state *st, const PgQuery__RangeVar *rv)
 	r->kind = r->table ? IA_REL_TABLE : IA_REL_UNKNOWN;
 }
 
+static struct ia_pred *add_pred(struct ia_query *q, const PgQuery__Node *node, bool on);
+
+/* The first catalog table among rels[from..to) that has column col, or -1. */
+static int rel_with_column(const struct ia_query *q, const char *col, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (q->rels[i].kind == IA_REL_TABLE && catalog_find_column(q->rels[i].table, col))
+			return (int)i;
+	return -1;
+}
+
+/* JOIN ... USING (col): a column = column predicate between the two sides. */
+static void add_using_pred(struct ia_query *q, const char *col, size_t start, size_t mid,
+                           size_t end)
+{
+	if (!col)
+		return;
+	int l = rel_with_column(q, col, start, mid);
+	int r = rel_with_column(q, col, mid, end);
+	if (l < 0 || r < 0)
+		return;
+	struct ia_pred *p = add_pred(q, NULL, true);
+	if (!p)
+		return;
+	p->op = IA_OP_JOIN;
+	p->rel = l;
+	p->column = col;
+	p->rel2 = r;
+	p->column2 = col;
+	p->location = q->rels[r].location;
+}
+
 static void collect_from_item(struct collect_state *st, const PgQuery__Node *n, int depth)
 {
 	if (!n || depth > 64) {
@@ -150,8 +182,13 @@ static void collect_from_item(struct collect_state *st, const PgQuery__Node *n, 
 		break;
 	case PG_QUERY__NODE__NODE_JOIN_EXPR: {
 		const PgQuery__JoinExpr *j = n->join_expr;
+		size_t start = st->q->n_rels;
 		collect_from_item(st, j->larg, depth + 1);
+		size_t mid = st->q->n_rels;
 		collect_from_item(st, j->rarg, depth + 1);
+		for (size_t i = 0; i < j->n_using_clause; i++)
+			add_using_pred(st->q, walk_node_string(j->using_clause[i]), start, mid,
+			               st->q->n_rels);
 		if (j->quals) {
 			if (st->n_quals < IA_MAX_RELS)
 				st->quals[st->n_quals++] = j->quals;
@@ -315,7 +352,7 @@ static struct ia_pred *add_pred(struct ia_query *q, const PgQuery__Node *node, b
 	p->rel = -1;
 	p->rel2 = -1;
 	p->expr = node;
-	p->location = walk_node_location(node);
+	p->location = node ? walk_node_location(node) : -1;
 	return p;
 }
 
@@ -1407,4 +1444,115 @@ bool ia_select_has_aggregate(const PgQuery__SelectStmt *sel)
 		if (expr_has_aggregate(sel->target_list[i], 0))
 			return true;
 	return false;
+}
+
+/* Does the pattern expression start with a wildcard? */
+static bool like_leading_wildcard(const PgQuery__Node *n, int depth)
+{
+	if (!n || depth > 32)
+		return false;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_A_CONST:
+		return n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL &&
+		       (n->a_const->sval->sval[0] == '%' || n->a_const->sval->sval[0] == '_');
+	case PG_QUERY__NODE__NODE_TYPE_CAST:
+		return like_leading_wildcard(n->type_cast->arg, depth + 1);
+	case PG_QUERY__NODE__NODE_A_EXPR: {
+		const PgQuery__AExpr *e = n->a_expr;
+		const char *op = e->n_name ? walk_node_string(e->name[e->n_name - 1]) : NULL;
+		return e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP && op &&
+		       strcmp(op, "||") == 0 && like_leading_wildcard(e->lexpr, depth + 1);
+	}
+	case PG_QUERY__NODE__NODE_FUNC_CALL: {
+		/* concat('%', $1) */
+		const PgQuery__FuncCall *f = n->func_call;
+		const char *name =
+		    f->n_funcname ? walk_node_string(f->funcname[f->n_funcname - 1]) : NULL;
+		return name && strcmp(name, "concat") == 0 && f->n_args > 0 &&
+		       like_leading_wildcard(f->args[0], depth + 1);
+	}
+	default:
+		return false;
+	}
+}
+
+bool ia_like_leading_wildcard(const PgQuery__Node *pattern)
+{
+	return like_leading_wildcard(pattern, 0);
+}
+
+/* Columns of rel fixed to one value: = value, IN list, or = a column of a pinned relation. */
+static size_t pinned_columns(const struct ia_query *q, size_t rel, const bool *pinned,
+                             const char **cols, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < q->n_preds && n < max; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if ((size_t)p->rel == rel && p->column && (p->op == IA_OP_EQ || p->op == IA_OP_IN))
+			cols[n++] = p->column;
+		else if (p->op == IA_OP_JOIN && (size_t)p->rel == rel && pinned[p->rel2])
+			cols[n++] = p->column;
+		else if (p->op == IA_OP_JOIN && (size_t)p->rel2 == rel && pinned[p->rel])
+			cols[n++] = p->column2;
+	}
+	return n;
+}
+
+void ia_pinned_rels(const struct ia_query *q, bool *pinned)
+{
+	const char *cols[IA_MAX_PREDS];
+	bool changed = true;
+
+	for (size_t i = 0; i < q->n_rels; i++)
+		pinned[i] = false;
+	while (changed) {
+		changed = false;
+		for (size_t i = 0; i < q->n_rels; i++) {
+			if (pinned[i] || q->rels[i].kind != IA_REL_TABLE)
+				continue;
+			size_t n = pinned_columns(q, i, pinned, cols, IA_MAX_PREDS);
+			if (n > 0 && catalog_is_unique_key(q->rels[i].table, cols, n)) {
+				pinned[i] = true;
+				changed = true;
+			}
+		}
+	}
+}
+
+size_t ia_equality_columns(const struct ia_query *q, int rel, const char **cols, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < q->n_preds && n < max; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->rel == rel && p->column && p->op == IA_OP_EQ)
+			cols[n++] = p->column;
+	}
+	return n;
+}
+
+const PgQuery__Node *ia_output_expr(const PgQuery__SelectStmt *sel, const PgQuery__Node *item)
+{
+	long long pos;
+	const char *qual = NULL;
+	const char *col = NULL;
+
+	if (!item)
+		return NULL;
+	if (walk_node_int_const(item, &pos)) {
+		if (pos < 1 || (size_t)pos > sel->n_target_list)
+			return NULL;
+		const PgQuery__Node *t = sel->target_list[pos - 1];
+		return t->node_case == PG_QUERY__NODE__NODE_RES_TARGET ? t->res_target->val : NULL;
+	}
+	if (walk_column_ref(item, &qual, &col) && !qual) {
+		for (size_t i = 0; i < sel->n_target_list; i++) {
+			const PgQuery__Node *t = sel->target_list[i];
+			if (t->node_case == PG_QUERY__NODE__NODE_RES_TARGET &&
+			    t->res_target->name && strcmp(t->res_target->name, col) == 0)
+				return t->res_target->val;
+		}
+	}
+	return item;
 }

@@ -56,7 +56,7 @@ enum ia_op {
 };
 
 struct ia_pred {
-	const PgQuery__Node *node; /* the conjunct */
+	const PgQuery__Node *node; /* the conjunct; NULL for JOIN ... USING */
 	enum ia_op op;
 	bool in_join_on;            /* from JOIN ... ON rather than WHERE */
 	int rel;                    /* relation of `column`, -1 when not a resolved plain column */
@@ -161,6 +161,26 @@ bool ia_format_create_index(const struct catalog_table *t, const char *const *co
 
 /* Is node a constant, a parameter, or an expression of those only (no columns, no subqueries)? */
 bool ia_node_is_value(const PgQuery__Node *node);
+
+/*
+ * Which relations return at most one row (or a bounded list): all columns of a
+ * unique key are equated to values, IN lists, or columns of relations already
+ * pinned. pinned must have q->n_rels entries.
+ */
+void ia_pinned_rels(const struct ia_query *q, bool *pinned);
+
+/* Columns of rel compared with `= value`; fills up to max, returns how many. */
+size_t ia_equality_columns(const struct ia_query *q, int rel, const char **cols, size_t max);
+
+/*
+ * What a GROUP BY / ORDER BY item means: an ordinal (1, 2) or a bare output
+ * column alias is replaced by its target-list expression; anything else is
+ * returned as is.
+ */
+const PgQuery__Node *ia_output_expr(const PgQuery__SelectStmt *sel, const PgQuery__Node *item);
+
+/* Does a LIKE pattern start with % or _ (a constant, '%' || x, or concat('%', ...))? */
+bool ia_like_leading_wildcard(const PgQuery__Node *pattern);
 
 /* Is the FuncCall node an aggregate (by name, without OVER)? */
 bool ia_is_aggregate_call(const PgQuery__Node *node);

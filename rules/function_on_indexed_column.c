@@ -1,0 +1,232 @@
+/*
+ * function_on_indexed_column.c - rule function-on-indexed-column: a predicate wraps an indexed
+ * column in a function, cast or arithmetic, so the index on the column cannot be used.
+ *
+ * Fires for a comparison (=, <, >, <=, >=, IN, = ANY, BETWEEN, LIKE, ILIKE,
+ * IS NULL) in WHERE or JOIN ... ON whose one side is an expression over exactly
+ * one column and whose other side is a value (constant, parameter, outer
+ * column), when that column leads a btree or hash index, no expression index
+ * has the same expression as its leading key, and the table is not known to be
+ * small. A cast of a column to its own type changes nothing and is not flagged.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "analyzer/index_advice.h"
+#include "analyzer/rule.h"
+
+static const struct rule_option function_on_indexed_column_options[] = {
+    {"min_rows", 10000, 0, 1e15, "tables with fewer estimated rows are never flagged"},
+};
+
+/* Count column references in an expression; -1 when it holds something we do not follow. */
+static int foic_count_columns(const PgQuery__Node *n, const PgQuery__Node **col, int depth)
+{
+	int total = 0;
+
+	if (!n || depth > 32)
+		return -1;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_COLUMN_REF:
+		*col = n;
+		return 1;
+	case PG_QUERY__NODE__NODE_A_CONST:
+	case PG_QUERY__NODE__NODE_PARAM_REF:
+	case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
+		return 0;
+	case PG_QUERY__NODE__NODE_TYPE_CAST:
+		return foic_count_columns(n->type_cast->arg, col, depth + 1);
+	case PG_QUERY__NODE__NODE_FUNC_CALL:
+		if (n->func_call->over || ia_is_aggregate_call(n))
+			return -1;
+		for (size_t i = 0; i < n->func_call->n_args; i++) {
+			int c = foic_count_columns(n->func_call->args[i], col, depth + 1);
+			if (c < 0)
+				return -1;
+			total += c;
+		}
+		return total;
+	case PG_QUERY__NODE__NODE_A_EXPR: {
+		const PgQuery__AExpr *e = n->a_expr;
+		if (e->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP)
+			return -1;
+		int l = e->lexpr ? foic_count_columns(e->lexpr, col, depth + 1) : 0;
+		int r = foic_count_columns(e->rexpr, col, depth + 1);
+		return (l < 0 || r < 0) ? -1 : l + r;
+	}
+	case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+		for (size_t i = 0; i < n->coalesce_expr->n_args; i++) {
+			int c = foic_count_columns(n->coalesce_expr->args[i], col, depth + 1);
+			if (c < 0)
+				return -1;
+			total += c;
+		}
+		return total;
+	default:
+		return -1;
+	}
+}
+
+/* The internal name of a format_type() text, for comparing with a cast's type name. */
+static const char *foic_type_key(const char *t)
+{
+	static const struct {
+		const char *prefix;
+		const char *key;
+	} map[] = {
+	    {"bigint", "int8"},
+	    {"integer", "int4"},
+	    {"smallint", "int2"},
+	    {"text", "text"},
+	    {"character varying", "varchar"},
+	    {"character", "bpchar"},
+	    {"timestamp with time zone", "timestamptz"},
+	    {"timestamp without time zone", "timestamp"},
+	    {"boolean", "bool"},
+	    {"date", "date"},
+	    {"numeric", "numeric"},
+	    {"uuid", "uuid"},
+	    {"jsonb", "jsonb"},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(t, map[i].prefix, strlen(map[i].prefix)) == 0)
+			return map[i].key;
+	return t;
+}
+
+/* Is side a cast of the column straight to the column's own type? */
+static bool foic_is_noop_cast(const PgQuery__Node *side, const struct catalog_column *c)
+{
+	if (side->node_case != PG_QUERY__NODE__NODE_TYPE_CAST ||
+	    side->type_cast->arg->node_case != PG_QUERY__NODE__NODE_COLUMN_REF ||
+	    !side->type_cast->type_name || side->type_cast->type_name->n_names == 0)
+		return false;
+	const PgQuery__TypeName *tn = side->type_cast->type_name;
+	const char *name = walk_node_string(tn->names[tn->n_names - 1]);
+	return name && c->type && strcmp(foic_type_key(c->type), name) == 0;
+}
+
+static void foic_check_side(struct rule_ctx *ctx, const struct walk_pos *pos,
+                            const PgQuery__Node *side)
+{
+	const PgQuery__Node *colref = NULL;
+	const char *column = NULL;
+	struct ia_query q;
+
+	if (!side || side->node_case == PG_QUERY__NODE__NODE_COLUMN_REF)
+		return;
+	if (foic_count_columns(side, &colref, 0) != 1)
+		return;
+	ia_query_collect(&q, ctx->catalog, pos->scope);
+	int rel = ia_resolve_column(&q, colref, &column);
+	if (rel < 0 || q.rels[rel].kind != IA_REL_TABLE)
+		return;
+	const struct catalog_table *t = q.rels[rel].table;
+	double rows = ia_table_rows(t);
+	if (rows >= 0 && rows < rule_option(ctx, "min_rows"))
+		return;
+	const struct catalog_index *ix = ia_find_lookup_index(t, column);
+	if (!ix)
+		return;
+	const struct catalog_column *c = catalog_find_column(t, column);
+	if (c && foic_is_noop_cast(side, c))
+		return;
+	if (ia_find_expression_index(t, side, 0, NULL))
+		return;
+	char expr[IA_CANON_MAX];
+	char sql[512];
+	const char *sugg = NULL;
+	bool have_expr = false;
+	if (side->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) {
+		const PgQuery__TypeName *tn = side->type_cast->type_name;
+		const char *tname =
+		    tn && tn->n_names ? walk_node_string(tn->names[tn->n_names - 1]) : NULL;
+		if (tname && side->type_cast->arg->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
+			snprintf(expr, sizeof(expr), "%s::%s", column, tname);
+			have_expr = true;
+		}
+	} else {
+		have_expr = ia_canon_expr(side, expr, sizeof(expr)) && !strstr(expr, "cast(");
+	}
+	if (have_expr) {
+		snprintf(sql, sizeof(sql),
+		         "compare the bare column (move the function to the value side), or CREATE "
+		         "INDEX CONCURRENTLY ON %s ((%s));",
+		         t->name, expr);
+		sugg = sql;
+	}
+	rule_report(
+	    ctx, walk_node_location(side), sugg,
+	    "%s.%s is indexed (%s) but the predicate wraps it in an expression, so the index "
+	    "cannot be used and every row is computed",
+	    t->name, column, ix->name);
+}
+
+static bool foic_is_value(const PgQuery__Node *n)
+{
+	if (ia_node_is_value(n))
+		return true;
+	/* A column of another relation (join or outer reference) is a value for this side. */
+	return n && n->node_case == PG_QUERY__NODE__NODE_COLUMN_REF;
+}
+
+static void foic_node(struct rule_ctx *ctx, const PgQuery__Node *node, const struct walk_pos *pos)
+{
+	if (!ctx->catalog || !pos->scope ||
+	    (pos->clause != WALK_CLAUSE_WHERE && pos->clause != WALK_CLAUSE_JOIN_ON))
+		return;
+	if (node->node_case == PG_QUERY__NODE__NODE_NULL_TEST) {
+		if (node->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NULL)
+			foic_check_side(ctx, pos, node->null_test->arg);
+		return;
+	}
+	if (node->node_case != PG_QUERY__NODE__NODE_A_EXPR)
+		return;
+	const PgQuery__AExpr *e = node->a_expr;
+	const char *op = e->n_name ? walk_node_string(e->name[e->n_name - 1]) : NULL;
+	if (!op)
+		return;
+	switch (e->kind) {
+	case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+		if (strcmp(op, "=") && strcmp(op, "<") && strcmp(op, ">") && strcmp(op, "<=") &&
+		    strcmp(op, ">=") && strcmp(op, "~~") && strcmp(op, "~~*"))
+			return;
+		if (op[0] == '~' && ia_like_leading_wildcard(e->rexpr))
+			return;
+		if (foic_is_value(e->rexpr))
+			foic_check_side(ctx, pos, e->lexpr);
+		else if (foic_is_value(e->lexpr))
+			foic_check_side(ctx, pos, e->rexpr);
+		return;
+	case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
+	case PG_QUERY__A__EXPR__KIND__AEXPR_IN:
+		if (strcmp(op, "=") == 0 && ia_node_is_value(e->rexpr))
+			foic_check_side(ctx, pos, e->lexpr);
+		return;
+	case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE:
+	case PG_QUERY__A__EXPR__KIND__AEXPR_ILIKE:
+		/* A leading wildcard defeats the index anyway: leading-wildcard-like says so. */
+		if (op[0] != '!' && ia_node_is_value(e->rexpr) &&
+		    !ia_like_leading_wildcard(e->rexpr))
+			foic_check_side(ctx, pos, e->lexpr);
+		return;
+	case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
+	case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM:
+		if (ia_node_is_value(e->rexpr))
+			foic_check_side(ctx, pos, e->lexpr);
+		return;
+	default:
+		return;
+	}
+}
+
+const struct rule rule_function_on_indexed_column = {
+    .id = "function-on-indexed-column",
+    .default_severity = SEVERITY_WARNING,
+    .summary = "function, cast or arithmetic around an indexed column in a predicate",
+    .options = function_on_indexed_column_options,
+    .n_options =
+        sizeof(function_on_indexed_column_options) / sizeof(function_on_indexed_column_options[0]),
+    .needs_schema = true,
+    .on_node = foic_node,
+};

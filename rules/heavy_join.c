@@ -1,0 +1,171 @@
+/*
+ * heavy_join.c - rule heavy-join: joins that grow badly with the data.
+ *
+ * Three findings, per query level: more relations in one FROM than
+ * max_relations (the planner's search space and the chance of one bad
+ * estimate both grow fast; above join_collapse_limit = 8 it stops reordering);
+ * an equi-join whose estimated output (rows_a * rows_b / max(n_distinct)) is
+ * explode_factor times its larger input and at least explode_min_rows rows (a
+ * many-to-many join on a low-cardinality column); and an equi-join whose
+ * column on the larger table (at least min_rows rows) leads no btree or hash
+ * index, so a nested loop cannot look rows up and every plan scans it whole.
+ * Relations with no predicate connecting them are cartesian-join's business.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "analyzer/index_advice.h"
+#include "analyzer/rule.h"
+
+static const struct rule_option heavy_join_options[] = {
+    {"max_relations", 6, 2, 1000, "flag a query level joining more relations than this"},
+    {"min_rows", 10000, 0, 1e15, "the larger side of a join needs an index from this size on"},
+    {"explode_factor", 10, 1, 1e9,
+     "flag a join estimated to return this many times the rows of its larger input"},
+    {"explode_min_rows", 1000000, 0, 1e15, "... and at least this many rows"},
+};
+
+/* Estimated output of rel a joined to rel b by the predicate p, -1 when unknown. */
+static double hj_join_rows(const struct ia_query *q, const struct ia_pred *p)
+{
+	const struct catalog_table *ta = q->rels[p->rel].table;
+	const struct catalog_table *tb = q->rels[p->rel2].table;
+	double ra = ia_table_rows(ta);
+	double rb = ia_table_rows(tb);
+	double nda = ia_column_ndistinct(ta, p->column);
+	double ndb = ia_column_ndistinct(tb, p->column2);
+
+	if (ra <= 0 || rb <= 0 || nda <= 0 || ndb <= 0)
+		return -1;
+	return ra * rb / (nda > ndb ? nda : ndb);
+}
+
+static bool hj_is_table_join(const struct ia_query *q, const struct ia_pred *p)
+{
+	return p->op == IA_OP_JOIN && q->rels[p->rel].kind == IA_REL_TABLE &&
+	       q->rels[p->rel2].kind == IA_REL_TABLE;
+}
+
+static bool hj_same_pair(const struct ia_pred *a, const struct ia_pred *b)
+{
+	return (a->rel == b->rel && a->rel2 == b->rel2) || (a->rel == b->rel2 && a->rel2 == b->rel);
+}
+
+/* Was an earlier predicate about the same pair of relations? (report each pair once) */
+static bool hj_pair_seen(const struct ia_query *q, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (hj_is_table_join(q, &q->preds[j]) && hj_same_pair(&q->preds[j], &q->preds[i]))
+			return true;
+	return false;
+}
+
+static void hj_check_explosion(struct rule_ctx *ctx, const struct ia_query *q, size_t i)
+{
+	const struct ia_pred *p = &q->preds[i];
+	double est = -1;
+
+	/* Several predicates between the pair narrow the join: take the smallest estimate. */
+	for (size_t j = 0; j < q->n_preds; j++) {
+		const struct ia_pred *o = &q->preds[j];
+		if (!hj_is_table_join(q, o) || !hj_same_pair(o, p))
+			continue;
+		double e = hj_join_rows(q, o);
+		if (e < 0)
+			return;
+		if (est < 0 || e < est)
+			est = e;
+	}
+	double ra = ia_table_rows(q->rels[p->rel].table);
+	double rb = ia_table_rows(q->rels[p->rel2].table);
+	double larger = ra > rb ? ra : rb;
+	if (est < rule_option(ctx, "explode_min_rows") ||
+	    est < rule_option(ctx, "explode_factor") * larger)
+		return;
+	rule_report(
+	    ctx, p->location,
+	    "join on a key that is unique on one side, or add the missing join condition",
+	    "join of %s and %s on %s = %s is estimated at %.3g rows from inputs of %.0f and "
+	    "%.0f rows: the columns repeat on both sides, so the join multiplies them",
+	    q->rels[p->rel].table->name, q->rels[p->rel2].table->name, p->column, p->column2, est,
+	    ra, rb);
+}
+
+static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_t i)
+{
+	const struct ia_pred *p = &q->preds[i];
+	double ra = ia_table_rows(q->rels[p->rel].table);
+	double rb = ia_table_rows(q->rels[p->rel2].table);
+	bool a_large = ra >= rb;
+	bool tie = ra == rb;
+	int large = a_large ? p->rel : p->rel2;
+	double rows = a_large ? ra : rb;
+	char sql[512];
+
+	if (rows < rule_option(ctx, "min_rows") || rows <= 0)
+		return;
+	/* Any join column of the pair on the large side that leads an index will do. */
+	const char *col = NULL;
+	for (size_t j = 0; j < q->n_preds; j++) {
+		const struct ia_pred *o = &q->preds[j];
+		if (!hj_is_table_join(q, o) || !hj_same_pair(o, p))
+			continue;
+		const char *lc = o->rel == large ? o->column : o->column2;
+		const char *sc = o->rel == large ? o->column2 : o->column;
+		int small = o->rel == large ? o->rel2 : o->rel;
+		if (ia_find_lookup_index(q->rels[large].table, lc))
+			return;
+		if (tie && ia_find_lookup_index(q->rels[small].table, sc))
+			return;
+		if (!col)
+			col = lc;
+	}
+	if (!col)
+		return;
+	const char *cols[1] = {col};
+	const struct catalog_table *t = q->rels[large].table;
+	if (!ia_format_create_index(t, cols, 1, NULL, sql, sizeof(sql)))
+		return;
+	rule_report(
+	    ctx, p->location, sql,
+	    "join column %s.%s of the larger side (%.0f rows) leads no index: no plan can look "
+	    "its rows up, every execution scans or hashes the whole table",
+	    t->name, col, rows);
+}
+
+static void heavy_join_query(struct rule_ctx *ctx, const struct walk_scope *scope)
+{
+	struct ia_query q;
+
+	if (!scope->select)
+		return;
+	ia_query_collect(&q, ctx->catalog, scope);
+	if (q.truncated)
+		return;
+	double max_rel = rule_option(ctx, "max_relations");
+	if ((double)q.n_rels > max_rel) {
+		rule_report(
+		    ctx, q.rels[0].location,
+		    "split the query, pre-aggregate in a CTE, or denormalise the lookups",
+		    "%zu relations joined in one query level (threshold %.0f): planning cost and "
+		    "the risk of a bad join order grow with every relation",
+		    q.n_rels, max_rel);
+	}
+	if (!ctx->catalog)
+		return;
+	for (size_t i = 0; i < q.n_preds; i++) {
+		if (!hj_is_table_join(&q, &q.preds[i]) || hj_pair_seen(&q, i))
+			continue;
+		hj_check_explosion(ctx, &q, i);
+		hj_check_index(ctx, &q, i);
+	}
+}
+
+const struct rule rule_heavy_join = {
+    .id = "heavy-join",
+    .default_severity = SEVERITY_WARNING,
+    .summary = "too many joined relations, exploding join estimates, unindexed join columns",
+    .options = heavy_join_options,
+    .n_options = sizeof(heavy_join_options) / sizeof(heavy_join_options[0]),
+    .on_query = heavy_join_query,
+};

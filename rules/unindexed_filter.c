@@ -1,0 +1,197 @@
+/*
+ * unindexed_filter.c - rule unindexed-filter: a selective filter on a large table that no index
+ * serves.
+ *
+ * For every table of a query level (SELECT, UPDATE, DELETE) the plain-column
+ * predicates of WHERE and JOIN ... ON (=, <, >, BETWEEN, IN, = ANY, IS NULL)
+ * are combined with pg_stats selectivity. The rule fires only when all of
+ * these hold: the table has at least min_rows rows; the filter keeps at most
+ * max_selectivity of them (a filter that keeps most rows is better served by a
+ * sequential scan); and no valid index can deliver that selectivity
+ * (multicolumn prefixes, index methods and operator classes, and partial-index
+ * predicates are respected by index_advice). Column = column join predicates
+ * belong to heavy-join, expressions over columns to function-on-indexed-column.
+ * The suggested index puts equality columns first (most selective first) and
+ * one range column last, and is never one that exists or a prefix of one.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "analyzer/index_advice.h"
+#include "analyzer/rule.h"
+
+/* Columns in a suggested index: more rarely pays off for an ad-hoc filter. */
+#define UF_MAX_COLS 3
+/* An equality column keeping more than this adds width but little selectivity. */
+#define UF_USEFUL_EQ_SEL 0.5
+
+static const struct rule_option unindexed_filter_options[] = {
+    {"min_rows", 10000, 0, 1e15, "tables with fewer estimated rows are never flagged"},
+    {"max_selectivity", 0.1, 0.0001, 1,
+     "flag only filters keeping at most this fraction of the table's rows"},
+};
+
+struct uf_col {
+	const char *name;
+	double sel;
+	int location;
+};
+
+/* Add col to the list unless present; keep the lowest selectivity. */
+static void uf_add(struct uf_col *cols, size_t *n, size_t max, const char *name, double sel,
+                   int location)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp(cols[i].name, name) == 0) {
+			if (sel < cols[i].sel)
+				cols[i].sel = sel;
+			return;
+		}
+	}
+	if (*n >= max)
+		return;
+	cols[*n].name = name;
+	cols[*n].sel = sel;
+	cols[*n].location = location;
+	(*n)++;
+}
+
+static void uf_sort(struct uf_col *cols, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct uf_col c = cols[i];
+		size_t j = i;
+		while (j > 0 && cols[j - 1].sel > c.sel) {
+			cols[j] = cols[j - 1];
+			j--;
+		}
+		cols[j] = c;
+	}
+}
+
+/*
+ * Columns of the suggested index: useful equality columns by selectivity,
+ * then the range column with both bounds (or any). Returns how many.
+ */
+static size_t uf_pick_columns(const struct ia_query *q, int rel, const char **out, int *location)
+{
+	struct uf_col eq[IA_MAX_PREDS];
+	struct uf_col range[IA_MAX_PREDS];
+	size_t n_eq = 0;
+	size_t n_range = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->rel != rel || !p->column || !ia_op_indexable(p->op))
+			continue;
+		double sel = ia_pred_selectivity(q, p);
+		if (p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN)
+			uf_add(range, &n_range, IA_MAX_PREDS, p->column,
+			       p->op == IA_OP_BETWEEN ? 0 : sel, p->location);
+		else if (sel <= UF_USEFUL_EQ_SEL)
+			uf_add(eq, &n_eq, IA_MAX_PREDS, p->column, sel, p->location);
+	}
+	uf_sort(eq, n_eq);
+	uf_sort(range, n_range);
+	*location = -1;
+	for (size_t i = 0; i < n_eq && n < UF_MAX_COLS; i++) {
+		if (*location < 0)
+			*location = eq[i].location;
+		out[n++] = eq[i].name;
+	}
+	if (n_range > 0 && n < UF_MAX_COLS) {
+		bool dup = false;
+		for (size_t i = 0; i < n; i++)
+			dup = dup || strcmp(out[i], range[0].name) == 0;
+		if (!dup) {
+			if (*location < 0)
+				*location = range[0].location;
+			out[n++] = range[0].name;
+		}
+	}
+	return n;
+}
+
+/* A valid btree (partial or not) whose leading keys are exactly cols, in order. */
+static const struct catalog_index *uf_existing(const struct catalog_table *t,
+                                               const char *const *cols, size_t n)
+{
+	for (size_t i = 0; i < t->n_indexes; i++) {
+		const struct catalog_index *ix = &t->indexes[i];
+		if (ix->method != CATALOG_INDEX_BTREE || ix->n_keys < n)
+			continue;
+		bool same = true;
+		for (size_t k = 0; k < n && same; k++)
+			same = ix->keys[k].column && strcmp(ix->keys[k].column, cols[k]) == 0;
+		if (same)
+			return ix;
+	}
+	return NULL;
+}
+
+static void uf_check_rel(struct rule_ctx *ctx, const struct ia_query *q, int rel)
+{
+	const struct ia_rel *r = &q->rels[rel];
+	double rows = ia_table_rows(r->table);
+	double max_sel = rule_option(ctx, "max_selectivity");
+	const char *cols[UF_MAX_COLS];
+	int location = -1;
+	char sql[512];
+
+	if (rows < rule_option(ctx, "min_rows") || rows <= 0)
+		return;
+	double sel = ia_rel_filter_selectivity(q, rel);
+	if (sel > max_sel)
+		return;
+	if (ia_best_index_selectivity(q, rel, NULL) <= max_sel)
+		return;
+	size_t n = uf_pick_columns(q, rel, cols, &location);
+	if (n == 0)
+		return;
+	const struct catalog_index *have = uf_existing(r->table, cols, n);
+	if (have && have->valid && !have->predicate)
+		return; /* it exists after all: never suggest it */
+	if (!ia_format_create_index(r->table, cols, n, NULL, sql, sizeof(sql)))
+		return;
+	if (have && !have->valid) {
+		rule_report(
+		    ctx, location, sql,
+		    "filter on %s keeps about %.2g%% of %.0f rows but index %s that would serve "
+		    "it is invalid (a failed CREATE INDEX CONCURRENTLY?); drop and rebuild it",
+		    r->table->name, sel * 100, rows, have->name);
+		return;
+	}
+	rule_report(
+	    ctx, location, sql,
+	    "filter on %s.%s%s keeps about %.2g%% of %.0f rows and no index can serve it%s%s%s: "
+	    "every execution reads the whole table",
+	    r->table->name, cols[0], n > 1 ? ", ..." : "", sel * 100, rows,
+	    have ? " (partial index " : "", have ? have->name : "",
+	    have ? " does not cover this query)" : "");
+}
+
+static void unindexed_filter_query(struct rule_ctx *ctx, const struct walk_scope *scope)
+{
+	struct ia_query q;
+
+	if (!ctx->catalog || (!scope->select && !scope->update && !scope->del))
+		return;
+	ia_query_collect(&q, ctx->catalog, scope);
+	if (q.truncated)
+		return;
+	for (size_t i = 0; i < q.n_rels; i++) {
+		if (q.rels[i].kind == IA_REL_TABLE)
+			uf_check_rel(ctx, &q, (int)i);
+	}
+}
+
+const struct rule rule_unindexed_filter = {
+    .id = "unindexed-filter",
+    .default_severity = SEVERITY_WARNING,
+    .summary = "selective WHERE/ON filter on a large table that no index serves",
+    .options = unindexed_filter_options,
+    .n_options = sizeof(unindexed_filter_options) / sizeof(unindexed_filter_options[0]),
+    .needs_schema = true,
+    .on_query = unindexed_filter_query,
+};
