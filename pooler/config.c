@@ -92,6 +92,11 @@ static const struct key_def main_keys[] = {
     {"analyze_max_bytes", KEY_SIZE, F(analyze_max_bytes), 1, 1024 * 1024 * 1024},
     {"capture", KEY_BOOL, F(capture), 0, 0},
     {"capture_dir", KEY_PATH, F(capture_dir), 0, 0},
+    {"capture_compress", KEY_BOOL, F(capture_compress), 0, 0},
+    {"capture_max_bytes", KEY_SIZE, F(capture_max_bytes), 0, INT64_MAX},
+    {"capture_max_age", KEY_TIME, F(capture_max_age), 0, CONFIG_TIME_MAX_MS},
+    {"capture_literals", KEY_BOOL, F(capture_literals), 0, 0},
+    {"capture_queue_size", KEY_SIZE, F(capture_queue_size), 64 * 1024, 1024 * 1024 * 1024},
     {"logfile", KEY_PATH, F(logfile), 0, 0},
     {"pidfile", KEY_PATH, F(pidfile), 0, 0},
     {"log_format", KEY_LOG_FORMAT, F(log_format), 0, 0},
@@ -1341,6 +1346,9 @@ void config_init_defaults(struct config *cfg)
 	cfg->sbuf_loopcnt = 5;
 	cfg->analyze = true;
 	cfg->analyze_max_bytes = 65536;
+	cfg->capture_max_bytes = 64 * 1024 * 1024;
+	cfg->capture_max_age = 3600000;
+	cfg->capture_queue_size = 8 * 1024 * 1024;
 	cfg->log_format = LOG_FORMAT_LOGFMT;
 	cfg->log_level = LOG_INFO;
 	cfg->log_connections = true;

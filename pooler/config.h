@@ -81,7 +81,7 @@ struct config {
 	char *path; /* the file this was read from */
 
 	/* listening */
-	char *listen_addr;     /* comma-separated addresses, "*" for all; NULL/"" = no TCP (default NULL) */
+	char *listen_addr;     /* comma-separated, "*" = all; NULL (default) or "" = no TCP */
 	int listen_port;       /* default 6432 */
 	char *unix_socket_dir; /* NULL or "" = no Unix socket; default /tmp */
 	int unix_socket_mode;  /* default 0777 */
@@ -129,6 +129,11 @@ struct config {
 	size_t analyze_max_bytes; /* default 65536 */
 	bool capture;            /* default false */
 	char *capture_dir;       /* default NULL */
+	bool capture_compress;   /* gzip capture files, default false */
+	size_t capture_max_bytes; /* start a new file after this many bytes, 0 = no limit; default 64 MiB */
+	int capture_max_age;     /* ms, start a new file after this long, 0 = no limit; default 3600000 */
+	bool capture_literals;   /* write statement text with its values, default false */
+	size_t capture_queue_size; /* bytes queued for the capture writer, default 8 MiB */
 
 	/* logging and process */
 	char *logfile;        /* NULL = stderr */

@@ -194,6 +194,11 @@ static void assert_defaults(const struct config *cfg)
 	assert_int_equal(cfg->analyze_max_bytes, 65536);
 	assert_false(cfg->capture);
 	assert_null(cfg->capture_dir);
+	assert_false(cfg->capture_compress);
+	assert_int_equal(cfg->capture_max_bytes, 64 * 1024 * 1024);
+	assert_int_equal(cfg->capture_max_age, 3600000);
+	assert_false(cfg->capture_literals);
+	assert_int_equal(cfg->capture_queue_size, 8 * 1024 * 1024);
 	assert_null(cfg->logfile);
 	assert_null(cfg->pidfile);
 	assert_int_equal(cfg->log_format, LOG_FORMAT_LOGFMT);
@@ -275,6 +280,11 @@ static void test_every_pgscope_key(void **state)
 	              "analyze_max_bytes = 1024\n"
 	              "capture = TRUE\n"
 	              "capture_dir = /var/lib/pgscope\n"
+	              "capture_compress = on\n"
+	              "capture_max_bytes = 0\n"
+	              "capture_max_age = 15min\n"
+	              "capture_literals = yes\n"
+	              "capture_queue_size = 64kB\n"
 	              "logfile = /var/log/pgscope.log\n"
 	              "pidfile = /run/pgscope.pid\n"
 	              "log_format = json\n"
@@ -327,6 +337,11 @@ static void test_every_pgscope_key(void **state)
 	assert_int_equal(cfg.analyze_max_bytes, 1024);
 	assert_true(cfg.capture);
 	assert_string_equal(cfg.capture_dir, "/var/lib/pgscope");
+	assert_true(cfg.capture_compress);
+	assert_int_equal(cfg.capture_max_bytes, 0);
+	assert_int_equal(cfg.capture_max_age, 900000);
+	assert_true(cfg.capture_literals);
+	assert_int_equal(cfg.capture_queue_size, 65536);
 	assert_string_equal(cfg.logfile, "/var/log/pgscope.log");
 	assert_string_equal(cfg.pidfile, "/run/pgscope.pid");
 	assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
@@ -479,6 +494,8 @@ static void test_bad_values_name_line_and_key(void **state)
 	load_fails("[pgscope]\nmax_packet_size = 3GB\n", 2, "max_packet_size", "out of range");
 	load_fails("[pgscope]\npkt_buf = 4 parsecs\n", 2, "pkt_buf", "not a size");
 	load_fails("[pgscope]\nanalyze_max_bytes = 0\n", 2, "analyze_max_bytes", "out of range");
+	load_fails("[pgscope]\ncapture_queue_size = 1kB\n", 2, "capture_queue_size",
+	           "out of range");
 	load_fails("[pgscope]\ndefault_pool_size = -1\n", 2, "default_pool_size", "out of range");
 	load_fails("[pgscope]\nmax_client_conn = 99999999999999999999\n", 2, "max_client_conn",
 	           "out of range");
