@@ -40,7 +40,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 PHONY_EXTRA := test-deps
 .PHONY: $(PHONY_EXTRA) all install uninstall clean distclean check check-unit check-rules \
-	check-integration run bench fuzz lint format format-check deps
+	check-integration run bench bench-report fuzz lint format format-check deps
 
 all: pgscope
 
@@ -117,6 +117,10 @@ run:
 
 bench: pgscope
 	scripts/bench
+
+# pgscope report vs pgbadger on 1M generated statements (scripts/bench-report).
+bench-report: pgscope
+	scripts/bench-report
 
 fuzz:
 	tests/fuzz/run
