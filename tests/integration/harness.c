@@ -34,8 +34,9 @@ static bool cluster_owned;         /* started here: stop it at exit */
 static char cluster_dir[PATH_MAX]; /* when owned */
 static char pgcluster_path[PATH_MAX];
 
-/* pgscope processes still running, killed at exit or on a signal. */
+/* pgscope processes still running, killed at exit or on a signal, and their directories. */
 static pid_t children[MAX_CHILDREN];
+static char children_dirs[MAX_CHILDREN][256];
 static bool cleanup_installed;
 
 long long harness_now_ms(void)
@@ -61,11 +62,12 @@ bool harness_direct_mode(void)
 	return t != NULL && strcmp(t, "direct") == 0;
 }
 
-static void children_add(pid_t pid)
+static void children_add(pid_t pid, const char *dir)
 {
 	for (int i = 0; i < MAX_CHILDREN; i++) {
 		if (children[i] == 0) {
 			children[i] = pid;
+			snprintf(children_dirs[i], sizeof(children_dirs[i]), "%s", dir);
 			return;
 		}
 	}
@@ -79,28 +81,38 @@ static void children_remove(pid_t pid)
 	}
 }
 
-/* Async-signal-safe: kill the pgscope children and stop an owned cluster. */
+/* Run a program and wait for it, using only async-signal-safe calls. */
+static void run_in_handler(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+/* Async-signal-safe: kill the pgscope children, remove their directories, stop an owned cluster. */
 static void cleanup_now(void)
 {
 	for (int i = 0; i < MAX_CHILDREN; i++) {
 		if (children[i] > 0) {
+			char *const rm[] = {"/bin/rm", "-rf", children_dirs[i], NULL};
+
 			kill(children[i], SIGKILL);
 			waitpid(children[i], NULL, 0);
 			children[i] = 0;
+			if (getenv("PGSCOPE_TEST_KEEP") == NULL)
+				run_in_handler(rm);
 		}
 	}
 	if (cluster_owned) {
-		pid_t pid = fork();
+		char *const stop[] = {pgcluster_path, "stop", cluster_dir, NULL};
 
 		cluster_owned = false;
-		if (pid == 0) {
-			char *const argv[] = {pgcluster_path, "stop", cluster_dir, NULL};
-
-			execv(pgcluster_path, argv);
-			_exit(127);
-		}
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
+		run_in_handler(stop);
 	}
 }
 
@@ -320,7 +332,7 @@ static int start_once(struct harness_pgscope *ps, const struct harness_pgscope_o
 		ps->pid = 0;
 		return -1;
 	}
-	children_add(ps->pid);
+	children_add(ps->pid, ps->dir);
 	deadline = harness_now_ms() + 10000;
 	while (harness_now_ms() < deadline) {
 		if (waitpid(ps->pid, &status, WNOHANG) == ps->pid) {
