@@ -627,6 +627,13 @@ static void run_child(const char *const argv[], int in_fd, int out_fd)
 bool harness_run(const char *const argv[], const char *input, int timeout_s,
                  struct harness_run_result *res)
 {
+	return harness_run_signal(argv, input, timeout_s, -1, 0, res);
+}
+
+bool harness_run_signal(const char *const argv[], const char *input, int timeout_s,
+                        int signal_after_ms, int sig, struct harness_run_result *res)
+{
+	long long signal_at = signal_after_ms >= 0 ? harness_now_ms() + signal_after_ms : -1;
 	int in_pipe[2], out_pipe[2], status = 0;
 	size_t cap = 1, in_off = 0, in_len = input ? strlen(input) : 0;
 	long long deadline = harness_now_ms() + (long long)timeout_s * 1000;
@@ -665,6 +672,12 @@ bool harness_run(const char *const argv[], const char *input, int timeout_s,
 		                        {.fd = in_pipe[1], .events = POLLOUT}};
 		long long left = deadline - harness_now_ms();
 
+		if (signal_at >= 0 && harness_now_ms() >= signal_at) {
+			kill(pid, sig);
+			signal_at = -1;
+		}
+		if (signal_at >= 0 && signal_at - harness_now_ms() < left)
+			left = signal_at - harness_now_ms() + 1;
 		if (left <= 0) {
 			res->timed_out = true;
 			kill(-pid, SIGKILL);

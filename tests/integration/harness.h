@@ -127,6 +127,13 @@ struct harness_run_result {
 bool harness_run(const char *const argv[], const char *input, int timeout_s,
                  struct harness_run_result *res);
 
+/*
+ * harness_run() that also sends signal SIG to the child SIGNAL_AFTER_MS after
+ * it started, as a terminal does with SIGINT on Ctrl-C.
+ */
+bool harness_run_signal(const char *const argv[], const char *input, int timeout_s,
+                        int signal_after_ms, int sig, struct harness_run_result *res);
+
 /* Free the output of a run result. */
 void harness_run_result_free(struct harness_run_result *res);
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,27 @@ static void test_cancel_hits_only_its_client(void **state)
 	PQfinish(b);
 }
 
+/* Ctrl-C in psql during SELECT pg_sleep(30): psql sends a CancelRequest and the query ends at once.
+ */
+static void test_cancel_psql_ctrl_c(void **state)
+{
+	const char *argv[] = {"psql", "-X",       "-h", "127.0.0.1", "-p", port_str,
+	                      "-U",   "postgres", "-d", "postgres",  "-c", "SELECT pg_sleep(30)",
+	                      NULL};
+	struct harness_run_result res;
+	long long start = harness_now_ms(), elapsed;
+
+	assert_true(harness_run_signal(argv, NULL, 40, 700, SIGINT, &res));
+	elapsed = harness_now_ms() - start;
+	if (strstr(res.output, "canceling statement due to user request") == NULL)
+		fprintf(stderr, "psql output:\n%s\n", res.output);
+	assert_false(res.timed_out);
+	assert_non_null(strstr(res.output, "canceling statement due to user request"));
+	assert_int_equal(res.exit_code, 1);
+	assert_true(elapsed < 700 + 2000);
+	harness_run_result_free(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +357,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_listen_notify, check_alive),
 	    cmocka_unit_test_teardown(test_cancel_sleep, check_alive),
 	    cmocka_unit_test_teardown(test_cancel_hits_only_its_client, check_alive),
+	    cmocka_unit_test_teardown(test_cancel_psql_ctrl_c, check_alive),
 	};
 
 	return cmocka_run_group_tests_name("copy_notify_cancel", tests, group_setup,
