@@ -1334,6 +1334,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->max_prepared_statements = 200;
 	cfg->server_reset_query = xstrdup("DISCARD ALL");
 	cfg->server_check_query = xstrdup("select 1");
+	cfg->track_extra_parameters = parse_list("IntervalStyle"); /* PgBouncer's default */
 	cfg->server_check_delay = 30000;
 	cfg->server_lifetime = 3600000;
 	cfg->server_idle_timeout = 600000;
@@ -1366,7 +1367,7 @@ bool config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	config_init_defaults(cfg);
 	cfg->path = strdup(path);
 	if (cfg->path == NULL || cfg->unix_socket_dir == NULL || cfg->server_reset_query == NULL ||
-	    cfg->server_check_query == NULL) {
+	    cfg->server_check_query == NULL || cfg->track_extra_parameters == NULL) {
 		ok = fail_oom(&ld);
 		goto out;
 	}

@@ -117,7 +117,7 @@ struct config {
 	int client_login_timeout;   /* ms, default 60000 */
 	int idle_transaction_timeout; /* ms, 0 = off */
 	char **ignore_startup_parameters; /* NULL-terminated list */
-	char **track_extra_parameters;    /* NULL-terminated list of SET-tracked names */
+	char **track_extra_parameters;    /* NULL-terminated list of SET-tracked names; default IntervalStyle */
 
 	/* limits */
 	size_t max_packet_size; /* default 2147483647 as in PgBouncer; pgscope default 64 MiB */

@@ -186,7 +186,9 @@ static void assert_defaults(const struct config *cfg)
 	assert_int_equal(cfg->client_login_timeout, 60000);
 	assert_int_equal(cfg->idle_transaction_timeout, 0);
 	assert_null(cfg->ignore_startup_parameters);
-	assert_null(cfg->track_extra_parameters);
+	assert_non_null(cfg->track_extra_parameters);
+	assert_string_equal(cfg->track_extra_parameters[0], "IntervalStyle");
+	assert_null(cfg->track_extra_parameters[1]);
 	assert_int_equal(cfg->max_packet_size, 64 * 1024 * 1024);
 	assert_int_equal(cfg->pkt_buf, 4096);
 	assert_int_equal(cfg->sbuf_loopcnt, 5);
