@@ -1426,6 +1426,70 @@ const struct db_config *config_find_db(const struct config *cfg, const char *nam
 	return fallback;
 }
 
+/* *dst = a copy of src (NULL stays NULL); false when out of memory. */
+static bool copy_str(char **dst, const char *src)
+{
+	*dst = src != NULL ? strdup(src) : NULL;
+	return src == NULL || *dst != NULL;
+}
+
+static bool copy_list(char ***dst, char *const *src)
+{
+	size_t n = 0;
+
+	*dst = NULL;
+	if (src == NULL)
+		return true;
+	while (src[n] != NULL)
+		n++;
+	*dst = calloc(n + 1, sizeof(**dst));
+	if (*dst == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!copy_str(&(*dst)[i], src[i]))
+			return false;
+	}
+	return true;
+}
+
+struct db_config *config_db_instantiate(const struct db_config *fallback, const char *name)
+{
+	struct db_config *db = calloc(1, sizeof(*db));
+
+	if (db == NULL)
+		return NULL;
+	db->port = fallback->port;
+	db->pool_size = fallback->pool_size;
+	db->min_pool_size = fallback->min_pool_size;
+	db->reserve_pool = fallback->reserve_pool;
+	db->max_db_connections = fallback->max_db_connections;
+	db->pool_mode = fallback->pool_mode;
+	db->line = fallback->line;
+	/* The copy owns every string, so it outlives the config it came from. */
+	if (!copy_str(&db->name, name) ||
+	    !copy_str(&db->dbname, fallback->dbname != NULL ? fallback->dbname : name) ||
+	    !copy_str(&db->host, fallback->host) || !copy_str(&db->user, fallback->user) ||
+	    !copy_str(&db->password, fallback->password) ||
+	    !copy_str(&db->connect_query, fallback->connect_query) ||
+	    !copy_str(&db->client_encoding, fallback->client_encoding) ||
+	    !copy_str(&db->datestyle, fallback->datestyle) ||
+	    !copy_str(&db->timezone, fallback->timezone) ||
+	    !copy_str(&db->application_name, fallback->application_name) ||
+	    !copy_list(&db->replicas, fallback->replicas)) {
+		config_db_free(db);
+		return NULL;
+	}
+	return db;
+}
+
+void config_db_free(struct db_config *db)
+{
+	if (db == NULL)
+		return;
+	db_config_release(db);
+	free(db);
+}
+
 const struct user_config *config_find_user(const struct config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->n_users; i++) {

@@ -172,6 +172,18 @@ void config_free(struct config *cfg);
 /* The [databases] entry for name, falling back to "*"; NULL if neither. */
 const struct db_config *config_find_db(const struct config *cfg, const char *name);
 
+/*
+ * A copy of the "*" entry for database name, as PgBouncer makes one per
+ * database asked for: name is set, and dbname too unless the "*" entry
+ * names one. The pool for that database keeps it and frees it with
+ * config_db_free(); it does not point into cfg, so it outlives a reload.
+ * NULL when out of memory.
+ */
+struct db_config *config_db_instantiate(const struct db_config *fallback, const char *name);
+
+/* Free a config_db_instantiate() result (NULL is ignored). */
+void config_db_free(struct db_config *db);
+
 /* The [users] entry for name, or NULL. */
 const struct user_config *config_find_user(const struct config *cfg, const char *name);
 

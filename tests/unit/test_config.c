@@ -630,6 +630,39 @@ static void test_databases(void **state)
 	config_free(&cfg);
 }
 
+static void test_fallback_instantiated_per_database(void **state)
+{
+	struct config cfg;
+	struct db_config *a, *b;
+
+	load_ok(&cfg, "[databases]\n* = host=fb port=5999 user=u pool_size=3 "
+	              "replicas='r1:1,r2:2'\nfixed = host=x\n"
+	              "[databases]\n");
+	a = config_db_instantiate(config_find_db(&cfg, "orders"), "orders");
+	assert_non_null(a);
+	assert_string_equal(a->name, "orders");
+	assert_string_equal(a->dbname, "orders"); /* the database the client asked for */
+	assert_string_equal(a->host, "fb");
+	assert_int_equal(a->port, 5999);
+	assert_string_equal(a->user, "u");
+	assert_int_equal(a->pool_size, 3);
+	assert_string_equal(a->replicas[1], "r2:2");
+	assert_null(a->replicas[2]);
+	config_free(&cfg); /* the copy owns its strings */
+	assert_string_equal(a->host, "fb");
+	assert_string_equal(a->replicas[0], "r1:1");
+	config_db_free(a);
+
+	load_ok(&cfg, "[databases]\n* = host=fb dbname=shared\n");
+	b = config_db_instantiate(config_find_db(&cfg, "x"), "x");
+	assert_string_equal(b->name, "x");
+	assert_string_equal(b->dbname, "shared"); /* "*" named a database: kept */
+	assert_null(b->replicas);
+	config_db_free(b);
+	config_db_free(NULL);
+	config_free(&cfg);
+}
+
 static void test_connstr_quoting_as_pgbouncer(void **state)
 {
 	struct config cfg;
@@ -857,6 +890,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_cross_checks, setup_test),
 	    cmocka_unit_test_setup(test_missing_file, setup_test),
 	    cmocka_unit_test_setup(test_databases, setup_test),
+	    cmocka_unit_test_setup(test_fallback_instantiated_per_database, setup_test),
 	    cmocka_unit_test_setup(test_connstr_quoting_as_pgbouncer, setup_test),
 	    cmocka_unit_test_setup(test_users_and_pool_mode_order, setup_test),
 	    cmocka_unit_test_setup(test_rules_verbatim, setup_test),
