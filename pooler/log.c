@@ -325,6 +325,15 @@ static void line_put_key(struct log_line *l, const char *key)
 }
 
 /*
+ * Callers must not log secrets; this is the safety net for a mistake: a
+ * field whose key says it holds one is written as "redacted".
+ */
+static bool key_is_secret(const char *key)
+{
+	return strcasestr(key, "password") != NULL || strcasestr(key, "secret") != NULL;
+}
+
+/*
  * One string field. The key and the opening of the value go in whole or
  * not at all; the value itself may be cut, and its quote is always closed.
  */
@@ -337,6 +346,8 @@ static void line_field_str(struct log_line *l, const char *key, const char *valu
 		return;
 	if (value == NULL)
 		value = "";
+	else if (key_is_secret(key))
+		value = "redacted";
 	quote = l->json || logfmt_needs_quote(value);
 	line_puts(l, l->json ? ",\"" : " ");
 	line_put_key(l, key);

@@ -4,7 +4,9 @@
  * Each line is one event with typed fields, written as logfmt
  * (ts=... level=info event=client.login user=app db=shop) or as one JSON
  * object per line, chosen in the config (log_format). Passwords and secrets
- * are never passed to the logger: callers log user names and addresses only.
+ * are never passed to the logger: callers log user names and addresses only
+ * (as a safety net, a field whose key contains "password" or "secret" is
+ * written as "redacted").
  */
 #ifndef PGSCOPE_POOLER_LOG_H
 #define PGSCOPE_POOLER_LOG_H

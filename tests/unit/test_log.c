@@ -144,6 +144,21 @@ static void test_logfmt_odd_key_and_event(void **state)
 	free(out);
 }
 
+static void test_secret_fields_redacted(void **state)
+{
+	char *out;
+
+	log_event(LOG_INFO, "oops", LOG_STR, "password", "hunter2", LOG_STR, "client_secret", "xyz",
+	          LOG_STR, "user", "app", LOG_END);
+	out = slurp(logpath, NULL);
+	assert_null(strstr(out, "hunter2"));
+	assert_null(strstr(out, "xyz"));
+	assert_string_equal(
+	    skip_ts(out, false),
+	    " level=info event=oops password=redacted client_secret=redacted user=app\n");
+	free(out);
+}
+
 /* --- a small JSON checker, so escaping is tested against the grammar, not by eye --- */
 
 static const char *json_string(const char *p)
@@ -440,6 +455,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_logfmt_plain_fields, setup_log),
 	    cmocka_unit_test_setup(test_logfmt_quoting, setup_log),
 	    cmocka_unit_test_setup(test_logfmt_odd_key_and_event, setup_log),
+	    cmocka_unit_test_setup(test_secret_fields_redacted, setup_log),
 	    cmocka_unit_test_setup(test_json_fields_and_escaping, setup_log),
 	    cmocka_unit_test_setup(test_json_every_byte, setup_log),
 	    cmocka_unit_test_setup(test_level_filtering, setup_log),
