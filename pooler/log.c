@@ -1,4 +1,5 @@
 /* log.c - structured event lines (logfmt or JSON), one write(2) per line (see log.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -330,7 +331,13 @@ static void line_put_key(struct log_line *l, const char *key)
  */
 static bool key_is_secret(const char *key)
 {
-	return strcasestr(key, "password") != NULL || strcasestr(key, "secret") != NULL;
+	char lower[64];
+	size_t i;
+
+	for (i = 0; key[i] != '\0' && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)tolower((unsigned char)key[i]);
+	lower[i] = '\0';
+	return strstr(lower, "password") != NULL || strstr(lower, "secret") != NULL;
 }
 
 /*
