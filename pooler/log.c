@@ -394,13 +394,14 @@ static void line_begin(struct log_line *l, enum log_level level, const char *eve
 {
 	struct timespec ts;
 	struct tm tm;
-	char stamp[40];
-	size_t n;
+	char stamp[80];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + n, sizeof(stamp) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	/* Not strftime(): glibc's consults the time zone on every call. */
+	snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (int)(ts.tv_nsec / 1000000));
 
 	if (l->json) {
 		line_puts(l, "{\"ts\":\"");
