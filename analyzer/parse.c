@@ -149,9 +149,7 @@ static void error_from_pg(struct parse_error *err, const PgQueryError *pe, const
 	          pe->message != NULL ? pe->message : "syntax error");
 }
 
-/* First offset in text[from..to) that is not whitespace or inside a comment (nested like
- * PostgreSQL's). */
-static size_t skip_blanks_and_comments(const char *text, size_t from, size_t to)
+size_t parse_skip_blanks_and_comments(const char *text, size_t from, size_t to)
 {
 	size_t i = from;
 
@@ -179,7 +177,7 @@ static size_t skip_blanks_and_comments(const char *text, size_t from, size_t to)
 			break;
 		}
 	}
-	return i < to ? i : from;
+	return i;
 }
 
 enum parse_status parse_sql(const char *sql, size_t len, size_t max_bytes, struct parse_tree *tree,
@@ -225,7 +223,9 @@ enum parse_status parse_sql(const char *sql, size_t len, size_t max_bytes, struc
 			continue;
 		/* Skip leading blanks and comments: the line is where the statement's first token
 		 * is. */
-		size_t head = skip_blanks_and_comments(text, off, off + slen);
+		size_t head = parse_skip_blanks_and_comments(text, off, off + slen);
+		if (head >= off + slen)
+			head = off;
 		slen -= head - off;
 		off = head;
 		st->node = raw->stmt;

@@ -96,6 +96,13 @@ int parse_line_of(const char *sql, size_t len, size_t offset);
 bool parse_text_valid(const char *sql, size_t len, struct parse_error *err);
 
 /*
+ * First offset in text[from..to) that is neither whitespace nor inside a
+ * comment (-- to end of line, or nested slash-star blocks as PostgreSQL reads
+ * them); to when there is none.
+ */
+size_t parse_skip_blanks_and_comments(const char *text, size_t from, size_t to);
+
+/*
  * A comment found by the scanner (comments are not in the parse tree).
  * offset/len cover the whole comment including its delimiters.
  */
