@@ -686,6 +686,15 @@ bool ia_op_indexable(enum ia_op op)
 	       op == IA_OP_ISNULL;
 }
 
+/* Is p a column = column join predicate with col of rel on one side? */
+static bool join_on_column(const struct ia_pred *p, int rel, const char *col)
+{
+	if (p->op != IA_OP_JOIN)
+		return false;
+	return (p->rel == rel && strcmp(p->column, col) == 0) ||
+	       (p->rel2 == rel && strcmp(p->column2, col) == 0);
+}
+
 /* Selectivity of the equality-like (eq) or range-like (!eq) predicates on one column; 1: none. */
 static double column_selectivity(const struct ia_query *q, int rel, const char *col, bool eq,
                                  bool hash_ops)
@@ -696,6 +705,13 @@ static double column_selectivity(const struct ia_query *q, int rel, const char *
 
 	for (size_t i = 0; i < q->n_preds; i++) {
 		const struct ia_pred *p = &q->preds[i];
+		if (eq && !hash_ops && join_on_column(p, rel, col)) {
+			/* In a nested loop the join column is a lookup by the outer row's value. */
+			double s = eq_selectivity(q->rels[rel].table, col, NULL);
+			if (s < best)
+				best = s;
+			continue;
+		}
 		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
 			continue;
 		bool p_eq =
@@ -728,6 +744,8 @@ static bool column_has_pred(const struct ia_query *q, int rel, const char *col, 
 {
 	for (size_t i = 0; i < q->n_preds; i++) {
 		const struct ia_pred *p = &q->preds[i];
+		if (eq && join_on_column(p, rel, col))
+			return true;
 		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
 			continue;
 		if (eq && (p->op == IA_OP_EQ || p->op == IA_OP_IN || p->op == IA_OP_ISNULL))
@@ -869,6 +887,39 @@ static double anykey_selectivity(const struct ia_query *q, int rel, const struct
 	return sel;
 }
 
+/* Is `word` an identifier inside text (not part of a longer name)? */
+static bool mentions(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+		bool left = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+		bool right = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+		if (left && right)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Fraction of rows a partial index holds, estimated from the query's own
+ * predicates on the columns its WHERE mentions (they imply it).
+ */
+static double partial_selectivity(const struct ia_query *q, int rel, const char *predicate)
+{
+	double sel = 1;
+	for (size_t i = 0; i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->rel != rel || !p->column || !ia_op_indexable(p->op))
+			continue;
+		if (mentions(predicate, p->column)) {
+			double s = ia_pred_selectivity(q, p);
+			if (s < sel)
+				sel = s;
+		}
+	}
+	return sel;
+}
+
 double ia_best_index_selectivity(const struct ia_query *q, int rel,
                                  const struct catalog_index **best)
 {
@@ -884,8 +935,12 @@ double ia_best_index_selectivity(const struct ia_query *q, int rel,
 		double s = 1;
 		if (!ix->valid || ix->n_keys == 0)
 			continue;
-		if (ix->predicate && !ia_query_implies(q, rel, ix->predicate))
-			continue;
+		double partial = 1;
+		if (ix->predicate) {
+			if (!ia_query_implies(q, rel, ix->predicate))
+				continue;
+			partial = partial_selectivity(q, rel, ix->predicate);
+		}
 		switch (ix->method) {
 		case CATALOG_INDEX_BTREE:
 			s = btree_selectivity(q, rel, ix);
@@ -911,6 +966,8 @@ double ia_best_index_selectivity(const struct ia_query *q, int rel,
 		default:
 			break;
 		}
+		/* An implied partial index holds only the rows its WHERE keeps. */
+		s *= partial;
 		if (s < best_sel) {
 			best_sel = s;
 			if (best)
@@ -1499,6 +1556,29 @@ static size_t pinned_columns(const struct ia_query *q, size_t rel, const bool *p
 	return n;
 }
 
+/* Do cols cover the keys of a valid unique partial index whose WHERE the query implies? */
+static bool partial_unique_key(const struct ia_query *q, int rel, const char **cols, size_t n)
+{
+	const struct catalog_table *t = q->rels[rel].table;
+
+	for (size_t i = 0; i < t->n_indexes; i++) {
+		const struct catalog_index *ix = &t->indexes[i];
+		if (!ix->valid || !ix->unique || !ix->predicate || ix->n_keys == 0)
+			continue;
+		bool covered = true;
+		for (size_t k = 0; k < ix->n_keys && covered; k++) {
+			bool found = false;
+			for (size_t c = 0; c < n && !found; c++)
+				found =
+				    ix->keys[k].column && strcmp(ix->keys[k].column, cols[c]) == 0;
+			covered = found;
+		}
+		if (covered && ia_query_implies(q, rel, ix->predicate))
+			return true;
+	}
+	return false;
+}
+
 void ia_pinned_rels(const struct ia_query *q, bool *pinned)
 {
 	const char *cols[IA_MAX_PREDS];
@@ -1512,7 +1592,8 @@ void ia_pinned_rels(const struct ia_query *q, bool *pinned)
 			if (pinned[i] || q->rels[i].kind != IA_REL_TABLE)
 				continue;
 			size_t n = pinned_columns(q, i, pinned, cols, IA_MAX_PREDS);
-			if (n > 0 && catalog_is_unique_key(q->rels[i].table, cols, n)) {
+			if (n > 0 && (catalog_is_unique_key(q->rels[i].table, cols, n) ||
+			              partial_unique_key(q, (int)i, cols, n))) {
 				pinned[i] = true;
 				changed = true;
 			}
