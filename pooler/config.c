@@ -1144,9 +1144,13 @@ out_oom:
 static bool handle_section(struct loader *ld, char *line)
 {
 	char *end = strchr(line, ']');
-	char *name;
+	char *name, *rest;
 
-	if (end == NULL || trim(end + 1)[0] != '\0')
+	if (end == NULL)
+		return fail_key(ld, NULL, "malformed section header '%s'", line);
+	/* PgBouncer reads "[pgbouncer] ; note" as a header and a comment. */
+	rest = trim(end + 1);
+	if (*rest != '\0' && *rest != ';' && *rest != '#')
 		return fail_key(ld, NULL, "malformed section header '%s'", line);
 	*end = '\0';
 	name = trim(line + 1);
@@ -1287,6 +1291,9 @@ static bool load_file(struct loader *ld, const char *path)
 			ok = fail_key(ld, NULL, "NUL byte in line");
 			break;
 		}
+		/* A UTF-8 byte order mark, as some editors write, is not part of the text. */
+		if (ld->line == 1 && strncmp(buf, "\xef\xbb\xbf", 3) == 0)
+			memmove(buf, buf + 3, (size_t)len - 2);
 		ok = handle_line(ld, buf);
 	}
 	if (ok && ferror(f))

@@ -467,6 +467,11 @@ static void test_pgscope_and_pgbouncer_sections_are_one(void **state)
 {
 	struct config cfg;
 
+	/* A byte order mark, CRLF line ends and a comment after a header are all fine. */
+	load_ok(&cfg, "\xef\xbb\xbf[pgbouncer] ; main\r\nlisten_port = 7002\r\n");
+	assert_int_equal(cfg.listen_port, 7002);
+	config_free(&cfg);
+
 	load_ok(&cfg, "[pgbouncer]\nlisten_port = 7000\n[pgscope]\ndefault_pool_size = 3\n"
 	              "[PgBouncer]\nlisten_port = 7001\n");
 	assert_int_equal(cfg.listen_port, 7001); /* later wins */
@@ -528,6 +533,7 @@ static void test_structural_errors(void **state)
 	load_fails("listen_port = 6432\n", 1, "listen_port", "outside a section");
 	load_fails("[pgscope]\n[nonsense]\n", 2, NULL, "unknown section [nonsense]");
 	load_fails("[pgscope\n", 1, NULL, "malformed section");
+	load_fails("[pgscope] x\n", 1, NULL, "malformed section");
 	load_fails("[pgscope]\njust words\n", 2, NULL, "expected 'key = value'");
 	load_fails("[pgscope]\n= 5\n", 2, NULL, "missing key");
 }
