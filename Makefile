@@ -125,6 +125,15 @@ bench-report: pgscope
 fuzz:
 	tests/fuzz/run
 
+# Analyzer cost per distinct query and per cached repeat (median, p99).
+.PHONY: bench-analyzer
+bench-analyzer: $(BUILD)/tests/bench/bench_analyzer
+	$(BUILD)/tests/bench/bench_analyzer
+
+$(BUILD)/tests/bench/%: tests/bench/%.c $(ANALYZER_LIB) $(BUILD)/config.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(ANALYZER_LIB) $(DEP_LIBS)
+
 install: pgscope
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5

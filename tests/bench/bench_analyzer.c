@@ -1,0 +1,100 @@
+/*
+ * bench_analyzer.c - cost of analysing a distinct OLTP query (parse + all rules) and of a cached
+ * repeat.
+ *
+ * Prints median and p99 in microseconds. Not a test: the numbers depend on the
+ * machine. Run with `make bench-analyzer`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyzer/cache.h"
+#include "analyzer/engine.h"
+#include "analyzer/parse.h"
+
+#define N_DISTINCT 20000
+#define N_CACHED   200000
+
+/* OLTP statements in the shape applications send (pgbench and typical CRUD). */
+static const char *const templates[] = {
+    "SELECT abalance FROM pgbench_accounts WHERE aid = %d",
+    "UPDATE pgbench_accounts SET abalance = abalance + %d WHERE aid = %d",
+    "UPDATE pgbench_tellers SET tbalance = tbalance + %d WHERE tid = %d",
+    "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (%d, %d, 7, 3, "
+    "CURRENT_TIMESTAMP)",
+    "SELECT id, email, name FROM users WHERE id = %d",
+    "SELECT o.id, o.total FROM orders o JOIN customers c ON c.id = o.customer_id WHERE "
+    "c.id = %d AND o.status = 'open' ORDER BY o.created_at DESC LIMIT %d",
+    "SELECT count(*) FROM sessions WHERE user_id = %d AND expires_at > now() - interval '%d "
+    "minutes'",
+    "DELETE FROM cart_items WHERE cart_id = %d AND product_id = %d",
+};
+#define N_TEMPLATES (sizeof(templates) / sizeof(templates[0]))
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void report(const char *what, double *t, size_t n)
+{
+	qsort(t, n, sizeof(*t), cmp_double);
+	printf("%-40s median %8.3f us   p99 %8.3f us   (n=%zu)\n", what, t[n / 2],
+	       t[(size_t)((double)n * 0.99)], n);
+}
+
+int main(void)
+{
+	static char texts[N_DISTINCT][256];
+	double *t = malloc(sizeof(double) * (N_CACHED > N_DISTINCT ? N_CACHED : N_DISTINCT));
+	struct analysis_cache *cache = analysis_cache_new(N_DISTINCT * 2, 256u << 20);
+	size_t findings = 0;
+
+	if (t == NULL || cache == NULL)
+		return 1;
+	for (int i = 0; i < N_DISTINCT; i++)
+		snprintf(texts[i], sizeof(texts[i]), templates[(size_t)i % N_TEMPLATES], 1000 + i,
+		         i % 97 + 1);
+	/* Warm up libpg_query's memory context and the code paths. */
+	for (int i = 0; i < 200; i++)
+		analysis_free(analyze_sql(texts[i], strlen(texts[i]), NULL, NULL, NULL));
+
+	for (int i = 0; i < N_DISTINCT; i++) {
+		double t0 = now_us();
+		const struct analysis *a =
+		    analysis_cache_analyze(cache, texts[i], strlen(texts[i]), NULL, NULL, NULL);
+		t[i] = now_us() - t0;
+		findings += a != NULL ? a->n_findings : 0;
+	}
+	report("distinct query (parse + all rules)", t, N_DISTINCT);
+
+	for (int i = 0; i < N_CACHED; i++) {
+		const char *q = texts[(size_t)i * 7919 % N_DISTINCT];
+		double t0 = now_us();
+		const struct analysis *a =
+		    analysis_cache_analyze(cache, q, strlen(q), NULL, NULL, NULL);
+		t[i] = now_us() - t0;
+		findings += a != NULL ? a->n_findings : 0;
+	}
+	report("cached repeat (hash + compare)", t, N_CACHED);
+
+	struct analysis_cache_stats st;
+	analysis_cache_get_stats(cache, &st);
+	printf("cache: %llu hits, %llu misses, %zu entries, %zu bytes; findings seen %zu\n",
+	       (unsigned long long)st.hits, (unsigned long long)st.misses, st.entries, st.bytes,
+	       findings);
+	analysis_cache_free(cache);
+	free(t);
+	parse_thread_cleanup();
+	return 0;
+}
