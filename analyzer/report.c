@@ -6,6 +6,7 @@
 
 #include "analyzer/engine.h"
 #include "analyzer/report.h"
+#include "analyzer/report_hypo.h"
 
 /* ---- histogram -------------------------------------------------------- */
 
@@ -680,6 +681,8 @@ void report_finish(struct report *r)
 	r->index = NULL;
 	r->index_cap = 0;
 	analyze_fingerprints(r);
+	if (r->opts.hypo_dsn)
+		report_hypo_apply(r, r->opts.hypo_dsn);
 	group_findings(r);
 }
 

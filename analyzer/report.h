@@ -101,6 +101,7 @@ struct report_options {
 	const struct rule_config *rules; /* may be NULL: defaults */
 	const struct baseline *baseline; /* acknowledged findings to hide, may be NULL */
 	struct logread_options input;    /* how to read files */
+	const char *hypo_dsn;            /* check index suggestions with HypoPG there (NULL: no) */
 };
 
 struct report {
@@ -134,7 +135,9 @@ struct report {
 	size_t n_findings;
 	struct report_rule_group *groups;
 	size_t n_groups;
-	size_t baselined; /* findings hidden by the baseline */
+	size_t baselined;    /* findings hidden by the baseline */
+	size_t hypo_dropped; /* unindexed-filter findings no hypothetical index helped */
+	char hypo_note[256]; /* why index suggestions were not checked, or "" */
 	/* Private: text -> fingerprint cache for log inputs. */
 	void *fpcache;
 };

@@ -270,6 +270,11 @@ int report_write_html(const struct report *r, FILE *out)
 	if (r->baselined)
 		fprintf(out, "<p>%zu finding(s) acknowledged in the baseline are hidden.</p>\n",
 		        r->baselined);
+	if (r->hypo_note[0]) {
+		fputs("<p>", out);
+		esc(out, r->hypo_note);
+		fputs("</p>\n", out);
+	}
 	findings_section(r, out);
 	fputs("</body></html>\n", out);
 	return ferror(out) ? -1 : 0;

@@ -46,7 +46,7 @@ int report_write_json(const struct report *r, FILE *out)
 	        "\"statements\":%llu,\"fingerprints\":%zu,\"errors\":%llu,\"unparsed\":%llu,"
 	        "\"skipped_lines\":%llu,\"first_us\":%lld,\"last_us\":%lld,\"qps\":%.3f,"
 	        "\"total_us\":%lld,\"p50_us\":%lld,\"p95_us\":%lld,\"p99_us\":%lld,"
-	        "\"baselined\":%zu},\n",
+	        "\"baselined\":%zu,\"hypo_dropped\":%zu,\"hypo_note\":",
 	        REPORT_JSON_VERSION, r->n_files, (unsigned long long)r->stmts_read,
 	        (unsigned long long)r->stmts_kept, r->n_fps, (unsigned long long)r->errors,
 	        (unsigned long long)r->unparsed, (unsigned long long)r->skipped,
@@ -55,7 +55,13 @@ int report_write_json(const struct report *r, FILE *out)
 	        (long long)r->total_us,
 	        (long long)report_hist_quantile(&r->all, 0.50, -1, r->max_us),
 	        (long long)report_hist_quantile(&r->all, 0.95, -1, r->max_us),
-	        (long long)report_hist_quantile(&r->all, 0.99, -1, r->max_us), r->baselined);
+	        (long long)report_hist_quantile(&r->all, 0.99, -1, r->max_us), r->baselined,
+	        r->hypo_dropped);
+	if (r->hypo_note[0])
+		report_json_str(out, r->hypo_note);
+	else
+		fputs("null", out);
+	fputs("},\n", out);
 
 	fputs("\"top\":[", out);
 	for (size_t i = 0; i < report_top_count(r); i++) {

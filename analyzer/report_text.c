@@ -113,6 +113,13 @@ int report_write_text(const struct report *r, FILE *out, bool color)
 	if (r->baselined)
 		fprintf(out, " (%zu acknowledged in the baseline, hidden)", r->baselined);
 	fputc('\n', out);
+	if (r->hypo_dropped)
+		fprintf(
+		    out,
+		    "  (%zu unindexed-filter finding(s) dropped: no hypothetical index helped)\n",
+		    r->hypo_dropped);
+	if (r->hypo_note[0])
+		fprintf(out, "  %s%s%s\n", c->dim, r->hypo_note, c->reset);
 	if (r->n_groups == 0)
 		fprintf(out, "  none\n");
 	for (size_t g = 0; g < r->n_groups; g++) {

@@ -248,6 +248,7 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	c.ro.catalog = cat;
+	c.ro.hypo_dsn = c.dsn;
 	c.ro.baseline = c.baseline ? &bl : NULL;
 	r = report_new(&c.ro);
 	if (!r) {
