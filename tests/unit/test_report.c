@@ -384,7 +384,8 @@ static void test_html_well_formed(void **state)
 	                         "assert not p.st and p.svg>=3, (p.st, p.svg)\n"
 	                         "ET.fromstring(src.split(\"\\n\",1)[1])\n"
 	                         "assert \"<script\" not in src and \"http://\" not in "
-	                         "src.replace(\"http://www.w3.org/2000/svg\",\"\")\n" path));
+	                         "src.replace(\"http://www.w3.org/2000/svg\",\"\")\n",
+	                         path));
 }
 
 static void test_text_and_sarif(void **state)
