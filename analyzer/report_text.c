@@ -1,7 +1,10 @@
 /* report_text.c - the terminal report: summary, top fingerprints, findings by rule. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analyzer/report.h"
 
@@ -41,6 +44,30 @@ static void format_time(int64_t us, char *out, size_t size)
 	strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
+/* s right-aligned in width display columns (UTF-8 continuation bytes take none). */
+static void column(FILE *out, const char *s, size_t width)
+{
+	size_t chars = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		chars += (*p & 0xc0) != 0x80;
+	for (; chars < width; chars++)
+		fputc(' ', out);
+	fputs(s, out);
+}
+
+/* Columns to fit: the terminal's when out is one, else $COLUMNS, else 100; at most 500. */
+static size_t terminal_width(FILE *out)
+{
+	struct winsize ws;
+	size_t w = 100;
+	const char *env = getenv("COLUMNS");
+	if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		w = ws.ws_col;
+	else if (env && atoi(env) > 0)
+		w = (size_t)atoi(env);
+	return w < 500 ? w : 500;
+}
+
 static const char *sev_color(const struct palette *c, enum severity s)
 {
 	return s == SEVERITY_ERROR ? c->red : s == SEVERITY_WARNING ? c->yellow : c->cyan;
@@ -51,6 +78,7 @@ int report_write_text(const struct report *r, FILE *out, bool color)
 	const struct palette *c = color ? &ansi : &plain;
 	char a[64], b[64], t1[64], t2[64], t3[64], t4[64], t5[64];
 	char q[512];
+	size_t width = terminal_width(out);
 
 	format_time(r->first_us, a, sizeof(a));
 	format_time(r->last_us, b, sizeof(b));
@@ -83,8 +111,8 @@ int report_write_text(const struct report *r, FILE *out, bool color)
 
 	size_t top = report_top_count(r);
 	fprintf(out, "\n%sTop %zu fingerprints by total time%s\n", c->bold, top, c->reset);
-	fprintf(out, "  %-3s %-16s %9s %10s %9s %9s %9s %9s %8s %5s %4s\n", "#", "fingerprint",
-	        "calls", "total", "mean", "p50", "p95", "p99", "rows/c", "err", "rep%");
+	fprintf(out, "  %-3s%8s %9s %8s %8s %8s %8s %7s %5s %4s\n", "#", "calls", "total", "mean",
+	        "p50", "p95", "p99", "rows/c", "err", "rep%");
 	for (size_t i = 0; i < top; i++) {
 		const struct report_fp *f = &r->fps[i];
 		char hex[17];
@@ -101,12 +129,16 @@ int report_write_text(const struct report *r, FILE *out, bool color)
 		if (f->rows_calls)
 			snprintf(rows, sizeof(rows), "%.1f",
 			         (double)f->rows / (double)f->rows_calls);
-		fprintf(out, "  %-3zu %-16s %9llu %10s %9s %9s %9s %9s %8s %5llu %4.0f\n", i + 1,
-		        hex, (unsigned long long)f->calls, t1, t2, t3, t4, t5, rows,
-		        (unsigned long long)f->errors,
+		fprintf(out, "  %-3zu%8llu", i + 1, (unsigned long long)f->calls);
+		column(out, t1, 10);
+		column(out, t2, 9);
+		column(out, t3, 9);
+		column(out, t4, 9);
+		column(out, t5, 9);
+		fprintf(out, " %7s %5llu %4.0f\n", rows, (unsigned long long)f->errors,
 		        f->calls ? 100.0 * (double)f->replica / (double)f->calls : 0.0);
-		one_line(f->query, q, 96);
-		fprintf(out, "      %s%s%s\n", c->dim, q, c->reset);
+		one_line(f->query, q, width > 30 ? width - 24 : 8);
+		fprintf(out, "     %s  %s%s%s\n", hex, c->dim, q, c->reset);
 	}
 
 	fprintf(out, "\n%sFindings by rule, ranked by time at stake%s", c->bold, c->reset);
@@ -139,7 +171,7 @@ int report_write_text(const struct report *r, FILE *out, bool color)
 			        f->fp->user[0] ? f->fp->user : "-",
 			        f->fp->application_name[0] ? f->fp->application_name : "-");
 			fprintf(out, "      %s\n", f->message);
-			one_line(f->fp->query, q, 110);
+			one_line(f->fp->query, q, width > 20 ? width - 14 : 8);
 			fprintf(out, "      %sexample:%s %s\n", c->dim, c->reset, q);
 			if (f->suggestion)
 				fprintf(out, "      %sfix:%s %s\n", c->bold, c->reset,
