@@ -17,6 +17,7 @@
 #include "pooler/conn.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
+#include "pooler/prepared.h"
 #include "pooler/proto.h"
 #include "pooler/scram.h"
 #include "pooler/server.h"
@@ -99,6 +100,7 @@ void client_accept(int fd, bool is_unix, const char *addr)
 	c->tx_status = 'I';
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	params_init(&c->params);
+	ps_client_init(&c->ps);
 	if (in_limit < PROTO_MAX_STARTUP)
 		in_limit = PROTO_MAX_STARTUP;
 	conn_init(&c->conn, fd, in_limit, CONN_HIGH_WATER + cfg->max_packet_size + 65536,
@@ -179,6 +181,7 @@ void client_free(struct client *c)
 	}
 	free(c->scram_keys);
 	params_clear(&c->params);
+	ps_client_release(&c->ps);
 	free(c);
 }
 
@@ -612,32 +615,63 @@ static bool request_needs_body(uint8_t type)
 	return type == 'X';
 }
 
+/* In transaction/statement mode statement names are rewritten: see prepared.h. */
+static bool pooled_needs_body(uint8_t type)
+{
+	return type == 'X' || type == 'P' || type == 'B' || type == 'D' || type == 'C' ||
+	       type == 'Q';
+}
+
+static bool client_nothing_in_flight(const struct client *c)
+{
+	return c->pending_sync == 0 && stmt_in_flight(c) == 0;
+}
+
+/* Statement names in pooled modes; the verdict as a relay action. */
+static enum relay_action request_pooled(struct client *c, const struct relay_msg *m)
+{
+	switch (ps_client_message(c, c->server, m)) {
+	case PS_FORWARD:
+		return RELAY_FORWARD;
+	case PS_REWRITTEN:
+		return RELAY_SKIP;
+	case PS_FAIL:
+		break;
+	}
+	client_fail(c, SQLSTATE_INTERNAL_ERROR, "could not track prepared statements");
+	return RELAY_FAIL;
+}
+
 static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 {
 	struct client *c = owner;
 	ev_tstamp now = ev_now(pooler.loop);
+	bool pooled = c->pool->mode != POOL_MODE_SESSION;
 
 	switch (m->type) {
 	case 'Q':
+		if (pooled && client_nothing_in_flight(c) && ps_simple_query(c, m->body, m->len))
+			return RELAY_SKIP;
 		if (c->tx_status == 'I' && c->pending_sync == 0)
 			c->xact_id = ++c->xact_count;
 		c->pending_sync++;
 		stmt_begin(c, 'Q', now);
-		return RELAY_FORWARD;
+		break;
 	case 'E':
-		if (c->tx_status == 'I' && c->pending_sync == 0 && stmt_in_flight(c) == 0)
+		if (c->tx_status == 'I' && client_nothing_in_flight(c))
 			c->xact_id = ++c->xact_count;
 		stmt_begin(c, 'E', now);
-		return RELAY_FORWARD;
+		break;
 	case 'S':
 		c->pending_sync++;
-		return RELAY_FORWARD;
+		break;
 	case 'X':
 		client_close(c, "client terminated");
 		return RELAY_FAIL;
 	default:
-		return RELAY_FORWARD;
+		break;
 	}
+	return pooled ? request_pooled(c, m) : RELAY_FORWARD;
 }
 
 static const struct relay_ops request_ops_template = {
@@ -648,17 +682,22 @@ static const struct relay_ops request_ops_template = {
 
 void client_relay(struct client *c)
 {
-	static struct relay_ops ops;
+	static struct relay_ops session_ops, pooled_ops;
 	struct server *sv = c->server;
 	enum relay_result res;
 
-	if (ops.on_msg == NULL) {
-		ops = request_ops_template;
-		ops.max_len = pooler.cfg->max_packet_size;
+	if (session_ops.on_msg == NULL) {
+		session_ops = request_ops_template;
+		session_ops.max_len = pooler.cfg->max_packet_size;
+		pooled_ops = session_ops;
+		pooled_ops.needs_body = pooled_needs_body;
 	}
-	res = conn_relay(&c->conn, &sv->conn.out, &ops, c);
-	if (c->state == CL_FREE)
+	res = conn_relay(&c->conn, &sv->conn.out,
+	                 c->pool->mode == POOL_MODE_SESSION ? &session_ops : &pooled_ops, c);
+	if (c->state == CL_FREE || c->state == CL_CLOSING)
 		return;
+	if (pbuf_len(&c->conn.out) > 0 && !client_flush(c))
+		return; /* answered locally (ps_simple_query) */
 	if (c->server != NULL && !server_flush(c->server))
 		return;
 	switch (res) {
@@ -693,6 +732,19 @@ static void client_handle_idle(struct client *c)
 {
 	struct pbuf *in = &c->conn.in;
 
+	if (pbuf_len(in) < 1)
+		return;
+	while (pbuf_len(in) >= PROTO_HDR && pbuf_head(in)[0] == 'Q') {
+		/* Some statements are answered without a server (see ps_simple_query). */
+		uint32_t len = proto_get32(pbuf_head(in) + 1);
+
+		if (len < 4 || len > pooler.cfg->max_packet_size || pbuf_len(in) < len + 1u ||
+		    !ps_simple_query(c, pbuf_head(in) + PROTO_HDR, len - 4))
+			break;
+		pbuf_consume(in, len + 1u);
+		if (!client_flush(c))
+			return;
+	}
 	if (pbuf_len(in) < 1)
 		return;
 	if (pbuf_head(in)[0] == 'X') {

@@ -356,6 +356,7 @@ static void pooler_init_state(struct config *cfg)
 	list_init(&pooler.closing_clients);
 	list_init(&pooler.dead_clients);
 	list_init(&pooler.dead_servers);
+	htab_init(&pooler.ps_registry);
 }
 
 static bool load_auth_file(void)
@@ -429,6 +430,7 @@ int pooler_run(struct config *cfg)
 	ev_timer_stop(pooler.loop, &pooler.janitor);
 	while (!list_empty(&pooler.pools))
 		pool_free(list_entry(list_first(&pooler.pools), struct pool, node));
+	htab_release(&pooler.ps_registry); /* every entry went with its last client and server */
 	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0)
 		unlink(cfg->pidfile);
 	log_event(LOG_INFO, "pooler.stop", LOG_INT, "clients_accepted",

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pooler/config.h"
+#include "pooler/htab.h"
 #include "pooler/list.h"
 #include "pooler/params.h"
 #include "pooler/pbuf.h"
@@ -71,6 +72,26 @@ enum server_task {
 	TASK_CONNECT_QUERY, /* connect_query after login, then idle */
 };
 
+struct client;
+struct ps_pending;
+
+/* Prepared statements in transaction mode (prepared.c): a client's names. */
+struct ps_client {
+	struct htab names; /* client statement name -> struct ps_entry * */
+	uint8_t *unnamed;  /* body of the last unnamed Parse after its name, or NULL */
+	size_t unnamed_len;
+};
+
+/* Prepared statements in transaction mode (prepared.c): a server's copies. */
+struct ps_server {
+	struct htab slots; /* entry pointer -> struct ps_slot * */
+	struct list lru;   /* struct ps_slot, most recently used first */
+	int count;
+	struct ps_pending *queue; /* Parse/Close sent and not yet answered, FIFO */
+	int q_head, q_len, q_cap;
+	const struct client *unnamed_owner; /* whose unnamed statement the server holds */
+};
+
 struct pool;
 struct server;
 struct scram_client;
@@ -115,6 +136,7 @@ struct client {
 	int pending_sync;           /* Query/Sync messages forwarded whose ReadyForQuery is due */
 	ev_tstamp last_wait;        /* how long it last waited for a server (s) */
 	uint64_t xact_id;           /* current transaction's pooler-local id */
+	struct ps_client ps;        /* prepared statement names (transaction mode) */
 	struct scram_server *scram; /* SCRAM exchange during CL_AUTH, owned */
 	struct scram_keys *scram_keys; /* ClientKey from a verified SCRAM login, owned; lets the
 	                                  pool log in to the server */
@@ -140,6 +162,7 @@ struct server {
 	bool dirty;             /* must not be reused (broken state) */
 	ev_tstamp created;
 	ev_tstamp last_used;
+	struct ps_server ps;        /* prepared statements on this server (transaction mode) */
 	struct scram_client *scram; /* SCRAM exchange during login, owned */
 	char error_sqlstate[6];     /* login error, passed to waiting clients */
 	char error_message[256];
@@ -213,7 +236,9 @@ struct pooler {
 	ev_signal sig_term, sig_int, sig_hup;
 	bool shutting_down;
 	struct pooler_stats stats;
-	struct userlist *users; /* auth_file contents, or NULL */
+	struct userlist *users;  /* auth_file contents, or NULL */
+	struct htab ps_registry; /* Parse body -> struct ps_entry *, see prepared.c */
+	uint64_t ps_next_id;     /* last statement number handed out */
 };
 
 extern struct pooler pooler;

@@ -22,6 +22,7 @@
 #include "pooler/conn.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
+#include "pooler/prepared.h"
 #include "pooler/proto.h"
 #include "pooler/scram.h"
 #include "pooler/server.h"
@@ -166,6 +167,7 @@ struct server *server_connect(struct pool *p)
 	sv->tx_status = 'I';
 	params_init(&sv->params);
 	params_init(&sv->defaults);
+	ps_server_init(&sv->ps);
 	conn_init(&sv->conn, fd, cfg->max_packet_size + PROTO_HDR, cfg->max_packet_size + 65536,
 	          server_on_read, server_on_write, sv);
 	p->n_servers++;
@@ -558,8 +560,10 @@ static void server_task_done(struct server *sv)
 			server_close(sv, "internal query failed");
 			return;
 		}
-		if (task == TASK_RESET && query_resets_all(pooler.cfg->server_reset_query))
+		if (task == TASK_RESET && query_resets_all(pooler.cfg->server_reset_query)) {
 			params_copy(&sv->params, &sv->defaults);
+			ps_server_forget_all(&sv->ps);
+		}
 		pool_server_ready(sv);
 		return;
 	case TASK_NONE:
@@ -619,7 +623,27 @@ static const struct relay_ops internal_ops = {
 
 static bool active_needs_body(uint8_t type)
 {
-	return type == 'Z' || type == 'C' || type == 'E' || type == 'S';
+	return type == 'Z' || type == 'C' || type == 'E' || type == 'S' || type == '1' ||
+	       type == '3';
+}
+
+/* A tag that drops every prepared statement of the session. */
+static bool tag_drops_statements(const char *tag)
+{
+	return strcmp(tag, "DISCARD ALL") == 0 || strcmp(tag, "DEALLOCATE ALL") == 0;
+}
+
+/* Transaction/statement mode: match answers to what prepared.c injected. */
+static enum relay_action pooled_response(struct server *sv, const struct relay_msg *m)
+{
+	bool broken;
+	bool swallow = ps_server_response(sv, m->type, &broken);
+
+	if (broken) {
+		server_lost(sv, "unexpected ParseComplete/CloseComplete from server");
+		return RELAY_FAIL;
+	}
+	return swallow ? RELAY_SKIP : RELAY_FORWARD;
 }
 
 static enum relay_action active_msg(void *owner, const struct relay_msg *m)
@@ -629,7 +653,12 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 	ev_tstamp now = ev_now(pooler.loop);
 	struct proto_reader r;
 
+	bool pooled = sv->pool->mode != POOL_MODE_SESSION;
+
 	switch (m->type) {
+	case '1':
+	case '3':
+		return pooled ? pooled_response(sv, m) : RELAY_FORWARD;
 	case 'C': {
 		char tag[64];
 		size_t n = m->len < sizeof(tag) ? m->len : sizeof(tag) - 1;
@@ -637,6 +666,10 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		memcpy(tag, m->body, n);
 		tag[n] = 0;
 		stmt_command_complete(c, tag, now);
+		if (pooled && tag_drops_statements(tag)) {
+			ps_server_forget_all(&sv->ps);
+			ps_client_forget_all(&c->ps);
+		}
 		return RELAY_FORWARD;
 	}
 	case 'E': {
@@ -644,7 +677,7 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 
 		if (proto_parse_error(m->body, m->len, &e))
 			stmt_error(c, e.sqlstate, now);
-		return RELAY_FORWARD;
+		return pooled ? pooled_response(sv, m) : RELAY_FORWARD;
 	}
 	case 'I':
 	case 's':
@@ -669,6 +702,8 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		if (c->pending_sync > 0)
 			c->pending_sync--;
 		stmt_ready(c, now);
+		if (pooled && pooled_response(sv, m) == RELAY_FAIL)
+			return RELAY_FAIL;
 		return c->pending_sync == 0 ? RELAY_FORWARD_STOP : RELAY_FORWARD;
 	default:
 		return RELAY_FORWARD;
@@ -799,5 +834,6 @@ void server_free(struct server *sv)
 	}
 	params_clear(&sv->params);
 	params_clear(&sv->defaults);
+	ps_server_release(&sv->ps);
 	free(sv);
 }

@@ -1,0 +1,688 @@
+/* prepared.c - prepared statements across pooled servers (see prepared.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pooler/log.h"
+#include "pooler/prepared.h"
+#include "pooler/proto.h"
+
+#define PS_QUEUE_MAX 65536 /* Parse/Close messages one pipeline may have in flight */
+
+/* Names the pooler uses on servers for its own purposes. */
+#define PS_TMP_NAME     "pgscope_tmp"     /* throwaway statement for a ParseComplete */
+#define PS_NONE_NAME    "pgscope_none"    /* never exists: Close of it is a no-op */
+#define PS_MISSING_NAME "pgscope_missing" /* never exists: Bind of it fails as PostgreSQL does */
+
+/* A statement prepared on one server connection. */
+struct ps_slot {
+	struct list lru;
+	struct ps_entry *entry;
+	bool pending; /* Parse sent, ParseComplete not seen yet */
+};
+
+/* One Parse or Close sent to a server, waiting for its answer. */
+struct ps_pending {
+	uint8_t kind;             /* 'P' or 'C' */
+	bool swallow;             /* injected by the pooler: the client never sees the answer */
+	struct ps_slot *slot;     /* Parse: the server slot it creates, or NULL */
+	struct ps_entry *evicted; /* Close: the entry it evicts, or NULL */
+	struct client *client;    /* Parse: whose new name to undo on failure, or NULL */
+	char *client_name;        /* that name, owned */
+};
+
+/* ---- the process-wide registry ---- */
+
+static void entry_unref(struct ps_entry *e)
+{
+	if (--e->refs > 0)
+		return;
+	htab_del(&pooler.ps_registry, e->body, e->body_len);
+	free(e->body);
+	free(e);
+}
+
+static struct ps_entry *entry_get(const uint8_t *body, size_t len)
+{
+	struct ps_entry *e = htab_get(&pooler.ps_registry, body, len);
+
+	if (e != NULL)
+		return e;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	e->body = malloc(len);
+	if (e->body == NULL)
+		goto out_free;
+	memcpy(e->body, body, len);
+	e->body_len = len;
+	e->id = ++pooler.ps_next_id;
+	snprintf(e->name, sizeof(e->name), "pgscope_%llu", (unsigned long long)e->id);
+	if (!htab_put(&pooler.ps_registry, e->body, len, e))
+		goto out_free_body;
+	return e;
+out_free_body:
+	free(e->body);
+out_free:
+	free(e);
+	return NULL;
+}
+
+size_t ps_registry_size(void)
+{
+	return pooler.ps_registry.count;
+}
+
+/* ---- client names ---- */
+
+void ps_client_init(struct ps_client *pc)
+{
+	htab_init(&pc->names);
+	pc->unnamed = NULL;
+	pc->unnamed_len = 0;
+}
+
+static void unref_value(void *value, void *arg)
+{
+	entry_unref(value);
+}
+
+void ps_client_forget_all(struct ps_client *pc)
+{
+	htab_foreach(&pc->names, unref_value, NULL);
+	htab_release(&pc->names);
+}
+
+void ps_client_release(struct ps_client *pc)
+{
+	ps_client_forget_all(pc);
+	free(pc->unnamed);
+	pc->unnamed = NULL;
+}
+
+bool ps_client_forget(struct ps_client *pc, const char *name)
+{
+	struct ps_entry *e = htab_del(&pc->names, name, strlen(name));
+
+	if (e == NULL)
+		return false;
+	entry_unref(e);
+	return true;
+}
+
+static bool client_map(struct ps_client *pc, const char *name, struct ps_entry *e)
+{
+	if (!htab_put(&pc->names, name, strlen(name), e))
+		return false;
+	e->refs++;
+	return true;
+}
+
+/* ---- server copies ---- */
+
+void ps_server_init(struct ps_server *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	htab_init(&ps->slots);
+	list_init(&ps->lru);
+}
+
+static void slot_remove(struct ps_server *ps, struct ps_slot *slot)
+{
+	struct ps_entry *e = slot->entry;
+
+	htab_del(&ps->slots, &e, sizeof(e));
+	list_del(&slot->lru);
+	ps->count--;
+	free(slot);
+	entry_unref(e);
+}
+
+static struct ps_slot *slot_add(struct ps_server *ps, struct ps_entry *e, bool pending)
+{
+	struct ps_slot *slot = calloc(1, sizeof(*slot));
+
+	if (slot == NULL)
+		return NULL;
+	if (!htab_put(&ps->slots, &e, sizeof(e), slot)) {
+		free(slot);
+		return NULL;
+	}
+	slot->entry = e;
+	slot->pending = pending;
+	list_init(&slot->lru);
+	list_append(&ps->lru, &slot->lru);
+	ps->count++;
+	e->refs++;
+	return slot;
+}
+
+static void pending_clear(struct ps_server *ps)
+{
+	for (int i = 0; i < ps->q_len; i++)
+		free(ps->queue[(ps->q_head + i) % ps->q_cap].client_name);
+	ps->q_head = ps->q_len = 0;
+}
+
+void ps_server_forget_all(struct ps_server *ps)
+{
+	while (!list_empty(&ps->lru))
+		slot_remove(ps, list_entry(list_first(&ps->lru), struct ps_slot, lru));
+	ps->unnamed_owner = NULL;
+}
+
+void ps_server_release(struct ps_server *ps)
+{
+	pending_clear(ps);
+	ps_server_forget_all(ps);
+	htab_release(&ps->slots);
+	free(ps->queue);
+	ps->queue = NULL;
+	ps->q_cap = 0;
+}
+
+static struct ps_pending *pending_push(struct ps_server *ps, uint8_t kind, bool swallow)
+{
+	struct ps_pending *p;
+
+	if (ps->q_len == ps->q_cap) {
+		int cap = ps->q_cap ? ps->q_cap * 2 : 16;
+		struct ps_pending *q;
+
+		if (cap > PS_QUEUE_MAX)
+			return NULL;
+		q = calloc((size_t)cap, sizeof(*q));
+		if (q == NULL)
+			return NULL;
+		for (int i = 0; i < ps->q_len; i++)
+			q[i] = ps->queue[(ps->q_head + i) % ps->q_cap];
+		free(ps->queue);
+		ps->queue = q;
+		ps->q_cap = cap;
+		ps->q_head = 0;
+	}
+	p = &ps->queue[(ps->q_head + ps->q_len) % ps->q_cap];
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->swallow = swallow;
+	ps->q_len++;
+	return p;
+}
+
+/* ---- writing messages to the server ---- */
+
+static bool write_parse(struct pbuf *out, const char *name, const uint8_t *body, size_t len)
+{
+	struct proto_writer w;
+
+	proto_begin(&w, out, 'P');
+	proto_put_str(&w, name);
+	proto_put_bytes(&w, body, len);
+	return proto_end(&w);
+}
+
+static bool write_close(struct pbuf *out, char kind, const char *name)
+{
+	struct proto_writer w;
+
+	proto_begin(&w, out, 'C');
+	proto_put_byte(&w, (uint8_t)kind);
+	proto_put_str(&w, name);
+	return proto_end(&w);
+}
+
+/* Make room under max_prepared_statements by closing the least recently used copy. */
+static bool evict_one(struct server *sv)
+{
+	struct ps_server *ps = &sv->ps;
+	struct list *it;
+
+	for (it = ps->lru.next; it != &ps->lru; it = it->next) {
+		struct ps_slot *slot = list_entry(it, struct ps_slot, lru);
+		struct ps_pending *p;
+
+		if (slot->pending)
+			continue;
+		p = pending_push(ps, 'C', true);
+		if (p == NULL || !write_close(&sv->conn.out, 'S', slot->entry->name))
+			return false;
+		p->evicted = slot->entry;
+		slot->entry->refs++; /* held by the record until the Close is answered */
+		slot_remove(ps, slot);
+		return true;
+	}
+	return true; /* everything is in flight: go over the limit for now */
+}
+
+/* Prepare e on sv unless it is there; the ParseComplete will be swallowed. */
+static bool ensure_prepared(struct server *sv, struct ps_entry *e)
+{
+	struct ps_server *ps = &sv->ps;
+	struct ps_slot *slot = htab_get(&ps->slots, &e, sizeof(e));
+	struct ps_pending *p;
+	int max = pooler.cfg->max_prepared_statements;
+
+	if (slot != NULL) {
+		list_del(&slot->lru);
+		list_append(&ps->lru, &slot->lru); /* most recent at the tail */
+		return true;
+	}
+	if (max > 0 && ps->count >= max && !evict_one(sv))
+		return false;
+	p = pending_push(ps, 'P', true);
+	if (p == NULL)
+		return false;
+	p->slot = slot_add(ps, e, true);
+	if (p->slot == NULL)
+		return false;
+	return write_parse(&sv->conn.out, e->name, e->body, e->body_len);
+}
+
+/* ---- client messages ---- */
+
+static enum ps_verdict on_parse(struct client *c, struct server *sv, const struct relay_msg *m)
+{
+	struct proto_reader r;
+	const char *name;
+	struct ps_entry *e;
+	struct ps_pending *p;
+	const uint8_t *rest;
+	size_t rest_len;
+
+	proto_reader_init(&r, m->body, m->len);
+	name = proto_read_str(&r);
+	if (r.bad)
+		return PS_FORWARD; /* malformed: let the server say so */
+	rest = r.pos;
+	rest_len = proto_reader_left(&r);
+	if (name[0] == 0) {
+		/* The unnamed statement: remember it, so it can follow the client across Syncs. */
+		free(c->ps.unnamed);
+		c->ps.unnamed = malloc(rest_len ? rest_len : 1);
+		if (c->ps.unnamed == NULL)
+			return PS_FAIL;
+		memcpy(c->ps.unnamed, rest, rest_len);
+		c->ps.unnamed_len = rest_len;
+		sv->ps.unnamed_owner = c;
+		return pending_push(&sv->ps, 'P', false) ? PS_FORWARD : PS_FAIL;
+	}
+	e = htab_get(&c->ps.names, name, strlen(name));
+	if (e != NULL) {
+		/*
+		 * The name is taken: PostgreSQL answers 42P05. Parse the existing
+		 * server name again on a server that has it, so the server says so.
+		 */
+		if (!ensure_prepared(sv, e))
+			return PS_FAIL;
+		p = pending_push(&sv->ps, 'P', false);
+		if (p == NULL || !write_parse(&sv->conn.out, e->name, rest, rest_len))
+			return PS_FAIL;
+		return PS_REWRITTEN;
+	}
+	e = entry_get(rest, rest_len);
+	if (e == NULL)
+		return PS_FAIL;
+	if (!client_map(&c->ps, name, e)) {
+		e->refs++;
+		entry_unref(e); /* frees it if nothing else points at it */
+		return PS_FAIL;
+	}
+	p = pending_push(&sv->ps, 'P', false);
+	if (p == NULL)
+		return PS_FAIL;
+	p->client = c;
+	p->client_name = strdup(name);
+	if (htab_get(&sv->ps.slots, &e, sizeof(e)) != NULL) {
+		/*
+		 * Already on this server: a throwaway Parse gives the client its
+		 * ParseComplete in the right place in the stream.
+		 */
+		static const uint8_t empty_query[] = {0, 0, 0};
+		struct ps_pending *close;
+
+		ensure_prepared(sv, e); /* refresh its LRU position */
+		if (!write_parse(&sv->conn.out, PS_TMP_NAME, empty_query, sizeof(empty_query)))
+			return PS_FAIL;
+		close = pending_push(&sv->ps, 'C', true);
+		if (close == NULL || !write_close(&sv->conn.out, 'S', PS_TMP_NAME))
+			return PS_FAIL;
+		return PS_REWRITTEN;
+	}
+	{
+		int max = pooler.cfg->max_prepared_statements;
+
+		/* The record for this Parse is already queued: evictions go after it. */
+		if (max > 0 && sv->ps.count >= max && !evict_one(sv))
+			return PS_FAIL;
+	}
+	p = &sv->ps.queue[(sv->ps.q_head + sv->ps.q_len - 1) % sv->ps.q_cap];
+	if (p->kind == 'C') {
+		/*
+		 * An eviction Close went on the queue after the Parse record but
+		 * must reach the server before the Parse: swap their places.
+		 */
+		int last = (sv->ps.q_head + sv->ps.q_len - 1) % sv->ps.q_cap;
+		int prev = (sv->ps.q_head + sv->ps.q_len - 2) % sv->ps.q_cap;
+		struct ps_pending tmp = sv->ps.queue[prev];
+
+		sv->ps.queue[prev] = sv->ps.queue[last];
+		sv->ps.queue[last] = tmp;
+		p = &sv->ps.queue[last];
+	}
+	p->slot = slot_add(&sv->ps, e, true);
+	if (p->slot == NULL || !write_parse(&sv->conn.out, e->name, rest, rest_len))
+		return PS_FAIL;
+	return PS_REWRITTEN;
+}
+
+/*
+ * The server-side name for the client's statement name, making sure the
+ * statement exists on sv. NULL when the pooler cannot go on.
+ */
+static const char *statement_for(struct client *c, struct server *sv, const char *name)
+{
+	struct ps_entry *e;
+
+	if (name[0] == 0) {
+		struct ps_pending *p;
+
+		if (sv->ps.unnamed_owner == c)
+			return "";
+		if (c->ps.unnamed == NULL)
+			return PS_MISSING_NAME; /* fails as a missing statement would */
+		p = pending_push(&sv->ps, 'P', true);
+		if (p == NULL || !write_parse(&sv->conn.out, "", c->ps.unnamed, c->ps.unnamed_len))
+			return NULL;
+		sv->ps.unnamed_owner = c;
+		return "";
+	}
+	e = htab_get(&c->ps.names, name, strlen(name));
+	if (e == NULL)
+		return name; /* unknown: the server answers 26000 */
+	if (!ensure_prepared(sv, e))
+		return NULL;
+	return e->name;
+}
+
+static enum ps_verdict on_bind(struct client *c, struct server *sv, const struct relay_msg *m)
+{
+	struct proto_reader r;
+	const char *portal, *stmt, *target;
+	struct proto_writer w;
+
+	proto_reader_init(&r, m->body, m->len);
+	portal = proto_read_str(&r);
+	stmt = proto_read_str(&r);
+	if (r.bad)
+		return PS_FORWARD;
+	target = statement_for(c, sv, stmt);
+	if (target == NULL)
+		return PS_FAIL;
+	proto_begin(&w, &sv->conn.out, 'B');
+	proto_put_str(&w, portal);
+	proto_put_str(&w, target);
+	proto_put_bytes(&w, r.pos, proto_reader_left(&r));
+	return proto_end(&w) ? PS_REWRITTEN : PS_FAIL;
+}
+
+static enum ps_verdict on_describe(struct client *c, struct server *sv, const struct relay_msg *m)
+{
+	struct proto_reader r;
+	uint8_t kind;
+	const char *name, *target;
+	struct proto_writer w;
+
+	proto_reader_init(&r, m->body, m->len);
+	kind = proto_read_byte(&r);
+	name = proto_read_str(&r);
+	if (r.bad || kind != 'S')
+		return PS_FORWARD;
+	target = statement_for(c, sv, name);
+	if (target == NULL)
+		return PS_FAIL;
+	proto_begin(&w, &sv->conn.out, 'D');
+	proto_put_byte(&w, 'S');
+	proto_put_str(&w, target);
+	return proto_end(&w) ? PS_REWRITTEN : PS_FAIL;
+}
+
+static enum ps_verdict on_close(struct client *c, struct server *sv, const struct relay_msg *m)
+{
+	struct proto_reader r;
+	uint8_t kind;
+	const char *name;
+
+	proto_reader_init(&r, m->body, m->len);
+	kind = proto_read_byte(&r);
+	name = proto_read_str(&r);
+	if (r.bad)
+		return PS_FORWARD;
+	if (pending_push(&sv->ps, 'C', false) == NULL)
+		return PS_FAIL;
+	if (kind != 'S')
+		return PS_FORWARD;
+	if (name[0] == 0) {
+		free(c->ps.unnamed);
+		c->ps.unnamed = NULL;
+		if (sv->ps.unnamed_owner == c)
+			return PS_FORWARD;
+	} else {
+		ps_client_forget(&c->ps, name);
+	}
+	/* The server keeps its copy for others; the client still gets its CloseComplete. */
+	return write_close(&sv->conn.out, 'S', PS_NONE_NAME) ? PS_REWRITTEN : PS_FAIL;
+}
+
+enum ps_verdict ps_client_message(struct client *c, struct server *sv, const struct relay_msg *m)
+{
+	switch (m->type) {
+	case 'P':
+		return on_parse(c, sv, m);
+	case 'B':
+		return on_bind(c, sv, m);
+	case 'D':
+		return on_describe(c, sv, m);
+	case 'C':
+		return on_close(c, sv, m);
+	case 'Q':
+		/* A simple query destroys the unnamed statement. */
+		free(c->ps.unnamed);
+		c->ps.unnamed = NULL;
+		sv->ps.unnamed_owner = NULL;
+		return PS_FORWARD;
+	default:
+		return PS_FORWARD;
+	}
+}
+
+/* ---- server responses ---- */
+
+/* After an error the server skipped to Sync: undo what the queued messages would have done. */
+static void undo_pending(struct server *sv)
+{
+	struct ps_server *ps = &sv->ps;
+
+	for (int i = 0; i < ps->q_len; i++) {
+		struct ps_pending *p = &ps->queue[(ps->q_head + i) % ps->q_cap];
+
+		if (p->slot != NULL)
+			slot_remove(ps, p->slot);
+		if (p->client != NULL && p->client_name != NULL && p->client == sv->client)
+			ps_client_forget(&p->client->ps, p->client_name);
+		if (p->evicted != NULL) {
+			/* The Close never ran: the server still has it. */
+			if (htab_get(&ps->slots, &p->evicted, sizeof(p->evicted)) == NULL)
+				slot_add(ps, p->evicted, false);
+			entry_unref(p->evicted);
+		}
+		free(p->client_name);
+	}
+	ps->q_head = ps->q_len = 0;
+}
+
+bool ps_server_response(struct server *sv, uint8_t type, bool *broken)
+{
+	struct ps_server *ps = &sv->ps;
+	struct ps_pending *p;
+	bool swallow;
+
+	*broken = false;
+	if (type == 'E') {
+		undo_pending(sv);
+		return false;
+	}
+	if (type == 'Z') {
+		if (ps->q_len != 0) {
+			log_event(LOG_WARNING, "prepared.unanswered", LOG_INT, "server",
+			          (long long)sv->id, LOG_INT, "pending", (long long)ps->q_len,
+			          LOG_END);
+			undo_pending(sv);
+		}
+		return false;
+	}
+	if (ps->q_len == 0) {
+		*broken = true;
+		return false;
+	}
+	p = &ps->queue[ps->q_head];
+	if ((type == '1' && p->kind != 'P') || (type == '3' && p->kind != 'C')) {
+		*broken = true;
+		return false;
+	}
+	if (p->slot != NULL)
+		p->slot->pending = false;
+	if (p->evicted != NULL)
+		entry_unref(p->evicted);
+	swallow = p->swallow;
+	free(p->client_name);
+	ps->q_head = (ps->q_head + 1) % ps->q_cap;
+	ps->q_len--;
+	return swallow;
+}
+
+/* ---- SQL-level PREPARE / EXECUTE / DEALLOCATE ---- */
+
+static const char *skip_space(const char *s, const char *end)
+{
+	while (s < end) {
+		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') {
+			s++;
+		} else if (end - s >= 2 && s[0] == '-' && s[1] == '-') {
+			while (s < end && *s != '\n')
+				s++;
+		} else if (end - s >= 2 && s[0] == '/' && s[1] == '*') {
+			const char *close = memmem(s + 2, (size_t)(end - s - 2), "*/", 2);
+
+			s = close ? close + 2 : end;
+		} else {
+			break;
+		}
+	}
+	return s;
+}
+
+/* Read an identifier (plain, lower-cased, or "quoted") into out; NULL if none. */
+static const char *read_ident(const char *s, const char *end, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (s < end && *s == '"') {
+		for (s++; s < end; s++) {
+			if (*s == '"') {
+				if (s + 1 < end && s[1] == '"') {
+					s++;
+				} else {
+					out[o] = 0;
+					return s + 1;
+				}
+			}
+			if (o + 1 >= outlen)
+				return NULL;
+			out[o++] = *s;
+		}
+		return NULL;
+	}
+	while (s < end && ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+	                   (o > 0 && *s >= '0' && *s <= '9') || (unsigned char)*s >= 0x80)) {
+		if (o + 1 >= outlen)
+			return NULL;
+		out[o++] = (*s >= 'A' && *s <= 'Z') ? (char)(*s + 32) : *s;
+		s++;
+	}
+	if (o == 0)
+		return NULL;
+	out[o] = 0;
+	return s;
+}
+
+static void reply_local(struct client *c, const char *tag, const char *sqlstate,
+                        const char *message)
+{
+	if (sqlstate != NULL) {
+		proto_write_error(&c->conn.out, "ERROR", sqlstate, message);
+	} else {
+		struct proto_writer w;
+
+		proto_begin(&w, &c->conn.out, 'C');
+		proto_put_str(&w, tag);
+		proto_end(&w);
+	}
+	proto_write_ready(&c->conn.out, c->tx_status);
+}
+
+bool ps_simple_query(struct client *c, const uint8_t *body, size_t len)
+{
+	const char *s = (const char *)body;
+	const char *end = s + (len > 0 ? len - 1 : 0); /* without the NUL */
+	char word[64], name[PARAMS_NAME_MAX];
+
+	s = skip_space(s, end);
+	s = read_ident(s, end, word, sizeof(word));
+	if (s == NULL)
+		return false;
+	if (strcmp(word, "prepare") == 0 || strcmp(word, "execute") == 0) {
+		if (c->tx_status != 'I')
+			return false; /* inside a transaction it stays on one server: fine */
+		reply_local(c, NULL, SQLSTATE_FEATURE_NOT_SUPPORTED,
+		            "SQL PREPARE/EXECUTE outside a transaction is not supported in "
+		            "transaction pooling mode: the statement would exist on one server "
+		            "connection only; use protocol-level prepared statements (Parse/Bind), "
+		            "or PREPARE and EXECUTE inside one transaction");
+		return true;
+	}
+	if (strcmp(word, "deallocate") != 0)
+		return false;
+	s = skip_space(s, end);
+	s = read_ident(s, end, name, sizeof(name));
+	if (s != NULL && strcmp(name, "prepare") == 0) {
+		const char *after = read_ident(skip_space(s, end), end, name, sizeof(name));
+
+		if (after != NULL)
+			s = after;
+	}
+	if (s == NULL)
+		return false;
+	s = skip_space(s, end);
+	if (s < end && *s == ';')
+		s = skip_space(s + 1, end);
+	if (s != end)
+		return false; /* more statements follow: leave it to the server */
+	if (strcmp(name, "all") == 0) {
+		ps_client_forget_all(&c->ps);
+		reply_local(c, "DEALLOCATE ALL", NULL, NULL);
+		return true;
+	}
+	if (ps_client_forget(&c->ps, name)) {
+		reply_local(c, "DEALLOCATE", NULL, NULL);
+		return true;
+	}
+	if (c->tx_status != 'I')
+		return false; /* may be a statement PREPAREd inside this transaction */
+	{
+		char msg[PARAMS_NAME_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "prepared statement \"%s\" does not exist", name);
+		reply_local(c, NULL, "26000", msg);
+	}
+	return true;
+}
