@@ -7,8 +7,9 @@
  * an equi-join whose estimated output (rows_a * rows_b / max(n_distinct)) is
  * explode_factor times its larger input and at least explode_min_rows rows (a
  * many-to-many join on a low-cardinality column); and an equi-join whose
- * column on the larger table (at least min_rows rows) leads no btree or hash
- * index, so a nested loop cannot look rows up and every plan scans it whole.
+ * column on the looked-up side (the side not pinned to one row by a unique key
+ * when the other is, else the larger table; at least min_rows rows) leads no
+ * valid btree or hash index, so no plan can look its rows up.
  * Relations with no predicate connecting them are cartesian-join's business.
  */
 #include <stdio.h>
@@ -91,31 +92,44 @@ static void hj_check_explosion(struct rule_ctx *ctx, const struct ia_query *q, s
 	    ra, rb);
 }
 
-static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_t i)
+/*
+ * Which side of the join must be looked up by index: the side that is not
+ * pinned to one row when the other is (a nested loop drives from the pinned
+ * row), otherwise the larger side. Returns -1 when both are pinned.
+ */
+static int hj_lookup_side(const struct ia_query *q, const struct ia_pred *p, const bool *pinned)
 {
-	const struct ia_pred *p = &q->preds[i];
+	if (pinned[p->rel] && pinned[p->rel2])
+		return -1;
+	if (pinned[p->rel])
+		return p->rel2;
+	if (pinned[p->rel2])
+		return p->rel;
 	double ra = ia_table_rows(q->rels[p->rel].table);
 	double rb = ia_table_rows(q->rels[p->rel2].table);
-	bool a_large = ra >= rb;
-	bool tie = ra == rb;
-	int large = a_large ? p->rel : p->rel2;
-	double rows = a_large ? ra : rb;
+	return ra >= rb ? p->rel : p->rel2;
+}
+
+static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_t i,
+                           const bool *pinned)
+{
+	const struct ia_pred *p = &q->preds[i];
 	char sql[512];
 
+	int large = hj_lookup_side(q, p, pinned);
+	if (large < 0)
+		return;
+	double rows = ia_table_rows(q->rels[large].table);
 	if (rows < rule_option(ctx, "min_rows") || rows <= 0)
 		return;
-	/* Any join column of the pair on the large side that leads an index will do. */
+	/* Any join column of the pair on that side that leads an index will do. */
 	const char *col = NULL;
 	for (size_t j = 0; j < q->n_preds; j++) {
 		const struct ia_pred *o = &q->preds[j];
 		if (!hj_is_table_join(q, o) || !hj_same_pair(o, p))
 			continue;
 		const char *lc = o->rel == large ? o->column : o->column2;
-		const char *sc = o->rel == large ? o->column2 : o->column;
-		int small = o->rel == large ? o->rel2 : o->rel;
 		if (ia_find_lookup_index(q->rels[large].table, lc))
-			return;
-		if (tie && ia_find_lookup_index(q->rels[small].table, sc))
 			return;
 		if (!col)
 			col = lc;
@@ -126,11 +140,10 @@ static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_
 	const struct catalog_table *t = q->rels[large].table;
 	if (!ia_format_create_index(t, cols, 1, NULL, sql, sizeof(sql)))
 		return;
-	rule_report(
-	    ctx, p->location, sql,
-	    "join column %s.%s of the larger side (%.0f rows) leads no index: no plan can look "
-	    "its rows up, every execution scans or hashes the whole table",
-	    t->name, col, rows);
+	rule_report(ctx, p->location, sql,
+	            "join column %s.%s (%.0f rows) leads no valid index: no plan can look its rows "
+	            "up, every execution scans or hashes the whole table",
+	            t->name, col, rows);
 }
 
 static void heavy_join_query(struct rule_ctx *ctx, const struct walk_scope *scope)
@@ -153,11 +166,13 @@ static void heavy_join_query(struct rule_ctx *ctx, const struct walk_scope *scop
 	}
 	if (!ctx->catalog)
 		return;
+	bool pinned[IA_MAX_RELS];
+	ia_pinned_rels(&q, pinned);
 	for (size_t i = 0; i < q.n_preds; i++) {
 		if (!hj_is_table_join(&q, &q.preds[i]) || hj_pair_seen(&q, i))
 			continue;
 		hj_check_explosion(ctx, &q, i);
-		hj_check_index(ctx, &q, i);
+		hj_check_index(ctx, &q, i, pinned);
 	}
 }
 

@@ -44,9 +44,12 @@ static bool mp_has_limit(const PgQuery__SelectStmt *sel)
 	return !(l->node_case == PG_QUERY__NODE__NODE_A_CONST && l->a_const->isnull);
 }
 
-/* Product of n_distinct of the plain columns in items; -1 when one is not a known column. */
+/*
+ * Product of n_distinct of the plain columns in items (a column of a pinned
+ * relation has one value); -1 when one is not a known column.
+ */
 static double mp_groups(const struct ia_query *q, const PgQuery__SelectStmt *sel,
-                        PgQuery__Node *const *items, size_t n, bool targets)
+                        PgQuery__Node *const *items, size_t n, bool targets, const bool *pinned)
 {
 	double groups = 1;
 
@@ -61,6 +64,8 @@ static double mp_groups(const struct ia_query *q, const PgQuery__SelectStmt *sel
 		int rel = ia_resolve_column(q, e, &col);
 		if (rel < 0 || q->rels[rel].kind != IA_REL_TABLE)
 			return -1;
+		if (pinned[rel])
+			continue; /* one row: one value */
 		double nd = ia_column_ndistinct(q->rels[rel].table, col);
 		if (nd <= 0)
 			return -1;
@@ -143,12 +148,13 @@ static bool mp_unbounded(struct rule_ctx *ctx, const struct walk_scope *scope,
 		return false;
 	double max_groups = rule_option(ctx, "max_groups");
 	if (sel->n_group_clause > 0) {
-		double g = mp_groups(&q, sel, sel->group_clause, sel->n_group_clause, false);
+		double g =
+		    mp_groups(&q, sel, sel->group_clause, sel->n_group_clause, false, pinned);
 		if (g > 0 && g <= max_groups)
 			return false;
 	}
 	if (sel->n_distinct_clause > 0) {
-		double g = mp_groups(&q, sel, sel->target_list, sel->n_target_list, true);
+		double g = mp_groups(&q, sel, sel->target_list, sel->n_target_list, true, pinned);
 		if (g > 0 && g <= max_groups)
 			return false;
 	}
