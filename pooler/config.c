@@ -19,6 +19,11 @@
 /* %include nesting limit, which also stops a file that includes itself. */
 #define CONFIG_INCLUDE_DEPTH 10
 
+/* Size units, in 64 bits so products of them never overflow int. */
+#define KIB 1024LL
+#define MIB (1024LL * KIB)
+#define GIB (1024LL * MIB)
+
 /* Largest time value: milliseconds must fit the int fields. */
 #define CONFIG_TIME_MAX_MS INT_MAX
 
@@ -86,17 +91,17 @@ static const struct key_def main_keys[] = {
     {"track_extra_parameters", KEY_LIST, F(track_extra_parameters), 0, 0},
     /* The protocol's length word is an int32, so nothing larger can be framed. */
     {"max_packet_size", KEY_SIZE, F(max_packet_size), 1024, INT32_MAX},
-    {"pkt_buf", KEY_SIZE, F(pkt_buf), 512, 64 * 1024 * 1024},
+    {"pkt_buf", KEY_SIZE, F(pkt_buf), 512, 64 * MIB},
     {"sbuf_loopcnt", KEY_COUNT, F(sbuf_loopcnt), 0, 1000000},
     {"analyze", KEY_BOOL, F(analyze), 0, 0},
-    {"analyze_max_bytes", KEY_SIZE, F(analyze_max_bytes), 1, 1024 * 1024 * 1024},
+    {"analyze_max_bytes", KEY_SIZE, F(analyze_max_bytes), 1, GIB},
     {"capture", KEY_BOOL, F(capture), 0, 0},
     {"capture_dir", KEY_PATH, F(capture_dir), 0, 0},
     {"capture_compress", KEY_BOOL, F(capture_compress), 0, 0},
     {"capture_max_bytes", KEY_SIZE, F(capture_max_bytes), 0, INT64_MAX},
     {"capture_max_age", KEY_TIME, F(capture_max_age), 0, CONFIG_TIME_MAX_MS},
     {"capture_literals", KEY_BOOL, F(capture_literals), 0, 0},
-    {"capture_queue_size", KEY_SIZE, F(capture_queue_size), 64 * 1024, 1024 * 1024 * 1024},
+    {"capture_queue_size", KEY_SIZE, F(capture_queue_size), 64 * KIB, GIB},
     {"logfile", KEY_PATH, F(logfile), 0, 0},
     {"pidfile", KEY_PATH, F(pidfile), 0, 0},
     {"log_format", KEY_LOG_FORMAT, F(log_format), 0, 0},
@@ -367,17 +372,8 @@ static bool parse_size(const char *s, long long min, long long max, size_t *out,
 		const char *unit;
 		unsigned long long mult;
 	} units[] = {
-	    {"", 1},
-	    {"b", 1},
-	    {"k", 1024},
-	    {"kb", 1024},
-	    {"kib", 1024},
-	    {"m", 1024 * 1024},
-	    {"mb", 1024 * 1024},
-	    {"mib", 1024 * 1024},
-	    {"g", 1024 * 1024 * 1024},
-	    {"gb", 1024 * 1024 * 1024},
-	    {"gib", 1024 * 1024 * 1024},
+	    {"", 1},     {"b", 1},     {"k", KIB}, {"kb", KIB}, {"kib", KIB}, {"m", MIB},
+	    {"mb", MIB}, {"mib", MIB}, {"g", GIB}, {"gb", GIB}, {"gib", GIB},
 	};
 	unsigned long long v = 0, mult = 0;
 	const char *p = s;
@@ -924,6 +920,12 @@ static int db_set(struct loader *ld, struct db_config *db, const struct kv *kv, 
 	char sub[256];
 	int *slot_int;
 
+	if (strcmp(kv->key, "pool_mode") == 0) {
+		if (parse_pool_mode(kv->value, &db->pool_mode, sub, sizeof(sub)))
+			return 1;
+		snprintf(why, whylen, "pool_mode: %s", sub);
+		return -1;
+	}
 	if (slot != NULL) {
 		char *copy = strdup(kv->value);
 
@@ -938,12 +940,6 @@ static int db_set(struct loader *ld, struct db_config *db, const struct kv *kv, 
 	slot_int = db_int_slot(db, kv->key, &min, &max);
 	if (slot_int != NULL)
 		return db_set_int(kv->key, kv->value, min, max, slot_int, why, whylen) ? 1 : -1;
-	if (strcmp(kv->key, "pool_mode") == 0) {
-		if (parse_pool_mode(kv->value, &db->pool_mode, sub, sizeof(sub)))
-			return 1;
-		snprintf(why, whylen, "pool_mode: %s", sub);
-		return -1;
-	}
 	if (strcmp(kv->key, "replicas") == 0)
 		return 1; /* applied after the loop, once port is known */
 	ign = find_ignored(ignored_db_keys, sizeof(ignored_db_keys) / sizeof(ignored_db_keys[0]),
@@ -1349,14 +1345,14 @@ void config_init_defaults(struct config *cfg)
 	cfg->server_login_retry = 15000;
 	cfg->query_wait_timeout = 120000;
 	cfg->client_login_timeout = 60000;
-	cfg->max_packet_size = 64 * 1024 * 1024;
+	cfg->max_packet_size = 64 * MIB;
 	cfg->pkt_buf = 4096;
 	cfg->sbuf_loopcnt = 5;
 	cfg->analyze = true;
 	cfg->analyze_max_bytes = 65536;
-	cfg->capture_max_bytes = 64 * 1024 * 1024;
+	cfg->capture_max_bytes = 64 * MIB;
 	cfg->capture_max_age = 3600000;
-	cfg->capture_queue_size = 8 * 1024 * 1024;
+	cfg->capture_queue_size = 8 * MIB;
 	cfg->log_format = LOG_FORMAT_LOGFMT;
 	cfg->log_level = LOG_INFO;
 	cfg->log_connections = true;

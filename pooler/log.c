@@ -314,7 +314,7 @@ static void line_put_key(struct log_line *l, const char *key)
 	char k[64];
 	size_t i;
 
-	for (i = 0; key[i] != '\0' && i < sizeof(k) - 1; i++) {
+	for (i = 0; i < sizeof(k) - 1 && key[i] != '\0'; i++) {
 		char c = key[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
@@ -334,7 +334,7 @@ static bool key_is_secret(const char *key)
 	char lower[64];
 	size_t i;
 
-	for (i = 0; key[i] != '\0' && i < sizeof(lower) - 1; i++)
+	for (i = 0; i < sizeof(lower) - 1 && key[i] != '\0'; i++)
 		lower[i] = (char)tolower((unsigned char)key[i]);
 	lower[i] = '\0';
 	return strstr(lower, "password") != NULL || strstr(lower, "secret") != NULL;
@@ -467,8 +467,14 @@ void log_event(enum log_level level, const char *event, ...)
 	line_begin(&line, level, event);
 
 	va_start(ap, event);
-	while ((type = va_arg(ap, int)) != LOG_END) {
-		const char *key = va_arg(ap, const char *);
+	for (;;) {
+		const char *key;
+
+		/* va_start() is above; clang-analyzer 14 loses track of it here. */
+		type = va_arg(ap, int); // NOLINT(clang-analyzer-valist.Uninitialized)
+		if (type == LOG_END)
+			break;
+		key = va_arg(ap, const char *);
 
 		if (type == LOG_STR) {
 			line_field_str(&line, key, va_arg(ap, const char *));
