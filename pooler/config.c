@@ -747,7 +747,9 @@ static int split_connstr(char *s, struct kv *pairs, int max_pairs, char *why, si
 			p++; /* the closing quote */
 			if (*p != '\0' && !isspace((unsigned char)*p)) {
 				snprintf(why, whylen,
-				         "unexpected text after the quoted value of '%s'", key);
+				         "unexpected text after the quoted value of '%s' "
+				         "(inside quotes, write '' for a quote)",
+				         key);
 				return -1;
 			}
 		} else {
