@@ -12,6 +12,7 @@
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/log.h"
+#include "pooler/pool.h"
 #include "pooler/proto.h"
 #include "pooler/stmt.h"
 
@@ -22,6 +23,7 @@ struct cancel_conn {
 	ev_io io;
 	ev_timer timer;
 	int fd;
+	uint64_t server_id; /* the pooled server the cancel is for, or 0 */
 	uint8_t packet[16];
 };
 
@@ -30,7 +32,26 @@ static void cancel_finish(struct cancel_conn *cc)
 	ev_io_stop(pooler.loop, &cc->io);
 	ev_timer_stop(pooler.loop, &cc->timer);
 	close(cc->fd);
+	if (cc->server_id != 0)
+		pool_cancel_done(cc->server_id);
 	free(cc);
+}
+
+/* The server closes the connection once it has signalled the backend. */
+static void cancel_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct cancel_conn *cc = w->data;
+	char buf[64];
+	ssize_t n;
+
+	do {
+		n = read(cc->fd, buf, sizeof(buf));
+	} while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n > 0)
+		return; /* nothing is expected; keep waiting for the close */
+	cancel_finish(cc);
 }
 
 static void cancel_on_write(struct ev_loop *loop, ev_io *w, int revents)
@@ -50,9 +71,15 @@ static void cancel_on_write(struct ev_loop *loop, ev_io *w, int revents)
 		n = send(cc->fd, cc->packet, sizeof(cc->packet), MSG_NOSIGNAL);
 	} while (n == -1 && errno == EINTR);
 	/* 16 bytes into a fresh socket go in one piece or not at all. */
-	if (n != (ssize_t)sizeof(cc->packet))
+	if (n != (ssize_t)sizeof(cc->packet)) {
 		log_event(LOG_WARNING, "cancel.failed", LOG_STR, "error", "short write", LOG_END);
-	cancel_finish(cc);
+		cancel_finish(cc);
+		return;
+	}
+	ev_io_stop(pooler.loop, &cc->io);
+	ev_io_init(&cc->io, cancel_on_read, cc->fd, EV_READ);
+	cc->io.data = cc;
+	ev_io_start(pooler.loop, &cc->io);
 }
 
 static void cancel_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -108,7 +135,7 @@ out_close:
 	return -1;
 }
 
-void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key)
+void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key, uint64_t server_id)
 {
 	struct cancel_conn *cc;
 	int fd = cancel_socket(db);
@@ -116,14 +143,15 @@ void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key)
 	if (fd == -1) {
 		log_event(LOG_WARNING, "cancel.failed", LOG_STR, "db", db->name, LOG_STR, "error",
 		          strerror(errno), LOG_END);
-		return;
+		goto out_done;
 	}
 	cc = calloc(1, sizeof(*cc));
 	if (cc == NULL) {
 		close(fd);
-		return;
+		goto out_done;
 	}
 	cc->fd = fd;
+	cc->server_id = server_id;
 	proto_put32(cc->packet, 16);
 	proto_put32(cc->packet + 4, PROTO_CANCEL_CODE);
 	proto_put32(cc->packet + 8, pid);
@@ -134,6 +162,10 @@ void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key)
 	cc->timer.data = cc;
 	ev_io_start(pooler.loop, &cc->io);
 	ev_timer_start(pooler.loop, &cc->timer);
+	return;
+out_done:
+	if (server_id != 0)
+		pool_cancel_done(server_id);
 }
 
 void cancel_request(uint32_t pid, uint32_t key)
@@ -158,5 +190,6 @@ void cancel_request(uint32_t pid, uint32_t key)
 	pooler.stats.cancels_forwarded++;
 	log_event(LOG_INFO, "cancel.forward", LOG_INT, "client", (long long)c->id, LOG_INT,
 	          "backend_pid", (long long)sv->backend_pid, LOG_END);
-	cancel_send(sv->pool->db, sv->backend_pid, sv->backend_key);
+	sv->cancels_pending++;
+	cancel_send(sv->pool->db, sv->backend_pid, sv->backend_key, sv->id);
 }

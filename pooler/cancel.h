@@ -16,7 +16,12 @@
 /* Handle a CancelRequest (pid, key) received on a fresh connection. */
 void cancel_request(uint32_t pid, uint32_t key);
 
-/* Open a connection to db's server and send CancelRequest(pid, key); fire and forget. */
-void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key);
+/*
+ * Send CancelRequest(pid, key) to db's server on a new connection and wait
+ * until the server closes it (it has signalled the backend by then). When
+ * server_id is not 0, that server's cancels_pending is decremented at the
+ * end and pool_cancel_done() is told.
+ */
+void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key, uint64_t server_id);
 
 #endif

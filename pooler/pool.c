@@ -266,10 +266,47 @@ static struct client *pool_next_waiter(struct pool *p)
 	return NULL;
 }
 
+static struct server *find_server(struct list *head, uint64_t id)
+{
+	for (struct list *it = head->next; it != head; it = it->next) {
+		struct server *sv = list_entry(it, struct server, node);
+
+		if (sv->id == id)
+			return sv;
+	}
+	return NULL;
+}
+
+void pool_cancel_done(uint64_t server_id)
+{
+	struct list *it;
+
+	for (it = pooler.pools.next; it != &pooler.pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+		struct server *sv = find_server(&p->active_servers, server_id);
+
+		if (sv == NULL)
+			sv = find_server(&p->idle_servers, server_id);
+		if (sv == NULL)
+			continue;
+		if (sv->cancels_pending > 0)
+			sv->cancels_pending--;
+		if (sv->state == SV_CANCEL_WAIT && sv->cancels_pending == 0)
+			server_run_task(sv, TASK_AFTER_CANCEL, "SELECT 1");
+		return;
+	}
+}
+
 void pool_server_ready(struct server *sv)
 {
 	struct pool *p = sv->pool;
 	struct client *c;
+
+	if (sv->cancels_pending > 0) {
+		/* A cancel for its last client may still land: keep it out of use. */
+		server_set_state(sv, SV_CANCEL_WAIT);
+		return;
+	}
 
 	p->last_connect_failure = 0;
 	p->last_error[0] = 0;

@@ -45,6 +45,13 @@ void pool_release_server(struct client *c);
  */
 void pool_transaction_done(struct client *c);
 
+/*
+ * A cancel sent for the server with this id is finished. A server parked in
+ * SV_CANCEL_WAIT makes one round trip (which a late cancel can only hit)
+ * before it is handed out again.
+ */
+void pool_cancel_done(uint64_t server_id);
+
 /* Forget a closed server (counts, and open a new one if clients wait). */
 void pool_server_gone(struct server *sv);
 

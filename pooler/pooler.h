@@ -53,13 +53,14 @@ enum client_state {
 };
 
 enum server_state {
-	SV_FREE = 0,   /* not in use */
-	SV_CONNECTING, /* TCP/Unix connect in progress */
-	SV_LOGIN,      /* startup sent; authenticating, collecting parameters */
-	SV_IDLE,       /* in the pool, ready */
-	SV_ACTIVE,     /* linked to a client, relaying */
-	SV_INTERNAL,   /* running the pooler's own query (SET sync, reset, check) */
-	SV_CLOSING,    /* Terminate sent or error; closing */
+	SV_FREE = 0,    /* not in use */
+	SV_CONNECTING,  /* TCP/Unix connect in progress */
+	SV_LOGIN,       /* startup sent; authenticating, collecting parameters */
+	SV_IDLE,        /* in the pool, ready */
+	SV_ACTIVE,      /* linked to a client, relaying */
+	SV_INTERNAL,    /* running the pooler's own query (SET sync, reset, check) */
+	SV_CANCEL_WAIT, /* released while a cancel for it is on its way: not handed out */
+	SV_CLOSING,     /* Terminate sent or error; closing */
 };
 
 /* Why a server runs an internal query, and what happens when it finishes. */
@@ -70,6 +71,7 @@ enum server_task {
 	TASK_RESET,         /* server_reset_query on release, then idle */
 	TASK_CHECK,         /* server_check_query before reuse, then hand out */
 	TASK_CONNECT_QUERY, /* connect_query after login, then idle */
+	TASK_AFTER_CANCEL,  /* a round trip after a cancel, so it can only hit this query */
 };
 
 struct client;
@@ -160,6 +162,7 @@ struct server {
 	int pending_ready;      /* ReadyForQuery messages still due for internal queries */
 	bool task_failed;       /* an internal query returned an error */
 	bool dirty;             /* must not be reused (broken state) */
+	int cancels_pending;    /* cancel requests sent for it and not yet acknowledged */
 	ev_tstamp created;
 	ev_tstamp last_used;
 	struct ps_server ps;        /* prepared statements on this server (transaction mode) */

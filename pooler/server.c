@@ -47,6 +47,8 @@ const char *server_state_name(enum server_state st)
 		return "active";
 	case SV_INTERNAL:
 		return "internal";
+	case SV_CANCEL_WAIT:
+		return "cancel_wait";
 	case SV_CLOSING:
 		return "closing";
 	}
@@ -69,6 +71,7 @@ void server_set_state(struct server *sv, enum server_state st)
 		break;
 	case SV_ACTIVE:
 	case SV_INTERNAL:
+	case SV_CANCEL_WAIT:
 		list_append(&p->active_servers, &sv->node);
 		break;
 	case SV_CLOSING:
@@ -550,6 +553,16 @@ static void server_task_done(struct server *sv)
 		}
 		pool_server_ready(sv);
 		return;
+	case TASK_AFTER_CANCEL:
+		/* The late cancel may have hit this very query: that is what it was for. */
+		if (sv->tx_status != 'I' ||
+		    (sv->task_failed && strcmp(sv->error_sqlstate, SQLSTATE_QUERY_CANCELED) != 0)) {
+			sv->dirty = true;
+			server_close(sv, "check after cancel failed");
+			return;
+		}
+		pool_server_ready(sv);
+		return;
 	case TASK_RESET:
 	case TASK_CHECK:
 	case TASK_CONNECT_QUERY:
@@ -790,6 +803,7 @@ static void server_process(struct server *sv)
 		server_relay(sv);
 		return;
 	case SV_IDLE:
+	case SV_CANCEL_WAIT:
 		/* An idle server only speaks when it is going away (e.g. terminated). */
 		server_close(sv, "unexpected data from idle server");
 		return;
