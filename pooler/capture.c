@@ -22,8 +22,8 @@ struct entry_head {
 
 #define ENTRY_ALIGN 8
 #define OUT_FLUSH   (64 * 1024) /* hand formatted bytes to zlib in pieces this big */
-#define WAKE_MS     100         /* the writer wakes this often to rotate by age */
-#define BATCH_BYTES (1u << 20)
+#define WAKE_MS     10          /* the writer wakes this often to rotate by age */
+#define BATCH_BYTES (64u << 10) /* bounds how long take_batch() holds the lock */
 
 /* Fingerprints already described by a "query" record in the current file. */
 struct fpset {
@@ -40,6 +40,7 @@ struct capture {
 	uint64_t head; /* bytes ever written */
 	uint64_t tail; /* bytes ever consumed */
 	bool stop;
+	bool writer_waiting; /* the writer sleeps on wake */
 	struct capture_stats stats;
 
 	/* Writer thread state, touched only by the writer. */
@@ -130,9 +131,14 @@ bool capture_submit(const struct capture_record *rec)
 	ring_put(c, pos, rec->text ? rec->text : "", h.text_len);
 	c->head += size;
 	c->stats.submitted++;
-	/* Wake the writer only when it may be idle or the queue is filling up. */
-	if (used == 0 || used + size > c->cap / 2)
+	/*
+	 * The writer polls every WAKE_MS; it is woken early only when the queue is
+	 * half full, so the forwarding thread makes no system call per record.
+	 */
+	if (c->writer_waiting && used + size > c->cap / 2) {
+		c->writer_waiting = false;
 		pthread_cond_signal(&c->wake);
+	}
 	pthread_mutex_unlock(&c->lock);
 	return true;
 }
@@ -466,21 +472,35 @@ static size_t take_batch(struct capture *c, unsigned char *batch, bool *stop)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		if (pthread_cond_timedwait(&c->wake, &c->lock, &ts) == ETIMEDOUT)
+		c->writer_waiting = true;
+		int rc = pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+		c->writer_waiting = false;
+		if (rc == ETIMEDOUT)
 			break;
 	}
-	size_t taken = 0;
-	while (c->head - c->tail > taken) {
-		uint32_t size;
-		ring_get(c, c->tail + taken, &size, sizeof(size));
-		if (taken + size > BATCH_BYTES && taken > 0)
-			break;
-		ring_get(c, c->tail + taken, batch + taken, size);
-		taken += size;
-	}
-	c->tail += taken;
+	uint64_t tail = c->tail;
+	uint64_t head = c->head;
 	*stop = c->stop;
 	pthread_mutex_unlock(&c->lock);
+
+	/*
+	 * Producers only write between head and tail + cap, so [tail, head) is
+	 * stable until tail moves: copy it without holding the lock.
+	 */
+	size_t taken = 0;
+	while (head - tail > taken) {
+		uint32_t size;
+		ring_get(c, tail + taken, &size, sizeof(size));
+		if (taken + size > BATCH_BYTES && taken > 0)
+			break;
+		ring_get(c, tail + taken, batch + taken, size);
+		taken += size;
+	}
+	if (taken > 0) {
+		pthread_mutex_lock(&c->lock);
+		c->tail += taken;
+		pthread_mutex_unlock(&c->lock);
+	}
 	return taken;
 }
 
@@ -561,6 +581,8 @@ int capture_open(const char *dir, int64_t max_bytes, int64_t max_age_ms, bool li
 		err = ENOMEM;
 		goto out_free;
 	}
+	/* Touch the queue now so the forwarding thread never takes its page faults. */
+	memset(c->ring, 0, c->cap);
 	if ((err = pthread_create(&c->thread, NULL, writer_main, c)) != 0)
 		goto out_free;
 	cap_g = c;
