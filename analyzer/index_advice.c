@@ -695,9 +695,35 @@ static bool join_on_column(const struct ia_pred *p, int rel, const char *col)
 	       (p->rel2 == rel && strcmp(p->column2, col) == 0);
 }
 
-/* Selectivity of the equality-like (eq) or range-like (!eq) predicates on one column; 1: none. */
+static double rel_filter_selectivity(const struct ia_query *q, int rel);
+
+/*
+ * Does the join predicate p let an index on rel's side be used as a lookup?
+ * Only when the other side, after its own filters, is small next to rel: a
+ * nested loop then probes rel once per outer row. Otherwise the planner
+ * hashes or merges both sides whole and rel's filters need their own index.
+ */
+static bool join_drives_lookup(const struct ia_query *q, const struct ia_pred *p, int rel)
+{
+	int other = p->rel == rel ? p->rel2 : p->rel;
+	const struct ia_rel *o = &q->rels[other];
+
+	if (o->kind != IA_REL_TABLE)
+		return true; /* a subquery or CTE: its size is unknown, assume it drives */
+	double rows = ia_table_rows(q->rels[rel].table);
+	double orows = ia_table_rows(o->table);
+	if (rows < 0 || orows < 0)
+		return true;
+	return orows * rel_filter_selectivity(q, other) <= rows * 0.1;
+}
+
+/*
+ * Selectivity of the equality-like (eq) or range-like (!eq) predicates on one
+ * column; 1: none. With joins, a join column counts as an equality lookup
+ * when join_drives_lookup() says so.
+ */
 static double column_selectivity(const struct ia_query *q, int rel, const char *col, bool eq,
-                                 bool hash_ops)
+                                 bool hash_ops, bool joins)
 {
 	double best = 1;
 	bool lower = false;
@@ -705,7 +731,8 @@ static double column_selectivity(const struct ia_query *q, int rel, const char *
 
 	for (size_t i = 0; i < q->n_preds; i++) {
 		const struct ia_pred *p = &q->preds[i];
-		if (eq && !hash_ops && join_on_column(p, rel, col)) {
+		if (eq && !hash_ops && joins && join_on_column(p, rel, col) &&
+		    join_drives_lookup(q, p, rel)) {
 			/* In a nested loop the join column is a lookup by the outer row's value. */
 			double s = eq_selectivity(q->rels[rel].table, col, NULL);
 			if (s < best)
@@ -744,7 +771,7 @@ static bool column_has_pred(const struct ia_query *q, int rel, const char *col, 
 {
 	for (size_t i = 0; i < q->n_preds; i++) {
 		const struct ia_pred *p = &q->preds[i];
-		if (eq && join_on_column(p, rel, col))
+		if (eq && join_on_column(p, rel, col) && join_drives_lookup(q, p, rel))
 			return true;
 		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
 			continue;
@@ -757,6 +784,11 @@ static bool column_has_pred(const struct ia_query *q, int rel, const char *col, 
 }
 
 double ia_rel_filter_selectivity(const struct ia_query *q, int rel)
+{
+	return rel_filter_selectivity(q, rel);
+}
+
+static double rel_filter_selectivity(const struct ia_query *q, int rel)
 {
 	double sel = 1;
 	const char *seen[IA_MAX_PREDS];
@@ -772,8 +804,8 @@ double ia_rel_filter_selectivity(const struct ia_query *q, int rel)
 		if (dup)
 			continue;
 		seen[n_seen++] = p->column;
-		double e = column_selectivity(q, rel, p->column, true, false);
-		double r = column_selectivity(q, rel, p->column, false, false);
+		double e = column_selectivity(q, rel, p->column, true, false, false);
+		double r = column_selectivity(q, rel, p->column, false, false, false);
 		sel *= e < r ? e : r;
 	}
 	return sel;
@@ -843,12 +875,12 @@ static double btree_selectivity(const struct ia_query *q, int rel, const struct 
 			continue;
 		}
 		if (column_has_pred(q, rel, key->column, true)) {
-			sel *= column_selectivity(q, rel, key->column, true, false);
+			sel *= column_selectivity(q, rel, key->column, true, false, true);
 			matched++;
 			continue;
 		}
 		if (column_has_pred(q, rel, key->column, false)) {
-			sel *= column_selectivity(q, rel, key->column, false, false);
+			sel *= column_selectivity(q, rel, key->column, false, false, true);
 			matched++;
 		}
 		break;
@@ -880,8 +912,8 @@ static double anykey_selectivity(const struct ia_query *q, int rel, const struct
 		}
 		if (ix->method != CATALOG_INDEX_BRIN && opclass_containment_only(key->opclass))
 			continue;
-		double e = column_selectivity(q, rel, key->column, true, false);
-		double r = column_selectivity(q, rel, key->column, false, false);
+		double e = column_selectivity(q, rel, key->column, true, false, true);
+		double r = column_selectivity(q, rel, key->column, false, false, true);
 		sel *= e < r ? e : r;
 	}
 	return sel;
@@ -947,14 +979,15 @@ double ia_best_index_selectivity(const struct ia_query *q, int rel,
 			break;
 		case CATALOG_INDEX_HASH:
 			if (ix->keys[0].column)
-				s = column_selectivity(q, rel, ix->keys[0].column, true, true);
+				s = column_selectivity(q, rel, ix->keys[0].column, true, true,
+				                       true);
 			break;
 		case CATALOG_INDEX_SPGIST:
 			if (ix->keys[0].column && !opclass_containment_only(ix->keys[0].opclass)) {
-				double e =
-				    column_selectivity(q, rel, ix->keys[0].column, true, false);
-				double r =
-				    column_selectivity(q, rel, ix->keys[0].column, false, false);
+				double e = column_selectivity(q, rel, ix->keys[0].column, true,
+				                              false, true);
+				double r = column_selectivity(q, rel, ix->keys[0].column, false,
+				                              false, true);
 				s = e < r ? e : r;
 			}
 			break;
