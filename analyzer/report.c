@@ -614,16 +614,14 @@ static void analyze_fingerprints(struct report *r)
 	}
 }
 
-/* Rank of a finding's rule group (groups sorted by time first). */
-static const struct report *sort_ctx;
-
-static size_t group_rank(const char *rule_id)
+/* Rank of a rule's group in r (groups are sorted by time first). */
+static size_t group_rank(const struct report *r, const char *rule_id)
 {
-	for (size_t i = 0; i < sort_ctx->n_groups; i++) {
-		if (strcmp(sort_ctx->groups[i].rule_id, rule_id) == 0)
+	for (size_t i = 0; i < r->n_groups; i++) {
+		if (strcmp(r->groups[i].rule_id, rule_id) == 0)
 			return i;
 	}
-	return sort_ctx->n_groups;
+	return r->n_groups;
 }
 
 static int cmp_group(const void *a, const void *b)
@@ -636,10 +634,10 @@ static int cmp_group(const void *a, const void *b)
 	return strcmp(x->rule_id, y->rule_id);
 }
 
-static int cmp_finding(const void *a, const void *b)
+static int cmp_finding(const void *a, const void *b, void *arg)
 {
 	const struct report_finding *x = a, *y = b;
-	size_t gx = group_rank(x->rule_id), gy = group_rank(y->rule_id);
+	size_t gx = group_rank(arg, x->rule_id), gy = group_rank(arg, y->rule_id);
 	if (gx != gy)
 		return gx < gy ? -1 : 1;
 	if (x->time_us != y->time_us)
@@ -658,9 +656,7 @@ static void group_findings(struct report *r)
 			g->severity = r->findings[i].severity;
 	}
 	qsort(r->groups, r->n_groups, sizeof(*r->groups), cmp_group);
-	sort_ctx = r;
-	qsort(r->findings, r->n_findings, sizeof(*r->findings), cmp_finding);
-	sort_ctx = NULL;
+	qsort_r(r->findings, r->n_findings, sizeof(*r->findings), cmp_finding, r);
 	size_t at = 0;
 	for (size_t g = 0; g < r->n_groups; g++) {
 		r->groups[g].first = at;
