@@ -21,6 +21,7 @@
 #include "pooler/proto.h"
 #include "pooler/scram.h"
 #include "pooler/server.h"
+#include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
 #include "pooler/userlist.h"
 
@@ -100,6 +101,7 @@ void client_accept(int fd, bool is_unix, const char *addr)
 	c->tx_status = 'I';
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	params_init(&c->params);
+	params_init(&c->startup);
 	ps_client_init(&c->ps);
 	if (in_limit < PROTO_MAX_STARTUP)
 		in_limit = PROTO_MAX_STARTUP;
@@ -181,6 +183,8 @@ void client_free(struct client *c)
 	}
 	free(c->scram_keys);
 	params_clear(&c->params);
+	params_clear(&c->startup);
+	free(c->pending_set);
 	ps_client_release(&c->ps);
 	free(c);
 }
@@ -556,6 +560,7 @@ static void client_begin_login(struct client *c)
 	}
 	c->pool = p;
 	p->n_clients++;
+	params_copy(&c->startup, &c->params);
 	proto_write_auth(&c->conn.out, PROTO_AUTH_OK, NULL, 0);
 	if (pooler.cfg->log_connections)
 		log_event(LOG_INFO, "client.login", LOG_INT, "client", (long long)c->id, LOG_STR,
@@ -627,6 +632,26 @@ static bool client_nothing_in_flight(const struct client *c)
 	return c->pending_sync == 0 && stmt_in_flight(c) == 0;
 }
 
+/*
+ * A SET or RESET outside a transaction changes the client's session, which
+ * must follow it to every server it uses: note it, and apply it when the
+ * server confirms (pool_apply_set()).
+ */
+static void client_note_set(struct client *c, const uint8_t *body, size_t len)
+{
+	struct pending_set ps;
+
+	ps.kind = sqlscan_set((const char *)body, len, ps.name, sizeof(ps.name), ps.value,
+	                      sizeof(ps.value));
+	if (ps.kind == SQLSCAN_NOT_SET)
+		return;
+	ps.failed = false;
+	free(c->pending_set);
+	c->pending_set = malloc(sizeof(ps));
+	if (c->pending_set != NULL)
+		*c->pending_set = ps;
+}
+
 /* Statement names in pooled modes; the verdict as a relay action. */
 static enum relay_action request_pooled(struct client *c, const struct relay_msg *m)
 {
@@ -652,6 +677,8 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	case 'Q':
 		if (pooled && client_nothing_in_flight(c) && ps_simple_query(c, m->body, m->len))
 			return RELAY_SKIP;
+		if (pooled && client_nothing_in_flight(c) && c->tx_status == 'I')
+			client_note_set(c, m->body, m->len);
 		if (c->tx_status == 'I' && c->pending_sync == 0)
 			c->xact_id = ++c->xact_count;
 		c->pending_sync++;

@@ -13,6 +13,7 @@
 #include "pooler/pool.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
+#include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
 #include "pooler/userlist.h"
 
@@ -59,7 +60,22 @@ struct pool *pool_get(const struct db_config *db, const char *client_user, char 
 }
 
 /*
- * The SQL that makes sv's session parameters what c wants: SET for each
+ * A parameter an earlier client changed on sv that RESET can take back: one
+ * the server did not report at login (SET by a client), or a reported one
+ * that clients may set and that differs from its login value.
+ */
+static bool server_param_resettable(const struct server *sv, const char *name)
+{
+	const char *have = params_get(&sv->params, name);
+	const char *dflt = params_get(&sv->defaults, name);
+
+	if (dflt == NULL)
+		return true;
+	return params_is_tracked(name) && have != NULL && strcmp(dflt, have) != 0;
+}
+
+/*
+ * The SQL that makes sv's session parameters what c wants: set_config() for each
  * wanted value that differs, RESET for what an earlier client changed and
  * this one did not ask for. Records the new values on sv. Returns a malloc'd
  * string (caller frees) or NULL when nothing differs.
@@ -77,15 +93,12 @@ static char *pool_sync_sql(struct client *c, struct server *sv)
 			const char *name = from->items[i].name;
 			const char *want = pass == 0 ? from->items[i].value : NULL;
 			const char *have = params_get(&sv->params, name);
-			const char *dflt = params_get(&sv->defaults, name);
-			char stmt[sizeof(lit) + sizeof(ident) + 16];
+			char stmt[2 * sizeof(lit) + 64];
 
 			if (pass == 1) {
-				/* Only what the pooler changed earlier and this client left alone.
-				 */
+				/* Only what an earlier client changed and this one left alone. */
 				if (params_get(&c->params, name) != NULL ||
-				    (dflt != NULL && strcmp(dflt, have) == 0) ||
-				    !params_is_tracked(name))
+				    !server_param_resettable(sv, name))
 					continue;
 				if (!proto_quote_ident(name, ident, sizeof(ident)))
 					continue;
@@ -93,10 +106,16 @@ static char *pool_sync_sql(struct client *c, struct server *sv)
 			} else {
 				if (have != NULL && strcmp(have, want) == 0)
 					continue;
-				if (!proto_quote_ident(name, ident, sizeof(ident)) ||
+				/*
+				 * set_config() takes the value as the server shows it, so list
+				 * values such as search_path keep their meaning.
+				 */
+				if (!proto_quote_literal(name, ident, sizeof(ident)) ||
 				    !proto_quote_literal(want, lit, sizeof(lit)))
 					continue;
-				snprintf(stmt, sizeof(stmt), "SET %s = %s;", ident, lit);
+				snprintf(stmt, sizeof(stmt),
+				         "SELECT pg_catalog.set_config(%s, %s, false);", ident,
+				         lit);
 			}
 			while (len + strlen(stmt) + 1 > cap)
 				cap *= 2;
@@ -120,7 +139,7 @@ static char *pool_sync_sql(struct client *c, struct server *sv)
 		const char *name = sv->params.items[i].name;
 		const char *dflt = params_get(&sv->defaults, name);
 
-		if (params_get(&c->params, name) == NULL && params_is_tracked(name)) {
+		if (params_get(&c->params, name) == NULL && server_param_resettable(sv, name)) {
 			if (dflt == NULL) {
 				params_unset(&sv->params, name);
 				continue;
@@ -405,6 +424,50 @@ void pool_transaction_done(struct client *c)
 	conn_start_read(&c->conn);
 	if (pbuf_len(&c->conn.in) > 0)
 		client_process_input(c);
+}
+
+static void server_param_default(struct server *sv, const char *name)
+{
+	const char *dflt = params_get(&sv->defaults, name);
+
+	if (dflt != NULL)
+		params_set(&sv->params, name, dflt);
+	else
+		params_unset(&sv->params, name);
+}
+
+void pool_apply_set(struct client *c, struct server *sv)
+{
+	struct pending_set *ps = c->pending_set;
+
+	c->pending_set = NULL;
+	if (ps->failed || sv->tx_status != 'I') {
+		free(ps);
+		return;
+	}
+	switch (ps->kind) {
+	case SQLSCAN_SET:
+		params_set(&c->params, ps->name, ps->value);
+		params_set(&sv->params, ps->name, ps->value);
+		break;
+	case SQLSCAN_RESET: {
+		const char *start = params_get(&c->startup, ps->name);
+
+		if (start != NULL)
+			params_set(&c->params, ps->name, start);
+		else
+			params_unset(&c->params, ps->name);
+		server_param_default(sv, ps->name);
+		break;
+	}
+	case SQLSCAN_RESET_ALL:
+		params_copy(&c->params, &c->startup);
+		params_copy(&sv->params, &sv->defaults);
+		break;
+	default:
+		break;
+	}
+	free(ps);
 }
 
 void pool_server_gone(struct server *sv)

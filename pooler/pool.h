@@ -52,6 +52,13 @@ void pool_transaction_done(struct client *c);
  */
 void pool_cancel_done(uint64_t server_id);
 
+/*
+ * The client's SET/RESET outside a transaction finished on sv: record the
+ * new value for the client and the server (so the next server it lands on
+ * gets it too), unless it failed. Frees c->pending_set.
+ */
+void pool_apply_set(struct client *c, struct server *sv);
+
 /* Forget a closed server (counts, and open a new one if clients wait). */
 void pool_server_gone(struct server *sv);
 

@@ -77,6 +77,14 @@ enum server_task {
 struct client;
 struct ps_pending;
 
+/* A session SET/RESET sent outside a transaction, applied once it succeeded (pool.c). */
+struct pending_set {
+	int kind;    /* enum sqlscan_set_kind */
+	bool failed; /* an ErrorResponse came back */
+	char name[PARAMS_NAME_MAX];
+	char value[PARAMS_VALUE_MAX];
+};
+
 /* Prepared statements in transaction mode (prepared.c): a client's names. */
 struct ps_client {
 	struct htab names; /* client statement name -> struct ps_entry * */
@@ -125,7 +133,9 @@ struct client {
 	struct pool *pool;          /* its pool once logged in */
 	struct server *server;      /* linked server, or NULL */
 	struct params params;       /* what the client wants: startup parameters + tracked SETs */
-	uint32_t cancel_pid;        /* BackendKeyData handed to this client */
+	struct params startup;      /* startup parameters, restored by RESET ALL */
+	struct pending_set *pending_set; /* SET awaiting its result (transaction mode), owned */
+	uint32_t cancel_pid;             /* BackendKeyData handed to this client */
 	uint32_t cancel_key;
 	ev_tstamp created;    /* accept time */
 	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */

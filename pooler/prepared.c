@@ -6,6 +6,7 @@
 #include "pooler/log.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
+#include "pooler/sqlscan.h"
 
 #define PS_QUEUE_MAX 65536 /* Parse/Close messages one pipeline may have in flight */
 
@@ -562,59 +563,6 @@ bool ps_server_response(struct server *sv, uint8_t type, bool *broken)
 
 /* ---- SQL-level PREPARE / EXECUTE / DEALLOCATE ---- */
 
-static const char *skip_space(const char *s, const char *end)
-{
-	while (s < end) {
-		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') {
-			s++;
-		} else if (end - s >= 2 && s[0] == '-' && s[1] == '-') {
-			while (s < end && *s != '\n')
-				s++;
-		} else if (end - s >= 2 && s[0] == '/' && s[1] == '*') {
-			const char *close = memmem(s + 2, (size_t)(end - s - 2), "*/", 2);
-
-			s = close ? close + 2 : end;
-		} else {
-			break;
-		}
-	}
-	return s;
-}
-
-/* Read an identifier (plain, lower-cased, or "quoted") into out; NULL if none. */
-static const char *read_ident(const char *s, const char *end, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	if (s < end && *s == '"') {
-		for (s++; s < end; s++) {
-			if (*s == '"') {
-				if (s + 1 < end && s[1] == '"') {
-					s++;
-				} else {
-					out[o] = 0;
-					return s + 1;
-				}
-			}
-			if (o + 1 >= outlen)
-				return NULL;
-			out[o++] = *s;
-		}
-		return NULL;
-	}
-	while (s < end && ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
-	                   (o > 0 && *s >= '0' && *s <= '9') || (unsigned char)*s >= 0x80)) {
-		if (o + 1 >= outlen)
-			return NULL;
-		out[o++] = (*s >= 'A' && *s <= 'Z') ? (char)(*s + 32) : *s;
-		s++;
-	}
-	if (o == 0)
-		return NULL;
-	out[o] = 0;
-	return s;
-}
-
 static void reply_local(struct client *c, const char *tag, const char *sqlstate,
                         const char *message)
 {
@@ -636,8 +584,8 @@ bool ps_simple_query(struct client *c, const uint8_t *body, size_t len)
 	const char *end = s + (len > 0 ? len - 1 : 0); /* without the NUL */
 	char word[64], name[PARAMS_NAME_MAX];
 
-	s = skip_space(s, end);
-	s = read_ident(s, end, word, sizeof(word));
+	s = sqlscan_skip_space(s, end);
+	s = sqlscan_ident(s, end, word, sizeof(word));
 	if (s == NULL)
 		return false;
 	if (strcmp(word, "prepare") == 0 || strcmp(word, "execute") == 0) {
@@ -652,19 +600,20 @@ bool ps_simple_query(struct client *c, const uint8_t *body, size_t len)
 	}
 	if (strcmp(word, "deallocate") != 0)
 		return false;
-	s = skip_space(s, end);
-	s = read_ident(s, end, name, sizeof(name));
+	s = sqlscan_skip_space(s, end);
+	s = sqlscan_ident(s, end, name, sizeof(name));
 	if (s != NULL && strcmp(name, "prepare") == 0) {
-		const char *after = read_ident(skip_space(s, end), end, name, sizeof(name));
+		const char *after =
+		    sqlscan_ident(sqlscan_skip_space(s, end), end, name, sizeof(name));
 
 		if (after != NULL)
 			s = after;
 	}
 	if (s == NULL)
 		return false;
-	s = skip_space(s, end);
+	s = sqlscan_skip_space(s, end);
 	if (s < end && *s == ';')
-		s = skip_space(s + 1, end);
+		s = sqlscan_skip_space(s + 1, end);
 	if (s != end)
 		return false; /* more statements follow: leave it to the server */
 	if (strcmp(name, "all") == 0) {

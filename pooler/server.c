@@ -690,6 +690,8 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 
 		if (proto_parse_error(m->body, m->len, &e))
 			stmt_error(c, e.sqlstate, now);
+		if (c->pending_set != NULL)
+			c->pending_set->failed = true;
 		return pooled ? pooled_response(sv, m) : RELAY_FORWARD;
 	}
 	case 'I':
@@ -717,6 +719,8 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		stmt_ready(c, now);
 		if (pooled && pooled_response(sv, m) == RELAY_FAIL)
 			return RELAY_FAIL;
+		if (c->pending_set != NULL && c->pending_sync == 0)
+			pool_apply_set(c, sv);
 		return c->pending_sync == 0 ? RELAY_FORWARD_STOP : RELAY_FORWARD;
 	default:
 		return RELAY_FORWARD;
