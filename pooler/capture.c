@@ -11,13 +11,37 @@
 
 #include "pooler/capture.h"
 
-/* Header of one queued entry; the query and text bytes follow it. */
+/* The strings of a record, in the order they follow an entry's header in the queue. */
+enum entry_str {
+	S_DATABASE,
+	S_USER,
+	S_APP,
+	S_ROUTE,
+	S_TAG,
+	S_SQLSTATE,
+	S_TRACE,
+	S_QUERY,
+	S_TEXT,
+	S_COUNT,
+};
+
+/*
+ * Header of one queued entry: the record's numbers, then its strings packed
+ * back to back (only their lengths are copied, so a typical entry is a
+ * third of struct capture_record).
+ */
 struct entry_head {
-	uint32_t size; /* whole entry, header included, rounded up to 8 */
-	uint32_t query_len;
-	uint32_t text_len;
-	uint32_t has_query;        /* query was non-NULL */
-	struct capture_record rec; /* pointers cleared */
+	uint32_t size;      /* whole entry, header included, rounded up to 8 */
+	uint32_t has_query; /* query was non-NULL */
+	uint32_t len[S_COUNT];
+	int64_t time_us;
+	int64_t duration_us;
+	int64_t wait_us;
+	int64_t rows;
+	uint64_t fingerprint;
+	uint64_t params_hash;
+	uint64_t xact;
+	uint64_t client;
 };
 
 #define ENTRY_ALIGN 8
@@ -104,17 +128,40 @@ bool capture_submit(const struct capture_record *rec)
 	struct capture *c = cap_g;
 	if (!c)
 		return false;
+	const char *str[S_COUNT] = {
+	    [S_DATABASE] = rec->database, [S_USER] = rec->user,   [S_APP] = rec->application_name,
+	    [S_ROUTE] = rec->route,       [S_TAG] = rec->tag,     [S_SQLSTATE] = rec->sqlstate,
+	    [S_TRACE] = rec->trace_id,    [S_QUERY] = rec->query, [S_TEXT] = rec->text,
+	};
+	const size_t max[S_COUNT] = {
+	    [S_DATABASE] = sizeof(rec->database),
+	    [S_USER] = sizeof(rec->user),
+	    [S_APP] = sizeof(rec->application_name),
+	    [S_ROUTE] = sizeof(rec->route),
+	    [S_TAG] = sizeof(rec->tag),
+	    [S_SQLSTATE] = sizeof(rec->sqlstate),
+	    [S_TRACE] = sizeof(rec->trace_id),
+	    [S_QUERY] = CAPTURE_TEXT_MAX,
+	    [S_TEXT] = CAPTURE_TEXT_MAX,
+	};
 	struct entry_head h;
 	memset(&h, 0, sizeof(h));
-	h.rec = *rec;
-	h.rec.query = NULL;
-	h.rec.text = NULL;
-	h.has_query = rec->query != NULL;
-	h.query_len = (uint32_t)bounded_len(rec->query, CAPTURE_TEXT_MAX);
-	h.text_len = (uint32_t)bounded_len(rec->text, CAPTURE_TEXT_MAX);
-	size_t size = sizeof(h) + h.query_len + h.text_len;
+	size_t size = sizeof(h);
+	for (int i = 0; i < S_COUNT; i++) {
+		h.len[i] = (uint32_t)bounded_len(str[i], max[i]);
+		size += h.len[i];
+	}
 	size = (size + ENTRY_ALIGN - 1) & ~(size_t)(ENTRY_ALIGN - 1);
 	h.size = (uint32_t)size;
+	h.has_query = rec->query != NULL;
+	h.time_us = rec->time_us;
+	h.duration_us = rec->duration_us;
+	h.wait_us = rec->wait_us;
+	h.rows = rec->rows;
+	h.fingerprint = rec->fingerprint;
+	h.params_hash = rec->params_hash;
+	h.xact = rec->xact;
+	h.client = rec->client;
 
 	pthread_mutex_lock(&c->lock);
 	uint64_t used = c->head - c->tail;
@@ -126,9 +173,12 @@ bool capture_submit(const struct capture_record *rec)
 	uint64_t pos = c->head;
 	ring_put(c, pos, &h, sizeof(h));
 	pos += sizeof(h);
-	ring_put(c, pos, rec->query ? rec->query : "", h.query_len);
-	pos += h.query_len;
-	ring_put(c, pos, rec->text ? rec->text : "", h.text_len);
+	for (int i = 0; i < S_COUNT; i++) {
+		if (h.len[i] == 0)
+			continue;
+		ring_put(c, pos, str[i], h.len[i]);
+		pos += h.len[i];
+	}
 	c->head += size;
 	c->stats.submitted++;
 	/*
@@ -334,13 +384,6 @@ static void out_json_str(struct capture *c, const char *s, size_t n)
 	c->buf_len += (size_t)(o - p);
 }
 
-/* A fixed-size field that must be NUL-terminated before it is written. */
-static void out_json_field(struct capture *c, const char *key, const char *s, size_t size)
-{
-	out_str(c, key);
-	out_json_str(c, s, strnlen(s, size));
-}
-
 static void format_rfc3339(char *out, size_t size, const struct timespec *ts)
 {
 	struct tm tm;
@@ -405,53 +448,55 @@ static void maybe_rotate(struct capture *c)
 		file_close(c);
 }
 
-static void write_entry(struct capture *c, const struct entry_head *h, const char *query,
-                        const char *text)
+/* A packed string of an entry: s[i] (len[i] bytes, not NUL-terminated). */
+static void out_json_field(struct capture *c, const char *key, const char *s, uint32_t len)
 {
-	const struct capture_record *r = &h->rec;
+	out_str(c, key);
+	out_json_str(c, s, len);
+}
+
+static void write_entry(struct capture *c, const struct entry_head *h, const char *const *s)
+{
 	if (!c->out && !file_open(c))
 		return;
-	if (h->has_query && fpset_add(&c->seen, r->fingerprint)) {
+	if (h->has_query && fpset_add(&c->seen, h->fingerprint)) {
 		out_fmt(c, "{\"type\":\"query\",\"fingerprint\":\"%016llx\",\"query\":",
-		        (unsigned long long)r->fingerprint);
-		out_json_str(c, query, h->query_len);
+		        (unsigned long long)h->fingerprint);
+		out_json_str(c, s[S_QUERY], h->len[S_QUERY]);
 		out_str(c, "}\n");
 	}
-	out_fmt(c, "{\"type\":\"stmt\",\"time\":%lld", (long long)r->time_us);
-	out_json_field(c, ",\"database\":", r->database, sizeof(r->database));
-	out_json_field(c, ",\"user\":", r->user, sizeof(r->user));
-	out_json_field(c, ",\"application_name\":", r->application_name,
-	               sizeof(r->application_name));
+	out_fmt(c, "{\"type\":\"stmt\",\"time\":%lld", (long long)h->time_us);
+	out_json_field(c, ",\"database\":", s[S_DATABASE], h->len[S_DATABASE]);
+	out_json_field(c, ",\"user\":", s[S_USER], h->len[S_USER]);
+	out_json_field(c, ",\"application_name\":", s[S_APP], h->len[S_APP]);
 	out_fmt(c, ",\"fingerprint\":\"%016llx\",\"duration_us\":%lld,\"wait_us\":%lld",
-	        (unsigned long long)r->fingerprint, (long long)r->duration_us,
-	        (long long)r->wait_us);
-	if (r->rows >= 0)
-		out_fmt(c, ",\"rows\":%lld", (long long)r->rows);
+	        (unsigned long long)h->fingerprint, (long long)h->duration_us,
+	        (long long)h->wait_us);
+	if (h->rows >= 0)
+		out_fmt(c, ",\"rows\":%lld", (long long)h->rows);
 	else
 		out_str(c, ",\"rows\":null");
-	out_json_field(c, ",\"tag\":", r->tag, sizeof(r->tag));
-	if (r->sqlstate[0])
-		out_json_field(c, ",\"sqlstate\":", r->sqlstate, sizeof(r->sqlstate));
+	out_json_field(c, ",\"tag\":", s[S_TAG], h->len[S_TAG]);
+	if (h->len[S_SQLSTATE])
+		out_json_field(c, ",\"sqlstate\":", s[S_SQLSTATE], h->len[S_SQLSTATE]);
 	else
 		out_str(c, ",\"sqlstate\":null");
-	if (r->route[0])
-		out_json_field(c, ",\"route\":", r->route, sizeof(r->route));
+	if (h->len[S_ROUTE])
+		out_json_field(c, ",\"route\":", s[S_ROUTE], h->len[S_ROUTE]);
 	else
 		out_str(c, ",\"route\":\"primary\"");
-	out_fmt(c, ",\"xact\":%llu,\"client\":%llu", (unsigned long long)r->xact,
-	        (unsigned long long)r->client);
-	if (r->trace_id[0])
-		out_json_field(c, ",\"trace_id\":", r->trace_id, sizeof(r->trace_id));
+	out_fmt(c, ",\"xact\":%llu,\"client\":%llu", (unsigned long long)h->xact,
+	        (unsigned long long)h->client);
+	if (h->len[S_TRACE])
+		out_json_field(c, ",\"trace_id\":", s[S_TRACE], h->len[S_TRACE]);
 	else
 		out_str(c, ",\"trace_id\":null");
-	if (r->params_hash)
-		out_fmt(c, ",\"params_hash\":\"%016llx\"", (unsigned long long)r->params_hash);
+	if (h->params_hash)
+		out_fmt(c, ",\"params_hash\":\"%016llx\"", (unsigned long long)h->params_hash);
 	else
 		out_str(c, ",\"params_hash\":null");
-	if (c->literals && h->text_len > 0) {
-		out_str(c, ",\"text\":");
-		out_json_str(c, text, h->text_len);
-	}
+	if (c->literals && h->len[S_TEXT] > 0)
+		out_json_field(c, ",\"text\":", s[S_TEXT], h->len[S_TEXT]);
 	out_str(c, "}\n");
 	/* Counters the writer alone updates are atomic so capture_stats() sees whole values. */
 	__atomic_fetch_add(&c->stats.written, 1, __ATOMIC_RELAXED);
@@ -518,8 +563,13 @@ static void *writer_main(void *arg)
 		for (size_t off = 0; off < n;) {
 			struct entry_head h;
 			memcpy(&h, batch + off, sizeof(h));
-			const char *q = (const char *)batch + off + sizeof(h);
-			write_entry(c, &h, q, q + h.query_len);
+			const char *str[S_COUNT];
+			const char *p = (const char *)batch + off + sizeof(h);
+			for (int i = 0; i < S_COUNT; i++) {
+				str[i] = p;
+				p += h.len[i];
+			}
+			write_entry(c, &h, str);
 			off += h.size;
 			maybe_rotate(c);
 		}
