@@ -39,7 +39,65 @@ static void fmt_time(int64_t us, char *out, size_t size)
 	strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* Latency (mean and p95) and statements per second over time, as polylines. */
+/* One series of a line chart: a value per time bucket, its colour and name. */
+struct series {
+	const double *v;
+	const char *color;
+	const char *name;
+};
+
+/*
+ * A line chart over the report's used time buckets [lo, hi]: all series on
+ * one linear axis from 0 to the largest value, labelled with fmt_value.
+ */
+static void chart_lines(const struct report *r, FILE *out, const char *aria, size_t lo, size_t hi,
+                        const struct series *ss, size_t nseries, bool values_are_us)
+{
+	double maxv = 0;
+	for (size_t s = 0; s < nseries; s++)
+		for (size_t i = lo; i <= hi; i++)
+			maxv = ss[s].v[i] > maxv ? ss[s].v[i] : maxv;
+	if (maxv <= 0)
+		maxv = 1;
+	size_t n = hi - lo + 1;
+	double dx = n > 1 ? (double)(CHART_W - 2 * MARGIN) / (double)(n - 1) : 0;
+	fprintf(out,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	        "role=\"img\" aria-label=\"%s\">\n",
+	        CHART_W, CHART_H + 40, aria);
+	for (int k = 0; k <= 2; k++) {
+		double y = CHART_H - (CHART_H - 20) * k / 2.0;
+		char label[32];
+		if (values_are_us)
+			report_format_us((int64_t)(maxv * k / 2.0), label, sizeof(label));
+		else
+			snprintf(label, sizeof(label), "%.0f", maxv * k / 2.0);
+		fprintf(
+		    out,
+		    "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\"/>"
+		    "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
+		    MARGIN, y, CHART_W - MARGIN, y, k ? "#eee" : "#888", MARGIN - 4, y + 4, label);
+	}
+	for (size_t s = 0; s < nseries; s++) {
+		fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+		        ss[s].color);
+		for (size_t i = lo; i <= hi; i++)
+			fprintf(out, "%.1f,%.1f ", MARGIN + dx * (double)(i - lo),
+			        CHART_H - ss[s].v[i] / maxv * (CHART_H - 20));
+		fputs("\"/>\n", out);
+		fprintf(out, "<text x=\"%zu\" y=\"%d\" font-size=\"11\" fill=\"%s\">%s</text>\n",
+		        (size_t)MARGIN + 250 + s * 80, CHART_H + 32, ss[s].color, ss[s].name);
+	}
+	char a[32], b[32];
+	fmt_time(r->bucket_t0 + (int64_t)lo * r->bucket_width_us, a, sizeof(a));
+	fmt_time(r->bucket_t0 + (int64_t)hi * r->bucket_width_us, b, sizeof(b));
+	fprintf(out,
+	        "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>"
+	        "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n</svg>\n",
+	        MARGIN, CHART_H + 15, a, CHART_W - MARGIN, CHART_H + 15, b);
+}
+
+/* Latency (p95, mean) and statements per second over time. */
 static void chart_timeline(const struct report *r, FILE *out)
 {
 	size_t lo = REPORT_TIME_BUCKETS, hi = 0;
@@ -49,62 +107,22 @@ static void chart_timeline(const struct report *r, FILE *out)
 			hi = i;
 		}
 	}
-	fprintf(out,
-	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-	        "role=\"img\" aria-label=\"latency over time\">\n",
-	        CHART_W, CHART_H + 40);
 	if (lo > hi) {
-		fputs("<text x=\"10\" y=\"20\">no statements</text></svg>\n", out);
+		fputs("<p>No statements.</p>\n", out);
 		return;
 	}
-	int64_t maxv = 1;
-	uint64_t maxq = 1;
-	for (size_t i = lo; i <= hi; i++) {
-		int64_t p95 = report_hist_quantile(&r->buckets[i].hist, 0.95, -1, -1);
-		maxv = p95 > maxv ? p95 : maxv;
-		maxq = r->buckets[i].calls > maxq ? r->buckets[i].calls : maxq;
+	double p95[REPORT_TIME_BUCKETS], mean[REPORT_TIME_BUCKETS], qps[REPORT_TIME_BUCKETS];
+	for (size_t i = 0; i < REPORT_TIME_BUCKETS; i++) {
+		const struct report_bucket *b = &r->buckets[i];
+		p95[i] = (double)report_hist_quantile(&b->hist, 0.95, -1, -1);
+		mean[i] = b->hist.count ? (double)b->total_us / (double)b->hist.count : 0;
+		qps[i] = (double)b->calls * 1e6 / (double)r->bucket_width_us;
 	}
-	size_t n = hi - lo + 1;
-	double dx = n > 1 ? (double)(CHART_W - 2 * MARGIN) / (double)(n - 1) : 0;
-	fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", MARGIN,
-	        CHART_H, CHART_W - MARGIN, CHART_H);
-	const char *series[3] = {"#c0392b", "#2980b9", "#bbb"};
-	for (int s = 0; s < 3; s++) {
-		fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-		        series[s]);
-		for (size_t i = lo; i <= hi; i++) {
-			const struct report_bucket *b = &r->buckets[i];
-			double v;
-			if (s == 0)
-				v = (double)report_hist_quantile(&b->hist, 0.95, -1, -1) /
-				    (double)maxv;
-			else if (s == 1)
-				v = b->hist.count
-				        ? (double)b->total_us / (double)b->hist.count / (double)maxv
-				        : 0;
-			else
-				v = (double)b->calls / (double)maxq;
-			fprintf(out, "%.1f,%.1f ", MARGIN + dx * (double)(i - lo),
-			        CHART_H - v * (CHART_H - 20));
-		}
-		fputs("\"/>\n", out);
-	}
-	char a[32], b[32], m[32];
-	fmt_time(r->bucket_t0 + (int64_t)lo * r->bucket_width_us, a, sizeof(a));
-	fmt_time(r->bucket_t0 + (int64_t)hi * r->bucket_width_us, b, sizeof(b));
-	report_format_us(maxv, m, sizeof(m));
-	fprintf(out,
-	        "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>"
-	        "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%s</text>\n"
-	        "<text x=\"%d\" y=\"14\" font-size=\"11\">%s</text>\n"
-	        "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#c0392b\">p95</text>"
-	        "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#2980b9\">mean</text>"
-	        "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#999\">statements/s (max "
-	        "%.1f)</text>\n"
-	        "</svg>\n",
-	        MARGIN, CHART_H + 15, a, CHART_W - MARGIN, CHART_H + 15, b, MARGIN, m, MARGIN,
-	        CHART_H + 32, MARGIN + 50, CHART_H + 32, MARGIN + 110, CHART_H + 32,
-	        (double)maxq * 1e6 / (double)r->bucket_width_us);
+	const struct series lat[] = {{p95, "#c0392b", "p95"}, {mean, "#2980b9", "mean"}};
+	chart_lines(r, out, "latency over time", lo, hi, lat, 2, true);
+	fputs("<h2>Statements per second</h2>\n", out);
+	const struct series rate[] = {{qps, "#555", "statements/s"}};
+	chart_lines(r, out, "statements per second over time", lo, hi, rate, 1, false);
 }
 
 /* Horizontal bars: label, value, text of the value. */
@@ -229,7 +247,8 @@ int report_write_html(const struct report *r, FILE *out)
 	      "<title>pgscope report</title>\n<style>\n"
 	      "body{font-family:sans-serif;margin:2em;color:#222}"
 	      "table{border-collapse:collapse;font-size:13px}"
-	      "td,th{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:right}"
+	      "td,th{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:right;"
+	      "white-space:nowrap}"
 	      "td pre{text-align:left;white-space:pre-wrap;max-width:40em;margin:0}"
 	      "h3.error{color:#c0392b}h3.warning{color:#b9770e}h3.info{color:#2471a3}"
 	      "pre{background:#f6f6f6;padding:4px;white-space:pre-wrap}\n"
