@@ -15,6 +15,7 @@
 #include "pooler/cancel.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
+#include "pooler/listen.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
@@ -103,6 +104,8 @@ void client_accept(int fd, bool is_unix, const char *addr)
 	params_init(&c->params);
 	params_init(&c->startup);
 	ps_client_init(&c->ps);
+	htab_init(&c->channels);
+	pbuf_init(&c->notify_out, 2u * 1024u * 1024u);
 	if (in_limit < PROTO_MAX_STARTUP)
 		in_limit = PROTO_MAX_STARTUP;
 	conn_init(&c->conn, fd, in_limit, CONN_HIGH_WATER + cfg->max_packet_size + 65536,
@@ -166,6 +169,7 @@ void client_close(struct client *c, const char *reason)
 		log_event(LOG_INFO, "client.close", LOG_INT, "client", (long long)c->id, LOG_STR,
 		          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database,
 		          LOG_STR, "reason", reason, LOG_END);
+	listen_client_gone(c);
 	if (c->pool != NULL)
 		pool_client_gone(c);
 	conn_close(&c->conn);
@@ -765,12 +769,14 @@ static void client_handle_idle(struct client *c)
 		/* Some statements are answered without a server (see ps_simple_query). */
 		uint32_t len = proto_get32(pbuf_head(in) + 1);
 
-		if (len < 4 || len > pooler.cfg->max_packet_size || pbuf_len(in) < len + 1u ||
-		    !ps_simple_query(c, pbuf_head(in) + PROTO_HDR, len - 4))
+		if (len < 4 || len > pooler.cfg->max_packet_size || pbuf_len(in) < len + 1u)
+			break;
+		if (!ps_simple_query(c, pbuf_head(in) + PROTO_HDR, len - 4) &&
+		    !listen_simple_query(c, pbuf_head(in) + PROTO_HDR, len - 4))
 			break;
 		pbuf_consume(in, len + 1u);
-		if (!client_flush(c))
-			return;
+		if (!client_flush(c) || c->listen_wait)
+			return; /* a LISTEN waits for the listening connection */
 	}
 	if (pbuf_len(in) < 1)
 		return;

@@ -9,6 +9,7 @@
 
 #include "pooler/client.h"
 #include "pooler/conn.h"
+#include "pooler/listen.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
@@ -321,6 +322,10 @@ void pool_server_ready(struct server *sv)
 	struct pool *p = sv->pool;
 	struct client *c;
 
+	if (sv->listen_conn) {
+		listen_server_ready(sv);
+		return;
+	}
 	if (sv->cancels_pending > 0) {
 		/* A cancel for its last client may still land: keep it out of use. */
 		server_set_state(sv, SV_CANCEL_WAIT);
@@ -421,6 +426,9 @@ void pool_transaction_done(struct client *c)
 	if (c->state != CL_ACTIVE)
 		return;
 	client_set_state(c, CL_IDLE);
+	listen_flush_client(c);
+	if (!client_flush(c))
+		return;
 	conn_start_read(&c->conn);
 	if (pbuf_len(&c->conn.in) > 0)
 		client_process_input(c);
@@ -536,6 +544,7 @@ static void pool_expire_servers(struct pool *p, ev_tstamp now)
 
 void pool_janitor(struct pool *p, ev_tstamp now)
 {
+	listen_janitor(p);
 	pool_expire_waiters(p, now);
 	pool_expire_servers(p, now);
 	if (!pooler.shutting_down && !pool_recently_failed(p)) {
@@ -570,10 +579,19 @@ void pool_shutdown(struct pool *p)
 	close_servers(&p->login_servers, "shutdown");
 }
 
+static void free_value(void *value, void *arg)
+{
+	free(value);
+	(void)arg;
+}
+
 void pool_free(struct pool *p)
 {
 	list_del(&p->node);
 	params_clear(&p->server_params);
+	htab_foreach(&p->channels, free_value, NULL);
+	htab_release(&p->channels);
+	free(p->listen_sql);
 	free(p->scram_keys);
 	free(p);
 }

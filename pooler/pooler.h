@@ -60,6 +60,7 @@ enum server_state {
 	SV_ACTIVE,      /* linked to a client, relaying */
 	SV_INTERNAL,    /* running the pooler's own query (SET sync, reset, check) */
 	SV_CANCEL_WAIT, /* released while a cancel for it is on its way: not handed out */
+	SV_LISTEN,      /* the pool's listening connection, waiting for notifications */
 	SV_CLOSING,     /* Terminate sent or error; closing */
 };
 
@@ -72,6 +73,7 @@ enum server_task {
 	TASK_CHECK,         /* server_check_query before reuse, then hand out */
 	TASK_CONNECT_QUERY, /* connect_query after login, then idle */
 	TASK_AFTER_CANCEL,  /* a round trip after a cancel, so it can only hit this query */
+	TASK_LISTEN,        /* LISTEN/UNLISTEN on the pool's listening connection */
 };
 
 struct client;
@@ -135,7 +137,10 @@ struct client {
 	struct params params;       /* what the client wants: startup parameters + tracked SETs */
 	struct params startup;      /* startup parameters, restored by RESET ALL */
 	struct pending_set *pending_set; /* SET awaiting its result (transaction mode), owned */
-	uint32_t cancel_pid;             /* BackendKeyData handed to this client */
+	struct htab channels;   /* channels it LISTENs to (transaction mode), see listen.c */
+	struct pbuf notify_out; /* notifications held until its transaction ends */
+	bool listen_wait;       /* waiting for the listening connection to confirm a LISTEN */
+	uint32_t cancel_pid;    /* BackendKeyData handed to this client */
 	uint32_t cancel_key;
 	ev_tstamp created;    /* accept time */
 	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */
@@ -173,6 +178,7 @@ struct server {
 	bool task_failed;       /* an internal query returned an error */
 	bool dirty;             /* must not be reused (broken state) */
 	int cancels_pending;    /* cancel requests sent for it and not yet acknowledged */
+	bool listen_conn;       /* the pool's listening connection (listen.c) */
 	ev_tstamp created;
 	ev_tstamp last_used;
 	struct ps_server ps;        /* prepared statements on this server (transaction mode) */
@@ -188,6 +194,9 @@ struct pool {
 	char user[NAME_MAX_LEN];       /* server login user */
 	char password[256];            /* server password or auth_file secret ("" if none known) */
 	struct scram_keys *scram_keys; /* ClientKey from a client's SCRAM login, owned, or NULL */
+	struct server *listen_server;  /* listening connection for its clients' LISTENs, or NULL */
+	struct htab channels;          /* channel -> struct listen_channel *, see listen.c */
+	char *listen_sql;              /* LISTEN/UNLISTEN commands not yet sent, owned */
 	enum pool_mode mode;
 	int pool_size;
 	int min_pool_size;

@@ -20,6 +20,7 @@
 #include "pooler/auth.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
+#include "pooler/listen.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
@@ -49,6 +50,8 @@ const char *server_state_name(enum server_state st)
 		return "internal";
 	case SV_CANCEL_WAIT:
 		return "cancel_wait";
+	case SV_LISTEN:
+		return "listen";
 	case SV_CLOSING:
 		return "closing";
 	}
@@ -72,6 +75,7 @@ void server_set_state(struct server *sv, enum server_state st)
 	case SV_ACTIVE:
 	case SV_INTERNAL:
 	case SV_CANCEL_WAIT:
+	case SV_LISTEN:
 		list_append(&p->active_servers, &sv->node);
 		break;
 	case SV_CLOSING:
@@ -563,6 +567,9 @@ static void server_task_done(struct server *sv)
 		}
 		pool_server_ready(sv);
 		return;
+	case TASK_LISTEN:
+		listen_task_done(sv, sv->task_failed);
+		return;
 	case TASK_RESET:
 	case TASK_CHECK:
 	case TASK_CONNECT_QUERY:
@@ -614,6 +621,10 @@ static enum relay_action internal_msg(void *owner, const struct relay_msg *m)
 			params_set(&sv->client->params, name, value);
 		return RELAY_SKIP;
 	}
+	case 'A':
+		if (sv->listen_conn)
+			listen_deliver(sv->pool, m->body, m->len);
+		return RELAY_SKIP;
 	case 'Z':
 		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
 		if (--sv->pending_ready > 0)
@@ -679,6 +690,8 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		memcpy(tag, m->body, n);
 		tag[n] = 0;
 		stmt_command_complete(c, tag, now);
+		if (pooled && strcmp(tag, "LISTEN") == 0)
+			sv->dirty = true; /* it now listens for one client: not for reuse */
 		if (pooled && tag_drops_statements(tag)) {
 			ps_server_forget_all(&sv->ps);
 			ps_client_forget_all(&c->ps);
@@ -786,6 +799,21 @@ void server_resume(struct server *sv)
 	server_relay(sv);
 }
 
+static enum relay_action listen_msg(void *owner, const struct relay_msg *m)
+{
+	struct server *sv = owner;
+
+	if (m->type == 'A')
+		listen_deliver(sv->pool, m->body, m->len);
+	return RELAY_SKIP;
+}
+
+static const struct relay_ops listen_ops = {
+    .needs_body = all_bodies,
+    .on_msg = listen_msg,
+    .max_len = 1024 * 1024,
+};
+
 static void server_process(struct server *sv)
 {
 	enum relay_result res;
@@ -805,6 +833,10 @@ static void server_process(struct server *sv)
 		return;
 	case SV_ACTIVE:
 		server_relay(sv);
+		return;
+	case SV_LISTEN:
+		if (conn_relay(&sv->conn, NULL, &listen_ops, sv) == RELAY_BAD_LEN)
+			server_lost(sv, "invalid message from server");
 		return;
 	case SV_IDLE:
 	case SV_CANCEL_WAIT:
@@ -839,7 +871,10 @@ void server_close(struct server *sv, const char *reason)
 	          server_state_name(sv->state), LOG_STR, "reason", reason, LOG_END);
 	conn_close(&sv->conn);
 	server_set_state(sv, SV_CLOSING);
-	p->n_servers--;
+	if (sv->listen_conn)
+		listen_server_gone(sv);
+	else
+		p->n_servers--;
 	pool_server_gone(sv);
 }
 
