@@ -191,7 +191,87 @@ static void test_cli_html(void **state)
 		fail_msg("pgscope report: %s", res.output);
 	harness_run_result_free(&res);
 	assert_true(file_contains(out, "<svg"));
+
+	/* Headless Chromium renders it: the charts are in the DOM, no console errors. */
+	char url[700];
+	snprintf(url, sizeof(url), "file://%s", out);
+	const char *chrome[] = {"chromium",
+	                        "--headless",
+	                        "--no-sandbox",
+	                        "--disable-gpu",
+	                        "--enable-logging=stderr",
+	                        "--v=0",
+	                        "--dump-dom",
+	                        url,
+	                        NULL};
+	assert_true(harness_run(chrome, NULL, 120, &res));
+	if (res.exit_code != 0 || !strstr(res.output, "<polyline") ||
+	    !strstr(res.output, "Findings by rule") || strstr(res.output, ":CONSOLE"))
+		fail_msg("chromium: exit %d: %.2000s", res.exit_code, res.output);
+	harness_run_result_free(&res);
 	unlink(out);
+}
+
+/* Run pgscope with ARGV (after the binary), expect exit status STATUS; returns its output. */
+static char *run_pgscope(const char *const *args, int status)
+{
+	const char *argv[16];
+	size_t n = 0;
+	argv[n++] = getenv("PGSCOPE_BIN") ? getenv("PGSCOPE_BIN") : "./pgscope";
+	for (; *args && n < 15; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	struct harness_run_result res;
+	assert_true(harness_run(argv, NULL, 60, &res));
+	if (res.exit_code != status)
+		fail_msg("pgscope exited %d, not %d: %s", res.exit_code, status, res.output);
+	return res.output;
+}
+
+static void test_cli_baseline_workflow(void **state)
+{
+	char baseline[600];
+	snprintf(baseline, sizeof(baseline), "%s/primary/log/report-it.baseline",
+	         harness_cluster()->dir);
+	unlink(baseline);
+	/* The first review acknowledges everything the report finds ... */
+	const char *w[] = {"report", "--write-baseline", baseline,
+	                   "--note", "seen in review",   "--log-prefix",
+	                   PREFIX,   log_paths[0],       NULL};
+	free(run_pgscope(w, 0));
+	assert_true(file_contains(baseline, "\tseen in review"));
+	/* ... so the next report of the same traffic shows nothing new. */
+	const char *r[] = {"report",       "--format", "json",       "--baseline", baseline,
+	                   "--log-prefix", PREFIX,     log_paths[0], NULL};
+	char *out = run_pgscope(r, 0);
+	assert_non_null(strstr(out, "\"findings\":[]"));
+	assert_null(strstr(out, "\"baselined\":0,"));
+	free(out);
+	/* Without the baseline the findings are there. */
+	const char *r2[] = {"report", "--format",   "json", "--log-prefix",
+	                    PREFIX,   log_paths[0], NULL};
+	out = run_pgscope(r2, 0);
+	assert_null(strstr(out, "\"findings\":[]"));
+	free(out);
+	unlink(baseline);
+}
+
+static void test_cli_usage_errors(void **state)
+{
+	const char *a[] = {"report", NULL};
+	free(run_pgscope(a, 2));
+	const char *b[] = {"report", "--format", "xml", log_paths[0], NULL};
+	free(run_pgscope(b, 2));
+	const char *c[] = {"report", "--since", "yesterday", log_paths[0], NULL};
+	free(run_pgscope(c, 2));
+	const char *d[] = {"report", "/nonexistent/file.log", NULL};
+	free(run_pgscope(d, 2));
+	/* A window that holds nothing is a valid, empty report. */
+	const char *e[] = {"report",  "--format",   "json",       "--since", "2001-01-01",
+	                   "--until", "2001-01-02", log_paths[1], NULL};
+	char *out = run_pgscope(e, 0);
+	assert_non_null(strstr(out, "\"statements\":0,"));
+	free(out);
 }
 
 int main(void)
@@ -199,6 +279,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_formats_agree_with_workload),
 	    cmocka_unit_test(test_cli_html),
+	    cmocka_unit_test(test_cli_baseline_workflow),
+	    cmocka_unit_test(test_cli_usage_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
