@@ -149,11 +149,13 @@ void client_fail(struct client *c, const char *sqlstate, const char *message)
 	log_event(LOG_WARNING, "client.error", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
 	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR,
 	          "sqlstate", sqlstate, LOG_STR, "error", message, LOG_END);
+	/* Mid-way through a streamed server message an error would corrupt the stream. */
+	bool mid_message = c->server != NULL && c->server->conn.pass_left > 0;
+
 	if (c->server != NULL)
 		pool_release_server(c);
 	conn_stop_read(&c->conn);
-	/* Drop what was queued for this client: the error must get through. */
-	if (c->conn.pass_left == 0 || c->state == CL_STARTUP || c->state == CL_AUTH)
+	if (!mid_message)
 		proto_write_error(&c->conn.out, "FATAL", sqlstate, message);
 	client_set_state(c, CL_CLOSING);
 	client_flush(c);

@@ -176,27 +176,54 @@ static void pool_link(struct client *c, struct server *sv)
 	client_server_ready(c);
 }
 
+/* Servers of every pool that matches (same database, or same server user). */
+static int servers_where(const struct pool *p, bool same_db)
+{
+	int total = 0;
+
+	for (struct list *it = pooler.pools.next; it != &pooler.pools; it = it->next) {
+		const struct pool *o = list_entry(it, struct pool, node);
+
+		if (same_db ? o->db == p->db : strcmp(o->user, p->user) == 0)
+			total += o->n_servers;
+	}
+	return total;
+}
+
+/*
+ * The pool's size now: default_pool_size, plus reserve_pool_size once a
+ * client has waited reserve_pool_timeout.
+ */
+static int pool_limit(const struct pool *p)
+{
+	struct config *cfg = pooler.cfg;
+	int reserve = p->db->reserve_pool >= 0 ? p->db->reserve_pool : cfg->reserve_pool_size;
+	const struct list *first = list_first(&p->waiting_clients);
+
+	if (reserve > 0 && first != NULL) {
+		const struct client *c = list_entry(first, struct client, node);
+
+		if (ev_now(pooler.loop) - c->wait_since >= cfg->reserve_pool_timeout / 1000.0)
+			return p->pool_size + reserve;
+	}
+	return p->pool_size;
+}
+
 static bool pool_can_open(const struct pool *p)
 {
 	struct config *cfg = pooler.cfg;
+	const struct user_config *u = config_find_user(cfg, p->user);
 	int max_db =
 	    p->db->max_db_connections >= 0 ? p->db->max_db_connections : cfg->max_db_connections;
+	int max_user = u != NULL && u->max_user_connections >= 0 ? u->max_user_connections
+	                                                         : cfg->max_user_connections;
 
-	if (pooler.shutting_down || p->n_servers >= p->pool_size)
+	if (pooler.shutting_down || p->n_servers >= pool_limit(p))
 		return false;
-	if (max_db > 0) {
-		int total = 0;
-		struct list *it;
-
-		for (it = pooler.pools.next; it != &pooler.pools; it = it->next) {
-			const struct pool *o = list_entry(it, struct pool, node);
-
-			if (o->db == p->db)
-				total += o->n_servers;
-		}
-		if (total >= max_db)
-			return false;
-	}
+	if (max_db > 0 && servers_where(p, true) >= max_db)
+		return false;
+	if (max_user > 0 && servers_where(p, false) >= max_user)
+		return false;
 	return true;
 }
 
@@ -233,6 +260,33 @@ static void pool_open_if_needed(struct pool *p)
 	}
 }
 
+/*
+ * Give c an idle server. One idle longer than server_check_delay runs
+ * server_check_query first (and goes to the first waiter when it passes).
+ * true if c got a server or one is being checked for the queue.
+ */
+static bool pool_take_idle(struct client *c)
+{
+	struct config *cfg = pooler.cfg;
+	struct pool *p = c->pool;
+	ev_tstamp now = ev_now(pooler.loop);
+
+	while (!list_empty(&p->idle_servers)) {
+		struct server *sv = list_entry(list_first(&p->idle_servers), struct server, node);
+
+		if (cfg->server_check_query != NULL && cfg->server_check_query[0] != 0 &&
+		    cfg->server_check_delay >= 0 &&
+		    now - sv->last_used > cfg->server_check_delay / 1000.0) {
+			if (server_run_task(sv, TASK_CHECK, cfg->server_check_query))
+				return true;
+			continue; /* it was closed: try the next one */
+		}
+		pool_link(c, sv);
+		return true;
+	}
+	return false;
+}
+
 void pool_client_login(struct pool *p, struct client *c)
 {
 	if (p->mode != POOL_MODE_SESSION && p->have_server_params) {
@@ -243,12 +297,8 @@ void pool_client_login(struct pool *p, struct client *c)
 		client_fail(c, p->last_error_sqlstate, p->last_error);
 		return;
 	}
-	if (p->mode == POOL_MODE_SESSION && !list_empty(&p->idle_servers)) {
-		struct server *sv = list_entry(list_first(&p->idle_servers), struct server, node);
-
-		pool_link(c, sv);
+	if (p->mode == POOL_MODE_SESSION && pool_take_idle(c))
 		return;
-	}
 	pool_open_if_needed(p);
 }
 
@@ -257,12 +307,8 @@ void pool_request_server(struct client *c)
 	struct pool *p = c->pool;
 
 	client_set_state(c, CL_WAITING);
-	if (!list_empty(&p->idle_servers)) {
-		struct server *sv = list_entry(list_first(&p->idle_servers), struct server, node);
-
-		pool_link(c, sv);
+	if (pool_take_idle(c))
 		return;
-	}
 	if (pool_recently_failed(p)) {
 		client_fail(c, p->last_error_sqlstate, p->last_error);
 		return;

@@ -732,6 +732,11 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		stmt_ready(c, now);
 		if (pooled && pooled_response(sv, m) == RELAY_FAIL)
 			return RELAY_FAIL;
+		if (sv->pool->mode == POOL_MODE_STATEMENT && sv->tx_status != 'I') {
+			client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
+			            "transaction blocks are not allowed in statement pooling mode");
+			return RELAY_FAIL;
+		}
 		if (c->pending_set != NULL && c->pending_sync == 0)
 			pool_apply_set(c, sv);
 		return c->pending_sync == 0 ? RELAY_FORWARD_STOP : RELAY_FORWARD;
@@ -782,9 +787,10 @@ void server_relay(struct server *sv)
 		sv->conn.paused = true;
 		conn_stop_read(&sv->conn);
 		return;
+	case RELAY_FAILED:
+		return; /* the handler has dealt with it */
 	case RELAY_BAD_LEN:
 	case RELAY_NO_ROOM:
-	case RELAY_FAILED:
 	case RELAY_STOPPED:
 		server_lost(sv, "invalid message from server");
 		return;
