@@ -1,0 +1,400 @@
+/* test_index_advice.c - selectivity, index matching and index suggestions of the schema rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analyzer/catalog.h"
+#include "analyzer/engine.h"
+#include "analyzer/index_advice.h"
+#include "analyzer/parse.h"
+
+/*
+ * One large table t (100,000 rows) and one small table s (100 rows):
+ *   id   primary key
+ *   a    1,000 distinct values            btree (a, b)
+ *   b    10 values, 'rare' 0.5%           -
+ *   c    near unique                      -
+ *   d    90% NULL                         -
+ *   e    text                             btree (lower(e))
+ *   f    text                             hash (f)
+ *   g    text                             gin (g gin_trgm_ops)
+ *   h    timestamp                        btree (h) WHERE flag
+ *   k    int                              btree (k), invalid
+ *   flag boolean, false for 98%
+ */
+#define COL(name, type, nd, nf, mcv)                                                              \
+	"{\"name\":\"" name "\",\"type\":\"" type "\",\"not_null\":false,\"attnum\":1,\"stats\":" \
+	"{\"null_frac\":" nf ",\"n_distinct\":" nd ",\"mcv\":[" mcv "]}}"
+#define KEY(col) \
+	"{\"column\":\"" col "\",\"expression\":null,\"opclass\":\"int4_ops\",\"desc\":false}"
+#define KEYX(expr) \
+	"{\"column\":null,\"expression\":\"" expr "\",\"opclass\":\"text_ops\",\"desc\":false}"
+#define KEYOP(col, op) \
+	"{\"column\":\"" col "\",\"expression\":null,\"opclass\":\"" op "\",\"desc\":false}"
+#define IDX(name, method, uniq, prim, valid, pred, keys)                                         \
+	"{\"name\":\"" name "\",\"method\":\"" method "\",\"unique\":" uniq ",\"primary\":" prim \
+	",\"valid\":" valid ",\"predicate\":" pred ",\"definition\":\"\",\"keys\":[" keys "],"   \
+	"\"include\":[]}"
+
+static const char
+    catalog_json[] =
+        "{\"pgscope_schema\":1,\"tables\":["
+        "{\"schema\":\"public\",\"name\":\"t\",\"kind\":\"r\",\"reltuples\":100000,\"relpages\":"
+        "1000,"
+        "\"columns\":[" COL("id", "bigint", "-1", "0", "") "," COL(
+            "a", "integer", "1000",
+            "0", "") "," COL("b", "text", "10", "0",
+                             "{\"value\":\"common\",\"freq\":0.6},{\"value\":\"rare\",\"freq\":0."
+                             "005}") "," COL("c", "text", "-0.99", "0",
+                                             "") "," COL("d", "integer", "500", "0.9",
+                                                         "") "," COL("e", "text", "-1", "0",
+                                                                     "") "," COL("f", "text", "-1",
+                                                                                 "0",
+                                                                                 "") "," COL("g", "text", "-1", "0", "") "," COL("h", "timestamp with time zone", "-1", "0", "") "," COL("k", "integer", "-0.5", "0", "") "," COL("flag", "boolean", "2", "0", "{\"value\":\"t\",\"freq\":0.98},{\"value\":\"f\",\"freq\":0.02}") "],\"indexes\":[" IDX("t_pkey",
+                                                                                                                                                                                                                                                                                                                                                        "btree",
+                                                                                                                                                                                                                                                                                                                                                        "true",
+                                                                                                                                                                                                                                                                                                                                                        "true",
+                                                                                                                                                                                                                                                                                                                                                        "true", "null", KEY("id")) "," IDX("t_a_b",
+                                                                                                                                                                                                                                                                                                                                                                                           "btree",
+                                                                                                                                                                                                                                                                                                                                                                                           "false", "false", "true",
+                                                                                                                                                                                                                                                                                                                                                                                           "null",
+                                                                                                                                                                                                                                                                                                                                                                                           KEY("a") "," KEY(
+                                                                                                                                                                                                                                                                                                                                                                                               "b")) "," IDX("t_lower_e",
+                                                                                                                                                                                                                                                                                                                                                                                                             "btree",
+                                                                                                                                                                                                                                                                                                                                                                                                             "false",
+                                                                                                                                                                                                                                                                                                                                                                                                             "false",
+                                                                                                                                                                                                                                                                                                                                                                                                             "true",
+                                                                                                                                                                                                                                                                                                                                                                                                             "null",
+                                                                                                                                                                                                                                                                                                                                                                                                             KEYX("lower(e)")) "," IDX("t_f_hash", "hash", "false",
+                                                                                                                                                                                                                                                                                                                                                                                                                                       "false",
+                                                                                                                                                                                                                                                                                                                                                                                                                                       "true",
+                                                                                                                                                                                                                                                                                                                                                                                                                                       "null",
+                                                                                                                                                                                                                                                                                                                                                                                                                                       KEY("f")) "," IDX("t_g_trgm",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                         "gin",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                         "false", "false", "true", "null",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                         KEYOP("g",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                               "gin_trgm_ops")) "," IDX("t_h_flag",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "btree",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "false",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "false", "true", "\"(NOT flag)\"",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        KEY("h")) "," IDX("t_k", "btree",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "false",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "false",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "false",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "null", KEY("k")) "],\"foreign_keys\":[]},"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                            "{\"schema\":\"public\",\"name\":\"s\",\"kind\":\"r\",\"reltuples\":100,\"relpages\":1,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                            "\"columns\":[" COL(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "id",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "integer", "-1", "0", "") "," COL("t_id", "bigint", "-1", "0", "") "," COL("x", "integer", "5", "0", "") "],\"indexes\":[" IDX("s_pkey",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "btree",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "true",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "true",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "true",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "null",
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               KEY("id")) "],\"foreign_keys\":[]}"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "]}";
+
+static struct catalog *cat;
+
+static int setup(void **state)
+{
+	char err[256];
+	cat = catalog_load_json(catalog_json, strlen(catalog_json), err, sizeof(err));
+	if (!cat)
+		fprintf(stderr, "catalog: %s\n", err);
+	return cat ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	catalog_free(cat);
+	parse_thread_cleanup();
+	return 0;
+}
+
+/* Parse a single SELECT and collect its level; the tree stays alive in *tree. */
+static void collect(const char *sql, struct parse_tree *tree, struct ia_query *q)
+{
+	assert_int_equal(parse_sql(sql, strlen(sql), 0, tree, NULL), PARSE_OK);
+	assert_int_equal(tree->n_stmts, 1);
+	const PgQuery__Node *n = tree->stmts[0].node;
+	assert_int_equal(n->node_case, PG_QUERY__NODE__NODE_SELECT_STMT);
+	ia_query_collect_select(q, cat, NULL, n->select_stmt);
+	assert_false(q->truncated);
+}
+
+static double filter_sel(const char *sql)
+{
+	struct parse_tree tree;
+	struct ia_query q;
+	collect(sql, &tree, &q);
+	double s = ia_rel_filter_selectivity(&q, 0);
+	parse_tree_release(&tree);
+	return s;
+}
+
+static double index_sel(const char *sql, const char **name)
+{
+	struct parse_tree tree;
+	struct ia_query q;
+	const struct catalog_index *ix = NULL;
+	collect(sql, &tree, &q);
+	double s = ia_best_index_selectivity(&q, 0, &ix);
+	*name = ix ? ix->name : NULL;
+	parse_tree_release(&tree);
+	return s;
+}
+
+static void test_selectivity(void **state)
+{
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE b = 'rare'"), 0.005, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE b = 'common'"), 0.6, 1e-9);
+	/* a value outside the MCV list shares what the list leaves: (1 - 0.605) / 8 */
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE b = 'other'"), 0.005, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE b = $1"), 0.1, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a IN (1, 2, 3)"), 0.003, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE d IS NULL"), 0.9, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a > $1"), 1.0 / 3, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a > $1 AND a < $2"), 0.005, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a BETWEEN 1 AND 5"), 0.005, 1e-9);
+	/* independent columns multiply */
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a = $1 AND b = 'rare'"), 0.000005,
+	                   1e-12);
+	/* a primary key: one row */
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE id = $1"), 1e-5, 1e-12);
+	/* not index filters */
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a <> 1 OR b = 'x'"), 1.0, 1e-9);
+}
+
+static void test_best_index(void **state)
+{
+	const char *ix;
+
+	/* leading column of (a, b) */
+	assert_float_equal(index_sel("SELECT 1 FROM t WHERE a = $1", &ix), 0.001, 1e-9);
+	assert_string_equal(ix, "t_a_b");
+	/* both columns of (a, b) */
+	assert_float_equal(index_sel("SELECT 1 FROM t WHERE b = 'rare' AND a = 7", &ix), 0.000005,
+	                   1e-12);
+	/* second column only: unusable */
+	assert_float_equal(index_sel("SELECT 1 FROM t WHERE b = 'rare'", &ix), 1.0, 1e-9);
+	assert_null(ix);
+	/* hash: equality yes, range no */
+	assert_true(index_sel("SELECT 1 FROM t WHERE f = $1", &ix) < 0.001);
+	assert_string_equal(ix, "t_f_hash");
+	assert_float_equal(index_sel("SELECT 1 FROM t WHERE f > $1", &ix), 1.0, 1e-9);
+	/* trigram GIN serves equality */
+	assert_true(index_sel("SELECT 1 FROM t WHERE g = $1", &ix) < 0.001);
+	assert_string_equal(ix, "t_g_trgm");
+	/* partial index (h) WHERE NOT flag: only when the query implies NOT flag */
+	assert_float_equal(index_sel("SELECT 1 FROM t WHERE h > $1 AND h < $2", &ix), 1.0, 1e-9);
+	assert_true(index_sel("SELECT 1 FROM t WHERE h > $1 AND h < $2 AND NOT flag", &ix) < 0.01);
+	assert_string_equal(ix, "t_h_flag");
+	assert_true(index_sel("SELECT 1 FROM t WHERE flag = false", &ix) <= 0.02);
+	assert_string_equal(ix, "t_h_flag");
+	/* invalid index */
+	assert_float_equal(index_sel("SELECT 1 FROM t WHERE k = $1", &ix), 1.0, 1e-9);
+	/* expression index */
+	assert_true(index_sel("SELECT 1 FROM t WHERE lower(e) = $1", &ix) < 0.01);
+	assert_string_equal(ix, "t_lower_e");
+	assert_float_equal(index_sel("SELECT 1 FROM t WHERE upper(e) = $1", &ix), 1.0, 1e-9);
+}
+
+static void test_canon(void **state)
+{
+	char a[IA_CANON_MAX];
+	char b[IA_CANON_MAX];
+	struct parse_tree tree;
+	struct ia_query q;
+
+	assert_true(ia_canon_index_expr("lower(e)", a, sizeof(a)));
+	collect("SELECT 1 FROM t x WHERE LOWER(x.e) = $1", &tree, &q);
+	assert_non_null(q.preds[0].expr);
+	assert_true(ia_canon_expr(q.preds[0].expr, b, sizeof(b)));
+	assert_string_equal(a, b);
+	parse_tree_release(&tree);
+	/* pg_catalog qualification and constant casts are not differences */
+	assert_true(ia_canon_index_expr("pg_catalog.date_trunc('day'::text, h)", a, sizeof(a)));
+	assert_true(ia_canon_index_expr("date_trunc('day', h)", b, sizeof(b)));
+	assert_string_equal(a, b);
+	/* `x = false` and `NOT x` are the same predicate */
+	assert_true(ia_canon_index_expr("flag = false", a, sizeof(a)));
+	assert_true(ia_canon_index_expr("NOT flag", b, sizeof(b)));
+	assert_string_equal(a, b);
+	/* too long: refused, not truncated */
+	assert_false(ia_canon_index_expr("lower(e)", a, 4));
+}
+
+static void test_resolve_and_pinned(void **state)
+{
+	struct parse_tree tree;
+	struct ia_query q;
+	bool pinned[IA_MAX_RELS];
+
+	collect("SELECT 1 FROM t JOIN s ON s.t_id = t.id WHERE s.id = $1", &tree, &q);
+	assert_int_equal(q.n_rels, 2);
+	ia_pinned_rels(&q, pinned);
+	assert_true(pinned[1]); /* s by its primary key */
+	assert_true(pinned[0]); /* t through s.t_id = t.id, its primary key */
+	parse_tree_release(&tree);
+
+	collect("SELECT 1 FROM t JOIN s ON s.t_id = t.id WHERE t.a = $1", &tree, &q);
+	ia_pinned_rels(&q, pinned);
+	assert_false(pinned[0]);
+	assert_false(pinned[1]);
+	parse_tree_release(&tree);
+
+	/* unqualified columns resolve to the table that has them; ambiguous ones do not */
+	collect("SELECT 1 FROM t, s WHERE a = 1 AND x = 2 AND id = 3", &tree, &q);
+	assert_int_equal(q.preds[0].rel, 0);
+	assert_int_equal(q.preds[1].rel, 1);
+	assert_int_equal(q.preds[2].rel, -1);
+	parse_tree_release(&tree);
+}
+
+static void test_format_create_index(void **state)
+{
+	char out[256];
+	const char *cols[2] = {"b", "Mixed Case"};
+	const struct catalog_table *t = catalog_find_table(cat, NULL, "t");
+
+	assert_true(ia_format_create_index(t, cols, 1, NULL, out, sizeof(out)));
+	assert_string_equal(out, "CREATE INDEX CONCURRENTLY ON t (b);");
+	assert_true(ia_format_create_index(t, cols, 2, "hash", out, sizeof(out)));
+	assert_string_equal(out, "CREATE INDEX CONCURRENTLY ON t USING hash (b, \"Mixed Case\");");
+	assert_false(ia_format_create_index(t, cols, 2, NULL, out, 20));
+}
+
+/* Findings of rule `id` for sql through the whole engine; suggestion of the first in *sugg. */
+static size_t run_rule(const char *sql, const char *id, char *sugg, size_t len)
+{
+	struct analysis *a = analyze_sql(sql, strlen(sql), cat, NULL, NULL);
+	size_t n = 0;
+	assert_non_null(a);
+	if (sugg)
+		sugg[0] = '\0';
+	for (size_t i = 0; i < a->n_findings; i++) {
+		if (strcmp(a->findings[i].rule_id, id) != 0)
+			continue;
+		if (n == 0 && sugg && a->findings[i].suggestion)
+			snprintf(sugg, len, "%s", a->findings[i].suggestion);
+		n++;
+	}
+	analysis_free(a);
+	return n;
+}
+
+/* The advisor's classic mistakes: suggesting what exists, a prefix of it, or the primary key. */
+static void test_suggestions(void **state)
+{
+	char s[512];
+
+	/* second column of (a, b): suggest (b), which is not a prefix of (a, b) */
+	assert_int_equal(run_rule("SELECT id FROM t WHERE b = 'rare' ORDER BY id LIMIT 5",
+	                          "unindexed-filter", s, sizeof(s)),
+	                 1);
+	assert_string_equal(s, "CREATE INDEX CONCURRENTLY ON t (b);");
+	/* equality columns first (most selective first), then the range column */
+	assert_int_equal(run_rule("SELECT id FROM t WHERE c > $1 AND c < $2 AND d = 3 AND b = "
+	                          "'rare' ORDER BY id LIMIT 5",
+	                          "unindexed-filter", s, sizeof(s)),
+	                 1);
+	assert_string_equal(s, "CREATE INDEX CONCURRENTLY ON t (d, b, c);");
+	/* never the primary key, never an existing index or its prefix */
+	assert_int_equal(run_rule("SELECT a FROM t WHERE id = $1", "unindexed-filter", NULL, 0), 0);
+	assert_int_equal(run_rule("SELECT id FROM t WHERE a = $1 ORDER BY id LIMIT 5",
+	                          "unindexed-filter", NULL, 0),
+	                 0);
+	assert_int_equal(run_rule("SELECT id FROM t WHERE a = $1 AND b = $2 ORDER BY id LIMIT 5",
+	                          "unindexed-filter", NULL, 0),
+	                 0);
+	/* an invalid index: rebuild it rather than add a twin */
+	assert_int_equal(run_rule("SELECT id FROM t WHERE k = $1 ORDER BY id LIMIT 5",
+	                          "unindexed-filter", s, sizeof(s)),
+	                 1);
+	/* filters keeping most rows, and small tables, are not worth an index */
+	assert_int_equal(run_rule("SELECT id FROM t WHERE b = 'common' ORDER BY id LIMIT 5",
+	                          "unindexed-filter", NULL, 0),
+	                 0);
+	assert_int_equal(run_rule("SELECT id FROM t WHERE d IS NULL ORDER BY id LIMIT 5",
+	                          "unindexed-filter", NULL, 0),
+	                 0);
+	assert_int_equal(run_rule("SELECT id FROM s WHERE x = 1", "unindexed-filter", NULL, 0), 0);
+	/* the threshold is an option */
+	struct rule_config *rc = rule_config_new();
+	char err[128];
+	assert_int_equal(
+	    rule_config_set(rc, "unindexed-filter.min_rows", "1000000", err, sizeof(err)), 0);
+	const char *q = "SELECT id FROM t WHERE b = 'rare' ORDER BY id LIMIT 5";
+	struct analysis *a = analyze_sql(q, strlen(q), cat, rc, NULL);
+	for (size_t i = 0; i < a->n_findings; i++)
+		assert_string_not_equal(a->findings[i].rule_id, "unindexed-filter");
+	analysis_free(a);
+	rule_config_free(rc);
+}
+
+static void test_other_rules(void **state)
+{
+	char s[512];
+
+	assert_int_equal(run_rule("SELECT id FROM t WHERE upper(e) = $1 ORDER BY id LIMIT 1",
+	                          "function-on-indexed-column", NULL, 0),
+	                 0);
+	assert_int_equal(run_rule("SELECT id FROM t WHERE a + 1 = $1 ORDER BY id LIMIT 1",
+	                          "function-on-indexed-column", NULL, 0),
+	                 1);
+	assert_int_equal(run_rule("SELECT id FROM t WHERE lower(e) = $1 ORDER BY id LIMIT 1",
+	                          "function-on-indexed-column", NULL, 0),
+	                 0);
+	assert_int_equal(run_rule("SELECT id FROM t WHERE c LIKE '%x' ORDER BY id LIMIT 1",
+	                          "leading-wildcard-like", s, sizeof(s)),
+	                 1);
+	assert_non_null(strstr(s, "gin_trgm_ops"));
+	assert_int_equal(run_rule("SELECT id FROM t WHERE g LIKE '%x' ORDER BY id LIMIT 1",
+	                          "leading-wildcard-like", NULL, 0),
+	                 0);
+	assert_int_equal(run_rule("SELECT id FROM t WHERE c LIKE 'x%' ORDER BY id LIMIT 1",
+	                          "leading-wildcard-like", NULL, 0),
+	                 0);
+	assert_int_equal(run_rule("SELECT id FROM t WHERE a = $1", "missing-pagination", NULL, 0),
+	                 1);
+	assert_int_equal(run_rule("SELECT a FROM t WHERE id = $1", "missing-pagination", NULL, 0),
+	                 0);
+	assert_int_equal(
+	    run_rule("SELECT b, count(*) FROM t GROUP BY b", "missing-pagination", NULL, 0), 0);
+	assert_int_equal(
+	    run_rule("SELECT id FROM t ORDER BY a LIMIT 5", "nondeterministic-pagination", NULL, 0),
+	    1);
+	assert_int_equal(run_rule("SELECT id FROM t ORDER BY a, id LIMIT 5",
+	                          "nondeterministic-pagination", NULL, 0),
+	                 0);
+	assert_int_equal(run_rule("SELECT t.id FROM t JOIN s ON s.x = t.d WHERE s.id = 1",
+	                          "heavy-join", s, sizeof(s)),
+	                 1);
+	assert_string_equal(s, "CREATE INDEX CONCURRENTLY ON t (d);");
+	/* without a schema, the schema rules stay silent */
+	const char *q = "SELECT id FROM t WHERE b = 'rare'";
+	struct analysis *a = analyze_sql(q, strlen(q), NULL, NULL, NULL);
+	assert_non_null(a);
+	assert_int_equal(a->n_findings, 0);
+	analysis_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_selectivity),
+	    cmocka_unit_test(test_best_index),
+	    cmocka_unit_test(test_canon),
+	    cmocka_unit_test(test_resolve_and_pinned),
+	    cmocka_unit_test(test_format_create_index),
+	    cmocka_unit_test(test_suggestions),
+	    cmocka_unit_test(test_other_rules),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
