@@ -17,6 +17,7 @@
 #include "pooler/conn.h"
 #include "pooler/listen.h"
 #include "pooler/log.h"
+#include "pooler/observe.h"
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
@@ -27,6 +28,7 @@
 #include "pooler/userlist.h"
 
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void text_refs_release(struct htab *t);
 static void client_on_write(struct ev_loop *loop, ev_io *w, int revents);
 
 const char *client_state_name(enum client_state st)
@@ -105,6 +107,8 @@ void client_accept(int fd, bool is_unix, const char *addr)
 	params_init(&c->startup);
 	ps_client_init(&c->ps);
 	htab_init(&c->channels);
+	htab_init(&c->stmt_texts);
+	htab_init(&c->portal_texts);
 	pbuf_init(&c->notify_out, 2u * 1024u * 1024u);
 	if (in_limit < PROTO_MAX_STARTUP)
 		in_limit = PROTO_MAX_STARTUP;
@@ -192,6 +196,8 @@ void client_free(struct client *c)
 	params_clear(&c->startup);
 	free(c->pending_set);
 	ps_client_release(&c->ps);
+	text_refs_release(&c->stmt_texts);
+	text_refs_release(&c->portal_texts);
 	free(c);
 }
 
@@ -621,16 +627,88 @@ void client_server_ready(struct client *c)
 
 /* ---- relaying to the server ---- */
 
+/* Query texts and statement names are read for analysis and timing (observe.h). */
 static bool request_needs_body(uint8_t type)
 {
-	return type == 'X';
+	return type == 'X' || type == 'Q' || type == 'P' || type == 'B' || type == 'E' ||
+	       type == 'C';
+}
+
+/* Which text a statement or portal runs, for the completed-statement hook. */
+struct text_ref {
+	uint64_t text_hash;
+	uint64_t params_hash;
+};
+
+static struct text_ref *text_ref_set(struct htab *t, const char *name, uint64_t text_hash,
+                                     uint64_t params_hash)
+{
+	struct text_ref *ref = htab_get(t, name, strlen(name));
+
+	if (ref == NULL) {
+		ref = malloc(sizeof(*ref));
+		if (ref == NULL || !htab_put(t, name, strlen(name), ref)) {
+			free(ref);
+			return NULL;
+		}
+	}
+	ref->text_hash = text_hash;
+	ref->params_hash = params_hash;
+	return ref;
+}
+
+static void free_value(void *value, void *arg)
+{
+	free(value);
+	(void)arg;
+}
+
+static void text_refs_release(struct htab *t)
+{
+	htab_foreach(t, free_value, NULL);
+	htab_release(t);
+}
+
+/* Parse, Bind and Close: note which text each statement and portal holds. */
+static void note_texts(struct client *c, const struct relay_msg *m)
+{
+	struct proto_reader r;
+	const char *name, *query, *stmt;
+	struct text_ref *ref;
+
+	proto_reader_init(&r, m->body, m->len);
+	switch (m->type) {
+	case 'P':
+		name = proto_read_str(&r);
+		query = proto_read_str(&r);
+		if (!r.bad)
+			text_ref_set(&c->stmt_texts, name, observe_text(query, strlen(query)), 0);
+		return;
+	case 'B':
+		name = proto_read_str(&r);
+		stmt = proto_read_str(&r);
+		if (r.bad)
+			return;
+		ref = htab_get(&c->stmt_texts, stmt, strlen(stmt));
+		text_ref_set(&c->portal_texts, name, ref ? ref->text_hash : 0,
+		             htab_hash(r.pos, proto_reader_left(&r)));
+		return;
+	case 'C':
+		if (proto_read_byte(&r) != 'S')
+			return;
+		name = proto_read_str(&r);
+		if (!r.bad)
+			free(htab_del(&c->stmt_texts, name, strlen(name)));
+		return;
+	default:
+		return;
+	}
 }
 
 /* In transaction/statement mode statement names are rewritten: see prepared.h. */
 static bool pooled_needs_body(uint8_t type)
 {
-	return type == 'X' || type == 'P' || type == 'B' || type == 'D' || type == 'C' ||
-	       type == 'Q';
+	return request_needs_body(type) || type == 'D';
 }
 
 static bool client_nothing_in_flight(const struct client *c)
@@ -688,12 +766,29 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 		if (c->tx_status == 'I' && c->pending_sync == 0)
 			c->xact_id = ++c->xact_count;
 		c->pending_sync++;
-		stmt_begin(c, 'Q', now);
+		if (observe_enabled()) {
+			uint64_t h = observe_text((const char *)m->body, m->len);
+
+			stmt_begin(c, 'Q', now, h, h); /* the literals are in the text */
+		} else {
+			stmt_begin(c, 'Q', now, 0, 0);
+		}
 		break;
-	case 'E':
+	case 'E': {
+		const struct text_ref *ref = NULL;
+
 		if (c->tx_status == 'I' && client_nothing_in_flight(c))
 			c->xact_id = ++c->xact_count;
-		stmt_begin(c, 'E', now);
+		if (observe_enabled() && m->len > 0 && memchr(m->body, 0, m->len) != NULL)
+			ref = htab_get(&c->portal_texts, m->body, strlen((const char *)m->body));
+		stmt_begin(c, 'E', now, ref ? ref->text_hash : 0, ref ? ref->params_hash : 0);
+		break;
+	}
+	case 'P':
+	case 'B':
+	case 'C':
+		if (observe_enabled())
+			note_texts(c, m);
 		break;
 	case 'S':
 		c->pending_sync++;

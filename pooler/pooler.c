@@ -19,6 +19,7 @@
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/log.h"
+#include "pooler/observe.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
@@ -410,6 +411,14 @@ int pooler_run(struct config *cfg)
 		goto out_listeners;
 	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0 && !write_pidfile(cfg->pidfile))
 		goto out_listeners;
+	{
+		char err[512] = "";
+
+		if (!observe_start(cfg, err, sizeof(err))) {
+			log_event(LOG_FATAL, "analysis.failed", LOG_STR, "error", err, LOG_END);
+			goto out_pidfile;
+		}
+	}
 	ev_prepare_init(&pooler.reaper, on_reap);
 	ev_prepare_start(pooler.loop, &pooler.reaper);
 	ev_timer_init(&pooler.janitor, on_janitor, JANITOR_INTERVAL, JANITOR_INTERVAL);
@@ -426,6 +435,7 @@ int pooler_run(struct config *cfg)
 	ev_run(pooler.loop, 0);
 	pooler_shutdown();
 	drain_closing();
+	observe_stop();
 	ev_prepare_stop(pooler.loop, &pooler.reaper);
 	ev_timer_stop(pooler.loop, &pooler.janitor);
 	while (!list_empty(&pooler.pools))
@@ -437,6 +447,10 @@ int pooler_run(struct config *cfg)
 	          (long long)pooler.stats.clients_accepted, LOG_INT, "statements",
 	          (long long)pooler.stats.statements, LOG_END);
 	status = 0;
+	goto out_listeners;
+out_pidfile:
+	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0)
+		unlink(cfg->pidfile);
 out_listeners:
 	listeners_close();
 out:

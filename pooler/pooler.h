@@ -110,14 +110,17 @@ struct scram_client;
 struct scram_server;
 struct scram_keys;
 struct userlist;
+struct observer;
 
 /* One request in flight, for timing and the completed-statement hook (stmt.c). */
 struct stmt_track {
-	ev_tstamp start;  /* when the request was forwarded to the server */
-	long long rows;   /* from the last CommandComplete, -1 if none */
-	char tag[32];     /* last CommandComplete tag, truncated */
-	char sqlstate[6]; /* first error's SQLSTATE, "" if none */
-	char kind;        /* 'Q' simple query, 'E' extended (Execute) */
+	ev_tstamp start;      /* when the request was forwarded to the server */
+	long long rows;       /* from the last CommandComplete, -1 if none */
+	char tag[32];         /* last CommandComplete tag, truncated */
+	char sqlstate[6];     /* first error's SQLSTATE, "" if none */
+	char kind;            /* 'Q' simple query, 'E' extended (Execute) */
+	uint64_t text_hash;   /* observe_text() of its text, 0 if unknown */
+	uint64_t params_hash; /* its parameter values (or literal text) hashed */
 };
 
 #define STMT_QUEUE_LEN 32 /* requests timed per client; more in one pipeline go untimed */
@@ -137,10 +140,12 @@ struct client {
 	struct params params;       /* what the client wants: startup parameters + tracked SETs */
 	struct params startup;      /* startup parameters, restored by RESET ALL */
 	struct pending_set *pending_set; /* SET awaiting its result (transaction mode), owned */
-	struct htab channels;   /* channels it LISTENs to (transaction mode), see listen.c */
-	struct pbuf notify_out; /* notifications held until its transaction ends */
-	bool listen_wait;       /* waiting for the listening connection to confirm a LISTEN */
-	uint32_t cancel_pid;    /* BackendKeyData handed to this client */
+	struct htab channels;     /* channels it LISTENs to (transaction mode), see listen.c */
+	struct pbuf notify_out;   /* notifications held until its transaction ends */
+	struct htab stmt_texts;   /* statement name -> struct text_ref * (observe.c) */
+	struct htab portal_texts; /* portal name -> struct text_ref * */
+	bool listen_wait;         /* waiting for the listening connection to confirm a LISTEN */
+	uint32_t cancel_pid;      /* BackendKeyData handed to this client */
 	uint32_t cancel_key;
 	ev_tstamp created;    /* accept time */
 	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */
@@ -258,9 +263,10 @@ struct pooler {
 	ev_signal sig_term, sig_int, sig_hup;
 	bool shutting_down;
 	struct pooler_stats stats;
-	struct userlist *users;  /* auth_file contents, or NULL */
-	struct htab ps_registry; /* Parse body -> struct ps_entry *, see prepared.c */
-	uint64_t ps_next_id;     /* last statement number handed out */
+	struct userlist *users;    /* auth_file contents, or NULL */
+	struct htab ps_registry;   /* Parse body -> struct ps_entry *, see prepared.c */
+	uint64_t ps_next_id;       /* last statement number handed out */
+	struct observer *observer; /* the analysis thread (observe.c), or NULL */
 };
 
 extern struct pooler pooler;

@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "pooler/log.h"
+#include "pooler/observe.h"
 #include "pooler/proto.h"
 #include "pooler/stmt.h"
 
-void stmt_begin(struct client *c, char kind, ev_tstamp now)
+void stmt_begin(struct client *c, char kind, ev_tstamp now, uint64_t text_hash,
+                uint64_t params_hash)
 {
 	struct stmt_track *t;
 
@@ -19,6 +21,8 @@ void stmt_begin(struct client *c, char kind, ev_tstamp now)
 	t->tag[0] = 0;
 	t->sqlstate[0] = 0;
 	t->kind = kind;
+	t->text_hash = text_hash;
+	t->params_hash = params_hash;
 }
 
 int stmt_in_flight(const struct client *c)
@@ -47,6 +51,8 @@ static void stmt_finish_oldest(struct client *c, ev_tstamp now)
 	ev.tag = t->tag;
 	ev.sqlstate = t->sqlstate;
 	ev.xact_id = c->xact_id;
+	ev.text_hash = t->text_hash;
+	ev.params_hash = t->params_hash;
 	c->stmt_head = (c->stmt_head + 1) % STMT_QUEUE_LEN;
 	c->stmt_count--;
 	c->last_wait = 0;
@@ -104,6 +110,7 @@ void stmt_ready(struct client *c, ev_tstamp now)
 void stmt_completed(const struct stmt_event *ev)
 {
 	pooler.stats.statements++;
+	observe_statement(ev);
 	if (!log_enabled(LOG_DEBUG))
 		return;
 	log_event(LOG_DEBUG, "statement.done", LOG_INT, "client", (long long)ev->client->id,

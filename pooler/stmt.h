@@ -26,10 +26,13 @@ struct stmt_event {
 	const char *tag;      /* command tag, "" if none */
 	const char *sqlstate; /* "" on success */
 	uint64_t xact_id;
+	uint64_t text_hash;   /* observe_text() of the statement, 0 if unknown */
+	uint64_t params_hash; /* hash of its parameter values (or of the text), 0 if none */
 };
 
 /* Statement queue of one client: requests in flight, oldest first. */
-void stmt_begin(struct client *c, char kind, ev_tstamp now);
+void stmt_begin(struct client *c, char kind, ev_tstamp now, uint64_t text_hash,
+                uint64_t params_hash);
 /* A CommandComplete for the oldest request. */
 void stmt_command_complete(struct client *c, const char *tag, ev_tstamp now);
 /* An ErrorResponse for the oldest request. */

@@ -1,0 +1,56 @@
+/*
+ * observe.h - what the pooler learns from the traffic it forwards: every
+ * statement text goes to the analyzer, every completed statement to the
+ * traffic rules and the capture files.
+ *
+ * All of that work runs on one background thread (the only thread that
+ * parses), never on the forwarding path. The event loop only hashes the text
+ * (64-bit FNV-1a) and queues a fixed-size record; a text is copied into the
+ * queue only the first time it is seen. When the queue is full, records are
+ * dropped and counted: forwarding is never slowed down.
+ */
+#ifndef PGSCOPE_POOLER_OBSERVE_H
+#define PGSCOPE_POOLER_OBSERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pooler/config.h"
+#include "pooler/stmt.h"
+
+struct observe_stats {
+	uint64_t texts;      /* distinct texts queued for analysis */
+	uint64_t analyzed;   /* texts the analyzer finished */
+	uint64_t flagged;    /* texts with at least one finding */
+	uint64_t statements; /* completed statements queued */
+	uint64_t dropped;    /* records dropped because the queue was full */
+	uint64_t too_long;   /* texts over analyze_max_bytes: counted, not parsed */
+};
+
+/*
+ * Start the analysis thread (and the capture writer when capture = on).
+ * false with a message in err when the [rules] section or capture_dir is
+ * invalid. Does nothing (true) when analyze and capture are both off.
+ */
+bool observe_start(const struct config *cfg, char *err, size_t errlen);
+
+/* Stop the thread after it has drained the queue; close capture. */
+void observe_stop(void);
+
+/* true when statements are observed at all. */
+bool observe_enabled(void);
+
+/*
+ * Event loop: the hash of a statement text, queuing the text for analysis
+ * the first time it is seen. len excludes any trailing NUL.
+ */
+uint64_t observe_text(const char *sql, size_t len);
+
+/* Event loop: a statement completed (see stmt_completed()). */
+void observe_statement(const struct stmt_event *ev);
+
+/* Counters (any thread). */
+struct observe_stats observe_get_stats(void);
+
+#endif
