@@ -12,7 +12,6 @@ enum {
 	COL_DB = 2,
 	COL_PID = 3,
 	COL_SESSION = 5,
-	COL_VXID = 9,
 	COL_SEVERITY = 11,
 	COL_SQLSTATE = 12,
 	COL_MESSAGE = 13,
@@ -123,8 +122,6 @@ static void fill_pgrec(struct csv_state *st)
 	snprintf(rec->severity, sizeof(rec->severity), "%s", col(st, COL_SEVERITY));
 	const char *session = col(st, COL_SESSION)[0] ? col(st, COL_SESSION) : col(st, COL_PID);
 	rec->session = logread_hash(session, strlen(session), 1);
-	const char *vxid = col(st, COL_VXID);
-	rec->xact = vxid[0] ? logread_hash(vxid, strlen(vxid), 2) : 0;
 	rec->message = (char *)col(st, COL_MESSAGE);
 	rec->detail = col(st, COL_DETAIL)[0] ? (char *)col(st, COL_DETAIL) : NULL;
 	rec->statement = col(st, COL_QUERY)[0] ? (char *)col(st, COL_QUERY) : NULL;

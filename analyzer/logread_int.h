@@ -84,7 +84,6 @@ void logread_parse_msg(char *msg, struct logread_msg *out);
 struct logread_pgrec {
 	int64_t time_us;
 	uint64_t session; /* backend pid or session id hash: the "client" */
-	uint64_t xact;    /* virtual transaction id hash, 0 unknown */
 	char user[LOGREAD_NAME_MAX];
 	char database[LOGREAD_NAME_MAX];
 	char application_name[LOGREAD_NAME_MAX];
@@ -111,8 +110,18 @@ struct logread_slot {
  * record so a following "DETAIL:  parameters: ..." (stderr logs) can be
  * attached, and an ERROR is remembered until its "STATEMENT:" record.
  */
+/* Sessions inside a BEGIN ... COMMIT block, and the block's transaction id. */
+#define LOGREAD_BLOCKS 4096 /* power of two; when full the table is cleared */
+struct logread_block {
+	uint64_t session; /* 0: empty */
+	uint64_t xact;
+};
+
 struct logread_pg {
 	struct logread_slot slots[2];
+	struct logread_block *blocks; /* LOGREAD_BLOCKS entries */
+	size_t n_blocks;
+	uint64_t next_xact;
 	int pending;          /* slot index holding a statement, or -1 */
 	int emitted;          /* slot returned by the last call, or -1 */
 	uint64_t err_session; /* session of the last ERROR awaiting its STATEMENT */

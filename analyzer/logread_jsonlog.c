@@ -54,8 +54,6 @@ static bool parse_line(char *line, size_t len, struct logread_pgrec *rec)
 			have_session = true;
 		} else if (strcmp(key, "pid") == 0 && v.type == JSCAN_NUMBER)
 			snprintf(pid, sizeof(pid), "%lld", (long long)v.num);
-		else if (strcmp(key, "vxid") == 0 && v.type == JSCAN_STRING && v.len > 0)
-			rec->xact = logread_hash(v.str, v.len, 2);
 	}
 	if (rc < 0 || !rec->message)
 		return false;

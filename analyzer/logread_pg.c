@@ -1,5 +1,6 @@
 /* logread_pg.c - turn PostgreSQL log records (any of the three formats) into statements. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analyzer/logread_int.h"
@@ -9,12 +10,89 @@ void logread_pg_init(struct logread_pg *pg)
 	memset(pg, 0, sizeof(*pg));
 	pg->pending = -1;
 	pg->emitted = -1;
+	pg->blocks = calloc(LOGREAD_BLOCKS, sizeof(*pg->blocks)); /* NULL: no xact ids */
 }
 
 void logread_pg_release(struct logread_pg *pg)
 {
 	for (int i = 0; i < 2; i++)
 		logread_buf_release(&pg->slots[i].text);
+	free(pg->blocks);
+}
+
+/* The block entry of a session (an empty one to fill when absent); NULL without a table. */
+static struct logread_block *block_slot(struct logread_pg *pg, uint64_t session)
+{
+	if (!pg->blocks || session == 0)
+		return NULL;
+	size_t i = (size_t)(session * 0x9e3779b97f4a7c15ull >> 40) & (LOGREAD_BLOCKS - 1);
+	while (pg->blocks[i].session && pg->blocks[i].session != session)
+		i = (i + 1) & (LOGREAD_BLOCKS - 1);
+	return &pg->blocks[i];
+}
+
+/* Upper-cased first word of sql (after blanks and '('), cut to size. */
+static void first_word(const char *sql, char *out, size_t size, const char **after)
+{
+	const char *p = sql;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '(')
+		p++;
+	size_t n = 0;
+	while (n + 1 < size && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+		out[n++] = (char)(*p >= 'a' ? *p - 32 : *p);
+		p++;
+	}
+	out[n] = '\0';
+	*after = p;
+}
+
+/*
+ * A log's virtual xid is assigned to every statement, autocommit ones too, so
+ * it cannot tell a transaction block from single statements. The statements
+ * can: BEGIN/START opens a block on the session, COMMIT/END/ROLLBACK/ABORT
+ * closes it; statements of one block share a transaction id, others get 0
+ * (as in capture files).
+ */
+static uint64_t track_block(struct logread_pg *pg, uint64_t session, const char *sql)
+{
+	struct logread_block *b = block_slot(pg, session);
+	if (!b)
+		return 0;
+	char w[16], w2[16];
+	const char *rest;
+	first_word(sql, w, sizeof(w), &rest);
+	bool open = strcmp(w, "BEGIN") == 0 || strcmp(w, "START") == 0;
+	bool close = strcmp(w, "COMMIT") == 0 || strcmp(w, "END") == 0 || strcmp(w, "ABORT") == 0 ||
+	             strcmp(w, "ROLLBACK") == 0;
+	if (strcmp(w, "ROLLBACK") == 0) {
+		first_word(rest, w2, sizeof(w2), &rest);
+		close = strcmp(w2, "TO") != 0; /* ROLLBACK TO SAVEPOINT stays in the block */
+	}
+	if (open && !b->session) {
+		if (pg->n_blocks + 1 > LOGREAD_BLOCKS / 2) {
+			/* Sessions that never logged their COMMIT: forget them all. */
+			memset(pg->blocks, 0, LOGREAD_BLOCKS * sizeof(*pg->blocks));
+			pg->n_blocks = 0;
+			b = block_slot(pg, session);
+		}
+		b->session = session;
+		b->xact = ++pg->next_xact;
+		pg->n_blocks++;
+	}
+	uint64_t xact = b->session ? b->xact : 0;
+	if (close && b->session) {
+		/* Deleting from open addressing: re-insert the run that follows. */
+		size_t i = (size_t)(b - pg->blocks);
+		b->session = 0;
+		pg->n_blocks--;
+		for (size_t j = (i + 1) & (LOGREAD_BLOCKS - 1); pg->blocks[j].session;
+		     j = (j + 1) & (LOGREAD_BLOCKS - 1)) {
+			struct logread_block moved = pg->blocks[j];
+			pg->blocks[j].session = 0;
+			*block_slot(pg, moved.session) = moved;
+		}
+	}
+	return xact;
 }
 
 static void copy_name(char *dst, const char *src)
@@ -41,7 +119,7 @@ static int slot_fill(struct logread_pg *pg, const struct logread_pgrec *rec, con
 	s->st.duration_us = duration_us;
 	s->st.wait_us = -1;
 	s->st.rows = -1;
-	s->st.xact = rec->xact;
+	s->st.xact = track_block(pg, rec->session, sql);
 	s->st.client = rec->session;
 	s->st.failed = failed;
 	s->used = true;

@@ -13,7 +13,6 @@ enum prefix_op_type {
 	OP_USER,     /* %u */
 	OP_DB,       /* %d */
 	OP_APP,      /* %a */
-	OP_VXID,     /* %v */
 	OP_SQLSTATE, /* %e */
 	OP_SKIP,     /* any other escape: read and ignore */
 	OP_STOP,     /* %q: non-session processes end the prefix here */
@@ -66,9 +65,6 @@ static bool compile_prefix(struct stderr_state *st, const char *prefix)
 				break;
 			case 'a':
 				op->type = OP_APP;
-				break;
-			case 'v':
-				op->type = OP_VXID;
 				break;
 			case 'e':
 				op->type = OP_SQLSTATE;
@@ -174,8 +170,6 @@ static size_t match_prefix(const struct stderr_state *st, const char *line, size
 				set_name(rec->database, line + i, e - i);
 			else if (op->type == OP_APP)
 				set_name(rec->application_name, line + i, e - i);
-			else if (op->type == OP_VXID && e > i)
-				rec->xact = logread_hash(line + i, e - i, 2);
 			else if (op->type == OP_SQLSTATE)
 				snprintf(rec->sqlstate, sizeof(rec->sqlstate), "%.*s", (int)(e - i),
 				         line + i);

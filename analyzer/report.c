@@ -7,6 +7,7 @@
 #include "analyzer/engine.h"
 #include "analyzer/report.h"
 #include "analyzer/report_hypo.h"
+#include "analyzer/traffic.h"
 
 /* ---- histogram -------------------------------------------------------- */
 
@@ -242,25 +243,31 @@ static void fpcache_put(struct fpcache *c, uint64_t key, uint64_t fp)
 
 /* ---- fingerprint table -------------------------------------------------- */
 
+/* (Re)build the fingerprint index with cap slots from the aggregates' current positions. */
+static bool index_build(struct report *r, size_t cap)
+{
+	uint32_t *idx = calloc(cap, sizeof(*idx));
+	if (!idx)
+		return false;
+	for (size_t k = 0; k < r->n_fps; k++) {
+		size_t i = (size_t)(r->fps[k].fingerprint * 0x9e3779b97f4a7c15ull) & (cap - 1);
+		while (idx[i])
+			i = (i + 1) & (cap - 1);
+		idx[i] = (uint32_t)(k + 1);
+	}
+	free(r->index);
+	r->index = idx;
+	r->index_cap = cap;
+	return true;
+}
+
 static struct report_fp *fp_find(struct report *r, uint64_t fp, bool create)
 {
 	if (r->index_cap == 0 || (r->n_fps + 1) * 2 > r->index_cap) {
 		if (!create && r->index_cap == 0)
 			return NULL;
-		size_t cap = r->index_cap ? r->index_cap * 2 : 1024;
-		uint32_t *idx = calloc(cap, sizeof(*idx));
-		if (!idx)
+		if (!index_build(r, r->index_cap ? r->index_cap * 2 : 1024))
 			return NULL;
-		for (size_t k = 0; k < r->n_fps; k++) {
-			size_t i =
-			    (size_t)(r->fps[k].fingerprint * 0x9e3779b97f4a7c15ull) & (cap - 1);
-			while (idx[i])
-				i = (i + 1) & (cap - 1);
-			idx[i] = (uint32_t)(k + 1);
-		}
-		free(r->index);
-		r->index = idx;
-		r->index_cap = cap;
 	}
 	size_t i = (size_t)(fp * 0x9e3779b97f4a7c15ull) & (r->index_cap - 1);
 	while (r->index[i]) {
@@ -395,6 +402,68 @@ static bool keep(const struct report *r, const struct logread_stmt *st)
 	return true;
 }
 
+/* What the traffic rules look at: from the command tag, else the text's first word. */
+static enum traffic_kind stmt_kind(const char *tag, const char *text)
+{
+	static const char *const reads[] = {"SELECT", "WITH", "VALUES", "TABLE", "SHOW", NULL};
+	static const char *const writes[] = {"INSERT", "UPDATE", "DELETE", "MERGE", "COPY", NULL};
+	char word[16] = "";
+	const char *p = tag;
+	if (!p || !*p) {
+		for (p = text ? text : "";
+		     *p == ' ' || *p == '\n' || *p == '\t' || *p == '(' || *p == '\r'; p++)
+			;
+	}
+	size_t n = 0;
+	while (n + 1 < sizeof(word) &&
+	       ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z'))) {
+		word[n] = (char)(p[n] >= 'a' ? p[n] - 32 : p[n]);
+		n++;
+	}
+	word[n] = '\0';
+	for (size_t i = 0; writes[i]; i++) {
+		if (strcmp(word, writes[i]) == 0)
+			return TRAFFIC_WRITE;
+	}
+	for (size_t i = 0; reads[i]; i++) {
+		if (strcmp(word, reads[i]) == 0)
+			return TRAFFIC_READ;
+	}
+	return TRAFFIC_OTHER;
+}
+
+/*
+ * Feed the traffic rules. Logs carry no parameter hash for simple-protocol
+ * statements: the text itself, literals included, tells identical executions
+ * from different ones.
+ */
+static void feed_traffic(struct report *r, const struct logread_stmt *st, const struct report_fp *e)
+{
+	if (!r->traffic)
+		return;
+	struct traffic_stmt ts;
+	memset(&ts, 0, sizeof(ts));
+	int64_t dur = st->duration_us > 0 ? st->duration_us : 0;
+	/* Inputs give completion times; the rules want start times. */
+	ts.time_us = (uint64_t)(st->time_us - dur);
+	ts.client_id = st->client;
+	ts.xact_id = st->xact;
+	ts.fingerprint = e->fingerprint;
+	ts.normalized = e->query;
+	ts.params_hash = st->params_hash;
+	if (st->text) {
+		uint64_t h = 0xcbf29ce484222325ull ^ st->params_hash;
+		for (const unsigned char *p = (const unsigned char *)st->text; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ull;
+		ts.params_hash = h;
+	}
+	ts.duration_us = (uint64_t)dur;
+	ts.kind = stmt_kind(st->tag, st->text ? st->text : e->query);
+	if (st->duration_us < 0 && ts.kind == TRAFFIC_OTHER)
+		return;
+	traffic_feed(r->traffic, &ts);
+}
+
 static void set_name(char *dst, const char *s)
 {
 	if (s && !dst[0])
@@ -454,6 +523,7 @@ void report_add_stmt(struct report *r, const struct logread_stmt *st)
 		b->calls++;
 		b->errors += st->failed;
 	}
+	feed_traffic(r, st, e);
 	if (st->duration_us < 0)
 		return;
 	int64_t d = st->duration_us;
@@ -508,7 +578,12 @@ struct report *report_new(const struct report_options *opts)
 	if (r->opts.top == 0)
 		r->opts.top = 20;
 	r->fpcache = calloc(1, sizeof(struct fpcache));
-	if (!r->fpcache) {
+	struct traffic_config tc;
+	traffic_config_from_rules(&tc, r->opts.rules);
+	r->traffic = traffic_new(&tc);
+	if (!r->fpcache || !r->traffic) {
+		traffic_free(r->traffic);
+		free(r->fpcache);
 		free(r);
 		return NULL;
 	}
@@ -531,6 +606,7 @@ void report_free(struct report *r)
 	free(r->fps);
 	free(r->index);
 	free(r->fpcache);
+	traffic_free(r->traffic);
 	free(r);
 }
 
@@ -669,14 +745,36 @@ static void group_findings(struct report *r)
 	}
 }
 
+/* The traffic rules' findings, attached to the fingerprints' aggregates. */
+static void traffic_findings(struct report *r)
+{
+	struct traffic_finding *tf = NULL;
+	size_t n = traffic_report(r->traffic, &tf);
+	if (n == (size_t)-1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct report_fp *fp = fp_find(r, tf[i].fingerprint, false);
+		if (!fp || tf[i].severity == SEVERITY_OFF)
+			continue;
+		struct finding f;
+		memset(&f, 0, sizeof(f));
+		f.rule_id = tf[i].rule_id;
+		f.severity = tf[i].severity;
+		f.message = tf[i].message;
+		f.suggestion = tf[i].suggestion[0] ? tf[i].suggestion : NULL;
+		add_finding(r, fp, &f);
+	}
+	traffic_findings_free(tf, n);
+}
+
 void report_finish(struct report *r)
 {
 	qsort(r->fps, r->n_fps, sizeof(*r->fps), cmp_fp_time);
-	/* The index points at old positions; nothing looks fingerprints up after this. */
-	free(r->index);
-	r->index = NULL;
-	r->index_cap = 0;
+	/* The aggregates moved: the index must point at their new places. */
+	if (r->index_cap)
+		index_build(r, r->index_cap);
 	analyze_fingerprints(r);
+	traffic_findings(r);
 	if (r->opts.hypo_dsn)
 		report_hypo_apply(r, r->opts.hypo_dsn);
 	group_findings(r);

@@ -91,6 +91,8 @@ struct report_rule_group {
 	size_t count;
 };
 
+struct traffic;
+
 struct report_options {
 	int64_t since_us;                /* keep statements at or after (0: no bound) */
 	int64_t until_us;                /* keep statements before (0: no bound) */
@@ -138,8 +140,9 @@ struct report {
 	size_t baselined;    /* findings hidden by the baseline */
 	size_t hypo_dropped; /* unindexed-filter findings no hypothetical index helped */
 	char hypo_note[256]; /* why index suggestions were not checked, or "" */
-	/* Private: text -> fingerprint cache for log inputs. */
+	/* Private: text -> fingerprint cache for log inputs; the traffic rules' state. */
 	void *fpcache;
+	struct traffic *traffic;
 };
 
 /* A new, empty report; opts is copied (pointers in it are borrowed). NULL when out of memory. */

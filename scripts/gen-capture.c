@@ -49,7 +49,11 @@ static struct tmpl tmpls[] = {
     {"SELECT id FROM invoices WHERE customer_id NOT IN (SELECT id FROM customers WHERE "
      "region = %d)",
      1, 90.0, "SELECT", 20},
+    {"BEGIN", 0, 0.01, "BEGIN", -1},
+    {"COMMIT", 0, 0.2, "COMMIT", -1},
 };
+/* The block around an N+1 loop; weight 0, never picked at random. */
+enum { T_BEGIN = 13, T_COMMIT = 14 };
 #define NT (sizeof(tmpls) / sizeof(tmpls[0]))
 
 static uint64_t rng_state;
@@ -142,7 +146,8 @@ int main(int argc, char **argv)
 	int64_t t = 1795428000000000LL;
 	fprintf(cap, "{\"type\":\"header\",\"version\":1,\"producer\":\"gen-capture\","
 	             "\"started\":\"2026-11-23T10:00:00.000000Z\",\"literals\":false}\n");
-	uint64_t xact = 0;
+	/* Autocommit statements have xact 0; an N+1 loop runs in a BEGIN ... COMMIT block. */
+	uint64_t xact = 0, next_xact = 0;
 	int nplus1_left = 0, nplus1_client = 0;
 	for (long i = 0; i < n; i++) {
 		size_t k;
@@ -150,17 +155,19 @@ int main(int argc, char **argv)
 		if (nplus1_left > 0) {
 			/* An ORM loop: one client, one transaction, the same query per parent row.
 			 */
-			k = 5;
+			k = nplus1_left == 1 ? T_COMMIT : 5;
 			client = nplus1_client;
 			nplus1_left--;
 		} else {
 			int w = (int)(rnd() % (uint64_t)total_w);
 			for (k = 0; k < NT && w >= tmpls[k].weight; k++)
 				w -= tmpls[k].weight;
-			client = (int)(rnd() % 50) + 1;
-			xact++;
+			client = (int)(rnd() % 1000) + 1;
+			xact = 0;
 			if (k == 5 && rnd() % 4 == 0) {
-				nplus1_left = 20;
+				k = T_BEGIN;
+				xact = ++next_xact;
+				nplus1_left = 21; /* 20 queries and the COMMIT */
 				nplus1_client = client;
 			}
 		}
@@ -178,18 +185,20 @@ int main(int argc, char **argv)
 			json_str(cap, tp->normalized);
 			fputs("}\n", cap);
 		}
-		bool failed = rnd() % 1000 == 0;
+		bool failed = k < T_BEGIN && rnd() % 1000 == 0;
 		uint64_t params = rnd();
+		char rows[16] = "null";
+		if (tp->rows >= 0)
+			snprintf(rows, sizeof(rows), "%d", failed ? 0 : tp->rows);
 		fprintf(
 		    cap,
 		    "{\"type\":\"stmt\",\"time\":%" PRId64
 		    ",\"database\":\"bench\",\"user\":\"app\","
 		    "\"application_name\":\"gen\",\"fingerprint\":\"%s\",\"duration_us\":%" PRId64
-		    ",\"wait_us\":%d,\"rows\":%d,\"tag\":\"%s\",\"sqlstate\":%s,\"route\":\"%s\","
+		    ",\"wait_us\":%d,\"rows\":%s,\"tag\":\"%s\",\"sqlstate\":%s,\"route\":\"%s\","
 		    "\"xact\":%" PRIu64
 		    ",\"client\":%d,\"trace_id\":null,\"params_hash\":\"%016" PRIx64 "\"}\n",
-		    t, fp, dur, (int)(rnd() % 20), failed ? 0 : tp->rows, tp->tag,
-		    failed ? "\"57014\"" : "null",
+		    t, fp, dur, (int)(rnd() % 20), rows, tp->tag, failed ? "\"57014\"" : "null",
 		    (tp->tag[0] == 'S' && rnd() % 3 == 0) ? "replica1" : "primary", xact, client,
 		    params);
 		time_t sec = (time_t)(t / 1000000);

@@ -58,6 +58,7 @@ struct got {
 	uint64_t fp[8];
 	uint64_t params[8];
 	uint64_t client[8];
+	uint64_t xact[8];
 	bool failed[8];
 	char user[8][64];
 	char db[8][64];
@@ -91,6 +92,7 @@ static void read_all(const char *path, const char *prefix, struct got *g)
 		g->fp[i] = ev.stmt.fingerprint;
 		g->params[i] = ev.stmt.params_hash;
 		g->client[i] = ev.stmt.client;
+		g->xact[i] = ev.stmt.xact;
 		g->failed[i] = ev.stmt.failed;
 		snprintf(g->user[i], 64, "%s", ev.stmt.user ? ev.stmt.user : "");
 		snprintf(g->db[i], 64, "%s", ev.stmt.database ? ev.stmt.database : "");
@@ -281,6 +283,33 @@ static void test_long_line_streams(void **state)
 	assert_string_equal(g.text[1], "SELECT 2");
 }
 
+static void test_transaction_blocks(void **state)
+{
+	const char *log =
+	    "2026-11-23 10:00:00.000 UTC [1] LOG:  duration: 0.010 ms  statement: BEGIN\n"
+	    "2026-11-23 10:00:00.001 UTC [2] LOG:  duration: 0.010 ms  statement: SELECT 0\n"
+	    "2026-11-23 10:00:00.002 UTC [1] LOG:  duration: 0.010 ms  statement: SELECT 1\n"
+	    "2026-11-23 10:00:00.003 UTC [1] LOG:  duration: 0.010 ms  statement: "
+	    "ROLLBACK TO SAVEPOINT a\n"
+	    "2026-11-23 10:00:00.004 UTC [1] LOG:  duration: 0.010 ms  statement: commit\n"
+	    "2026-11-23 10:00:00.005 UTC [1] LOG:  duration: 0.010 ms  statement: SELECT 2\n"
+	    "2026-11-23 10:00:00.006 UTC [1] LOG:  duration: 0.010 ms  statement: "
+	    "START TRANSACTION\n"
+	    "2026-11-23 10:00:00.007 UTC [1] LOG:  duration: 0.010 ms  statement: SELECT 3\n";
+	struct got g;
+	read_all(write_file("xact.log", log, false), NULL, &g);
+	assert_int_equal(g.n, 8);
+	/* BEGIN .. COMMIT of session 1 share one id; session 2 and statements outside get 0. */
+	assert_true(g.xact[0] != 0);
+	assert_int_equal(g.xact[1], 0);
+	assert_int_equal(g.xact[2], g.xact[0]);
+	assert_int_equal(g.xact[3], g.xact[0]);
+	assert_int_equal(g.xact[4], g.xact[0]);
+	assert_int_equal(g.xact[5], 0);
+	assert_true(g.xact[6] != 0 && g.xact[6] != g.xact[0]);
+	assert_int_equal(g.xact[7], g.xact[6]);
+}
+
 static void test_parse_time_zones(void **state)
 {
 	int64_t a, b, c;
@@ -303,6 +332,7 @@ int main(void)
 	    cmocka_unit_test(test_capture_jsonl_gz),
 	    cmocka_unit_test(test_capture_newer_version_refused),
 	    cmocka_unit_test(test_long_line_streams),
+	    cmocka_unit_test(test_transaction_blocks),
 	    cmocka_unit_test(test_parse_time_zones),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
