@@ -369,7 +369,8 @@ bool harness_pgscope_start(struct harness_pgscope *ps, const struct harness_pgsc
 		return true;
 	}
 	install_cleanup();
-	snprintf(ps->dir, sizeof(ps->dir), "/tmp/pgscope-it.XXXXXX");
+	snprintf(ps->dir, sizeof(ps->dir), "%s/pgscope-it.XXXXXX",
+	         getenv("PGSCOPE_TEST_TMPDIR") ? getenv("PGSCOPE_TEST_TMPDIR") : "/tmp");
 	if (mkdtemp(ps->dir) == NULL) {
 		perror("mkdtemp");
 		return false;
@@ -391,9 +392,11 @@ bool harness_pgscope_start(struct harness_pgscope *ps, const struct harness_pgsc
 static void remove_dir(const char *dir)
 {
 	const char *argv[] = {"rm", "-rf", dir, NULL};
+	const char *base = strrchr(dir, '/');
 	struct harness_run_result res;
 
-	if (dir[0] == '\0' || strncmp(dir, "/tmp/pgscope-it.", 16) != 0)
+	/* Only ever a directory this harness made. */
+	if (base == NULL || strncmp(base, "/pgscope-it.", 12) != 0)
 		return;
 	if (harness_run(argv, NULL, 30, &res))
 		harness_run_result_free(&res);

@@ -12,6 +12,10 @@
  * and the tests talk to the primary itself, to check the tests against
  * PostgreSQL's own behaviour; tests that measure pgscope itself skip there.
  *
+ * pgscope's files (config, log, socket) go to a fresh directory under
+ * PGSCOPE_TEST_TMPDIR (default /tmp), removed when it stops cleanly unless
+ * PGSCOPE_TEST_KEEP is set.
+ *
  * Every wait has a time limit. Functions that can fail return false/-1/NULL
  * and print why on stderr; the tests assert on the result.
  */
