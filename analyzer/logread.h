@@ -44,7 +44,7 @@ struct logread_stmt {
 	int64_t rows;         /* rows from the command tag (capture only) */
 	uint64_t fingerprint; /* 0 when the input has none: compute it from text */
 	uint64_t params_hash; /* 0 when unknown */
-	uint64_t xact;        /* transaction id (capture); 0 outside one, and for logs */
+	uint64_t xact;        /* transaction id: shared by a transaction's statements */
 	uint64_t client;      /* client id (capture) or backend pid / session (logs) */
 	bool failed;          /* ended in an error */
 	const char *text;     /* statement as executed (logs, capture with literals), or NULL */

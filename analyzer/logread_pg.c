@@ -50,14 +50,15 @@ static void first_word(const char *sql, char *out, size_t size, const char **aft
  * A log's virtual xid is assigned to every statement, autocommit ones too, so
  * it cannot tell a transaction block from single statements. The statements
  * can: BEGIN/START opens a block on the session, COMMIT/END/ROLLBACK/ABORT
- * closes it; statements of one block share a transaction id, others get 0
- * (as in capture files).
+ * closes it; statements of one block share a transaction id, and every other
+ * statement is a transaction of its own, with a new id (as the pooler numbers
+ * them in capture files).
  */
 static uint64_t track_block(struct logread_pg *pg, uint64_t session, const char *sql)
 {
 	struct logread_block *b = block_slot(pg, session);
 	if (!b)
-		return 0;
+		return ++pg->next_xact;
 	char w[16], w2[16];
 	const char *rest;
 	first_word(sql, w, sizeof(w), &rest);
@@ -79,7 +80,7 @@ static uint64_t track_block(struct logread_pg *pg, uint64_t session, const char 
 		b->xact = ++pg->next_xact;
 		pg->n_blocks++;
 	}
-	uint64_t xact = b->session ? b->xact : 0;
+	uint64_t xact = b->session ? b->xact : ++pg->next_xact;
 	if (close && b->session) {
 		/* Deleting from open addressing: re-insert the run that follows. */
 		size_t i = (size_t)(b - pg->blocks);

@@ -40,7 +40,7 @@ struct capture_record {
 	int64_t rows;         /* count from the CommandComplete tag, -1 for none */
 	uint64_t fingerprint; /* pg_query fingerprint of the statement */
 	uint64_t params_hash; /* hash of parameter values, 0 for none */
-	uint64_t xact;        /* pooler-local transaction id, 0 outside one */
+	uint64_t xact;        /* pooler-local transaction id; an autocommit statement has its own */
 	uint64_t client;      /* pooler-local client id */
 	char database[CAPTURE_NAME_MAX];
 	char user[CAPTURE_NAME_MAX];

@@ -146,7 +146,8 @@ int main(int argc, char **argv)
 	int64_t t = 1795428000000000LL;
 	fprintf(cap, "{\"type\":\"header\",\"version\":1,\"producer\":\"gen-capture\","
 	             "\"started\":\"2026-11-23T10:00:00.000000Z\",\"literals\":false}\n");
-	/* Autocommit statements have xact 0; an N+1 loop runs in a BEGIN ... COMMIT block. */
+	/* Each autocommit statement is its own transaction; an N+1 loop runs in a BEGIN ... COMMIT
+	 * block. */
 	uint64_t xact = 0, next_xact = 0;
 	int nplus1_left = 0, nplus1_client = 0;
 	for (long i = 0; i < n; i++) {
@@ -163,10 +164,9 @@ int main(int argc, char **argv)
 			for (k = 0; k < NT && w >= tmpls[k].weight; k++)
 				w -= tmpls[k].weight;
 			client = (int)(rnd() % 1000) + 1;
-			xact = 0;
+			xact = ++next_xact;
 			if (k == 5 && rnd() % 4 == 0) {
 				k = T_BEGIN;
-				xact = ++next_xact;
 				nplus1_left = 21; /* 20 queries and the COMMIT */
 				nplus1_client = client;
 			}
