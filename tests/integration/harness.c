@@ -564,6 +564,34 @@ const char *harness_sqlstate(const PGresult *res)
 	return s ? s : "";
 }
 
+bool harness_wait_running(const char *marker, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+	PGconn *primary = harness_connect_primary();
+	const char *params[1] = {marker};
+	bool seen = false;
+
+	if (primary == NULL)
+		return false;
+	while (!seen && harness_now_ms() < deadline) {
+		PGresult *res = PQexecParams(primary,
+		                             "SELECT count(*) FROM pg_stat_activity WHERE state = "
+		                             "'active' AND pid <> pg_backend_pid() AND "
+		                             "strpos(query, $1) > 0",
+		                             1, NULL, params, NULL, NULL, 0);
+
+		seen = PQresultStatus(res) == PGRES_TUPLES_OK && atoi(PQgetvalue(res, 0, 0)) > 0;
+		PQclear(res);
+		if (!seen)
+			harness_sleep_ms(20);
+	}
+	PQfinish(primary);
+	if (!seen)
+		fprintf(stderr, "harness: no running statement with \"%s\" within %d ms\n", marker,
+		        timeout_ms);
+	return seen;
+}
+
 PGnotify *harness_wait_notify(PGconn *conn, int timeout_ms)
 {
 	long long deadline = harness_now_ms() + timeout_ms;

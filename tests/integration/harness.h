@@ -112,6 +112,12 @@ bool harness_query_value(PGconn *conn, const char *sql, char *out, size_t outsz)
 /* The SQLSTATE of a result, or "" when none. */
 const char *harness_sqlstate(const PGresult *res);
 
+/*
+ * Wait up to TIMEOUT_MS until the primary runs a statement containing MARKER
+ * (state 'active', seen in pg_stat_activity). False on timeout.
+ */
+bool harness_wait_running(const char *marker, int timeout_ms);
+
 /* Wait up to TIMEOUT_MS for a notification on CONN; NULL if none came (caller PQfreemem()s it). */
 PGnotify *harness_wait_notify(PGconn *conn, int timeout_ms);
 

@@ -270,8 +270,8 @@ static void test_cancel_sleep(void **state)
 	char errbuf[256];
 	long long start, elapsed;
 
-	assert_int_equal(PQsendQuery(conn, "SELECT pg_sleep(30)"), 1);
-	harness_sleep_ms(300);
+	assert_int_equal(PQsendQuery(conn, "SELECT pg_sleep(30) /* it_cancel_one */"), 1);
+	assert_true(harness_wait_running("it_cancel_one", 10000));
 	cancel = PQgetCancel(conn);
 	assert_non_null(cancel);
 	start = harness_now_ms();
@@ -306,9 +306,10 @@ static void test_cancel_hits_only_its_client(void **state)
 	PGresult *res;
 	char errbuf[256];
 
-	assert_int_equal(PQsendQuery(a, "SELECT pg_sleep(30)"), 1);
-	assert_int_equal(PQsendQuery(b, "SELECT pg_sleep(1.5), 'b done'"), 1);
-	harness_sleep_ms(300);
+	assert_int_equal(PQsendQuery(a, "SELECT pg_sleep(30) /* it_cancel_a */"), 1);
+	assert_int_equal(PQsendQuery(b, "SELECT pg_sleep(2), 'b done' /* it_cancel_b */"), 1);
+	assert_true(harness_wait_running("it_cancel_a", 10000));
+	assert_true(harness_wait_running("it_cancel_b", 10000));
 	cancel = PQgetCancel(a);
 	assert_int_equal(PQcancel(cancel, errbuf, sizeof(errbuf)), 1);
 	PQfreeCancel(cancel);
@@ -335,14 +336,15 @@ static void test_cancel_psql_ctrl_c(void **state)
 	struct harness_run_result res;
 	long long start = harness_now_ms(), elapsed;
 
-	assert_true(harness_run_signal(argv, NULL, 40, 700, SIGINT, &res));
+	/* psql must be connected and running the query when the signal comes. */
+	assert_true(harness_run_signal(argv, NULL, 40, 1500, SIGINT, &res));
 	elapsed = harness_now_ms() - start;
 	if (strstr(res.output, "canceling statement due to user request") == NULL)
 		fprintf(stderr, "psql output:\n%s\n", res.output);
 	assert_false(res.timed_out);
 	assert_non_null(strstr(res.output, "canceling statement due to user request"));
 	assert_int_equal(res.exit_code, 1);
-	assert_true(elapsed < 700 + 2000);
+	assert_true(elapsed < 1500 + 2000);
 	harness_run_result_free(&res);
 }
 
