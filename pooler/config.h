@@ -23,11 +23,11 @@ enum pool_mode {
 };
 
 enum auth_type {
-	AUTH_TRUST = 0,  /* no password asked; user must exist when auth_file is set */
-	AUTH_ANY,        /* no password asked, any user name accepted */
-	AUTH_PLAIN,      /* cleartext password checked against auth_file */
-	AUTH_MD5,        /* md5 challenge against auth_file */
-	AUTH_SCRAM,      /* SCRAM-SHA-256 against auth_file */
+	AUTH_TRUST = 0, /* no password asked; user must exist when auth_file is set */
+	AUTH_ANY,       /* no password asked, any user name accepted */
+	AUTH_PLAIN,     /* cleartext password checked against auth_file */
+	AUTH_MD5,       /* md5 challenge against auth_file */
+	AUTH_SCRAM,     /* SCRAM-SHA-256 against auth_file */
 };
 
 enum log_format {
@@ -37,23 +37,26 @@ enum log_format {
 
 /* One [databases] entry: "name = host=... port=... dbname=... user=..." */
 struct db_config {
-	char *name;          /* the name clients connect to; "*" is the fallback */
-	char *host;          /* host name, IP address, or a Unix socket directory (starts with /);
-			      * NULL: a Unix socket in unix_socket_dir, as PgBouncer does */
-	int port;            /* server port (default 5432) */
-	char *dbname;        /* database name on the server (default: name; for "*", NULL
-			      * meaning the database the client asked for) */
-	char *user;          /* force this server user (NULL: the client's user) */
-	char *password;      /* password for user (NULL: from auth_file) */
-	char *connect_query; /* run once on each new server connection (NULL: none) */
-	char *client_encoding, *datestyle, *timezone, *application_name; /* NULL: not set */
-	int pool_size;       /* -1: default_pool_size */
-	int min_pool_size;   /* -1: min_pool_size */
-	int reserve_pool;    /* -1: reserve_pool_size */
-	int max_db_connections; /* -1: global max_db_connections */
+	char *name;            /* the name clients connect to; "*" is the fallback */
+	char *host;            /* host name, IP address, or a Unix socket directory (starts with /);
+	                        * NULL: a Unix socket in unix_socket_dir, as PgBouncer does */
+	int port;              /* server port (default 5432) */
+	char *dbname;          /* database name on the server (default: name; for "*", NULL
+	                        * meaning the database the client asked for) */
+	char *user;            /* force this server user (NULL: the client's user) */
+	char *password;        /* password for user (NULL: from auth_file) */
+	char *connect_query;   /* run once on each new server connection (NULL: none) */
+	char *client_encoding; /* NULL: not set */
+	char *datestyle;       /* NULL: not set */
+	char *timezone;        /* NULL: not set */
+	char *application_name;   /* NULL: not set */
+	int pool_size;            /* -1: default_pool_size */
+	int min_pool_size;        /* -1: min_pool_size */
+	int reserve_pool;         /* -1: reserve_pool_size */
+	int max_db_connections;   /* -1: global max_db_connections */
 	enum pool_mode pool_mode; /* POOL_MODE_UNSET: the user's or the global one */
-	char **replicas;     /* NULL-terminated "host:port" list of streaming replicas, or NULL */
-	int line;            /* line in the config file, for messages */
+	char **replicas;          /* NULL-terminated "host:port" streaming replicas, or NULL */
+	int line;                 /* line in the config file, for messages */
 };
 
 /* One [users] entry: "name = pool_mode=... max_user_connections=..." */
@@ -94,30 +97,30 @@ struct config {
 	char **stats_users;       /* NULL-terminated list */
 
 	/* pooling */
-	enum pool_mode pool_mode;   /* default POOL_MODE_SESSION */
-	int default_pool_size;      /* default 20 */
-	int min_pool_size;          /* default 0 */
-	int reserve_pool_size;      /* default 0 */
-	int reserve_pool_timeout;   /* ms, default 5000 */
-	int max_client_conn;        /* default 100 */
-	int max_db_connections;     /* 0 = unlimited */
-	int max_user_connections;   /* 0 = unlimited */
-	int max_prepared_statements; /* per server connection, default 200 */
-	char *server_reset_query;   /* default "DISCARD ALL" */
-	bool server_reset_query_always; /* default false */
-	char *server_check_query;   /* default "select 1" */
-	int server_check_delay;     /* ms, default 30000 */
-	int server_lifetime;        /* ms, default 3600000 */
-	int server_idle_timeout;    /* ms, default 600000 */
-	int server_connect_timeout; /* ms, default 15000 */
-	int server_login_retry;     /* ms, default 15000 */
-	int query_timeout;          /* ms, 0 = off */
-	int query_wait_timeout;     /* ms, default 120000 */
-	int client_idle_timeout;    /* ms, 0 = off */
-	int client_login_timeout;   /* ms, default 60000 */
-	int idle_transaction_timeout; /* ms, 0 = off */
+	enum pool_mode pool_mode;         /* default POOL_MODE_SESSION */
+	int default_pool_size;            /* default 20 */
+	int min_pool_size;                /* default 0 */
+	int reserve_pool_size;            /* default 0 */
+	int reserve_pool_timeout;         /* ms, default 5000 */
+	int max_client_conn;              /* default 100 */
+	int max_db_connections;           /* 0 = unlimited */
+	int max_user_connections;         /* 0 = unlimited */
+	int max_prepared_statements;      /* per server connection, default 200 */
+	char *server_reset_query;         /* default "DISCARD ALL" */
+	bool server_reset_query_always;   /* default false */
+	char *server_check_query;         /* default "select 1" */
+	int server_check_delay;           /* ms, default 30000 */
+	int server_lifetime;              /* ms, default 3600000 */
+	int server_idle_timeout;          /* ms, default 600000 */
+	int server_connect_timeout;       /* ms, default 15000 */
+	int server_login_retry;           /* ms, default 15000 */
+	int query_timeout;                /* ms, 0 = off */
+	int query_wait_timeout;           /* ms, default 120000 */
+	int client_idle_timeout;          /* ms, 0 = off */
+	int client_login_timeout;         /* ms, default 60000 */
+	int idle_transaction_timeout;     /* ms, 0 = off */
 	char **ignore_startup_parameters; /* NULL-terminated list */
-	char **track_extra_parameters;    /* NULL-terminated list of SET-tracked names; default IntervalStyle */
+	char **track_extra_parameters;    /* NULL-terminated, SET-tracked; default IntervalStyle */
 
 	/* limits */
 	size_t max_packet_size; /* default 2147483647 as in PgBouncer; pgscope default 64 MiB */
@@ -125,24 +128,24 @@ struct config {
 	size_t sbuf_loopcnt;    /* default 5 */
 
 	/* analysis and capture */
-	bool analyze;            /* default true */
-	size_t analyze_max_bytes; /* default 65536 */
-	bool capture;            /* default false */
-	char *capture_dir;       /* default NULL */
-	bool capture_compress;   /* gzip capture files, default false */
-	size_t capture_max_bytes; /* start a new file after this many bytes, 0 = no limit; default 64 MiB */
-	int capture_max_age;     /* ms, start a new file after this long, 0 = no limit; default 3600000 */
-	bool capture_literals;   /* write statement text with its values, default false */
+	bool analyze;              /* default true */
+	size_t analyze_max_bytes;  /* default 65536 */
+	bool capture;              /* default false */
+	char *capture_dir;         /* default NULL */
+	bool capture_compress;     /* gzip capture files, default false */
+	size_t capture_max_bytes;  /* new file after this many bytes, 0 = no limit; 64 MiB */
+	int capture_max_age;       /* ms, new file after this long, 0 = no limit; 3600000 */
+	bool capture_literals;     /* write statement text with its values, default false */
 	size_t capture_queue_size; /* bytes queued for the capture writer, default 8 MiB */
 
 	/* logging and process */
-	char *logfile;        /* NULL = stderr */
-	char *pidfile;        /* NULL = none */
+	char *logfile;              /* NULL = stderr */
+	char *pidfile;              /* NULL = none */
 	enum log_format log_format; /* default logfmt */
-	int log_level;        /* LOG_DEBUG..LOG_ERROR from log.h, default LOG_INFO (verbose=N raises it) */
-	bool log_connections;    /* default true */
-	bool log_disconnections; /* default true */
-	bool log_pooler_errors;  /* default true */
+	int log_level;              /* enum log_level, default LOG_INFO; verbose > 0 = LOG_DEBUG */
+	bool log_connections;       /* default true */
+	bool log_disconnections;    /* default true */
+	bool log_pooler_errors;     /* default true */
 
 	struct db_config *dbs; /* [databases], in file order */
 	size_t n_dbs;
@@ -192,7 +195,7 @@ const struct user_config *config_find_user(const struct config *cfg, const char 
  * entry's, else the global one.
  */
 enum pool_mode config_pool_mode(const struct config *cfg, const struct db_config *db,
-				const char *user);
+                                const char *user);
 
 /* Name of a pool mode / auth type, as written in the file. */
 const char *config_pool_mode_name(enum pool_mode mode);
