@@ -2,6 +2,8 @@
 #include "analyzer/index_advice.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1245,125 +1247,190 @@ bool ia_canon_expr(const PgQuery__Node *node, char *out, size_t outlen)
 }
 
 /*
- * Parse `SELECT <prefix><text>` and hand the first target expression (target)
- * or the WHERE clause (!target) to fn. Returns false when it does not parse.
+ * Index expressions and partial-index predicates come from the catalog as
+ * text. Parsing them costs as much as parsing the query, so each thread keeps
+ * their canonical forms in a small direct-mapped cache keyed by the text
+ * itself (compared in full, so a new catalog can never see stale entries).
+ * The cache is allocated on first use and freed when the thread exits.
  */
-static bool with_parsed_expr(const char *text, bool target,
-                             bool (*fn)(const PgQuery__Node *n, void *arg), void *arg)
-{
-	char sql[2048];
-	struct parse_tree tree;
-	bool ok = false;
+#define IA_CACHE_SLOTS 128
+#define IA_CACHE_TEXT  512
+#define IA_MAX_CONJ    4
 
-	int n = snprintf(sql, sizeof(sql), target ? "SELECT %s" : "SELECT 1 WHERE %s", text);
+/* One conjunct of a partial-index predicate. */
+struct ia_conj {
+	char notnull_col[64];     /* `col IS NOT NULL`: the column, else "" */
+	char canon[IA_CANON_MAX]; /* canonical text of the conjunct */
+};
+
+struct ia_cached {
+	bool used;
+	bool predicate; /* a WHERE predicate (conj) rather than an expression (canon) */
+	bool ok;        /* parsed and within limits */
+	char text[IA_CACHE_TEXT];
+	char canon[IA_CANON_MAX];
+	size_t n_conj;
+	struct ia_conj conj[IA_MAX_CONJ];
+};
+
+static pthread_key_t ia_cache_key;
+static pthread_once_t ia_cache_once = PTHREAD_ONCE_INIT;
+static bool ia_cache_key_ok;
+
+static void ia_cache_key_init(void)
+{
+	ia_cache_key_ok = pthread_key_create(&ia_cache_key, free) == 0;
+}
+
+static struct ia_cached *ia_cache_slots(void)
+{
+	pthread_once(&ia_cache_once, ia_cache_key_init);
+	if (!ia_cache_key_ok)
+		return NULL;
+	struct ia_cached *c = pthread_getspecific(ia_cache_key);
+	if (c)
+		return c;
+	c = calloc(IA_CACHE_SLOTS, sizeof(*c));
+	if (c && pthread_setspecific(ia_cache_key, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static uint64_t text_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Split a predicate into conjuncts and record each one's canonical form. */
+static bool fill_conjuncts(struct ia_cached *e, const PgQuery__Node *n, int depth)
+{
+	if (depth > 16)
+		return false;
+	if (n->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
+	    n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
+		for (size_t i = 0; i < n->bool_expr->n_args; i++)
+			if (!fill_conjuncts(e, n->bool_expr->args[i], depth + 1))
+				return false;
+		return true;
+	}
+	if (e->n_conj >= IA_MAX_CONJ)
+		return false;
+	struct ia_conj *c = &e->conj[e->n_conj++];
+	c->notnull_col[0] = '\0';
+	const char *qual = NULL;
+	const char *col = NULL;
+	if (n->node_case == PG_QUERY__NODE__NODE_NULL_TEST &&
+	    n->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL &&
+	    walk_column_ref(n->null_test->arg, &qual, &col) && strlen(col) < sizeof(c->notnull_col))
+		snprintf(c->notnull_col, sizeof(c->notnull_col), "%s", col);
+	return ia_canon_expr(n, c->canon, sizeof(c->canon));
+}
+
+/* Parse `SELECT <text>` (expression) or `SELECT 1 WHERE <text>` (predicate) into e. */
+static void fill_cached(struct ia_cached *e, const char *text, bool predicate)
+{
+	char sql[IA_CACHE_TEXT + 32];
+	struct parse_tree tree;
+
+	e->ok = false;
+	e->n_conj = 0;
+	int n = snprintf(sql, sizeof(sql), predicate ? "SELECT 1 WHERE %s" : "SELECT %s", text);
 	if (n < 0 || (size_t)n >= sizeof(sql))
-		return false;
+		return;
 	if (parse_sql(sql, (size_t)n, 0, &tree, NULL) != PARSE_OK)
-		return false;
+		return;
 	if (tree.n_stmts == 1 &&
 	    tree.stmts[0].node->node_case == PG_QUERY__NODE__NODE_SELECT_STMT) {
 		const PgQuery__SelectStmt *s = tree.stmts[0].node->select_stmt;
-		const PgQuery__Node *e = NULL;
-		if (target && s->n_target_list == 1 &&
-		    s->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET)
-			e = s->target_list[0]->res_target->val;
-		else if (!target)
-			e = s->where_clause;
-		if (e)
-			ok = fn(e, arg);
+		if (predicate && s->where_clause)
+			e->ok = fill_conjuncts(e, s->where_clause, 0);
+		else if (!predicate && s->n_target_list == 1 &&
+		         s->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET)
+			e->ok = ia_canon_expr(s->target_list[0]->res_target->val, e->canon,
+			                      sizeof(e->canon));
 	}
 	parse_tree_release(&tree);
-	return ok;
 }
 
-struct canon_arg {
-	char *out;
-	size_t len;
-};
-
-static bool canon_cb(const PgQuery__Node *n, void *arg)
+/*
+ * The canonical form of a catalog text, from the cache or parsed now. `tmp`
+ * holds the result when the text is too long to cache (or there is no cache).
+ */
+static const struct ia_cached *cached_text(const char *text, bool predicate, struct ia_cached *tmp)
 {
-	struct canon_arg *a = arg;
-	return ia_canon_expr(n, a->out, a->len);
+	struct ia_cached *slots = ia_cache_slots();
+	size_t len = strlen(text);
+
+	if (!slots || len >= IA_CACHE_TEXT) {
+		fill_cached(tmp, text, predicate);
+		return tmp;
+	}
+	struct ia_cached *e = &slots[text_hash(text) % IA_CACHE_SLOTS];
+	if (e->used && e->predicate == predicate && strcmp(e->text, text) == 0)
+		return e;
+	e->used = true;
+	e->predicate = predicate;
+	memcpy(e->text, text, len + 1);
+	fill_cached(e, text, predicate);
+	return e;
 }
 
 bool ia_canon_index_expr(const char *text, char *out, size_t outlen)
 {
-	struct canon_arg a = {out, outlen};
+	struct ia_cached tmp;
 	if (!text)
 		return false;
-	return with_parsed_expr(text, true, canon_cb, &a);
+	const struct ia_cached *e = cached_text(text, false, &tmp);
+	if (!e->ok || strlen(e->canon) >= outlen)
+		return false;
+	memcpy(out, e->canon, strlen(e->canon) + 1);
+	return true;
 }
 
-struct implies_arg {
-	const struct ia_query *q;
-	int rel;
-};
-
-/* Is the single index-predicate conjunct c implied by a conjunct of the query on rel? */
-static bool conjunct_implied(const struct ia_query *q, int rel, const PgQuery__Node *c)
+/* Is one conjunct of an index predicate implied by a conjunct of the query on rel? */
+static bool conjunct_implied(const struct ia_query *q, int rel, const struct ia_conj *c)
 {
-	char want[IA_CANON_MAX];
 	char have[IA_CANON_MAX];
+	const char *col = c->notnull_col;
 
 	/* `col IS NOT NULL` follows from any strict comparison of col with a value. */
-	if (c->node_case == PG_QUERY__NODE__NODE_NULL_TEST &&
-	    c->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL) {
-		const char *qual = NULL;
-		const char *col = NULL;
-		if (walk_column_ref(c->null_test->arg, &qual, &col)) {
-			for (size_t i = 0; i < q->n_preds; i++) {
-				const struct ia_pred *p = &q->preds[i];
-				bool strict = p->op == IA_OP_EQ || p->op == IA_OP_IN ||
-				              p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN ||
-				              p->op == IA_OP_ISNOTNULL;
-				if (strict && p->rel == rel && p->column &&
-				    strcmp(p->column, col) == 0)
-					return true;
-				if (p->op == IA_OP_JOIN &&
-				    ((p->rel == rel && strcmp(p->column, col) == 0) ||
-				     (p->rel2 == rel && strcmp(p->column2, col) == 0)))
-					return true;
-			}
-		}
+	for (size_t i = 0; col[0] && i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		bool strict = p->op == IA_OP_EQ || p->op == IA_OP_IN || p->op == IA_OP_RANGE ||
+		              p->op == IA_OP_BETWEEN || p->op == IA_OP_ISNOTNULL;
+		if (strict && p->rel == rel && p->column && strcmp(p->column, col) == 0)
+			return true;
+		if (p->op == IA_OP_JOIN && ((p->rel == rel && strcmp(p->column, col) == 0) ||
+		                            (p->rel2 == rel && strcmp(p->column2, col) == 0)))
+			return true;
 	}
-	if (!ia_canon_expr(c, want, sizeof(want)))
-		return false;
 	for (size_t i = 0; i < q->n_preds; i++) {
 		const struct ia_pred *p = &q->preds[i];
 		if (p->rel >= 0 && p->rel != rel)
 			continue;
-		if (ia_canon_expr(p->node, have, sizeof(have)) && strcmp(have, want) == 0)
+		if (ia_canon_expr(p->node, have, sizeof(have)) && strcmp(have, c->canon) == 0)
 			return true;
 	}
 	return false;
 }
 
-static bool implies_node(const struct implies_arg *a, const PgQuery__Node *n, int depth)
-{
-	if (depth > 32)
-		return false;
-	if (n->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
-	    n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
-		for (size_t i = 0; i < n->bool_expr->n_args; i++)
-			if (!implies_node(a, n->bool_expr->args[i], depth + 1))
-				return false;
-		return true;
-	}
-	return conjunct_implied(a->q, a->rel, n);
-}
-
-static bool implies_cb(const PgQuery__Node *n, void *arg)
-{
-	return implies_node(arg, n, 0);
-}
-
 bool ia_query_implies(const struct ia_query *q, int rel, const char *predicate)
 {
-	struct implies_arg a = {q, rel};
+	struct ia_cached tmp;
 	if (!predicate)
 		return true;
-	return with_parsed_expr(predicate, false, implies_cb, &a);
+	const struct ia_cached *e = cached_text(predicate, true, &tmp);
+	if (!e->ok)
+		return false;
+	for (size_t i = 0; i < e->n_conj; i++)
+		if (!conjunct_implied(q, rel, &e->conj[i]))
+			return false;
+	return true;
 }
 
 const struct catalog_index *ia_find_expression_index(const struct catalog_table *t,
