@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +507,53 @@ static void test_ssl_and_gss_requests_refused(void **state)
 	close(fd);
 }
 
+/* Startup parameters other than user and database reach the server: client_encoding, DateStyle. */
+static void test_startup_parameters_passed(void **state)
+{
+	static const char params[] = "user\0postgres\0database\0postgres\0"
+	                             "DateStyle\0SQL, DMY\0client_encoding\0LATIN1\0\0";
+	char pkt[256], datestyle[64] = "", encoding[64] = "";
+	uint32_t len = (uint32_t)(8 + sizeof(params) - 1), be;
+	int fd = harness_tcp_connect(ps.port);
+	PGconn *conn;
+
+	assert_true(fd >= 0);
+	be = htonl(len);
+	memcpy(pkt, &be, 4);
+	be = htonl(196608);
+	memcpy(pkt + 4, &be, 4);
+	memcpy(pkt + 8, params, sizeof(params) - 1);
+	assert_true(harness_send_all(fd, pkt, len));
+	for (;;) {
+		struct harness_msg m;
+
+		assert_int_equal(harness_read_msg(fd, &m, 10000), 1);
+		if (m.type == 'S') {
+			const char *value = m.data + strlen(m.data) + 1;
+
+			if (strcmp(m.data, "DateStyle") == 0)
+				snprintf(datestyle, sizeof(datestyle), "%s", value);
+			if (strcmp(m.data, "client_encoding") == 0)
+				snprintf(encoding, sizeof(encoding), "%s", value);
+		}
+		free(m.data);
+		assert_true(m.type != 'E');
+		if (m.type == 'Z')
+			break;
+	}
+	close(fd);
+	assert_string_equal(datestyle, "SQL, DMY");
+	assert_string_equal(encoding, "LATIN1");
+
+	/* The same through libpq, checked with SHOW. */
+	conn = connect_pgscope("client_encoding=LATIN1");
+	assert_string_equal(PQparameterStatus(conn, "client_encoding"), "LATIN1");
+	assert_true(
+	    harness_query_value(conn, "SHOW client_encoding", datestyle, sizeof(datestyle)));
+	assert_string_equal(datestyle, "LATIN1");
+	PQfinish(conn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +562,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_error_in_transaction_then_rollback, check_alive),
 	    cmocka_unit_test_teardown(test_error_fields_intact, check_alive),
 	    cmocka_unit_test_teardown(test_parameter_status, check_alive),
+	    cmocka_unit_test_teardown(test_startup_parameters_passed, check_alive),
 	    cmocka_unit_test_teardown(test_notice, check_alive),
 	    cmocka_unit_test_teardown(test_extended_protocol, check_alive),
 	    cmocka_unit_test_teardown(test_pipeline, check_alive),
