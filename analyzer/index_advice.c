@@ -1701,7 +1701,8 @@ void ia_pinned_rels(const struct ia_query *q, bool *pinned)
 	}
 }
 
-size_t ia_equality_columns(const struct ia_query *q, int rel, const char **cols, size_t max)
+size_t ia_equality_columns(const struct ia_query *q, int rel, const bool *pinned, const char **cols,
+                           size_t max)
 {
 	size_t n = 0;
 
@@ -1709,6 +1710,10 @@ size_t ia_equality_columns(const struct ia_query *q, int rel, const char **cols,
 		const struct ia_pred *p = &q->preds[i];
 		if (p->rel == rel && p->column && p->op == IA_OP_EQ)
 			cols[n++] = p->column;
+		else if (pinned && p->op == IA_OP_JOIN && p->rel == rel && pinned[p->rel2])
+			cols[n++] = p->column;
+		else if (pinned && p->op == IA_OP_JOIN && p->rel2 == rel && pinned[p->rel])
+			cols[n++] = p->column2;
 	}
 	return n;
 }

@@ -169,8 +169,13 @@ bool ia_node_is_value(const PgQuery__Node *node);
  */
 void ia_pinned_rels(const struct ia_query *q, bool *pinned);
 
-/* Columns of rel compared with `= value`; fills up to max, returns how many. */
-size_t ia_equality_columns(const struct ia_query *q, int rel, const char **cols, size_t max);
+/*
+ * Columns of rel fixed to one value: compared with `= value`, or (pinned not
+ * NULL) joined to a column of a pinned relation. Fills up to max, returns how
+ * many.
+ */
+size_t ia_equality_columns(const struct ia_query *q, int rel, const bool *pinned, const char **cols,
+                           size_t max);
 
 /*
  * What a GROUP BY / ORDER BY item means: an ordinal (1, 2) or a bare output

@@ -7,9 +7,11 @@
  * an equi-join whose estimated output (rows_a * rows_b / max(n_distinct)) is
  * explode_factor times its larger input and at least explode_min_rows rows (a
  * many-to-many join on a low-cardinality column); and an equi-join whose
- * column on the looked-up side (the side not pinned to one row by a unique key
- * when the other is, else the larger table; at least min_rows rows) leads no
- * valid btree or hash index, so no plan can look its rows up.
+ * column on the looked-up side leads no valid btree or hash index. The
+ * looked-up side is the one the other side drives: the driver has fewer rows
+ * after its own filters (one when pinned by a unique key). It is flagged only
+ * when it has min_rows rows or more and the lookups would touch at most a
+ * tenth of it; otherwise hashing both sides whole is the right plan anyway.
  * Relations with no predicate connecting them are cartesian-join's business.
  */
 #include <stdio.h>
@@ -92,19 +94,35 @@ static void hj_check_explosion(struct rule_ctx *ctx, const struct ia_query *q, s
 	    ra, rb);
 }
 
+/* Rows a relation contributes after its own filters: 1 when pinned to one row. */
+static double hj_effective_rows(const struct ia_query *q, int rel, const bool *pinned)
+{
+	if (pinned[rel])
+		return 1;
+	double rows = ia_table_rows(q->rels[rel].table);
+	return rows < 0 ? rows : rows * ia_rel_filter_selectivity(q, rel);
+}
+
 /*
- * Which side of the join must be looked up by index: the side that is not
- * pinned to one row when the other is (a nested loop drives from the pinned
- * row), otherwise the larger side. Returns -1 when both are pinned.
+ * The side of the join a nested loop would look up: the other side (the
+ * driver) is the one with fewer rows after its own filters; on a tie, the
+ * larger table is looked up. Returns -1 when both are pinned or a size is
+ * unknown.
  */
-static int hj_lookup_side(const struct ia_query *q, const struct ia_pred *p, const bool *pinned)
+static int hj_lookup_side(const struct ia_query *q, const struct ia_pred *p, const bool *pinned,
+                          double *driver_rows)
 {
 	if (pinned[p->rel] && pinned[p->rel2])
 		return -1;
-	if (pinned[p->rel])
-		return p->rel2;
-	if (pinned[p->rel2])
-		return p->rel;
+	double ea = hj_effective_rows(q, p->rel, pinned);
+	double eb = hj_effective_rows(q, p->rel2, pinned);
+	if (ea < 0 || eb < 0)
+		return -1;
+	if (ea != eb) {
+		*driver_rows = ea < eb ? ea : eb;
+		return ea < eb ? p->rel2 : p->rel;
+	}
+	*driver_rows = ea;
 	double ra = ia_table_rows(q->rels[p->rel].table);
 	double rb = ia_table_rows(q->rels[p->rel2].table);
 	return ra >= rb ? p->rel : p->rel2;
@@ -115,11 +133,13 @@ static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_
 {
 	const struct ia_pred *p = &q->preds[i];
 	char sql[512];
+	double driver = 0;
 
-	int large = hj_lookup_side(q, p, pinned);
-	if (large < 0)
+	int look = hj_lookup_side(q, p, pinned, &driver);
+	if (look < 0)
 		return;
-	double rows = ia_table_rows(q->rels[large].table);
+	const struct catalog_table *t = q->rels[look].table;
+	double rows = ia_table_rows(t);
 	if (rows < rule_option(ctx, "min_rows") || rows <= 0)
 		return;
 	/* Any join column of the pair on that side that leads an index will do. */
@@ -128,22 +148,31 @@ static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_
 		const struct ia_pred *o = &q->preds[j];
 		if (!hj_is_table_join(q, o) || !hj_same_pair(o, p))
 			continue;
-		const char *lc = o->rel == large ? o->column : o->column2;
-		if (ia_find_lookup_index(q->rels[large].table, lc))
+		const char *lc = o->rel == look ? o->column : o->column2;
+		if (ia_find_lookup_index(t, lc))
 			return;
 		if (!col)
 			col = lc;
 	}
 	if (!col)
 		return;
+	/*
+	 * An index only pays when the lookups touch a small part of the table:
+	 * driver rows times the rows per key value. Otherwise hashing both sides
+	 * whole is the right plan and no index would change it.
+	 */
+	double nd = ia_column_ndistinct(t, col);
+	double per_key = nd > 0 ? rows / nd : 1;
+	if (driver * per_key > rows * 0.1)
+		return;
 	const char *cols[1] = {col};
-	const struct catalog_table *t = q->rels[large].table;
 	if (!ia_format_create_index(t, cols, 1, NULL, sql, sizeof(sql)))
 		return;
 	rule_report(ctx, p->location, sql,
-	            "join column %s.%s (%.0f rows) leads no valid index: no plan can look its rows "
-	            "up, every execution scans or hashes the whole table",
-	            t->name, col, rows);
+	            "join column %s.%s (%.0f rows) leads no valid index: each of the ~%.0f rows "
+	            "driving the join makes PostgreSQL read the whole table instead of looking "
+	            "rows up",
+	            t->name, col, rows, driver < 1 ? 1 : driver);
 }
 
 static void heavy_join_query(struct rule_ctx *ctx, const struct walk_scope *scope)

@@ -8,7 +8,8 @@
  * order, with the same effect at page boundaries. Not flagged: EXISTS
  * subqueries, aggregates without GROUP BY, constant select lists (existence
  * checks), single-row lookups on a unique key, ORDER BY covering a unique key
- * of a relation (columns fixed by `= value` count as covered), ORDER BY
+ * of a relation (columns fixed by `= value` or joined to a relation pinned to
+ * one row count as covered), ORDER BY
  * covering every GROUP BY or DISTINCT column, and ORDER BY items that are not
  * plain columns (their uniqueness is unknown). ORDER BY random() is
  * order-by-random's business. The uniqueness checks need a schema; without
@@ -105,7 +106,9 @@ static bool np_covers_all(const struct np_col *sort, size_t n_sort, const struct
 static bool np_covers_unique(const struct ia_query *q, const struct np_col *sort, size_t n_sort)
 {
 	const char *cols[NP_MAX_COLS * 2];
+	bool pinned[IA_MAX_RELS];
 
+	ia_pinned_rels(q, pinned);
 	for (size_t r = 0; r < q->n_rels; r++) {
 		if (q->rels[r].kind != IA_REL_TABLE)
 			continue;
@@ -115,7 +118,7 @@ static bool np_covers_unique(const struct ia_query *q, const struct np_col *sort
 				cols[n++] = sort[i].name;
 		if (n == 0)
 			continue;
-		n += ia_equality_columns(q, (int)r, cols + n, NP_MAX_COLS);
+		n += ia_equality_columns(q, (int)r, pinned, cols + n, NP_MAX_COLS);
 		if (catalog_is_unique_key(q->rels[r].table, cols, n))
 			return true;
 	}

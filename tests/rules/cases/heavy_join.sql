@@ -45,8 +45,12 @@ SELECT e.id, s.ip FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.u
 -- expect: heavy-join
 SELECT a.id, u.email FROM audit_log a JOIN users u ON u.id = a.actor_id WHERE u.id = $1 ORDER BY a.id LIMIT 20;
 
--- JOIN ... USING works the same way.
+-- JOIN ... USING works the same way (comments.user_id's only index is invalid).
 -- expect: heavy-join
+SELECT count(*) FROM sessions s JOIN comments c USING (user_id) WHERE s.id = $1;
+
+-- One branch holds every account: an index on bid would return the whole table, so none is asked for.
+-- expect: none
 SELECT count(*) FROM pgbench_accounts JOIN pgbench_branches USING (bid);
 
 -- expect: none
@@ -56,9 +60,13 @@ SELECT count(*) FROM pgbench_accounts JOIN pgbench_history USING (aid);
 -- expect: heavy-join
 SELECT count(*) FROM sessions s JOIN comments c ON c.user_id = s.user_id WHERE s.id = $1;
 
--- Neither side pinned: the larger side (users, by primary key) is looked up.
--- expect: none
+-- The users of one country (about 650) drive the join into comments.user_id, which has no valid index.
+-- expect: heavy-join
 SELECT count(*) FROM users u JOIN comments c ON c.user_id = u.id WHERE u.country_code = $1;
+
+-- All users drive it: comments is read whole either way, hashing is right, no index is asked for.
+-- expect: none
+SELECT u.country_code, count(*) FROM users u JOIN comments c ON c.user_id = u.id GROUP BY u.country_code;
 
 -- The larger side is indexed; the smaller one need not be.
 -- expect: none
