@@ -229,9 +229,10 @@ static void collect_from_item(struct collect_state *st, const PgQuery__Node *n, 
 	}
 }
 
-bool ia_node_is_value(const PgQuery__Node *node)
+/* Depth-bounded: a value nested deeper than 64 levels is not recognised as one. */
+static bool node_is_value(const PgQuery__Node *node, int depth)
 {
-	if (!node)
+	if (!node || depth > 64)
 		return false;
 	switch (node->node_case) {
 	case PG_QUERY__NODE__NODE_A_CONST:
@@ -239,12 +240,13 @@ bool ia_node_is_value(const PgQuery__Node *node)
 	case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
 		return true;
 	case PG_QUERY__NODE__NODE_TYPE_CAST:
-		return ia_node_is_value(node->type_cast->arg);
+		return node_is_value(node->type_cast->arg, depth + 1);
 	case PG_QUERY__NODE__NODE_A_EXPR: {
 		const PgQuery__AExpr *e = node->a_expr;
 		if (e->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP)
 			return false;
-		return (!e->lexpr || ia_node_is_value(e->lexpr)) && ia_node_is_value(e->rexpr);
+		return (!e->lexpr || node_is_value(e->lexpr, depth + 1)) &&
+		       node_is_value(e->rexpr, depth + 1);
 	}
 	case PG_QUERY__NODE__NODE_FUNC_CALL: {
 		const PgQuery__FuncCall *f = node->func_call;
@@ -253,27 +255,32 @@ bool ia_node_is_value(const PgQuery__Node *node)
 		if (f->over || f->agg_star || !name || strcmp(name, "random") == 0)
 			return false;
 		for (size_t i = 0; i < f->n_args; i++)
-			if (!ia_node_is_value(f->args[i]))
+			if (!node_is_value(f->args[i], depth + 1))
 				return false;
 		return true;
 	}
 	case PG_QUERY__NODE__NODE_A_ARRAY_EXPR: {
 		const PgQuery__AArrayExpr *a = node->a_array_expr;
 		for (size_t i = 0; i < a->n_elements; i++)
-			if (!ia_node_is_value(a->elements[i]))
+			if (!node_is_value(a->elements[i], depth + 1))
 				return false;
 		return true;
 	}
 	case PG_QUERY__NODE__NODE_LIST: {
 		const PgQuery__List *l = node->list;
 		for (size_t i = 0; i < l->n_items; i++)
-			if (!ia_node_is_value(l->items[i]))
+			if (!node_is_value(l->items[i], depth + 1))
 				return false;
 		return true;
 	}
 	default:
 		return false;
 	}
+}
+
+bool ia_node_is_value(const PgQuery__Node *node)
+{
+	return node_is_value(node, 0);
 }
 
 int ia_resolve_column(const struct ia_query *q, const PgQuery__Node *node, const char **column)
@@ -643,6 +650,11 @@ static double in_selectivity(const struct catalog_table *t, const struct ia_pred
 {
 	double sum = 0;
 
+	/* Past a thousand elements, the generic per-value estimate is as good and bounded. */
+	if (p->n_values > 1000) {
+		sum = (double)p->n_values * eq_selectivity(t, p->column, NULL);
+		return sum > 1 ? 1 : sum;
+	}
 	if (p->value && p->value->node_case == PG_QUERY__NODE__NODE_LIST) {
 		for (size_t i = 0; i < p->value->list->n_items; i++)
 			sum += eq_selectivity(t, p->column, p->value->list->items[i]);
