@@ -14,6 +14,7 @@
 #include "pooler/log.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
+#include "pooler/server.h"
 #include "pooler/stmt.h"
 
 #define CANCEL_TIMEOUT 5.0 /* seconds to connect and send */
@@ -100,7 +101,7 @@ static int cancel_socket(const struct db_config *db)
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
 		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d",
-		         db->host ? db->host : "/var/run/postgresql", db->port);
+		         server_socket_dir(db), db->port);
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd == -1)
 			return -1;

@@ -353,7 +353,7 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 	}
 	if (c->database[0] == 0)
 		snprintf(c->database, sizeof(c->database), "%s", c->user);
-	c->db = config_find_db(pooler.cfg, c->database);
+	c->db = pool_resolve_db(c->database);
 	if (c->db == NULL) {
 		char msg[160];
 

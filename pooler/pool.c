@@ -18,6 +18,49 @@
 #include "pooler/stmt.h"
 #include "pooler/userlist.h"
 
+const struct db_config *pool_resolve_db(const char *name)
+{
+	const struct db_config *d = config_find_db(pooler.cfg, name);
+	struct db_config *copy, **grown;
+
+	if (d == NULL || strcmp(d->name, "*") != 0)
+		return d;
+	for (size_t i = 0; i < pooler.n_autodbs; i++) {
+		if (strcmp(pooler.autodbs[i]->name, name) == 0)
+			return pooler.autodbs[i];
+	}
+	grown = realloc(pooler.autodbs, (pooler.n_autodbs + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	pooler.autodbs = grown;
+	copy = malloc(sizeof(*copy));
+	if (copy == NULL)
+		return NULL;
+	*copy = *d; /* the other strings stay the fallback's (owned by the config) */
+	copy->name = strdup(name);
+	copy->dbname = strdup(d->dbname ? d->dbname : name);
+	if (copy->name == NULL || copy->dbname == NULL) {
+		free(copy->name);
+		free(copy->dbname);
+		free(copy);
+		return NULL;
+	}
+	pooler.autodbs[pooler.n_autodbs++] = copy;
+	return copy;
+}
+
+void pool_free_autodbs(void)
+{
+	for (size_t i = 0; i < pooler.n_autodbs; i++) {
+		free(pooler.autodbs[i]->name);
+		free(pooler.autodbs[i]->dbname);
+		free(pooler.autodbs[i]);
+	}
+	free(pooler.autodbs);
+	pooler.autodbs = NULL;
+	pooler.n_autodbs = 0;
+}
+
 struct pool *pool_get(const struct db_config *db, const char *client_user, char *err, size_t errlen)
 {
 	struct config *cfg = pooler.cfg;

@@ -21,6 +21,17 @@
  */
 struct pool *pool_get(const struct db_config *db, const char *user, char *err, size_t errlen);
 
+/*
+ * The [databases] entry for a client's database name. A name served by the
+ * "*" fallback gets an entry of its own (so each database has its own
+ * pools), made from the fallback on first use and owned by the pooler.
+ * NULL if neither exists.
+ */
+const struct db_config *pool_resolve_db(const char *name);
+
+/* Free the entries pool_resolve_db() made (shutdown). */
+void pool_free_autodbs(void);
+
 /* An authenticated client enters its pool: it gets a server or waits. */
 void pool_client_login(struct pool *p, struct client *c);
 

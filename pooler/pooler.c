@@ -440,7 +440,8 @@ int pooler_run(struct config *cfg)
 	ev_timer_stop(pooler.loop, &pooler.janitor);
 	while (!list_empty(&pooler.pools))
 		pool_free(list_entry(list_first(&pooler.pools), struct pool, node));
-	htab_release(&pooler.ps_registry); /* every entry went with its last client and server */
+	htab_release(&pooler.ps_registry);
+	pool_free_autodbs(); /* every entry went with its last client and server */
 	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0)
 		unlink(cfg->pidfile);
 	log_event(LOG_INFO, "pooler.stop", LOG_INT, "clients_accepted",

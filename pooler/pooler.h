@@ -263,10 +263,12 @@ struct pooler {
 	ev_signal sig_term, sig_int, sig_hup;
 	bool shutting_down;
 	struct pooler_stats stats;
-	struct userlist *users;    /* auth_file contents, or NULL */
-	struct htab ps_registry;   /* Parse body -> struct ps_entry *, see prepared.c */
-	uint64_t ps_next_id;       /* last statement number handed out */
-	struct observer *observer; /* the analysis thread (observe.c), or NULL */
+	struct userlist *users;     /* auth_file contents, or NULL */
+	struct htab ps_registry;    /* Parse body -> struct ps_entry *, see prepared.c */
+	uint64_t ps_next_id;        /* last statement number handed out */
+	struct observer *observer;  /* the analysis thread (observe.c), or NULL */
+	struct db_config **autodbs; /* entries made from the "*" fallback, owned (pool.c) */
+	size_t n_autodbs;
 };
 
 extern struct pooler pooler;

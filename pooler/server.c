@@ -88,6 +88,15 @@ void server_set_state(struct server *sv, enum server_state st)
 	sv->state = st;
 }
 
+const char *server_socket_dir(const struct db_config *db)
+{
+	const char *dir = pooler.cfg->unix_socket_dir;
+
+	if (db->host != NULL)
+		return db->host;
+	return dir != NULL && dir[0] != 0 ? dir : "/var/run/postgresql";
+}
+
 /* Build the socket address for the pool's server; returns a socket fd or -1. */
 static int server_open_socket(const struct db_config *db, char *err, size_t errlen)
 {
@@ -98,7 +107,7 @@ static int server_open_socket(const struct db_config *db, char *err, size_t errl
 	snprintf(port, sizeof(port), "%d", db->port);
 	if (db->host == NULL || db->host[0] == '/') {
 		struct sockaddr_un sun;
-		const char *dir = db->host ? db->host : "/var/run/postgresql";
+		const char *dir = server_socket_dir(db);
 
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;

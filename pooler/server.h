@@ -47,6 +47,9 @@ void server_free(struct server *sv);
 /* Flush the write buffer; closes the server on a socket error. false if closed. */
 bool server_flush(struct server *sv);
 
+/* The Unix socket directory for a [databases] entry without host= or with host=/dir. */
+const char *server_socket_dir(const struct db_config *db);
+
 /* Name of a state, for logs. */
 const char *server_state_name(enum server_state st);
 
