@@ -311,6 +311,40 @@ static void test_transaction_blocks(void **state)
 	assert_int_equal(g.xact[7], g.xact[6]);
 }
 
+/* Random bytes in every format: the readers skip what they cannot read, never crash. */
+static void test_garbage_input(void **state)
+{
+	size_t n = 1u << 20;
+	char *junk = malloc(n + 1);
+	assert_non_null(junk);
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* Mostly bytes that matter to the parsers: quotes, braces, newlines, tabs. */
+		static const char alphabet[] = "{}[]\",:\\\n\t 0123456789.-eE$aZ%LOGduration: ms";
+		junk[i] = (x & 3) ? alphabet[(x >> 8) % (sizeof(alphabet) - 1)] : (char)(x >> 16);
+	}
+	junk[n] = '\0';
+	const char *path = write_file("junk", junk, false);
+	free(junk);
+	for (int f = LOGREAD_CAPTURE; f <= LOGREAD_JSONLOG; f++) {
+		char err[256];
+		struct logread_options o = {(enum logread_format)f, NULL};
+		struct logread *r = logread_open(path, &o, err, sizeof(err));
+		assert_non_null(r);
+		struct logread_event ev;
+		int rc;
+		long events = 0;
+		while ((rc = logread_next(r, &ev)) > 0)
+			events++;
+		assert_true(rc == 0 || rc == -1);
+		assert_true(logread_stats(r).lines > 0);
+		logread_close(r);
+	}
+}
+
 static void test_parse_time_zones(void **state)
 {
 	int64_t a, b, c;
@@ -334,6 +368,7 @@ int main(void)
 	    cmocka_unit_test(test_capture_newer_version_refused),
 	    cmocka_unit_test(test_long_line_streams),
 	    cmocka_unit_test(test_transaction_blocks),
+	    cmocka_unit_test(test_garbage_input),
 	    cmocka_unit_test(test_parse_time_zones),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
