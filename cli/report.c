@@ -12,6 +12,7 @@
 #include "analyzer/catalog.h"
 #include "analyzer/report.h"
 #include "cli/commands.h"
+#include "pooler/config.h"
 
 static void usage(FILE *out)
 {
@@ -35,6 +36,10 @@ static void usage(FILE *out)
 	    "  --log-prefix P                log_line_prefix of stderr logs (default '%%m [%%p] "
 	    "')\n"
 	    "  --input-format F              auto|capture|stderr|csvlog|jsonlog (default auto)\n"
+	    "  --config FILE                 rule settings from the [rules] section of a\n"
+	    "                                pgscope.ini\n"
+	    "  --rule ID=VALUE               set a rule's severity (off|info|warning|error) or\n"
+	    "                                an option (ID.option=N); repeatable\n"
 	    "  --color / --no-color          colour in text output (default: when a tty)\n");
 }
 
@@ -55,6 +60,8 @@ enum {
 	OPT_COLOR,
 	OPT_NO_COLOR,
 	OPT_HELP,
+	OPT_CONFIG,
+	OPT_RULE,
 };
 
 static const struct option long_opts[] = {
@@ -75,6 +82,8 @@ static const struct option long_opts[] = {
     {"color", no_argument, NULL, OPT_COLOR},
     {"no-color", no_argument, NULL, OPT_NO_COLOR},
     {"help", no_argument, NULL, OPT_HELP},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"rule", required_argument, NULL, OPT_RULE},
     {NULL, 0, NULL, 0},
 };
 
@@ -99,8 +108,49 @@ struct cli {
 	const char *baseline;
 	const char *write_baseline;
 	const char *note;
-	int color; /* -1 auto */
+	int color;                 /* -1 auto */
+	struct rule_config *rules; /* owned */
 };
+
+/* Apply the [rules] entries of a pgscope.ini. Returns false with a message printed. */
+static bool load_rules(struct rule_config *rules, const char *path)
+{
+	struct config cfg;
+	char err[512];
+	if (!config_load(&cfg, path, err, sizeof(err))) {
+		fprintf(stderr, "pgscope report: %s\n", err);
+		return false;
+	}
+	bool ok = true;
+	for (size_t i = 0; ok && i < cfg.n_rules; i++) {
+		if (rule_config_set(rules, cfg.rules[i].key, cfg.rules[i].value, err,
+		                    sizeof(err)) != 0) {
+			fprintf(stderr, "pgscope report: %s:%d: %s\n", path, cfg.rules[i].line,
+			        err);
+			ok = false;
+		}
+	}
+	config_free(&cfg);
+	return ok;
+}
+
+/* --rule ID=VALUE. */
+static bool set_rule(struct rule_config *rules, const char *arg)
+{
+	char key[128], err[256];
+	const char *eq = strchr(arg, '=');
+	if (!eq || (size_t)(eq - arg) >= sizeof(key)) {
+		fprintf(stderr, "pgscope report: --rule wants ID=VALUE, not '%s'\n", arg);
+		return false;
+	}
+	memcpy(key, arg, (size_t)(eq - arg));
+	key[eq - arg] = '\0';
+	if (rule_config_set(rules, key, eq + 1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pgscope report: --rule %s: %s\n", arg, err);
+		return false;
+	}
+	return true;
+}
 
 /* Parse options into c; returns -1 done (exit 0), 2 usage error, 0 go on. */
 static int parse_args(struct cli *c, int argc, char **argv)
@@ -172,6 +222,14 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		case OPT_COLOR:
 			c->color = 1;
 			break;
+		case OPT_CONFIG:
+			if (!load_rules(c->rules, optarg))
+				return 2;
+			break;
+		case OPT_RULE:
+			if (!set_rule(c->rules, optarg))
+				return 2;
+			break;
 		case OPT_NO_COLOR:
 			c->color = 0;
 			break;
@@ -219,9 +277,16 @@ int cmd_report(int argc, char **argv)
 	struct cli c;
 	memset(&c, 0, sizeof(c));
 	c.color = -1;
+	c.rules = rule_config_new();
+	if (!c.rules) {
+		fprintf(stderr, "pgscope report: out of memory\n");
+		return 2;
+	}
 	int rc = parse_args(&c, argc, argv);
-	if (rc != 0)
+	if (rc != 0) {
+		rule_config_free(c.rules);
 		return rc < 0 ? 0 : rc;
+	}
 
 	char err[512];
 	struct catalog *cat = NULL;
@@ -248,6 +313,7 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	c.ro.catalog = cat;
+	c.ro.rules = c.rules;
 	c.ro.hypo_dsn = c.dsn;
 	c.ro.baseline = c.baseline ? &bl : NULL;
 	r = report_new(&c.ro);
@@ -284,5 +350,6 @@ out:
 	report_free(r);
 	baseline_release(&bl);
 	catalog_free(cat);
+	rule_config_free(c.rules);
 	return rc;
 }
