@@ -297,42 +297,52 @@ static void run_rules(struct analysis_run *run, const struct parse_tree *tree,
 	}
 }
 
-struct analysis *analyze_sql(const char *sql, size_t len, const struct catalog *cat,
-                             const struct rule_config *cfg, const struct analyze_options *opts)
+struct analyze_call {
+	const char *sql;
+	size_t len;
+	const struct catalog *cat;
+	const struct rule_config *cfg;
+	const struct analyze_options *opts;
+	struct analysis *result;
+};
+
+/* The whole analysis, run on the parser's private stack (see parse_run_on_stack). */
+static void analyze_body(void *arg)
 {
-	struct analyze_options defaults = {0};
+	struct analyze_call *call = arg;
 	struct parse_tree tree;
 	struct parse_error err;
-	struct analysis_run run = {.sql = sql, .len = len};
+	struct analysis_run run = {.sql = call->sql, .len = call->len};
+	const struct analyze_options *opts = call->opts;
 
-	if (opts == NULL)
-		opts = &defaults;
 	run.a = calloc(1, sizeof(*run.a));
 	if (run.a == NULL)
-		return NULL;
+		return;
 	struct analysis *a = run.a;
 	a->bytes = sizeof(*a);
+	call->result = a;
 
-	a->status = parse_sql(sql, len, opts->max_bytes, &tree, &err);
+	a->status = parse_sql(call->sql, call->len, opts->max_bytes, &tree, &err);
 	if (a->status != PARSE_OK) {
-		if (a->status == PARSE_SYNTAX_ERROR || a->status == PARSE_INVALID_INPUT)
-			report_parse_error(&run, &err, cfg);
-		return a;
+		if (a->status == PARSE_SYNTAX_ERROR || a->status == PARSE_INVALID_INPUT ||
+		    a->status == PARSE_TOO_DEEP)
+			report_parse_error(&run, &err, call->cfg);
+		return;
 	}
 	a->n_stmts = tree.n_stmts;
-	if (parse_fingerprint(sql, len, opts->max_bytes, &a->fingerprint, a->fingerprint_hex,
-	                      NULL) != PARSE_OK)
+	if (parse_fingerprint(call->sql, call->len, opts->max_bytes, &a->fingerprint,
+	                      a->fingerprint_hex, NULL) != PARSE_OK)
 		a->fingerprint_hex[0] = '\0';
 	if (!opts->skip_normalize) {
-		a->normalized = parse_normalize(sql, len, opts->max_bytes, NULL);
+		a->normalized = parse_normalize(call->sql, call->len, opts->max_bytes, NULL);
 		if (a->normalized != NULL)
 			a->bytes += strlen(a->normalized) + 1;
 	}
-	if (!select_rules(&run, cat, cfg)) {
+	if (!select_rules(&run, call->cat, call->cfg)) {
 		run.oom = true;
 		goto out_release;
 	}
-	run_rules(&run, &tree, cfg);
+	run_rules(&run, &tree, call->cfg);
 	if (a->n_findings > 1)
 		qsort(a->findings, a->n_findings, sizeof(*a->findings), finding_cmp);
 out_release:
@@ -340,9 +350,35 @@ out_release:
 	parse_tree_release(&tree);
 	if (run.oom && a->n_findings == 0 && a->normalized == NULL) {
 		analysis_free(a);
-		return NULL;
+		call->result = NULL;
 	}
-	return a;
+}
+
+struct analysis *analyze_sql(const char *sql, size_t len, const struct catalog *cat,
+                             const struct rule_config *cfg, const struct analyze_options *opts)
+{
+	static const struct analyze_options defaults = {0};
+	struct analyze_call call = {
+	    .sql = sql,
+	    .len = len,
+	    .cat = cat,
+	    .cfg = cfg,
+	    .opts = opts != NULL ? opts : &defaults,
+	};
+	size_t limit = call.opts->max_bytes ? call.opts->max_bytes : PARSE_DEFAULT_MAX_BYTES;
+
+	/* Over the limit: counted, not parsed, and no large stack needed. */
+	if (len > limit || len > PARSE_HARD_MAX_BYTES) {
+		struct analysis *a = calloc(1, sizeof(*a));
+		if (a != NULL) {
+			a->status = PARSE_TOO_LARGE;
+			a->bytes = sizeof(*a);
+		}
+		return a;
+	}
+	if (!parse_run_on_stack(len, analyze_body, &call))
+		return NULL;
+	return call.result;
 }
 
 void analysis_free(struct analysis *a)

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #include "analyzer/parse.h"
 
@@ -12,6 +15,9 @@
  * pg_query_exit() on a thread that never parsed dereferences a NULL context.
  */
 static __thread bool thread_used_parser;
+
+/* Set once parse_thread_cleanup() released libpg_query on this (main) thread. */
+static __thread bool parser_released;
 
 static void error_set(struct parse_error *err, enum parse_status status, int offset,
                       const char *sql, size_t len, const char *msg)
@@ -115,6 +121,11 @@ static char *prepare_text(const char *sql, size_t len, size_t max_bytes, struct 
 		error_set(err, PARSE_TOO_LARGE, -1, sql, len, msg);
 		return NULL;
 	}
+	if (parser_released) {
+		error_set(err, PARSE_NO_MEMORY, -1, sql, len,
+		          "the parser was released on this thread (parse_thread_cleanup)");
+		return NULL;
+	}
 	if (!parse_text_valid(sql, len, err))
 		return NULL;
 	char *copy = malloc(len + 1);
@@ -180,9 +191,108 @@ size_t parse_skip_blanks_and_comments(const char *text, size_t from, size_t to)
 	return i;
 }
 
-enum parse_status parse_sql(const char *sql, size_t len, size_t max_bytes, struct parse_tree *tree,
-                            struct parse_error *err)
+/* Shorter texts cannot nest deeply enough to matter (about a level per two bytes). */
+#define DEPTH_CHECK_MIN_BYTES 2048
+
+/* Tokens that end an operator chain: commas, AND/OR, CASE arms, statement ends. */
+static bool is_chain_break(PgQuery__Token t)
 {
+	switch (t) {
+	case PG_QUERY__TOKEN__ASCII_44: /* , */
+	case PG_QUERY__TOKEN__ASCII_59: /* ; */
+	case PG_QUERY__TOKEN__AND:
+	case PG_QUERY__TOKEN__OR:
+	case PG_QUERY__TOKEN__WHEN:
+	case PG_QUERY__TOKEN__THEN:
+	case PG_QUERY__TOKEN__ELSE:
+	case PG_QUERY__TOKEN__SELECT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Estimate the parse tree's depth from the token stream (linear, no tree):
+ * parenthesis depth, set operations per statement, and the longest run of
+ * tokens between chain breaks inside one parenthesis level. false, with *err
+ * filled, when the text would nest deeper than the parser handles cheaply.
+ */
+static bool nesting_ok(const char *text, const char *sql, size_t len, struct parse_error *err)
+{
+	PgQueryScanResult res;
+	PgQuery__ScanResult *scan;
+	bool ok = true;
+
+	thread_used_parser = true;
+	res = pg_query_scan(text);
+	if (res.error != NULL) {
+		/* Let the parser report the error with its position. */
+		pg_query_free_scan_result(res);
+		return true;
+	}
+	scan = pg_query__scan_result__unpack(NULL, res.pbuf.len, (const uint8_t *)res.pbuf.data);
+	if (scan == NULL) {
+		pg_query_free_scan_result(res);
+		error_set(err, PARSE_NO_MEMORY, -1, sql, len, "out of memory");
+		return false;
+	}
+	/* Chain length per open parenthesis level, so a group does not end the outer chain. */
+	int runs[PARSE_MAX_NESTING + 2] = {0};
+	int depth = 0, setops = 0;
+	for (size_t i = 0; i < scan->n_tokens && ok; i++) {
+		const PgQuery__ScanToken *tok = scan->tokens[i];
+		const char *why = NULL;
+		switch (tok->token) {
+		case PG_QUERY__TOKEN__ASCII_40: /* ( */
+			if (++depth > PARSE_MAX_NESTING)
+				why = "parentheses";
+			else
+				runs[depth] = 0;
+			break;
+		case PG_QUERY__TOKEN__ASCII_41: /* ) */
+			if (depth > 0)
+				depth--;
+			runs[depth]++;
+			break;
+		case PG_QUERY__TOKEN__UNION:
+		case PG_QUERY__TOKEN__INTERSECT:
+		case PG_QUERY__TOKEN__EXCEPT:
+			if (++setops > PARSE_MAX_NESTING)
+				why = "UNION/INTERSECT/EXCEPT chain";
+			break;
+		case PG_QUERY__TOKEN__SQL_COMMENT:
+		case PG_QUERY__TOKEN__C_COMMENT:
+			break;
+		default:
+			if (tok->token == PG_QUERY__TOKEN__ASCII_59)
+				setops = 0;
+			if (is_chain_break(tok->token))
+				runs[depth] = 0;
+			else if (++runs[depth] > PARSE_MAX_CHAIN_TOKENS)
+				why = "operator chain";
+		}
+		if (why != NULL) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+			         "query nests too deeply to analyse safely (%s deeper than %d)",
+			         why, why[0] == 'o' ? PARSE_MAX_CHAIN_TOKENS : PARSE_MAX_NESTING);
+			error_set(err, PARSE_TOO_DEEP, tok->start, sql, len, msg);
+			ok = false;
+		}
+	}
+	pg_query__scan_result__free_unpacked(scan, NULL);
+	pg_query_free_scan_result(res);
+	return ok;
+}
+
+static enum parse_status parse_sql_direct(const char *sql, size_t len, size_t max_bytes,
+                                          struct parse_tree *tree, struct parse_error *err)
+{
+	struct parse_error local_err;
+
+	if (err == NULL)
+		err = &local_err;
 	enum parse_status status = PARSE_OK;
 	PgQueryProtobufParseResult res;
 
@@ -191,6 +301,10 @@ enum parse_status parse_sql(const char *sql, size_t len, size_t max_bytes, struc
 	if (text == NULL)
 		return err != NULL ? err->status : PARSE_INVALID_INPUT;
 
+	if (len > DEPTH_CHECK_MIN_BYTES && !nesting_ok(text, sql, len, err)) {
+		free(text);
+		return PARSE_TOO_DEEP;
+	}
 	thread_used_parser = true;
 	res = pg_query_parse_protobuf(text);
 	if (res.error != NULL) {
@@ -256,9 +370,14 @@ void parse_tree_release(struct parse_tree *tree)
 	memset(tree, 0, sizeof(*tree));
 }
 
-enum parse_status parse_fingerprint(const char *sql, size_t len, size_t max_bytes, uint64_t *fp,
-                                    char hex[17], struct parse_error *err)
+static enum parse_status parse_fingerprint_direct(const char *sql, size_t len, size_t max_bytes,
+                                                  uint64_t *fp, char hex[17],
+                                                  struct parse_error *err)
 {
+	struct parse_error local_err;
+
+	if (err == NULL)
+		err = &local_err;
 	enum parse_status status = PARSE_OK;
 	char *text = prepare_text(sql, len, max_bytes, err);
 
@@ -278,14 +397,87 @@ enum parse_status parse_fingerprint(const char *sql, size_t len, size_t max_byte
 	return status;
 }
 
-char *parse_normalize(const char *sql, size_t len, size_t max_bytes, struct parse_error *err)
+/* Above this size the scanner-based normalizer replaces pg_query_normalize (linear time). */
+#define NORMALIZE_FAST_MIN_BYTES 8192
+
+static bool is_literal_token(PgQuery__Token t)
 {
+	return t == PG_QUERY__TOKEN__ICONST || t == PG_QUERY__TOKEN__FCONST ||
+	       t == PG_QUERY__TOKEN__SCONST || t == PG_QUERY__TOKEN__USCONST ||
+	       t == PG_QUERY__TOKEN__BCONST || t == PG_QUERY__TOKEN__XCONST;
+}
+
+/*
+ * Replace every literal token with $n (numbered after the text's own
+ * parameters), from the scanner's tokens. pg_query_normalize spends tens of
+ * microseconds per constant, seconds on a text of 30,000 constants; this is
+ * linear. It differs only in rare spots (e.g. it also replaces a type
+ * modifier such as varchar(20)), which is acceptable for big texts.
+ */
+static char *normalize_by_tokens(const char *text, size_t len)
+{
+	PgQueryScanResult res = pg_query_scan(text);
+	PgQuery__ScanResult *scan = NULL;
+	char *out = NULL;
+	long next = 1;
+
+	if (res.error != NULL)
+		goto out_free;
+	scan = pg_query__scan_result__unpack(NULL, res.pbuf.len, (const uint8_t *)res.pbuf.data);
+	if (scan == NULL)
+		goto out_free;
+	for (size_t i = 0; i < scan->n_tokens; i++) {
+		const PgQuery__ScanToken *tok = scan->tokens[i];
+		if (tok->token == PG_QUERY__TOKEN__PARAM) {
+			long p = strtol(text + tok->start + 1, NULL, 10);
+			if (p >= next)
+				next = p + 1;
+		}
+	}
+	/* Each literal of at least one byte becomes at most "$" + 10 digits. */
+	size_t cap = len + 1 + (size_t)scan->n_tokens * 11;
+	out = malloc(cap);
+	if (out == NULL)
+		goto out_free;
+	size_t o = 0, copied = 0;
+	for (size_t i = 0; i < scan->n_tokens; i++) {
+		const PgQuery__ScanToken *tok = scan->tokens[i];
+		if (!is_literal_token(tok->token) || tok->start < 0 || (size_t)tok->end > len)
+			continue;
+		memcpy(out + o, text + copied, (size_t)tok->start - copied);
+		o += (size_t)tok->start - copied;
+		o += (size_t)snprintf(out + o, cap - o, "$%ld", next++);
+		copied = (size_t)tok->end;
+	}
+	memcpy(out + o, text + copied, len - copied);
+	out[o + len - copied] = '\0';
+out_free:
+	if (scan != NULL)
+		pg_query__scan_result__free_unpacked(scan, NULL);
+	pg_query_free_scan_result(res);
+	return out;
+}
+
+static char *parse_normalize_direct(const char *sql, size_t len, size_t max_bytes,
+                                    struct parse_error *err)
+{
+	struct parse_error local_err;
+
+	if (err == NULL)
+		err = &local_err;
 	char *out = NULL;
 	char *text = prepare_text(sql, len, max_bytes, err);
 
 	if (text == NULL)
 		return NULL;
 	thread_used_parser = true;
+	if (len > NORMALIZE_FAST_MIN_BYTES) {
+		out = normalize_by_tokens(text, len);
+		if (out == NULL)
+			error_set(err, PARSE_SYNTAX_ERROR, -1, sql, len, "could not scan the text");
+		free(text);
+		return out;
+	}
 	PgQueryNormalizeResult res = pg_query_normalize(text);
 	if (res.error != NULL) {
 		error_from_pg(err, res.error, sql, len);
@@ -299,7 +491,7 @@ char *parse_normalize(const char *sql, size_t len, size_t max_bytes, struct pars
 	return out;
 }
 
-int parse_comments(const char *sql, size_t len, struct parse_comment *out, int max)
+static int parse_comments_direct(const char *sql, size_t len, struct parse_comment *out, int max)
 {
 	int count = -1;
 	char *text = prepare_text(sql, len, (size_t)-1, NULL);
@@ -333,10 +525,231 @@ out_free:
 	return count;
 }
 
+/* ---- Running on a private, large stack ---- */
+
+/*
+ * libpg_query's tree conversion and protobuf-c's unpacking recurse once per
+ * tree level, and a left-deep expression ("1+1+1...") has about one level per
+ * two bytes of text: a 60 KB query overflows an 8 MB stack. So every parse of
+ * more than a few hundred bytes runs on a per-thread stack sized for the
+ * largest text accepted, reserved without committing memory (only the pages a
+ * deep query touches are used, and they are returned afterwards).
+ */
+
+/* Stack bytes reserved per byte of input: measured worst case is below 500. */
+#define STACK_PER_BYTE 1024
+
+/* Texts up to this size run on the caller's stack (a few hundred levels at most). */
+#define SMALL_TEXT 512
+
+struct big_stack {
+	char *base;  /* mmap'd region, lowest page is a guard */
+	size_t size; /* bytes mapped */
+	bool active; /* currently running on it */
+	size_t len;  /* input length of the current call: pages to release after */
+	void (*fn)(void *);
+	void *arg;
+	ucontext_t caller;
+	ucontext_t callee;
+};
+
+static __thread struct big_stack tls_stack;
+
+static void stack_trampoline(void)
+{
+	struct big_stack *st = &tls_stack;
+
+	st->fn(st->arg);
+}
+
+static void stack_release(struct big_stack *st)
+{
+	if (st->base != NULL && !st->active)
+		munmap(st->base, st->size);
+	if (!st->active)
+		memset(st, 0, sizeof(*st));
+}
+
+size_t parse_hard_max_bytes(void)
+{
+	return PARSE_HARD_MAX_BYTES;
+}
+
+bool parse_run_on_stack(size_t len, void (*fn)(void *), void *arg)
+{
+	struct big_stack *st = &tls_stack;
+	size_t want = (len > SMALL_TEXT ? len : SMALL_TEXT) * STACK_PER_BYTE + (1u << 20);
+
+	if (st->active || len <= SMALL_TEXT) {
+		fn(arg);
+		return true;
+	}
+	if (st->base == NULL || st->size < want) {
+		stack_release(st);
+		/* Reserve at least the size the default limit needs, so it is mapped once. */
+		size_t size = want > PARSE_DEFAULT_MAX_BYTES * (size_t)STACK_PER_BYTE
+		                  ? want
+		                  : PARSE_DEFAULT_MAX_BYTES * (size_t)STACK_PER_BYTE + (1u << 20);
+		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED)
+			return false;
+		/* A guard page at the low end turns a miscalculation into a clean fault. */
+		mprotect(p, 4096, PROT_NONE);
+		st->base = p;
+		st->size = size;
+	}
+	st->fn = fn;
+	st->arg = arg;
+	st->len = len;
+	if (getcontext(&st->callee) != 0)
+		return false;
+	st->callee.uc_stack.ss_sp = st->base;
+	st->callee.uc_stack.ss_size = st->size;
+	st->callee.uc_link = &st->caller;
+	makecontext(&st->callee, stack_trampoline, 0);
+	st->active = true;
+	int rc = swapcontext(&st->caller, &st->callee);
+	st->active = false;
+	/* A deep text touched many pages: give them back, keep the top 1 MB warm. */
+	if (len > 16 * 1024 && st->size > (2u << 20))
+		madvise(st->base + 4096, st->size - 4096 - (1u << 20), MADV_DONTNEED);
+	return rc == 0;
+}
+
+struct parse_call {
+	const char *sql;
+	size_t len;
+	size_t max_bytes;
+	struct parse_tree *tree;
+	struct parse_error *err;
+	uint64_t *fp;
+	char *hex;
+	struct parse_comment *comments;
+	int max;
+	/* results */
+	enum parse_status status;
+	char *str;
+	int count;
+};
+
+/* Reject sizes no stack is reserved for before doing anything else. */
+static bool over_hard_limit(const char *sql, size_t len, size_t max_bytes, struct parse_error *err)
+{
+	size_t limit = max_bytes == 0 ? PARSE_DEFAULT_MAX_BYTES : max_bytes;
+
+	if (limit > PARSE_HARD_MAX_BYTES)
+		limit = PARSE_HARD_MAX_BYTES;
+	if (len <= limit)
+		return false;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "query text of %zu bytes exceeds analyze_max_bytes (%zu)", len,
+	         limit);
+	error_set(err, PARSE_TOO_LARGE, -1, sql, len, msg);
+	return true;
+}
+
+static void call_parse(void *p)
+{
+	struct parse_call *c = p;
+	c->status = parse_sql_direct(c->sql, c->len, c->max_bytes, c->tree, c->err);
+}
+
+enum parse_status parse_sql(const char *sql, size_t len, size_t max_bytes, struct parse_tree *tree,
+                            struct parse_error *err)
+{
+	struct parse_call c = {.sql = sql,
+	                       .len = len,
+	                       .max_bytes = max_bytes,
+	                       .tree = tree,
+	                       .err = err,
+	                       .status = PARSE_NO_MEMORY};
+
+	memset(tree, 0, sizeof(*tree));
+	if (over_hard_limit(sql, len, max_bytes, err))
+		return PARSE_TOO_LARGE;
+	if (!parse_run_on_stack(len, call_parse, &c))
+		error_set(err, PARSE_NO_MEMORY, -1, sql, len, "no memory for the parser stack");
+	return c.status;
+}
+
+static void call_fingerprint(void *p)
+{
+	struct parse_call *c = p;
+	c->status = parse_fingerprint_direct(c->sql, c->len, c->max_bytes, c->fp, c->hex, c->err);
+}
+
+enum parse_status parse_fingerprint(const char *sql, size_t len, size_t max_bytes, uint64_t *fp,
+                                    char hex[17], struct parse_error *err)
+{
+	struct parse_call c = {.sql = sql,
+	                       .len = len,
+	                       .max_bytes = max_bytes,
+	                       .fp = fp,
+	                       .hex = hex,
+	                       .err = err,
+	                       .status = PARSE_NO_MEMORY};
+
+	if (over_hard_limit(sql, len, max_bytes, err))
+		return PARSE_TOO_LARGE;
+	if (!parse_run_on_stack(len, call_fingerprint, &c))
+		error_set(err, PARSE_NO_MEMORY, -1, sql, len, "no memory for the parser stack");
+	return c.status;
+}
+
+static void call_normalize(void *p)
+{
+	struct parse_call *c = p;
+	c->str = parse_normalize_direct(c->sql, c->len, c->max_bytes, c->err);
+}
+
+char *parse_normalize(const char *sql, size_t len, size_t max_bytes, struct parse_error *err)
+{
+	struct parse_call c = {.sql = sql, .len = len, .max_bytes = max_bytes, .err = err};
+
+	if (over_hard_limit(sql, len, max_bytes, err))
+		return NULL;
+	if (!parse_run_on_stack(len, call_normalize, &c))
+		error_set(err, PARSE_NO_MEMORY, -1, sql, len, "no memory for the parser stack");
+	return c.str;
+}
+
+static void call_comments(void *p)
+{
+	struct parse_call *c = p;
+	c->count = parse_comments_direct(c->sql, c->len, c->comments, c->max);
+}
+
+int parse_comments(const char *sql, size_t len, struct parse_comment *out, int max)
+{
+	struct parse_call c = {.sql = sql, .len = len, .comments = out, .max = max, .count = -1};
+
+	if (len > PARSE_HARD_MAX_BYTES)
+		return -1;
+	if (!parse_run_on_stack(len, call_comments, &c))
+		return -1;
+	return c.count;
+}
+
 void parse_thread_cleanup(void)
 {
+	stack_release(&tls_stack);
 	if (!thread_used_parser)
 		return;
+	/*
+	 * libpg_query frees a thread's context from a thread-exit destructor that
+	 * still holds the context pointer: calling pg_query_exit() on such a
+	 * thread would free it twice. The main thread gets no such destructor
+	 * (exit() does not run them), so it is released here.
+	 */
+	if (gettid() != getpid())
+		return;
 	pg_query_exit();
+	/*
+	 * libpg_query 15-4.0 leaves its context pointers dangling after
+	 * pg_query_exit(): parsing again on this thread would use freed memory,
+	 * so it is refused from now on.
+	 */
+	parser_released = true;
 	thread_used_parser = false;
 }

@@ -24,6 +24,21 @@
 /* Texts longer than this are counted, not parsed (config: analyze_max_bytes). */
 #define PARSE_DEFAULT_MAX_BYTES 65536
 
+/*
+ * No text longer than this is ever parsed, whatever max_bytes says: the
+ * parser's stack is reserved in proportion to it (see parse_run_on_stack).
+ */
+#define PARSE_HARD_MAX_BYTES (4u * 1024 * 1024)
+
+/*
+ * Deepest nesting parsed. libpg_query's protobuf output costs time quadratic
+ * in tree depth (a 30,000-term "1+1+..." takes seconds), so texts whose token
+ * stream implies deeper nesting (parentheses, or operator chains without a
+ * comma, AND/OR, CASE arm or parenthesis between them) are rejected first.
+ */
+#define PARSE_MAX_NESTING      1000
+#define PARSE_MAX_CHAIN_TOKENS 8000
+
 /* Outcome of parse_sql() and friends. */
 enum parse_status {
 	PARSE_OK = 0,
@@ -31,6 +46,7 @@ enum parse_status {
 	PARSE_INVALID_INPUT, /* NUL byte or invalid UTF-8 */
 	PARSE_SYNTAX_ERROR,  /* the parser rejected the text (incl. nesting too deep) */
 	PARSE_NO_MEMORY,
+	PARSE_TOO_DEEP, /* nesting beyond PARSE_MAX_NESTING: rejected before parsing */
 };
 
 /* Why a text was not parsed. */
@@ -119,9 +135,27 @@ struct parse_comment {
 int parse_comments(const char *sql, size_t len, struct parse_comment *out, int max);
 
 /*
- * Release this thread's libpg_query memory context (pg_query_exit). Call from
- * every thread that parsed, before it exits; parsing again afterwards is
- * allowed and recreates the context.
+ * Run fn(arg) on this thread's private parser stack, sized for texts of len
+ * bytes: libpg_query and protobuf-c recurse once per tree level, and a
+ * left-deep expression has a level per two bytes of text, far deeper than a
+ * thread's stack allows. Small texts run directly. Nested calls run directly.
+ * Returns false (fn not called) when the stack cannot be mapped. Everything
+ * in this header already uses it; engine.c wraps a whole analysis in it.
+ */
+bool parse_run_on_stack(size_t len, void (*fn)(void *), void *arg);
+
+/* PARSE_HARD_MAX_BYTES, for callers that clamp configuration. */
+size_t parse_hard_max_bytes(void);
+
+/*
+ * Release what this thread's parsing holds: the private parser stack, and on
+ * the main thread libpg_query's memory context (pg_query_exit). Other threads'
+ * libpg_query contexts are freed by libpg_query's own thread-exit destructor
+ * (pg_query_exit there would free them twice), so on those threads parsing may
+ * continue afterwards. On the main thread it is final: libpg_query 15-4.0
+ * cannot parse again after pg_query_exit, so later parses fail cleanly with
+ * PARSE_NO_MEMORY. Call it from every thread that parsed, before it exits (the
+ * main thread: just before exit()).
  */
 void parse_thread_cleanup(void);
 
