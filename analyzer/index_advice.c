@@ -1658,9 +1658,10 @@ static size_t pinned_columns(const struct ia_query *q, size_t rel, const bool *p
 
 	for (size_t i = 0; i < q->n_preds && n < max; i++) {
 		const struct ia_pred *p = &q->preds[i];
-		if ((size_t)p->rel == rel && p->column && (p->op == IA_OP_EQ || p->op == IA_OP_IN))
-			cols[n++] = p->column;
-		else if (p->op == IA_OP_JOIN && (size_t)p->rel == rel && pinned[p->rel2])
+		bool fixed =
+		    (size_t)p->rel == rel && p->column && (p->op == IA_OP_EQ || p->op == IA_OP_IN);
+		bool joined = p->op == IA_OP_JOIN && (size_t)p->rel == rel && pinned[p->rel2];
+		if (fixed || joined)
 			cols[n++] = p->column;
 		else if (p->op == IA_OP_JOIN && (size_t)p->rel2 == rel && pinned[p->rel])
 			cols[n++] = p->column2;
@@ -1720,9 +1721,9 @@ size_t ia_equality_columns(const struct ia_query *q, int rel, const bool *pinned
 
 	for (size_t i = 0; i < q->n_preds && n < max; i++) {
 		const struct ia_pred *p = &q->preds[i];
-		if (p->rel == rel && p->column && p->op == IA_OP_EQ)
-			cols[n++] = p->column;
-		else if (pinned && p->op == IA_OP_JOIN && p->rel == rel && pinned[p->rel2])
+		bool fixed = p->rel == rel && p->column && p->op == IA_OP_EQ;
+		bool joined = pinned && p->op == IA_OP_JOIN && p->rel == rel && pinned[p->rel2];
+		if (fixed || joined)
 			cols[n++] = p->column;
 		else if (pinned && p->op == IA_OP_JOIN && p->rel2 == rel && pinned[p->rel])
 			cols[n++] = p->column2;

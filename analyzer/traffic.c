@@ -151,7 +151,7 @@ struct traffic *traffic_new(const struct traffic_config *cfg)
 		t->cfg.max_tracked = TRAFFIC_PROBES;
 	t->fp_cap = pow2_at_least(t->cfg.max_fingerprints * 2);
 	t->tracked_cap = pow2_at_least(t->cfg.max_tracked);
-	t->fps = calloc(t->fp_cap, sizeof(*t->fps));
+	t->fps = calloc(t->fp_cap, sizeof(struct fp_entry *));
 	t->bursts = calloc(t->tracked_cap, sizeof(*t->bursts));
 	t->repeats = calloc(t->tracked_cap, sizeof(*t->repeats));
 	if (!t->fps || !t->bursts || !t->repeats) {

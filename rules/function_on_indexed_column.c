@@ -170,6 +170,16 @@ static bool foic_is_value(const PgQuery__Node *n)
 	return n && n->node_case == PG_QUERY__NODE__NODE_COLUMN_REF;
 }
 
+/* Comparison operators an index on the bare column could have served. */
+static bool foic_is_predicate_op(const char *op)
+{
+	static const char *const ops[] = {"=", "<", ">", "<=", ">=", "~~", "~~*", NULL};
+	for (size_t i = 0; ops[i]; i++)
+		if (strcmp(op, ops[i]) == 0)
+			return true;
+	return false;
+}
+
 static void foic_node(struct rule_ctx *ctx, const PgQuery__Node *node, const struct walk_pos *pos)
 {
 	if (!ctx->catalog || !pos->scope ||
@@ -188,8 +198,7 @@ static void foic_node(struct rule_ctx *ctx, const PgQuery__Node *node, const str
 		return;
 	switch (e->kind) {
 	case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
-		if (strcmp(op, "=") && strcmp(op, "<") && strcmp(op, ">") && strcmp(op, "<=") &&
-		    strcmp(op, ">=") && strcmp(op, "~~") && strcmp(op, "~~*"))
+		if (!foic_is_predicate_op(op))
 			return;
 		if (op[0] == '~' && ia_like_leading_wildcard(e->rexpr))
 			return;
