@@ -678,12 +678,16 @@ static void note_texts(struct client *c, const struct relay_msg *m)
 
 	proto_reader_init(&r, m->body, m->len);
 	switch (m->type) {
-	case 'P':
+	case 'P': {
+		uint64_t raw;
+
 		name = proto_read_str(&r);
 		query = proto_read_str(&r);
 		if (!r.bad)
-			text_ref_set(&c->stmt_texts, name, observe_text(query, strlen(query)), 0);
+			text_ref_set(&c->stmt_texts, name, observe_text(query, strlen(query), &raw),
+			             0);
 		return;
+	}
 	case 'B':
 		name = proto_read_str(&r);
 		stmt = proto_read_str(&r);
@@ -767,9 +771,10 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 			c->xact_id = ++c->xact_count;
 		c->pending_sync++;
 		if (observe_enabled()) {
-			uint64_t h = observe_text((const char *)m->body, m->len);
+			uint64_t raw;
+			uint64_t h = observe_text((const char *)m->body, m->len, &raw);
 
-			stmt_begin(c, 'Q', now, h, h); /* the literals are in the text */
+			stmt_begin(c, 'Q', now, h, raw); /* the literals are in the text */
 		} else {
 			stmt_begin(c, 'Q', now, 0, 0);
 		}

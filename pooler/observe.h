@@ -42,10 +42,12 @@ void observe_stop(void);
 bool observe_enabled(void);
 
 /*
- * Event loop: the hash of a statement text, queuing the text for analysis
- * the first time it is seen. len excludes any trailing NUL.
+ * Event loop: the key of a statement text, queuing the text for analysis
+ * the first time its key is seen. Texts that differ only in literal values
+ * share a key. *raw_hash gets a hash of the exact text (for telling
+ * parameter values apart). A trailing NUL is ignored.
  */
-uint64_t observe_text(const char *sql, size_t len);
+uint64_t observe_text(const char *sql, size_t len, uint64_t *raw_hash);
 
 /* Event loop: a statement completed (see stmt_completed()). */
 void observe_statement(const struct stmt_event *ev);
