@@ -406,6 +406,10 @@ static bool parse_value(struct json_reader *r, struct json_value *v, int depth)
 		v->type = JSON_NULL;
 		return expect_word(r, "null");
 	default:
+		if (r->text[r->pos] != '-' && (r->text[r->pos] < '0' || r->text[r->pos] > '9')) {
+			reader_fail(r, "unexpected character '%c'", r->text[r->pos]);
+			return false;
+		}
 		return parse_number(r, v);
 	}
 }
