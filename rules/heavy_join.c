@@ -128,6 +128,20 @@ static int hj_lookup_side(const struct ia_query *q, const struct ia_pred *p, con
 	return ra >= rb ? p->rel : p->rel2;
 }
 
+/* An invalid btree or hash index whose leading key is col, or NULL. */
+static const struct catalog_index *hj_invalid_index(const struct catalog_table *t, const char *col)
+{
+	for (size_t i = 0; i < t->n_indexes; i++) {
+		const struct catalog_index *ix = &t->indexes[i];
+		if (ix->valid || ix->n_keys == 0 || !ix->keys[0].column ||
+		    (ix->method != CATALOG_INDEX_BTREE && ix->method != CATALOG_INDEX_HASH))
+			continue;
+		if (strcmp(ix->keys[0].column, col) == 0)
+			return ix;
+	}
+	return NULL;
+}
+
 static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_t i,
                            const bool *pinned)
 {
@@ -168,7 +182,14 @@ static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_
 	const char *cols[1] = {col};
 	if (!ia_format_create_index(t, cols, 1, NULL, sql, sizeof(sql)))
 		return;
-	rule_report(ctx, p->location, sql,
+	/* An invalid index on the column (a failed CREATE INDEX CONCURRENTLY) goes first. */
+	char fix[640];
+	const struct catalog_index *dead = hj_invalid_index(t, col);
+	if (dead)
+		snprintf(fix, sizeof(fix), "DROP INDEX CONCURRENTLY %s; %s", dead->name, sql);
+	else
+		snprintf(fix, sizeof(fix), "%s", sql);
+	rule_report(ctx, p->location, fix,
 	            "join column %s.%s (%.0f rows) leads no valid index: each of the ~%.0f rows "
 	            "driving the join makes PostgreSQL read the whole table instead of looking "
 	            "rows up",

@@ -155,8 +155,10 @@ static void uf_check_rel(struct rule_ctx *ctx, const struct ia_query *q, int rel
 	if (!ia_format_create_index(r->table, cols, n, NULL, sql, sizeof(sql)))
 		return;
 	if (have && !have->valid) {
+		char fix[640];
+		snprintf(fix, sizeof(fix), "DROP INDEX CONCURRENTLY %s; %s", have->name, sql);
 		rule_report(
-		    ctx, location, sql,
+		    ctx, location, fix,
 		    "filter on %s keeps about %.2g%% of %.0f rows but index %s that would serve "
 		    "it is invalid (a failed CREATE INDEX CONCURRENTLY?); drop and rebuild it",
 		    r->table->name, sel * 100, rows, have->name);

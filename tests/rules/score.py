@@ -3,7 +3,9 @@
 
 Each case in tests/rules/cases/*.sql starts at a comment line
 `-- expect: rule-a, rule-b` (or `-- expect: none`) and runs to the next one.
-A finding belongs to the case whose line range holds its line. Per rule:
+A case may also hold `-- suggest: TEXT` lines: some finding of the case must
+carry exactly that suggestion (index advice is checked word for word). A
+finding belongs to the case whose line range holds its line. Per rule:
 precision = TP / (TP + FP) and recall = TP / (TP + FN), counted per case (a
 rule reported twice in one case counts once). Exits 1 when any rule is below
 the gate, when a finding falls outside every case, or when a case did not
@@ -16,6 +18,7 @@ import re
 import sys
 
 EXPECT = re.compile(r"^\s*--\s*expect:\s*(.*?)\s*$")
+SUGGEST = re.compile(r"^\s*--\s*suggest:\s*(.*?)\s*$")
 ENGINE_IGNORED = {"unused-suppression"}
 
 
@@ -33,7 +36,9 @@ def load_cases(paths):
                 starts.append((i, ids))
         for k, (start, ids) in enumerate(starts):
             end = starts[k + 1][0] - 1 if k + 1 < len(starts) else len(lines)
-            cases.append({"file": path, "start": start, "end": end, "expect": ids, "got": set()})
+            suggest = [m.group(1) for m in (SUGGEST.match(x) for x in lines[start - 1:end]) if m]
+            cases.append({"file": path, "start": start, "end": end, "expect": ids, "got": set(),
+                          "suggest": suggest, "suggestions": []})
     return cases
 
 
@@ -60,6 +65,8 @@ def main():
             problems.append("%s:%s: %s outside any case" % (f["file"], f["line"], f["rule"]))
             continue
         owner["got"].add(f["rule"])
+        if f.get("suggestion"):
+            owner["suggestions"].append(f["suggestion"])
     rules = set()
     for c in cases:
         rules |= c["expect"] | c["got"]
@@ -76,11 +83,18 @@ def main():
                 stats[r][2] += 1
         if c["expect"] != c["got"]:
             mismatches.append(c)
+    n_suggest = 0
+    for c in cases:
+        for want in c["suggest"]:
+            n_suggest += 1
+            if want not in c["suggestions"]:
+                problems.append("%s:%d: no finding suggests `%s` (got %s)" % (c["file"], c["start"], want, c["suggestions"] or "none"))
     if "syntax-error" in rules:
         problems.append("a case does not parse (syntax-error findings)")
     ok = not problems
     n_pos = sum(1 for c in cases if c["expect"])
-    print("cases: %d (expecting findings: %d, expecting none: %d)" % (len(cases), n_pos, len(cases) - n_pos))
+    print("cases: %d (expecting findings: %d, expecting none: %d); exact suggestions checked: %d"
+          % (len(cases), n_pos, len(cases) - n_pos, n_suggest))
     print("%-28s %5s %5s %5s %10s %8s" % ("rule", "tp", "fp", "fn", "precision", "recall"))
     for r in sorted(rules):
         tp, fp, fn = stats[r]

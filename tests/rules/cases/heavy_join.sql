@@ -40,6 +40,7 @@ SELECT count(*) FROM lineitem l JOIN orders o ON o.o_orderkey = l.l_orderkey;
 
 -- The large side's join column has no index.
 -- expect: heavy-join
+-- suggest: CREATE INDEX CONCURRENTLY ON events (session_id);
 SELECT e.id, s.ip FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.user_id = $1 ORDER BY e.id LIMIT 20;
 
 -- expect: heavy-join
@@ -47,6 +48,7 @@ SELECT a.id, u.email FROM audit_log a JOIN users u ON u.id = a.actor_id WHERE u.
 
 -- JOIN ... USING works the same way (comments.user_id's only index is invalid).
 -- expect: heavy-join
+-- suggest: DROP INDEX CONCURRENTLY comments_user_idx; CREATE INDEX CONCURRENTLY ON comments (user_id);
 SELECT count(*) FROM sessions s JOIN comments c USING (user_id) WHERE s.id = $1;
 
 -- One branch holds every account: an index on bid would return the whole table, so none is asked for.

@@ -26,9 +26,11 @@ SELECT id FROM products WHERE lower(name) LIKE '%widget%' ORDER BY id LIMIT 20;
 
 -- upper(name) does not.
 -- expect: leading-wildcard-like
+-- suggest: CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE INDEX CONCURRENTLY ON products USING gin ((upper(name)) gin_trgm_ops);
 SELECT id FROM products WHERE upper(name) LIKE '%WIDGET%' ORDER BY id LIMIT 20;
 
 -- expect: leading-wildcard-like
+-- suggest: CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE INDEX CONCURRENTLY ON products USING gin (description gin_trgm_ops);
 SELECT id FROM products WHERE description ILIKE '%steel%' ORDER BY id LIMIT 20;
 
 -- A single-character wildcard first.

@@ -124,6 +124,7 @@ ORDER BY value DESC;
 
 -- Q12: shipping modes. Orders are not filtered, so lineitem's receipt-date range needs its own index.
 -- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON lineitem (l_shipmode, l_receiptdate);
 SELECT l_shipmode,
 	sum(CASE WHEN o_orderpriority = '1-URGENT' OR o_orderpriority = '2-HIGH' THEN 1 ELSE 0 END) AS high_line_count,
 	sum(CASE WHEN o_orderpriority <> '1-URGENT' AND o_orderpriority <> '2-HIGH' THEN 1 ELSE 0 END) AS low_line_count

@@ -4,6 +4,7 @@
 
 -- A rare status on 50,000 users: 1% of rows, no index on status.
 -- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON users (status);
 SELECT id, email FROM users WHERE status = 'banned' ORDER BY id LIMIT 100;
 
 -- expect: none
@@ -27,6 +28,7 @@ SELECT id, username FROM users WHERE age = $1 ORDER BY id LIMIT 20;
 SELECT id, username FROM users WHERE age > $1 ORDER BY id LIMIT 20;
 
 -- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON users (age);
 SELECT id, username FROM users WHERE age BETWEEN 30 AND 32 ORDER BY id LIMIT 20;
 
 -- expect: unindexed-filter
@@ -60,6 +62,7 @@ SELECT id FROM users WHERE country_code = 'AB' AND created_at >= $1 ORDER BY id 
 
 -- Second column of a multicolumn index only: the index cannot be used.
 -- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON users (created_at);
 SELECT id FROM users WHERE created_at >= $1 AND created_at < $2 ORDER BY id LIMIT 100;
 
 -- expect: none
@@ -74,6 +77,7 @@ SELECT id FROM users WHERE username = $1 ORDER BY id LIMIT 1;
 SELECT id FROM users WHERE last_login_at BETWEEN $1 AND $2 AND deleted_at IS NULL ORDER BY id LIMIT 100;
 
 -- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON users (last_login_at);
 SELECT id FROM users WHERE last_login_at BETWEEN $1 AND $2 ORDER BY id LIMIT 100;
 
 -- The partial unique index on api_key WHERE api_key IS NOT NULL: equality implies it.
@@ -121,6 +125,7 @@ SELECT id FROM events WHERE processed = false AND created_at < $1 ORDER BY id LI
 SELECT id FROM events WHERE source = 'android' ORDER BY id LIMIT 100;
 
 -- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON events (kind, source);
 SELECT id FROM events WHERE source = 'android' AND kind = 'refund' ORDER BY id LIMIT 100;
 
 -- expect: unindexed-filter
@@ -187,6 +192,7 @@ SELECT id FROM places WHERE name = $1 ORDER BY id LIMIT 20;
 SELECT id, action FROM audit_log WHERE actor_id = $1 ORDER BY id LIMIT 50;
 
 -- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON audit_log (row_id, table_name);
 SELECT id FROM audit_log WHERE table_name = 'users' AND row_id = $1 ORDER BY id LIMIT 50;
 
 -- expect: none
@@ -197,6 +203,7 @@ SELECT detail FROM audit_log WHERE id = $1;
 
 -- comments.user_id has an index, but it is invalid (failed CREATE INDEX CONCURRENTLY).
 -- expect: unindexed-filter
+-- suggest: DROP INDEX CONCURRENTLY comments_user_idx; CREATE INDEX CONCURRENTLY ON comments (user_id);
 SELECT id FROM comments WHERE user_id = $1 ORDER BY id LIMIT 20;
 
 -- expect: none
@@ -220,6 +227,7 @@ DELETE FROM audit_log WHERE actor_id = $1;
 DELETE FROM sessions WHERE id = $1;
 
 -- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON users (status, age);
 UPDATE users SET status = 'active' WHERE status = 'banned' AND age = $1;
 
 -- A filter inside JOIN ... ON; events is reached through its indexed user_id.
