@@ -8,8 +8,9 @@ carry exactly that suggestion (index advice is checked word for word). A
 finding belongs to the case whose line range holds its line. Per rule:
 precision = TP / (TP + FP) and recall = TP / (TP + FN), counted per case (a
 rule reported twice in one case counts once). Exits 1 when any rule is below
-the gate, when a finding falls outside every case, or when a case did not
-parse (syntax-error).
+the gate, when a finding falls outside every case, when a case did not
+parse (syntax-error), or when the corpus shrinks below 300 cases or has
+fewer cases expecting nothing than cases expecting findings.
 
 usage: score.py FINDINGS.json GATE CASE.sql...
 """
@@ -20,6 +21,8 @@ import sys
 EXPECT = re.compile(r"^\s*--\s*expect:\s*(.*?)\s*$")
 SUGGEST = re.compile(r"^\s*--\s*suggest:\s*(.*?)\s*$")
 ENGINE_IGNORED = {"unused-suppression"}
+# The corpus must stay broad: this many cases, and at least as many negatives as positives.
+MIN_CASES = 300
 
 
 def load_cases(paths):
@@ -89,6 +92,12 @@ def main():
             n_suggest += 1
             if want not in c["suggestions"]:
                 problems.append("%s:%d: no finding suggests `%s` (got %s)" % (c["file"], c["start"], want, c["suggestions"] or "none"))
+    n_pos_all = sum(1 for c in cases if c["expect"])
+    if len(cases) < MIN_CASES:
+        problems.append("only %d cases (at least %d)" % (len(cases), MIN_CASES))
+    if len(cases) - n_pos_all < n_pos_all:
+        problems.append("fewer cases expecting nothing (%d) than expecting findings (%d)"
+                        % (len(cases) - n_pos_all, n_pos_all))
     if "syntax-error" in rules:
         problems.append("a case does not parse (syntax-error findings)")
     ok = not problems
