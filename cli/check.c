@@ -237,6 +237,11 @@ static bool check_statement(struct check_run *run, const char *file, const char 
 	if (a == NULL)
 		return false;
 	run->statements++;
+	if (a->status == PARSE_NO_MEMORY) {
+		fprintf(stderr, "pgscope check: %s:%d: could not analyse (out of memory)\n", file,
+		        parse_line_of(text, len, start + i));
+		run->input_error = true;
+	}
 	if (a->status == PARSE_TOO_LARGE) {
 		fprintf(stderr, "pgscope check: %s:%d: statement of %zu bytes skipped (over %zu)\n",
 		        file, parse_line_of(text, len, start + i), slen, run->opts.max_bytes);
@@ -625,6 +630,10 @@ out:
 	free_out(&run);
 	catalog_free(cat);
 	rule_config_free(cfg);
-	parse_thread_cleanup();
+	/*
+	 * No parse_thread_cleanup() here: this is the main thread, the process
+	 * exits next (freeing everything), and after it the parser could not be
+	 * used again on this thread.
+	 */
 	return status;
 }
