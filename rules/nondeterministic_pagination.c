@@ -54,6 +54,13 @@ static bool np_all_pinned(const struct ia_query *q)
 	return true;
 }
 
+/* What a list of items holds, for np_columns(). */
+enum np_items {
+	NP_SORT,   /* SortBy nodes of ORDER BY */
+	NP_GROUP,  /* GROUP BY expressions (ordinals and aliases allowed) */
+	NP_TARGET, /* ResTarget nodes of the select list */
+};
+
 struct np_col {
 	int rel;
 	const char *name;
@@ -61,8 +68,8 @@ struct np_col {
 
 /* Resolve items (sort, group or target) to plain columns; false if one is not a column. */
 static bool np_columns(const struct ia_query *q, const PgQuery__SelectStmt *sel,
-                       PgQuery__Node *const *items, size_t n, int kind, struct np_col *out,
-                       size_t *n_out)
+                       PgQuery__Node *const *items, size_t n, enum np_items kind,
+                       struct np_col *out, size_t *n_out)
 {
 	*n_out = 0;
 	for (size_t i = 0; i < n && *n_out < NP_MAX_COLS; i++) {
@@ -155,19 +162,19 @@ static void np_check_order(struct rule_ctx *ctx, const struct walk_scope *scope,
 	ia_query_collect(&q, ctx->catalog, scope);
 	if (q.truncated || np_all_pinned(&q))
 		return;
-	if (!np_columns(&q, sel, sel->sort_clause, sel->n_sort_clause, 0, sort, &n_sort))
+	if (!np_columns(&q, sel, sel->sort_clause, sel->n_sort_clause, NP_SORT, sort, &n_sort))
 		return;
 	for (size_t i = 0; i < n_sort; i++)
 		if (q.rels[sort[i].rel].kind != IA_REL_TABLE)
 			return; /* a column of a subquery or CTE: uniqueness unknown */
 	if (np_covers_unique(&q, sort, n_sort))
 		return;
-	if (sel->n_group_clause > 0 &&
-	    (!np_columns(&q, sel, sel->group_clause, sel->n_group_clause, 1, need, &n_need) ||
-	     np_covers_all(sort, n_sort, need, n_need)))
+	if (sel->n_group_clause > 0 && (!np_columns(&q, sel, sel->group_clause, sel->n_group_clause,
+	                                            NP_GROUP, need, &n_need) ||
+	                                np_covers_all(sort, n_sort, need, n_need)))
 		return;
 	if (sel->n_distinct_clause > 0 &&
-	    (!np_columns(&q, sel, sel->target_list, sel->n_target_list, 2, need, &n_need) ||
+	    (!np_columns(&q, sel, sel->target_list, sel->n_target_list, NP_TARGET, need, &n_need) ||
 	     np_covers_all(sort, n_sort, need, n_need)))
 		return;
 	const PgQuery__Node *first = sel->sort_clause[0];
