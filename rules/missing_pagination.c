@@ -19,6 +19,11 @@
 
 /* How deep CTEs / FROM subqueries are followed before giving up (and staying silent). */
 #define MP_MAX_DEPTH 8
+/*
+ * SELECT levels examined per statement. CTEs referencing CTEs many times
+ * would otherwise cost exponential time; past the budget the rule stays silent.
+ */
+#define MP_BUDGET 256
 
 static const struct rule_option missing_pagination_options[] = {
     {"min_rows", 10000, 0, 1e15, "tables with fewer estimated rows are never flagged"},
@@ -27,6 +32,7 @@ static const struct rule_option missing_pagination_options[] = {
 };
 
 struct mp_result {
+	int *budget;       /* SELECT levels still allowed to be examined (shared) */
 	const char *table; /* a large table read without bound */
 	double rows;       /* its estimated rows, -1 unknown */
 	int location;
@@ -107,6 +113,7 @@ static bool mp_rel_unbounded(struct rule_ctx *ctx, const struct ia_query *q, siz
 	case IA_REL_SUBQUERY:
 		if (!r->query || r->query->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
 			return false;
+		inner.budget = res->budget;
 		if (!mp_unbounded(ctx, q->scope, r->query->select_stmt, depth + 1, &inner))
 			return false;
 		*res = inner;
@@ -125,8 +132,9 @@ static bool mp_unbounded(struct rule_ctx *ctx, const struct walk_scope *scope,
 	bool pinned[IA_MAX_RELS];
 	bool found = false;
 
-	if (!sel || depth > MP_MAX_DEPTH)
+	if (!sel || depth > MP_MAX_DEPTH || *res->budget <= 0)
 		return false;
+	(*res->budget)--;
 	if (sel->op != PG_QUERY__SET_OPERATION__SETOP_NONE &&
 	    sel->op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED) {
 		if (mp_has_limit(sel))
@@ -163,7 +171,8 @@ static bool mp_unbounded(struct rule_ctx *ctx, const struct walk_scope *scope,
 
 static void missing_pagination_query(struct rule_ctx *ctx, const struct walk_scope *scope)
 {
-	struct mp_result res = {NULL, -1, -1};
+	int budget = MP_BUDGET;
+	struct mp_result res = {&budget, NULL, -1, -1};
 
 	if (scope->kind != WALK_SCOPE_TOP || !scope->select || scope->select->into_clause)
 		return;
