@@ -1755,3 +1755,21 @@ const PgQuery__Node *ia_output_expr(const PgQuery__SelectStmt *sel, const PgQuer
 	}
 	return item;
 }
+
+void ia_seen_reset(struct ia_seen *seen)
+{
+	seen->n = 0;
+}
+
+bool ia_seen_first(struct ia_seen *seen, const void *a, const void *b)
+{
+	for (size_t i = 0; i < seen->n; i++)
+		if (seen->keys[i][0] == a && seen->keys[i][1] == b)
+			return false;
+	if (seen->n >= IA_SEEN_MAX)
+		return false;
+	seen->keys[seen->n][0] = a;
+	seen->keys[seen->n][1] = b;
+	seen->n++;
+	return true;
+}

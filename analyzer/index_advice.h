@@ -184,6 +184,26 @@ size_t ia_equality_columns(const struct ia_query *q, int rel, const bool *pinned
  */
 const PgQuery__Node *ia_output_expr(const PgQuery__SelectStmt *sel, const PgQuery__Node *item);
 
+/*
+ * "Report once" memory for rules that fire per node: a statement with
+ * thousands of identical predicates gets one finding per (rule, key), not
+ * thousands. A rule calls ia_seen_reset() from its on_statement callback and
+ * ia_seen_first() before reporting; keys are pointers into the catalog.
+ * Per thread, at most IA_SEEN_MAX keys per statement (past that, nothing more
+ * is reported for the statement).
+ */
+#define IA_SEEN_MAX 64
+
+struct ia_seen {
+	const void *keys[IA_SEEN_MAX][2];
+	size_t n;
+};
+
+void ia_seen_reset(struct ia_seen *seen);
+
+/* True the first time (a, b) is offered since the last reset (and records it). */
+bool ia_seen_first(struct ia_seen *seen, const void *a, const void *b);
+
 /* Does a LIKE pattern start with % or _ (a constant, '%' || x, or concat('%', ...))? */
 bool ia_like_leading_wildcard(const PgQuery__Node *pattern);
 

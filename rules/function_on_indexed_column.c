@@ -15,6 +15,13 @@
 #include "analyzer/index_advice.h"
 #include "analyzer/rule.h"
 
+/*
+ * Columns already reported in the current statement. Rules have no state of
+ * their own in struct rule_ctx, and analysis runs on one thread at a time per
+ * thread, so a thread-local reset by on_statement is exact.
+ */
+static __thread struct ia_seen foic_seen;
+
 static const struct rule_option function_on_indexed_column_options[] = {
     {"min_rows", 10000, 0, 1e15, "tables with fewer estimated rows are never flagged"},
 };
@@ -133,6 +140,8 @@ static void foic_check_side(struct rule_ctx *ctx, const struct walk_pos *pos,
 		return;
 	if (ia_find_expression_index(t, side, 0, NULL))
 		return;
+	if (!ia_seen_first(&foic_seen, t, c ? (const void *)c : (const void *)ix))
+		return;
 	char expr[IA_CANON_MAX];
 	char sql[512];
 	const char *sugg = NULL;
@@ -178,6 +187,11 @@ static bool foic_is_predicate_op(const char *op)
 		if (strcmp(op, ops[i]) == 0)
 			return true;
 	return false;
+}
+
+static void foic_statement(struct rule_ctx *ctx, const PgQuery__Node *stmt)
+{
+	ia_seen_reset(&foic_seen);
 }
 
 static void foic_node(struct rule_ctx *ctx, const PgQuery__Node *node, const struct walk_pos *pos)
@@ -237,5 +251,6 @@ const struct rule rule_function_on_indexed_column = {
     .n_options =
         sizeof(function_on_indexed_column_options) / sizeof(function_on_indexed_column_options[0]),
     .needs_schema = true,
+    .on_statement = foic_statement,
     .on_node = foic_node,
 };

@@ -15,6 +15,9 @@
 #include "analyzer/index_advice.h"
 #include "analyzer/rule.h"
 
+/* Columns already reported in the current statement (see function_on_indexed_column.c). */
+static __thread struct ia_seen lwl_seen;
+
 static const struct rule_option leading_wildcard_like_options[] = {
     {"min_rows", 10000, 0, 1e15, "tables with fewer estimated rows are never flagged"},
 };
@@ -78,6 +81,8 @@ static void lwl_check(struct rule_ctx *ctx, const struct walk_pos *pos, const Pg
 		return;
 	if (wrapped && ia_find_expression_index(t, e->lexpr, -1, "trgm_ops"))
 		return;
+	if (!ia_seen_first(&lwl_seen, t, catalog_find_column(t, column)))
+		return;
 	char expr[IA_CANON_MAX];
 	if (!wrapped || !ia_canon_expr(e->lexpr, expr, sizeof(expr)) || strstr(expr, "cast("))
 		snprintf(expr, sizeof(expr), "%s", column);
@@ -91,6 +96,11 @@ static void lwl_check(struct rule_ctx *ctx, const struct walk_pos *pos, const Pg
 	    "%s pattern starts with a wildcard: no btree index can serve it, so all %.0f rows "
 	    "of %s are read and matched",
 	    ilike ? "ILIKE" : "LIKE", rows, t->name);
+}
+
+static void lwl_statement(struct rule_ctx *ctx, const PgQuery__Node *stmt)
+{
+	ia_seen_reset(&lwl_seen);
 }
 
 static void lwl_node(struct rule_ctx *ctx, const PgQuery__Node *node, const struct walk_pos *pos)
@@ -121,5 +131,6 @@ const struct rule rule_leading_wildcard_like = {
     .options = leading_wildcard_like_options,
     .n_options = sizeof(leading_wildcard_like_options) / sizeof(leading_wildcard_like_options[0]),
     .needs_schema = true,
+    .on_statement = lwl_statement,
     .on_node = lwl_node,
 };
