@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "analyzer/cache.h"
+#include "analyzer/catalog.h"
 #include "analyzer/engine.h"
 #include "analyzer/parse.h"
 
@@ -43,6 +44,63 @@ static double cpu_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+/*
+ * The schema the statements run against, so the rules that need one run too:
+ * large tables with their primary keys and the usual secondary indexes.
+ */
+static const char schema_json[] =
+    "{\"tables\":["
+    "{\"schema\":\"public\",\"name\":\"pgbench_accounts\",\"reltuples\":10000000,\"relpages\":"
+    "163935,"
+    " \"columns\":[{\"name\":\"aid\",\"type\":\"integer\",\"not_null\":true},"
+    "  {\"name\":\"bid\",\"type\":\"integer\"},{\"name\":\"abalance\",\"type\":\"integer\"},"
+    "  {\"name\":\"filler\",\"type\":\"character(84)\"}],"
+    " \"indexes\":[{\"name\":\"pgbench_accounts_pkey\",\"method\":\"btree\",\"unique\":true,"
+    "  \"primary\":true,\"keys\":[{\"column\":\"aid\",\"opclass\":\"int4_ops\"}]}]},"
+    "{\"schema\":\"public\",\"name\":\"pgbench_tellers\",\"reltuples\":1000,\"relpages\":10,"
+    " \"columns\":[{\"name\":\"tid\",\"type\":\"integer\",\"not_null\":true},"
+    "  {\"name\":\"bid\",\"type\":\"integer\"},{\"name\":\"tbalance\",\"type\":\"integer\"}],"
+    " \"indexes\":[{\"name\":\"pgbench_tellers_pkey\",\"method\":\"btree\",\"unique\":true,"
+    "  \"primary\":true,\"keys\":[{\"column\":\"tid\",\"opclass\":\"int4_ops\"}]}]},"
+    "{\"schema\":\"public\",\"name\":\"pgbench_history\",\"reltuples\":5000000,\"relpages\":40000,"
+    " \"columns\":[{\"name\":\"tid\",\"type\":\"integer\"},{\"name\":\"bid\",\"type\":\"integer\"},"
+    "  {\"name\":\"aid\",\"type\":\"integer\"},{\"name\":\"delta\",\"type\":\"integer\"},"
+    "  {\"name\":\"mtime\",\"type\":\"timestamp without time zone\"}],\"indexes\":[]},"
+    "{\"schema\":\"public\",\"name\":\"users\",\"reltuples\":2000000,\"relpages\":40000,"
+    " \"columns\":[{\"name\":\"id\",\"type\":\"bigint\",\"not_null\":true},"
+    "  {\"name\":\"email\",\"type\":\"text\"},{\"name\":\"name\",\"type\":\"text\"}],"
+    " \"indexes\":[{\"name\":\"users_pkey\",\"method\":\"btree\",\"unique\":true,\"primary\":true,"
+    "  \"keys\":[{\"column\":\"id\",\"opclass\":\"int8_ops\"}]}]},"
+    "{\"schema\":\"public\",\"name\":\"customers\",\"reltuples\":500000,\"relpages\":9000,"
+    " \"columns\":[{\"name\":\"id\",\"type\":\"bigint\",\"not_null\":true}],"
+    " \"indexes\":[{\"name\":\"customers_pkey\",\"method\":\"btree\",\"unique\":true,"
+    "  \"primary\":true,\"keys\":[{\"column\":\"id\",\"opclass\":\"int8_ops\"}]}]},"
+    "{\"schema\":\"public\",\"name\":\"orders\",\"reltuples\":20000000,\"relpages\":300000,"
+    " \"columns\":[{\"name\":\"id\",\"type\":\"bigint\",\"not_null\":true},"
+    "  {\"name\":\"customer_id\",\"type\":\"bigint\"},{\"name\":\"status\",\"type\":\"text\"},"
+    "  "
+    "{\"name\":\"total\",\"type\":\"numeric\"},{\"name\":\"created_at\",\"type\":\"timestamptz\"}],"
+    " \"indexes\":[{\"name\":\"orders_pkey\",\"method\":\"btree\",\"unique\":true,\"primary\":true,"
+    "  \"keys\":[{\"column\":\"id\",\"opclass\":\"int8_ops\"}]},"
+    "  {\"name\":\"orders_customer_created\",\"method\":\"btree\","
+    "  \"keys\":[{\"column\":\"customer_id\",\"opclass\":\"int8_ops\"},"
+    "   {\"column\":\"created_at\",\"opclass\":\"timestamptz_ops\",\"desc\":true}]}]},"
+    "{\"schema\":\"public\",\"name\":\"sessions\",\"reltuples\":3000000,\"relpages\":50000,"
+    " \"columns\":[{\"name\":\"id\",\"type\":\"bigint\",\"not_null\":true},"
+    "  "
+    "{\"name\":\"user_id\",\"type\":\"bigint\"},{\"name\":\"expires_at\",\"type\":\"timestamptz\"}]"
+    ","
+    " \"indexes\":[{\"name\":\"sessions_user\",\"method\":\"btree\","
+    "  \"keys\":[{\"column\":\"user_id\",\"opclass\":\"int8_ops\"}]}]},"
+    "{\"schema\":\"public\",\"name\":\"cart_items\",\"reltuples\":800000,\"relpages\":6000,"
+    " \"columns\":[{\"name\":\"cart_id\",\"type\":\"bigint\"},{\"name\":\"product_id\",\"type\":"
+    "\"bigint\"}],"
+    " \"indexes\":[{\"name\":\"cart_items_pkey\",\"method\":\"btree\",\"unique\":true,\"primary\":"
+    "true,"
+    "  \"keys\":[{\"column\":\"cart_id\",\"opclass\":\"int8_ops\"},"
+    "   {\"column\":\"product_id\",\"opclass\":\"int8_ops\"}]}]}"
+    "]}";
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -69,21 +127,26 @@ int main(void)
 	double *t = malloc(sizeof(double) * (N_CACHED > N_DISTINCT ? N_CACHED : N_DISTINCT));
 	double *c = malloc(sizeof(double) * (N_CACHED > N_DISTINCT ? N_CACHED : N_DISTINCT));
 	struct analysis_cache *cache = analysis_cache_new(N_DISTINCT * 2, 256u << 20);
+	char err[256];
+	struct catalog *cat = catalog_load_json(schema_json, strlen(schema_json), err, sizeof(err));
 	size_t findings = 0;
 
-	if (t == NULL || c == NULL || cache == NULL)
+	if (t == NULL || c == NULL || cache == NULL || cat == NULL) {
+		fprintf(stderr, "bench: setup failed%s%s\n", cat == NULL ? ": " : "",
+		        cat == NULL ? err : "");
 		return 1;
+	}
 	for (int i = 0; i < N_DISTINCT; i++)
 		snprintf(texts[i], sizeof(texts[i]), templates[(size_t)i % N_TEMPLATES], 1000 + i,
 		         i % 97 + 1);
 	/* Warm up libpg_query's memory context and the code paths. */
 	for (int i = 0; i < 200; i++)
-		analysis_free(analyze_sql(texts[i], strlen(texts[i]), NULL, NULL, NULL));
+		analysis_free(analyze_sql(texts[i], strlen(texts[i]), cat, NULL, NULL));
 
 	for (int i = 0; i < N_DISTINCT; i++) {
 		double c0 = cpu_us(), t0 = now_us();
 		const struct analysis *a =
-		    analysis_cache_analyze(cache, texts[i], strlen(texts[i]), NULL, NULL, NULL);
+		    analysis_cache_analyze(cache, texts[i], strlen(texts[i]), cat, NULL, NULL);
 		t[i] = now_us() - t0;
 		c[i] = cpu_us() - c0;
 		findings += a != NULL ? a->n_findings : 0;
@@ -96,7 +159,7 @@ int main(void)
 		const char *q = texts[(size_t)i * 7919 % N_DISTINCT];
 		double t0 = now_us();
 		const struct analysis *a =
-		    analysis_cache_analyze(cache, q, strlen(q), NULL, NULL, NULL);
+		    analysis_cache_analyze(cache, q, strlen(q), cat, NULL, NULL);
 		t[i] = now_us() - t0;
 		findings += a != NULL ? a->n_findings : 0;
 	}
@@ -113,6 +176,7 @@ int main(void)
 	       (unsigned long long)st.hits, (unsigned long long)st.misses, st.entries, st.bytes,
 	       findings);
 	analysis_cache_free(cache);
+	catalog_free(cat);
 	free(t);
 	free(c);
 	parse_thread_cleanup();
