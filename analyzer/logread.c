@@ -209,13 +209,14 @@ size_t logread_parse_time(const char *s, size_t n, int64_t *out_us)
 				i++;
 			if (digits(s, n, i, 2, &om))
 				i += 2;
-			offset_s = sign * (oh * 3600 + om * 60);
+			offset_s = (int64_t)sign * ((int64_t)oh * 3600 + (int64_t)om * 60);
 		}
 	} else {
 		while (i < n && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z')))
 			i++;
 	}
-	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+	int64_t t = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec -
+	            offset_s;
 	*out_us = t * 1000000 + frac;
 	return i;
 }

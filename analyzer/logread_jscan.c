@@ -60,12 +60,11 @@ static char *put_utf8(char *w, uint32_t cp)
 static bool scan_string(struct jscan *s, char **out, size_t *len)
 {
 	char *r = s->p + 1;
-	char *w = r;
 	char *start = r;
 	/* Fast path: no escapes. */
 	while (r < s->end && *r != '"' && *r != '\\')
 		r++;
-	w = r;
+	char *w = r;
 	while (r < s->end) {
 		char c = *r;
 		if (c == '"') {

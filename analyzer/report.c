@@ -77,7 +77,7 @@ int64_t report_hist_quantile(const struct report_hist *h, double q, int64_t min_
 
 /* ---- text -> fingerprint cache ------------------------------------------ */
 
-#define FPCACHE_SLOTS (1u << 16)
+#define FPCACHE_SLOTS ((size_t)1 << 16)
 
 struct fpcache_slot {
 	uint64_t key; /* 0: empty */

@@ -30,7 +30,7 @@
  * bound, so a percentile read from its midpoint is within 3.2%.
  */
 #define REPORT_HIST_SUB     16
-#define REPORT_HIST_BUCKETS (REPORT_HIST_SUB * 38)
+#define REPORT_HIST_BUCKETS ((size_t)REPORT_HIST_SUB * 38)
 #define REPORT_TIME_BUCKETS 120 /* points of the over-time series */
 #define REPORT_NAME_MAX     64
 #define REPORT_QUERY_MAX    8192 /* normalized texts are cut here */

@@ -267,8 +267,8 @@ int report_write_html(const struct report *r, FILE *out)
 
 	size_t top = report_top_count(r);
 	fprintf(out, "<h2>Top %zu fingerprints by total time</h2>\n", top);
-	const char *labels[64];
-	int64_t values[64];
+	const char *labels[64] = {NULL};
+	int64_t values[64] = {0};
 	char hexes[64][17];
 	size_t nbars = top < 64 ? top : 64;
 	for (size_t i = 0; i < nbars; i++) {

@@ -1,6 +1,5 @@
 /* capture.c - bounded statement queue and the background thread that writes capture files. */
 #include <errno.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +44,9 @@ struct entry_head {
 };
 
 #define ENTRY_ALIGN 8
-#define OUT_FLUSH   (64 * 1024) /* hand formatted bytes to zlib in pieces this big */
-#define WAKE_MS     10          /* the writer wakes this often to rotate by age */
-#define BATCH_BYTES (64u << 10) /* bounds how long take_batch() holds the lock */
+#define OUT_FLUSH   ((size_t)64 * 1024) /* hand formatted bytes to zlib in pieces this big */
+#define WAKE_MS     10                  /* the writer wakes this often to rotate by age */
+#define BATCH_BYTES (64u << 10)         /* bounds how long take_batch() holds the lock */
 
 /* Fingerprints already described by a "query" record in the current file. */
 struct fpset {
@@ -292,17 +291,26 @@ static void out_str(struct capture *c, const char *s)
 	out_raw(c, s, strlen(s));
 }
 
-static void out_fmt(struct capture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void out_fmt(struct capture *c, const char *fmt, ...)
+static void out_i64(struct capture *c, int64_t v)
 {
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_raw(c, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+	out_raw(c, tmp, (size_t)n);
+}
+
+static void out_u64(struct capture *c, uint64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	out_raw(c, tmp, (size_t)n);
+}
+
+/* A 64-bit hash as a quoted string of 16 hex digits. */
+static void out_hex64(struct capture *c, uint64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "\"%016llx\"", (unsigned long long)v);
+	out_raw(c, tmp, (size_t)n);
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
@@ -370,8 +378,9 @@ static void out_json_str(struct capture *c, const char *s, size_t n)
 		} else {
 			size_t len = utf8_seq(u + i, n - i);
 			if (len == 0) {
-				memcpy(o, "\\ufffd", 6);
-				o += 6;
+				static const char replacement[6] = {'\\', 'u', 'f', 'f', 'f', 'd'};
+				memcpy(o, replacement, sizeof(replacement));
+				o += sizeof(replacement);
 				i++;
 			} else {
 				memcpy(o, u + i, len);
@@ -431,10 +440,11 @@ static bool file_open(struct capture *c)
 	pthread_mutex_unlock(&c->lock);
 
 	format_rfc3339(started, sizeof(started), &ts);
-	out_fmt(c,
-	        "{\"type\":\"header\",\"version\":%d,\"producer\":\"pgscope\",\"started\":\"%s\","
-	        "\"literals\":%s}\n",
-	        CAPTURE_VERSION, started, c->literals ? "true" : "false");
+	out_str(c, "{\"type\":\"header\",\"version\":");
+	out_i64(c, CAPTURE_VERSION);
+	out_str(c, ",\"producer\":\"pgscope\",\"started\":\"");
+	out_str(c, started);
+	out_str(c, c->literals ? "\",\"literals\":true}\n" : "\",\"literals\":false}\n");
 	return true;
 }
 
@@ -460,22 +470,29 @@ static void write_entry(struct capture *c, const struct entry_head *h, const cha
 	if (!c->out && !file_open(c))
 		return;
 	if (h->has_query && fpset_add(&c->seen, h->fingerprint)) {
-		out_fmt(c, "{\"type\":\"query\",\"fingerprint\":\"%016llx\",\"query\":",
-		        (unsigned long long)h->fingerprint);
+		out_str(c, "{\"type\":\"query\",\"fingerprint\":");
+		out_hex64(c, h->fingerprint);
+		out_str(c, ",\"query\":");
 		out_json_str(c, s[S_QUERY], h->len[S_QUERY]);
 		out_str(c, "}\n");
 	}
-	out_fmt(c, "{\"type\":\"stmt\",\"time\":%lld", (long long)h->time_us);
+	out_str(c, "{\"type\":\"stmt\",\"time\":");
+	out_i64(c, h->time_us);
 	out_json_field(c, ",\"database\":", s[S_DATABASE], h->len[S_DATABASE]);
 	out_json_field(c, ",\"user\":", s[S_USER], h->len[S_USER]);
 	out_json_field(c, ",\"application_name\":", s[S_APP], h->len[S_APP]);
-	out_fmt(c, ",\"fingerprint\":\"%016llx\",\"duration_us\":%lld,\"wait_us\":%lld",
-	        (unsigned long long)h->fingerprint, (long long)h->duration_us,
-	        (long long)h->wait_us);
-	if (h->rows >= 0)
-		out_fmt(c, ",\"rows\":%lld", (long long)h->rows);
-	else
+	out_str(c, ",\"fingerprint\":");
+	out_hex64(c, h->fingerprint);
+	out_str(c, ",\"duration_us\":");
+	out_i64(c, h->duration_us);
+	out_str(c, ",\"wait_us\":");
+	out_i64(c, h->wait_us);
+	if (h->rows >= 0) {
+		out_str(c, ",\"rows\":");
+		out_i64(c, h->rows);
+	} else {
 		out_str(c, ",\"rows\":null");
+	}
 	out_json_field(c, ",\"tag\":", s[S_TAG], h->len[S_TAG]);
 	if (h->len[S_SQLSTATE])
 		out_json_field(c, ",\"sqlstate\":", s[S_SQLSTATE], h->len[S_SQLSTATE]);
@@ -485,16 +502,20 @@ static void write_entry(struct capture *c, const struct entry_head *h, const cha
 		out_json_field(c, ",\"route\":", s[S_ROUTE], h->len[S_ROUTE]);
 	else
 		out_str(c, ",\"route\":\"primary\"");
-	out_fmt(c, ",\"xact\":%llu,\"client\":%llu", (unsigned long long)h->xact,
-	        (unsigned long long)h->client);
+	out_str(c, ",\"xact\":");
+	out_u64(c, h->xact);
+	out_str(c, ",\"client\":");
+	out_u64(c, h->client);
 	if (h->len[S_TRACE])
 		out_json_field(c, ",\"trace_id\":", s[S_TRACE], h->len[S_TRACE]);
 	else
 		out_str(c, ",\"trace_id\":null");
-	if (h->params_hash)
-		out_fmt(c, ",\"params_hash\":\"%016llx\"", (unsigned long long)h->params_hash);
-	else
+	if (h->params_hash) {
+		out_str(c, ",\"params_hash\":");
+		out_hex64(c, h->params_hash);
+	} else {
 		out_str(c, ",\"params_hash\":null");
+	}
 	if (c->literals && h->len[S_TEXT] > 0)
 		out_json_field(c, ",\"text\":", s[S_TEXT], h->len[S_TEXT]);
 	out_str(c, "}\n");
@@ -554,7 +575,7 @@ static void *writer_main(void *arg)
 	struct capture *c = arg;
 	/* One entry may be as large as its header plus two maximal texts. */
 	unsigned char *batch =
-	    malloc(BATCH_BYTES + sizeof(struct entry_head) + 2 * CAPTURE_TEXT_MAX + 8);
+	    malloc(BATCH_BYTES + sizeof(struct entry_head) + 2 * (size_t)CAPTURE_TEXT_MAX + 8);
 	if (!batch)
 		return NULL;
 	for (;;) {
