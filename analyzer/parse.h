@@ -21,6 +21,8 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+struct parse_arena;
+
 /* Texts longer than this are counted, not parsed (config: analyze_max_bytes). */
 #define PARSE_DEFAULT_MAX_BYTES 65536
 
@@ -72,7 +74,8 @@ struct parse_stmt {
  * text that was parsed. Release with parse_tree_release().
  */
 struct parse_tree {
-	PgQuery__ParseResult *result; /* unpacked tree, owned */
+	PgQuery__ParseResult *result; /* unpacked tree, owned (allocated in arena) */
+	struct parse_arena *arena;    /* memory of the unpacked tree, freed in one go */
 	struct parse_stmt *stmts;     /* n_stmts entries, owned */
 	size_t n_stmts;
 };
