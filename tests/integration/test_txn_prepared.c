@@ -1,0 +1,528 @@
+/*
+ * test_txn_prepared.c - protocol-level and SQL prepared statements through pgscope in transaction
+ * mode: the known traps of other poolers, each its own test, with libpq.
+ */
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+#include "tests/integration/txn_util.h"
+
+static struct harness_pgscope ps;
+
+static int group_setup(void **state)
+{
+	/* Two servers: enough to make a client land on a server that lacks its statement. */
+	struct harness_pgscope_opts opts = {
+	    .pool_mode = "transaction", .pool_size = 2, .max_client_conn = 50};
+
+	return harness_pgscope_start(&ps, &opts) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	return harness_pgscope_stop(&ps) ? 0 : -1;
+}
+
+static int check_alive(void **state)
+{
+	return harness_pgscope_alive(&ps) ? 0 : -1;
+}
+
+static PGconn *connect_pgscope(void)
+{
+	PGconn *conn = harness_connect(ps.port, NULL);
+
+	assert_non_null(conn);
+	return conn;
+}
+
+static void prepare_ok(PGconn *conn, const char *name, const char *sql, int nparams)
+{
+	PGresult *res = PQprepare(conn, name, sql, nparams, NULL);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fprintf(stderr, "PQprepare %s failed: %s", name, PQerrorMessage(conn));
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+}
+
+/* Execute statement NAME with one text parameter; its one value must be EXPECT. */
+static void exec_prepared_expect(PGconn *conn, const char *name, const char *param,
+                                 const char *expect)
+{
+	const char *params[1] = {param};
+	PGresult *res = PQexecPrepared(conn, name, param ? 1 : 0, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fprintf(stderr, "PQexecPrepared %s failed: %s", name, PQerrorMessage(conn));
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 1);
+	assert_string_equal(PQgetvalue(res, 0, 0), expect);
+	PQclear(res);
+}
+
+/*
+ * Make the client's next request land on a server other than the one that ran
+ * its last one. The caller has H1 hold server X in a transaction while the
+ * client prepares, so that the Parse ran on Y (pid PREPARED_ON, read from
+ * pg_stat_activity). Now H2 takes Y (the only free one) and H1 lets X go: X is
+ * the only server the client can get. Returns Y's pid; H2 holds Y until the
+ * caller commits.
+ */
+static long hold_other_server(PGconn *h1, PGconn *h2, long prepared_on)
+{
+	long y;
+
+	assert_true(harness_exec_ok(h2, "BEGIN"));
+	y = txn_backend_pid(h2);
+	assert_true(y > 0);
+	assert_int_equal(y, prepared_on);
+	assert_true(harness_exec_ok(h1, "COMMIT"));
+	return y;
+}
+
+/* A Describe of a statement the server it lands on has never seen: the Parse is replayed first. */
+static void test_describe_on_other_server(void **state)
+{
+	PGconn *a = connect_pgscope(), *h1 = connect_pgscope(), *h2 = connect_pgscope();
+	PGresult *res;
+	long x, y, now_on;
+
+	if (harness_direct_mode())
+		skip(); /* needs a pool of two servers */
+
+	assert_true(harness_exec_ok(h1, "BEGIN"));
+	x = txn_backend_pid(h1);
+	assert_true(x > 0);
+	/* Server X is held: the Parse runs on Y. */
+	prepare_ok(a, "desc_stmt", "SELECT $1::int + 1 AS plus_one, 'x'::text AS label", 1);
+	y = hold_other_server(h1, h2,
+	                      txn_primary_long("SELECT pid FROM pg_stat_activity WHERE "
+	                                       "query LIKE 'SELECT $1::int + 1 AS plus_one%'"));
+	assert_true(y != x);
+	/* Only X is free now, and desc_stmt was never prepared there. */
+	res = PQdescribePrepared(a, "desc_stmt");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fprintf(stderr, "PQdescribePrepared failed: %s", PQerrorMessage(a));
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	assert_int_equal(PQnparams(res), 1);
+	assert_int_equal(PQparamtype(res, 0), 23); /* int4 */
+	assert_int_equal(PQnfields(res), 2);
+	assert_string_equal(PQfname(res, 0), "plus_one");
+	assert_int_equal(PQftype(res, 0), 23);
+	assert_string_equal(PQfname(res, 1), "label");
+	assert_int_equal(PQftype(res, 1), 25); /* text */
+	PQclear(res);
+	exec_prepared_expect(a, "desc_stmt", "41", "42");
+	now_on = txn_backend_pid(a);
+	assert_int_equal(now_on, x);
+	assert_true(harness_exec_ok(h2, "COMMIT"));
+	/* And back on Y, where it was prepared first. */
+	exec_prepared_expect(a, "desc_stmt", "1", "2");
+	PQfinish(a);
+	PQfinish(h1);
+	PQfinish(h2);
+}
+
+/* Bind of a statement on a server that lacks it, inside a pipeline with Describe before it. */
+static void test_pipeline_describe_bind_other_server(void **state)
+{
+	PGconn *a = connect_pgscope(), *h1 = connect_pgscope(), *h2 = connect_pgscope();
+	const char *params[1] = {"7"};
+	PGresult *res;
+	long x, y;
+
+	if (harness_direct_mode())
+		skip(); /* needs a pool of two servers */
+
+	assert_true(harness_exec_ok(h1, "BEGIN"));
+	x = txn_backend_pid(h1);
+	prepare_ok(a, "pipe_stmt", "SELECT $1::int * 6 AS pipe_times_six", 1);
+	y = hold_other_server(h1, h2,
+	                      txn_primary_long("SELECT pid FROM pg_stat_activity WHERE "
+	                                       "query LIKE 'SELECT $1::int * 6 AS pipe%'"));
+	assert_true(x != y);
+	assert_int_equal(PQenterPipelineMode(a), 1);
+	assert_int_equal(PQsendDescribePrepared(a, "pipe_stmt"), 1);
+	assert_int_equal(PQsendQueryPrepared(a, "pipe_stmt", 1, params, NULL, NULL, 0), 1);
+	assert_int_equal(PQpipelineSync(a), 1);
+	res = PQgetResult(a);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	assert_int_equal(PQnparams(res), 1);
+	assert_string_equal(PQfname(res, 0), "pipe_times_six");
+	PQclear(res);
+	assert_null(PQgetResult(a));
+	res = PQgetResult(a);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fprintf(stderr, "pipelined execute failed: %s", PQerrorMessage(a));
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "42");
+	PQclear(res);
+	assert_null(PQgetResult(a));
+	res = PQgetResult(a);
+	assert_int_equal(PQresultStatus(res), PGRES_PIPELINE_SYNC);
+	PQclear(res);
+	assert_int_equal(PQexitPipelineMode(a), 1);
+	assert_true(harness_exec_ok(h2, "COMMIT"));
+	PQfinish(a);
+	PQfinish(h1);
+	PQfinish(h2);
+}
+
+/* A Parse that fails leaves no name behind: Describe says 26000, re-prepare works. */
+static void test_failed_parse_leaves_no_name(void **state)
+{
+	PGconn *a = connect_pgscope();
+	PGresult *res = PQprepare(a, "bad_stmt", "SELEC 1", 0, NULL);
+
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(harness_sqlstate(res), "42601");
+	PQclear(res);
+	for (int i = 0; i < 3; i++) {
+		res = PQdescribePrepared(a, "bad_stmt");
+		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+		assert_string_equal(harness_sqlstate(res), "26000");
+		PQclear(res);
+	}
+	res = PQexecPrepared(a, "bad_stmt", 0, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(harness_sqlstate(res), "26000");
+	PQclear(res);
+	prepare_ok(a, "bad_stmt", "SELECT 'fixed'::text", 0);
+	for (int i = 0; i < 4; i++)
+		exec_prepared_expect(a, "bad_stmt", NULL, "fixed");
+	/* A failure inside a transaction (wrong type) leaves nothing either. */
+	assert_true(harness_exec_ok(a, "BEGIN"));
+	res = PQprepare(a, "bad_type", "SELECT 1 FROM no_such_table_txn", 0, NULL);
+	assert_string_equal(harness_sqlstate(res), "42P01");
+	PQclear(res);
+	assert_true(harness_exec_ok(a, "ROLLBACK"));
+	prepare_ok(a, "bad_type", "SELECT 'second'::text", 0);
+	exec_prepared_expect(a, "bad_type", NULL, "second");
+	PQfinish(a);
+}
+
+/* The unnamed statement prepared in one pipeline is used after its Sync, on another server. */
+static void test_unnamed_statement_across_sync(void **state)
+{
+	PGconn *a = connect_pgscope(), *h1 = connect_pgscope(), *h2 = connect_pgscope();
+	const char *params[1] = {"21"};
+	PGresult *res;
+
+	if (harness_direct_mode())
+		skip(); /* needs a pool of two servers */
+
+	assert_true(harness_exec_ok(h1, "BEGIN"));
+	assert_int_equal(PQenterPipelineMode(a), 1);
+	assert_int_equal(PQsendPrepare(a, "", "SELECT $1::int * 2 AS unnamed_double", 1, NULL), 1);
+	assert_int_equal(PQpipelineSync(a), 1);
+	res = PQgetResult(a);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_null(PQgetResult(a));
+	res = PQgetResult(a);
+	assert_int_equal(PQresultStatus(res), PGRES_PIPELINE_SYNC);
+	PQclear(res);
+	hold_other_server(h1, h2,
+	                  txn_primary_long("SELECT pid FROM pg_stat_activity WHERE "
+	                                   "query LIKE 'SELECT $1::int * 2 AS unnamed%'"));
+	/* Now on the other server: Bind/Describe/Execute of the unnamed statement. */
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(PQsendQueryPrepared(a, "", 1, params, NULL, NULL, 0), 1);
+		assert_int_equal(PQpipelineSync(a), 1);
+		res = PQgetResult(a);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fprintf(stderr, "unnamed statement after Sync: %s", PQerrorMessage(a));
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(res, 0, 0), "42");
+		PQclear(res);
+		assert_null(PQgetResult(a));
+		res = PQgetResult(a);
+		assert_int_equal(PQresultStatus(res), PGRES_PIPELINE_SYNC);
+		PQclear(res);
+		if (round == 0)
+			assert_true(harness_exec_ok(h2, "COMMIT"));
+	}
+	assert_int_equal(PQexitPipelineMode(a), 1);
+	PQfinish(a);
+	PQfinish(h1);
+	PQfinish(h2);
+}
+
+/* Raw protocol: append a Parse/Bind/Execute/Sync piece by piece. */
+static void put_cstr(char *body, size_t *n, const char *s)
+{
+	size_t len = strlen(s) + 1;
+
+	memcpy(body + *n, s, len);
+	*n += len;
+}
+
+static void put_u16(char *body, size_t *n, uint16_t v)
+{
+	uint16_t be = htons(v);
+
+	memcpy(body + *n, &be, 2);
+	*n += 2;
+}
+
+static void put_u32(char *body, size_t *n, uint32_t v)
+{
+	uint32_t be = htonl(v);
+
+	memcpy(body + *n, &be, 4);
+	*n += 4;
+}
+
+/* Read messages until ReadyForQuery; count DataRows; return the 'Z' status (or 0 on error). */
+static char read_until_ready(int fd, int *rows, bool *suspended, char *first_error_code)
+{
+	struct harness_msg msg;
+
+	*rows = 0;
+	*suspended = false;
+	first_error_code[0] = '\0';
+	for (;;) {
+		char status;
+
+		if (harness_read_msg(fd, &msg, 5000) != 1) {
+			fprintf(
+			    stderr,
+			    "raw client: connection closed or timed out before ReadyForQuery\n");
+			return 0;
+		}
+		if (msg.type == 'E') {
+			char text[256] = "";
+
+			harness_error_field(&msg, 'M', text, sizeof(text));
+			fprintf(stderr, "raw client: ErrorResponse: %s\n", text);
+		}
+		if (msg.type == 'D')
+			(*rows)++;
+		if (msg.type == 's')
+			*suspended = true;
+		if (msg.type == 'E' && first_error_code[0] == '\0')
+			harness_error_field(&msg, 'C', first_error_code, 6);
+		status = msg.type == 'Z' && msg.len > 0 ? msg.data[0] : 0;
+		free(msg.data);
+		if (status != 0)
+			return status;
+	}
+}
+
+/*
+ * The unnamed portal across Sync inside a transaction: Execute with a row
+ * limit suspends it; a later Execute (after a Sync) continues it. With
+ * PIPELINE_BEGIN the Parse is sent right behind the BEGIN query, before its
+ * ReadyForQuery came back.
+ */
+static void run_unnamed_portal(bool pipeline_begin)
+{
+	char buf[1024], body[512], err[8];
+	size_t used = 0, n;
+	int fd = harness_tcp_connect(ps.port), rows;
+	bool suspended;
+
+	assert_true(fd >= 0);
+	assert_true(harness_raw_login(fd, "postgres", "postgres", 5000));
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'Q', "BEGIN", 6));
+	if (!pipeline_begin) {
+		assert_true(harness_send_all(fd, buf, used));
+		assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'T');
+		used = 0;
+	}
+	n = 0;
+	put_cstr(body, &n, "");
+	put_cstr(body, &n, "SELECT g FROM generate_series(1, 5) g");
+	put_u16(body, &n, 0);
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'P', body, n));
+	n = 0;
+	put_cstr(body, &n, "");
+	put_cstr(body, &n, "");
+	put_u16(body, &n, 0);
+	put_u16(body, &n, 0);
+	put_u16(body, &n, 0);
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'B', body, n));
+	n = 0;
+	put_cstr(body, &n, "");
+	put_u32(body, &n, 2);
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'E', body, n));
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'S', NULL, 0));
+	assert_true(harness_send_all(fd, buf, used));
+	/* (BEGIN's ReadyForQuery,) then the first two rows and PortalSuspended. */
+	if (pipeline_begin)
+		assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'T');
+	assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'T');
+	assert_string_equal(err, "");
+	assert_int_equal(rows, 2);
+	assert_true(suspended);
+	/* The same unnamed portal after the Sync: the other three rows. */
+	used = 0;
+	n = 0;
+	put_cstr(body, &n, "");
+	put_u32(body, &n, 0);
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'E', body, n));
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'S', NULL, 0));
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'Q', "COMMIT", 7));
+	assert_true(harness_send_all(fd, buf, used));
+	assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'T');
+	assert_string_equal(err, "");
+	assert_int_equal(rows, 3);
+	assert_false(suspended);
+	assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'I');
+	close(fd);
+}
+
+static void test_unnamed_portal_across_sync(void **state)
+{
+	run_unnamed_portal(false);
+}
+
+/* The same client name re-Parsed (different or same text) fails with 42P05; the first stays. */
+static void test_reparse_same_name(void **state)
+{
+	PGconn *a = connect_pgscope(), *b = connect_pgscope();
+	PGresult *res;
+
+	prepare_ok(a, "dup_stmt", "SELECT 'first'::text", 0);
+	res = PQprepare(a, "dup_stmt", "SELECT 'second'::text", 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(harness_sqlstate(res), "42P05");
+	PQclear(res);
+	res = PQprepare(a, "dup_stmt", "SELECT 'first'::text", 0, NULL);
+	assert_string_equal(harness_sqlstate(res), "42P05");
+	PQclear(res);
+	exec_prepared_expect(a, "dup_stmt", NULL, "first");
+	/* Names are per client: another client may use the same name for other text. */
+	prepare_ok(b, "dup_stmt", "SELECT 'other client'::text", 0);
+	exec_prepared_expect(b, "dup_stmt", NULL, "other client");
+	exec_prepared_expect(a, "dup_stmt", NULL, "first");
+	PQfinish(a);
+	PQfinish(b);
+}
+
+/* SQL DEALLOCATE of protocol-level names, one and ALL; the names can be reused afterwards. */
+static void test_sql_deallocate(void **state)
+{
+	PGconn *a = connect_pgscope();
+	PGresult *res;
+
+	prepare_ok(a, "dealloc_one", "SELECT 1", 0);
+	prepare_ok(a, "dealloc_two", "SELECT 2", 0);
+	prepare_ok(a, "dealloc_three", "SELECT 3", 0);
+	assert_true(harness_exec_ok(a, "DEALLOCATE dealloc_one"));
+	res = PQexecPrepared(a, "dealloc_one", 0, NULL, NULL, NULL, 0);
+	assert_string_equal(harness_sqlstate(res), "26000");
+	PQclear(res);
+	exec_prepared_expect(a, "dealloc_two", NULL, "2");
+	assert_true(txn_expect_error(a, "DEALLOCATE dealloc_one", "26000", NULL, 0));
+	assert_true(harness_exec_ok(a, "DEALLOCATE ALL"));
+	res = PQexecPrepared(a, "dealloc_two", 0, NULL, NULL, NULL, 0);
+	assert_string_equal(harness_sqlstate(res), "26000");
+	PQclear(res);
+	res = PQdescribePrepared(a, "dealloc_three");
+	assert_string_equal(harness_sqlstate(res), "26000");
+	PQclear(res);
+	prepare_ok(a, "dealloc_two", "SELECT 'again'::text", 0);
+	exec_prepared_expect(a, "dealloc_two", NULL, "again");
+	PQfinish(a);
+}
+
+/* SQL PREPARE/EXECUTE outside a transaction: refused with 0A000 and the reason; inside: works. */
+static void test_sql_prepare(void **state)
+{
+	PGconn *a = connect_pgscope();
+	char msg[512], value[32];
+
+	if (harness_direct_mode())
+		skip();
+	assert_true(txn_expect_error(a, "PREPARE sqlp AS SELECT 1", "0A000", msg, sizeof(msg)));
+	assert_non_null(strstr(msg, "transaction"));
+	assert_true(txn_expect_error(a, "EXECUTE sqlp", "0A000", msg, sizeof(msg)));
+	assert_true(harness_exec_ok(a, "BEGIN"));
+	assert_true(harness_exec_ok(a, "PREPARE sqlp(int) AS SELECT $1 * 3"));
+	assert_true(harness_query_value(a, "EXECUTE sqlp(14)", value, sizeof(value)));
+	assert_string_equal(value, "42");
+	assert_true(harness_exec_ok(a, "DEALLOCATE sqlp"));
+	assert_true(harness_exec_ok(a, "COMMIT"));
+	/* The connection still works. */
+	assert_true(harness_query_value(a, "SELECT 5", value, sizeof(value)));
+	assert_string_equal(value, "5");
+	PQfinish(a);
+}
+
+/*
+ * max_prepared_statements = 2 with five statements in turn from two clients:
+ * every execution returns its own statement's result (evicted ones are
+ * prepared again) and no server ever holds more than two.
+ */
+static void test_lru_eviction(void **state)
+{
+	struct harness_pgscope small;
+	struct harness_pgscope_opts opts = {.pool_mode = "transaction",
+	                                    .pool_size = 2,
+	                                    .max_client_conn = 20,
+	                                    .extra_main = "max_prepared_statements = 2"};
+	PGconn *c[2];
+	char name[32], sql[96], param[16], expect[16], value[32];
+
+	if (harness_direct_mode())
+		skip();
+	assert_true(harness_pgscope_start(&small, &opts));
+	for (int k = 0; k < 2; k++) {
+		c[k] = harness_connect(small.port, NULL);
+		assert_non_null(c[k]);
+		for (int i = 0; i < 5; i++) {
+			snprintf(name, sizeof(name), "lru_%d", i);
+			snprintf(sql, sizeof(sql), "SELECT $1::int + %d AS lru_%d_%d", i * 100, k,
+			         i);
+			prepare_ok(c[k], name, sql, 1);
+		}
+	}
+	for (int round = 0; round < 60; round++) {
+		int k = round % 2, i = (round * 3 + round / 2) % 5;
+
+		snprintf(name, sizeof(name), "lru_%d", i);
+		snprintf(param, sizeof(param), "%d", round);
+		snprintf(expect, sizeof(expect), "%d", round + i * 100);
+		exec_prepared_expect(c[k], name, param, expect);
+	}
+	/* Inside a transaction the client sees its server's own prepared statements. */
+	for (int k = 0; k < 2; k++) {
+		assert_true(harness_exec_ok(c[k], "BEGIN"));
+		assert_true(harness_query_value(c[k], "SELECT count(*) FROM pg_prepared_statements",
+		                                value, sizeof(value)));
+		assert_true(atoi(value) <= 2);
+		assert_true(harness_exec_ok(c[k], "COMMIT"));
+	}
+	PQfinish(c[0]);
+	PQfinish(c[1]);
+	assert_true(harness_pgscope_stop(&small));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_describe_on_other_server, check_alive),
+	    cmocka_unit_test_teardown(test_pipeline_describe_bind_other_server, check_alive),
+	    cmocka_unit_test_teardown(test_failed_parse_leaves_no_name, check_alive),
+	    cmocka_unit_test_teardown(test_unnamed_statement_across_sync, check_alive),
+	    cmocka_unit_test_teardown(test_unnamed_portal_across_sync, check_alive),
+	    cmocka_unit_test_teardown(test_reparse_same_name, check_alive),
+	    cmocka_unit_test_teardown(test_sql_deallocate, check_alive),
+	    cmocka_unit_test_teardown(test_sql_prepare, check_alive),
+	    cmocka_unit_test_teardown(test_lru_eviction, check_alive),
+	};
+
+	return cmocka_run_group_tests_name("txn_prepared", tests, group_setup, group_teardown);
+}
