@@ -276,7 +276,8 @@ static struct report_fp *fp_find(struct report *r, uint64_t fp, bool create)
 			return e;
 		i = (i + 1) & (r->index_cap - 1);
 	}
-	if (!create)
+	/* Past the limit new fingerprints are counted, not kept: memory stays bounded. */
+	if (!create || r->n_fps >= REPORT_MAX_FPS)
 		return NULL;
 	if (r->n_fps == r->cap_fps) {
 		size_t cap = r->cap_fps ? r->cap_fps * 2 : 256;
@@ -483,8 +484,10 @@ void report_add_stmt(struct report *r, const struct logread_stmt *st)
 		}
 	}
 	struct report_fp *e = fp_find(r, fp, true);
-	if (!e)
+	if (!e) {
+		r->untracked++;
 		return;
+	}
 	r->stmts_kept++;
 	e->calls++;
 	if (e->calls == 1) {

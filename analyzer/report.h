@@ -34,6 +34,8 @@
 #define REPORT_TIME_BUCKETS 120 /* points of the over-time series */
 #define REPORT_NAME_MAX     64
 #define REPORT_QUERY_MAX    8192 /* normalized texts are cut here */
+/* Fingerprints kept (about 2.5 kB each); statements of further ones are only counted. */
+#define REPORT_MAX_FPS 50000
 
 struct report_hist {
 	uint64_t count;
@@ -114,6 +116,7 @@ struct report {
 	uint64_t stmts_kept; /* after filters */
 	uint64_t skipped;    /* lines the readers did not understand */
 	uint64_t unparsed;   /* statements whose text could not be fingerprinted */
+	uint64_t untracked;  /* statements of fingerprints past REPORT_MAX_FPS */
 	uint64_t bytes;
 	/* Aggregates. */
 	struct report_fp *fps; /* n_fps entries; after report_finish() sorted by total time */

@@ -102,12 +102,13 @@ int report_write_text(const struct report *r, FILE *out, bool color)
 		                 sizeof(t4));
 		fprintf(out, "  latency     p50 %s, p95 %s, p99 %s\n", t2, t3, t4);
 	}
-	if (r->unparsed || r->skipped)
-		fprintf(out,
-		        "  %snot counted: %llu statements that do not parse, %llu lines not "
-		        "understood%s\n",
-		        c->dim, (unsigned long long)r->unparsed, (unsigned long long)r->skipped,
-		        c->reset);
+	if (r->unparsed || r->skipped || r->untracked)
+		fprintf(
+		    out,
+		    "  %snot counted: %llu statements that do not parse, %llu of fingerprints past "
+		    "the first %d, %llu lines not understood%s\n",
+		    c->dim, (unsigned long long)r->unparsed, (unsigned long long)r->untracked,
+		    REPORT_MAX_FPS, (unsigned long long)r->skipped, c->reset);
 
 	size_t top = report_top_count(r);
 	fprintf(out, "\n%sTop %zu fingerprints by total time%s\n", c->bold, top, c->reset);

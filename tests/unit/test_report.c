@@ -190,6 +190,25 @@ static void test_aggregates_and_filters(void **state)
 	report_free(r);
 }
 
+static void test_fingerprint_limit(void **state)
+{
+	struct report *r = new_report();
+	struct logread_stmt st;
+	memset(&st, 0, sizeof(st));
+	st.duration_us = 5;
+	st.time_us = 1795428000000000LL;
+	for (uint64_t fp = 1; fp <= REPORT_MAX_FPS + 10; fp++) {
+		st.fingerprint = fp;
+		report_add_stmt(r, &st);
+	}
+	st.fingerprint = 1; /* a kept fingerprint is still counted */
+	report_add_stmt(r, &st);
+	assert_int_equal(r->n_fps, REPORT_MAX_FPS);
+	assert_int_equal(r->untracked, 10);
+	assert_int_equal(r->stmts_kept, REPORT_MAX_FPS + 1);
+	report_free(r);
+}
+
 static void test_time_buckets_widen(void **state)
 {
 	struct report *r = new_report();
@@ -419,6 +438,7 @@ int main(void)
 	    cmocka_unit_test(test_percentiles_known_data),
 	    cmocka_unit_test(test_fingerprint_folding),
 	    cmocka_unit_test(test_aggregates_and_filters),
+	    cmocka_unit_test(test_fingerprint_limit),
 	    cmocka_unit_test(test_time_buckets_widen),
 	    cmocka_unit_test(test_merge_capture_and_log),
 	    cmocka_unit_test(test_baseline_file_and_hiding),
