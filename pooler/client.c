@@ -27,6 +27,9 @@
 #include "pooler/stmt.h"
 #include "pooler/userlist.h"
 
+/* What a client waiting for a server may queue before it is no longer read. */
+#define CLIENT_WAIT_BUFFER (64u * 1024u)
+
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void text_refs_release(struct htab *t);
 static void client_on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -886,7 +889,7 @@ static void client_handle_idle(struct client *c)
 		client_close(c, "client terminated");
 		return;
 	}
-	conn_stop_read(&c->conn);
+	/* Reading goes on while it waits: a disconnect is noticed, and little is buffered. */
 	pool_request_server(c);
 }
 
@@ -905,8 +908,11 @@ void client_process_input(struct client *c)
 	case CL_ACTIVE:
 		client_relay(c);
 		return;
-	case CL_LOGIN:
 	case CL_WAITING:
+		if (pbuf_len(&c->conn.in) > CLIENT_WAIT_BUFFER)
+			conn_stop_read(&c->conn); /* enough queued; resumed when a server comes */
+		return;
+	case CL_LOGIN:
 		conn_stop_read(&c->conn);
 		return;
 	case CL_CLOSING:

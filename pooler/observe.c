@@ -29,6 +29,7 @@
 #define OBS_KNOWN_MAX     100000              /* distinct texts remembered by the event loop */
 #define OBS_LONG_PREFIX   4096                /* bytes hashed of a text over analyze_max_bytes */
 #define OBS_REPORT_PERIOD 10                  /* seconds between traffic-rule reports */
+#define OBS_POLL_MS       50                  /* the thread drains the queues this often (ms) */
 
 /* A completed statement as queued (fixed size). */
 struct obs_stmt {
@@ -119,8 +120,6 @@ static void count(uint64_t *counter)
 
 static void enqueue_text(struct observer *o, struct obs_text *t)
 {
-	bool was_empty;
-
 	pthread_mutex_lock(&o->lock);
 	if (!t->reset && o->text_bytes + t->len > OBS_TEXT_BYTES) {
 		pthread_mutex_unlock(&o->lock);
@@ -129,15 +128,12 @@ static void enqueue_text(struct observer *o, struct obs_text *t)
 		count(&o->stats.dropped);
 		return;
 	}
-	was_empty = o->texts_head == NULL && o->ring_len == 0;
 	if (o->texts_tail)
 		o->texts_tail->next = t;
 	else
 		o->texts_head = t;
 	o->texts_tail = t;
 	o->text_bytes += t->len;
-	if (was_empty)
-		pthread_cond_signal(&o->wake);
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -313,7 +309,6 @@ void observe_statement(const struct stmt_event *ev)
 	struct observer *o = obs_state();
 	const struct client *c = ev->client;
 	struct obs_stmt *s;
-	bool was_empty;
 	const char *app;
 
 	if (o == NULL || ev->text_hash == 0)
@@ -324,7 +319,6 @@ void observe_statement(const struct stmt_event *ev)
 		count(&o->stats.dropped);
 		return;
 	}
-	was_empty = o->texts_head == NULL && o->ring_len == 0;
 	s = &o->ring[(o->ring_head + o->ring_len) % OBS_RING];
 	o->ring_len++;
 	s->time_us = (int64_t)(ev->end * 1e6);
@@ -341,7 +335,8 @@ void observe_statement(const struct stmt_event *ev)
 	snprintf(s->application_name, sizeof(s->application_name), "%s", app ? app : "");
 	tag_word(ev->tag, s->tag, sizeof(s->tag));
 	snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", ev->sqlstate);
-	if (was_empty)
+	/* The thread wakes on its own every OBS_POLL_MS; only a backlog calls it early. */
+	if (o->ring_len == OBS_RING / 4)
 		pthread_cond_signal(&o->wake);
 	pthread_mutex_unlock(&o->lock);
 	count(&o->stats.statements);
@@ -492,6 +487,7 @@ static void *observer_main(void *arg)
 	struct observer *o = arg;
 	struct obs_stmt batch[OBS_BATCH];
 	time_t last_report = time(NULL);
+	bool more = false;
 
 	for (;;) {
 		struct obs_text *texts;
@@ -499,14 +495,17 @@ static void *observer_main(void *arg)
 		bool stop;
 
 		pthread_mutex_lock(&o->lock);
-		while (!o->stopping && o->texts_head == NULL && o->ring_len == 0) {
+		if (!o->stopping && !more && o->ring_len < OBS_RING / 4) {
+			/* Batch: wake every OBS_POLL_MS, or early for a backlog or a stop. */
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			ts.tv_nsec += OBS_POLL_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
 			pthread_cond_timedwait(&o->wake, &o->lock, &ts);
-			if (time(NULL) - last_report >= OBS_REPORT_PERIOD)
-				break;
 		}
 		texts = o->texts_head;
 		o->texts_head = o->texts_tail = NULL;
@@ -516,6 +515,7 @@ static void *observer_main(void *arg)
 			o->ring_head = (o->ring_head + 1) % OBS_RING;
 			o->ring_len--;
 		}
+		more = o->ring_len > 0; /* drain it all before sleeping again */
 		stop = o->stopping && texts == NULL && n == 0 && o->ring_len == 0;
 		pthread_mutex_unlock(&o->lock);
 		while (texts != NULL) {
