@@ -5,7 +5,16 @@
  * analyze_sql() parses a text (one or more statements), runs every enabled
  * rule over each statement, applies inline `pgscope:ignore ID[,ID]`
  * suppressions, and returns a struct analysis the caller frees with
- * analysis_free(). It parses on the calling thread (see parse.h on threads).
+ * analysis_free(). It parses on the calling thread (see parse.h on threads)
+ * and keeps no state between calls: concurrent calls from different threads
+ * are safe as long as the catalog and rule config are not being changed.
+ *
+ * Suppressions: a comment containing `pgscope:ignore` followed by rule ids
+ * (comma or space separated) suppresses those rules' findings in the
+ * statement the comment belongs to: the statement containing it, or for a
+ * comment between statements, the previous statement when the comment starts
+ * on that statement's last line, otherwise the next one. An id that
+ * suppressed nothing yields an info finding `unused-suppression`.
  */
 #ifndef PGSCOPE_ANALYZER_ENGINE_H
 #define PGSCOPE_ANALYZER_ENGINE_H
