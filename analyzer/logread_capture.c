@@ -129,20 +129,23 @@ static int parse_line(struct logread *r, char *line, size_t len, struct logread_
 		return 0;
 	}
 	while ((rc = jscan_next(&s, &key, &v)) > 0) {
-		if (strcmp(key, "type") == 0 && v.type == JSCAN_STRING) {
+		/* Dispatch on the first letter first: most members need one strcmp. */
+		if (key[0] == 't' && key[1] == 'y' && strcmp(key, "type") == 0) {
+			if (v.type != JSCAN_STRING)
+				continue;
 			if (strcmp(v.str, "stmt") == 0)
 				type = REC_STMT;
 			else if (strcmp(v.str, "query") == 0)
 				type = REC_QUERY;
 			else if (strcmp(v.str, "header") == 0)
 				type = REC_HEADER;
-			continue;
-		}
-		if (strcmp(key, "version") == 0)
+		} else if (key[0] == 'v' && strcmp(key, "version") == 0) {
 			version = int_or(&v, 0);
-		else if (strcmp(key, "query") == 0)
+		} else if (key[0] == 'q' && strcmp(key, "query") == 0) {
 			ev->query.query = str_or_null(&v);
-		stmt_member(st, key, &v);
+		} else {
+			stmt_member(st, key, &v);
+		}
 	}
 	if (rc < 0) {
 		r->stats.skipped++;
