@@ -148,7 +148,10 @@ struct report {
 	struct traffic *traffic;
 };
 
-/* A new, empty report; opts is copied (pointers in it are borrowed). NULL when out of memory. */
+/*
+ * A new, empty report; opts is copied (the pointers in it are borrowed and must
+ * outlive the report). NULL when out of memory. Free with report_free().
+ */
 struct report *report_new(const struct report_options *opts);
 
 void report_free(struct report *r);

@@ -31,8 +31,10 @@ static void one_line(const char *s, char *out, size_t width)
 		space = false;
 		out[n++] = *p;
 	}
-	if (s && strlen(s) > n && n + 4 >= width)
-		memcpy(out + n, "...", 3), n += 3;
+	if (s && strlen(s) > n && n + 4 >= width) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
 	out[n] = '\0';
 }
 
