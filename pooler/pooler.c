@@ -396,6 +396,28 @@ static void drain_closing(void)
 	on_reap(pooler.loop, &pooler.reaper, 0);
 }
 
+/*
+ * Pools whose server user is fixed (user= in [databases]) are known before
+ * any client comes: open min_pool_size connections for them now.
+ */
+static void prewarm_pools(void)
+{
+	struct config *cfg = pooler.cfg;
+
+	for (size_t i = 0; i < cfg->n_dbs; i++) {
+		const struct db_config *db = &cfg->dbs[i];
+		int min = db->min_pool_size >= 0 ? db->min_pool_size : cfg->min_pool_size;
+		char err[256];
+		struct pool *p;
+
+		if (db->user == NULL || min <= 0 || strcmp(db->name, "*") == 0)
+			continue;
+		p = pool_get(db, db->user, err, sizeof(err));
+		if (p != NULL)
+			pool_janitor(p, ev_now(pooler.loop));
+	}
+}
+
 int pooler_run(struct config *cfg)
 {
 	int status = 1;
@@ -429,6 +451,7 @@ int pooler_run(struct config *cfg)
 	ev_signal_start(pooler.loop, &pooler.sig_term);
 	ev_signal_start(pooler.loop, &pooler.sig_int);
 	ev_signal_start(pooler.loop, &pooler.sig_hup);
+	prewarm_pools();
 	log_event(LOG_INFO, "pooler.start", LOG_STR, "config", cfg->path, LOG_STR, "pool_mode",
 	          config_pool_mode_name(cfg->pool_mode), LOG_INT, "pid", (long long)getpid(),
 	          LOG_END);
