@@ -362,12 +362,12 @@ static enum parse_status parse_sql_direct(const char *sql, size_t len, size_t ma
 		status = PARSE_SYNTAX_ERROR;
 		goto out_free_result;
 	}
-	ProtobufCAllocator alloc = {
+	ProtobufCAllocator arena_allocator = {
 	    .alloc = arena_alloc,
 	    .free = arena_free_one,
 	    .allocator_data = &tree->arena,
 	};
-	tree->result = pg_query__parse_result__unpack(&alloc, res.parse_tree.len,
+	tree->result = pg_query__parse_result__unpack(&arena_allocator, res.parse_tree.len,
 	                                              (const uint8_t *)res.parse_tree.data);
 	if (tree->result == NULL) {
 		error_set(err, PARSE_NO_MEMORY, -1, sql, len, "could not unpack the parse tree");
