@@ -602,7 +602,7 @@ struct catalog *catalog_load_file(const char *path, char *err, size_t errlen)
 	for (;;) {
 		if (len == cap) {
 			if (cap >= JSON_MAX_INPUT) {
-				snprintf(err, errlen, "%s: larger than %u bytes", path,
+				snprintf(err, errlen, "%s: larger than %zu bytes", path,
 				         JSON_MAX_INPUT);
 				goto out_close;
 			}

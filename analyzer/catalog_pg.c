@@ -204,10 +204,9 @@ static bool load_indexes(struct loader *ld)
 		return false;
 	int n = PQntuples(res);
 	long long *ixoids = calloc((size_t)n + 1, sizeof(*ixoids));
-	struct catalog_index **ixptr = calloc((size_t)n + 1, sizeof(*ixptr));
 	size_t *ixidx = calloc((size_t)n + 1, sizeof(*ixidx));
-	struct catalog_table **ixtab = calloc((size_t)n + 1, sizeof(*ixtab));
-	if (ixoids == NULL || ixptr == NULL || ixidx == NULL || ixtab == NULL)
+	struct catalog_table **ixtab = calloc((size_t)n + 1, sizeof(struct catalog_table *));
+	if (ixoids == NULL || ixidx == NULL || ixtab == NULL)
 		ok = false;
 	size_t kept = 0;
 	for (int r = 0; ok && r < n; r++) {
@@ -249,7 +248,6 @@ static bool load_indexes(struct loader *ld)
 		qsort(ld->ixrefs, kept, sizeof(*ld->ixrefs), ixref_cmp);
 	}
 	free(ixoids);
-	free(ixptr);
 	free(ixidx);
 	free(ixtab);
 	if (!ok)

@@ -31,7 +31,8 @@ static void reader_fail(struct json_reader *r, const char *fmt, ...)
 		return;
 	r->failed = true;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* va_start() is just above; clang-analyzer loses track of it. */
+	vsnprintf(msg, sizeof(msg), fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	for (size_t i = 0; i < r->pos && i < r->len; i++) {
 		if (r->text[i] == '\n') {
@@ -431,7 +432,7 @@ struct json_value *json_parse(const char *text, size_t len, char *err, size_t er
 	struct json_reader r = {.text = text, .len = len, .err = err, .errlen = errlen};
 
 	if (len > JSON_MAX_INPUT) {
-		snprintf(err, errlen, "input of %zu bytes is larger than %u", len, JSON_MAX_INPUT);
+		snprintf(err, errlen, "input of %zu bytes is larger than %zu", len, JSON_MAX_INPUT);
 		return NULL;
 	}
 	if (memchr(text, '\0', len) != NULL) {

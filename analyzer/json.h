@@ -17,7 +17,7 @@
 #define JSON_MAX_DEPTH 64
 
 /* Largest input the reader accepts (bytes). */
-#define JSON_MAX_INPUT (256u * 1024 * 1024)
+#define JSON_MAX_INPUT ((size_t)256 * 1024 * 1024)
 
 enum json_type {
 	JSON_NULL,

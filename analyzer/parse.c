@@ -667,7 +667,7 @@ bool parse_run_on_stack(size_t len, void (*fn)(void *), void *arg)
 	int rc = swapcontext(&st->caller, &st->callee);
 	st->active = false;
 	/* A deep text touched many pages: give them back, keep the top 1 MB warm. */
-	if (len > 16 * 1024 && st->size > (2u << 20))
+	if (len > (size_t)16 * 1024 && st->size > ((size_t)2 << 20))
 		madvise(st->base + 4096, st->size - 4096 - (1u << 20), MADV_DONTNEED);
 	return rc == 0;
 }

@@ -30,7 +30,7 @@ struct parse_arena;
  * No text longer than this is ever parsed, whatever max_bytes says: the
  * parser's stack is reserved in proportion to it (see parse_run_on_stack).
  */
-#define PARSE_HARD_MAX_BYTES (4u * 1024 * 1024)
+#define PARSE_HARD_MAX_BYTES ((size_t)4 * 1024 * 1024)
 
 /*
  * Deepest nesting parsed. libpg_query's protobuf output costs time quadratic

@@ -22,11 +22,11 @@
 #include "cli/commands.h"
 
 /* Largest SQL file read (bytes): far above any migration, bounded against accidents. */
-#define CHECK_MAX_FILE (64u * 1024 * 1024)
+#define CHECK_MAX_FILE ((size_t)64 * 1024 * 1024)
 
 /* Default per-statement parse limit for files: larger than the pooler's, since files are trusted.
  */
-#define CHECK_DEFAULT_MAX_BYTES (1024u * 1024)
+#define CHECK_DEFAULT_MAX_BYTES ((size_t)1024 * 1024)
 
 enum out_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_SARIF };
 
@@ -66,7 +66,7 @@ static void usage(FILE *out)
 	        "  --format FMT       text (default), json or sarif\n"
 	        "  --fail-on SEV      exit 1 when a finding is at or above info|warning|error\n"
 	        "                     (default warning)\n"
-	        "  --max-bytes N      statements longer than N bytes are skipped (default %u)\n"
+	        "  --max-bytes N      statements longer than N bytes are skipped (default %zu)\n"
 	        "  --list-rules       print the rules and their defaults, then exit\n"
 	        "  -h, --help         this help\n\n"
 	        "Exit status: 0 nothing at or above --fail-on, 1 something is, 2 usage or input\n"
@@ -132,7 +132,7 @@ static char *read_file(const char *path, size_t *len)
 	for (;;) {
 		if (n == cap) {
 			if (cap >= CHECK_MAX_FILE) {
-				fprintf(stderr, "pgscope check: %s: larger than %u bytes\n", path,
+				fprintf(stderr, "pgscope check: %s: larger than %zu bytes\n", path,
 				        CHECK_MAX_FILE);
 				goto out_fail;
 			}

@@ -67,9 +67,8 @@ int cmd_schema(int argc, char **argv)
 		return 2;
 	}
 	int rc = catalog_write_json(cat, out);
-	if (out != stdout && fclose(out) != 0)
-		rc = -1;
-	else if (out == stdout && fflush(stdout) != 0)
+	int closed = out != stdout ? fclose(out) : fflush(stdout);
+	if (closed != 0)
 		rc = -1;
 	catalog_free(cat);
 	if (rc != 0) {
