@@ -12,8 +12,7 @@ int report_write_sarif(const struct report *r, FILE *out)
 {
 	fputs(
 	    "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\","
-	    "\"runs\":[{\"tool\":{\"driver\":{\"name\":\"pgscope\",\"informationUri\":"
-	    "\"https://github.com/pgscope/pgscope\",\"rules\":[",
+	    "\"runs\":[{\"tool\":{\"driver\":{\"name\":\"pgscope\",\"rules\":[",
 	    out);
 	for (size_t g = 0; g < r->n_groups; g++) {
 		fprintf(out, "%s{\"id\":", g ? "," : "");
