@@ -10,7 +10,9 @@
  *   - A background thread owned by this module formats the records, writes
  *     the normalized text once per fingerprint per file and rotates files by
  *     size and age.
- *   - capture_close() stops the thread after writing everything queued.
+ *   - capture_close() stops the thread after writing everything queued. It
+ *     frees the queue: no capture_submit() may run concurrently with it (join
+ *     or stop the submitting threads first).
  * All functions are safe to call when capture is not open (submit then
  * counts nothing and returns false).
  */
