@@ -322,11 +322,9 @@ static char read_until_ready(int fd, int *rows, bool *suspended, char *first_err
 
 /*
  * The unnamed portal across Sync inside a transaction: Execute with a row
- * limit suspends it; a later Execute (after a Sync) continues it. With
- * PIPELINE_BEGIN the Parse is sent right behind the BEGIN query, before its
- * ReadyForQuery came back.
+ * limit suspends it; a later Execute (after a Sync) continues it.
  */
-static void run_unnamed_portal(bool pipeline_begin)
+static void test_unnamed_portal_across_sync(void **state)
 {
 	char buf[1024], body[512], err[8];
 	size_t used = 0, n;
@@ -336,11 +334,9 @@ static void run_unnamed_portal(bool pipeline_begin)
 	assert_true(fd >= 0);
 	assert_true(harness_raw_login(fd, "postgres", "postgres", 5000));
 	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'Q', "BEGIN", 6));
-	if (!pipeline_begin) {
-		assert_true(harness_send_all(fd, buf, used));
-		assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'T');
-		used = 0;
-	}
+	assert_true(harness_send_all(fd, buf, used));
+	assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'T');
+	used = 0;
 	n = 0;
 	put_cstr(body, &n, "");
 	put_cstr(body, &n, "SELECT g FROM generate_series(1, 5) g");
@@ -359,9 +355,7 @@ static void run_unnamed_portal(bool pipeline_begin)
 	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'E', body, n));
 	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'S', NULL, 0));
 	assert_true(harness_send_all(fd, buf, used));
-	/* (BEGIN's ReadyForQuery,) then the first two rows and PortalSuspended. */
-	if (pipeline_begin)
-		assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'T');
+	/* The first two rows and PortalSuspended. */
 	assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'T');
 	assert_string_equal(err, "");
 	assert_int_equal(rows, 2);
@@ -381,11 +375,6 @@ static void run_unnamed_portal(bool pipeline_begin)
 	assert_false(suspended);
 	assert_int_equal(read_until_ready(fd, &rows, &suspended, err), 'I');
 	close(fd);
-}
-
-static void test_unnamed_portal_across_sync(void **state)
-{
-	run_unnamed_portal(false);
 }
 
 /* The same client name re-Parsed (different or same text) fails with 42P05; the first stays. */
