@@ -122,8 +122,13 @@ bench: pgscope
 bench-report: pgscope
 	scripts/bench-report
 
+# libFuzzer targets (tests/fuzz/): 60 s each; fuzz-smoke 5 s each.
 fuzz:
 	tests/fuzz/run
+
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	tests/fuzz/run 5
 
 # Analyzer cost per distinct query and per cached repeat (median, p99).
 .PHONY: bench-analyzer
