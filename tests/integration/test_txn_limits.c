@@ -1,6 +1,7 @@
 /*
  * test_txn_limits.c - statement pooling refuses transaction blocks; max_client_conn refuses at once
- * with 53300; query_wait_timeout ends a wait with its own error while the holder goes on.
+ * with 53300; query_wait_timeout ends a wait with its own error while the holder goes on; pool_mode
+ * per database, min_pool_size and max_db_connections.
  */
 #include <stdarg.h>
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,12 +261,157 @@ static void test_query_wait_timeout(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/* Client backends the primary has on database DB. */
+static long backends_on(const char *db)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND "
+	         "backend_type = 'client backend'",
+	         db);
+	return txn_primary_long(sql);
+}
+
+/* Create database NAME on the primary (dropping an old one). */
+static void create_database(const char *name)
+{
+	PGconn *primary = harness_connect_primary();
+	char sql[128];
+
+	assert_non_null(primary);
+	assert_true(harness_exec_ok(primary, "SET client_min_messages = warning"));
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	assert_true(harness_exec_ok(primary, sql));
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	assert_true(harness_exec_ok(primary, sql));
+	PQfinish(primary);
+}
+
+/*
+ * pool_mode set on a [databases] entry wins over the global one: with a
+ * global session mode, the entry's transaction mode refuses SQL PREPARE
+ * outside a transaction (session mode runs it), and its clients share servers.
+ */
+static void test_pool_mode_per_database(void **state)
+{
+	struct harness_pgscope ps;
+	char extra[256];
+	struct harness_pgscope_opts opts = {
+	    .pool_mode = "session", .pool_size = 1, .max_client_conn = 20, .extra_dbs = extra};
+	PGconn *sess, *tx1, *tx2;
+
+	if (harness_direct_mode())
+		skip();
+	snprintf(extra, sizeof(extra),
+	         "txn_over = host=127.0.0.1 port=%d dbname=postgres pool_mode=transaction",
+	         harness_cluster()->port);
+	assert_true(harness_pgscope_start(&ps, &opts));
+	sess = harness_connect(ps.port, NULL);
+	tx1 = harness_connect(ps.port, "dbname=txn_over");
+	tx2 = harness_connect(ps.port, "dbname=txn_over");
+	assert_non_null(sess);
+	assert_non_null(tx1);
+	assert_non_null(tx2);
+	assert_true(harness_exec_ok(sess, "PREPARE over_p AS SELECT 1"));
+	assert_true(harness_exec_ok(sess, "DEALLOCATE over_p"));
+	assert_true(txn_expect_error(tx1, "PREPARE over_p AS SELECT 1", "0A000", NULL, 0));
+	/* Two clients over a pool of one: only transaction mode lets both in turn. */
+	assert_int_equal(txn_backend_pid(tx1), txn_backend_pid(tx2));
+	PQfinish(sess);
+	PQfinish(tx1);
+	PQfinish(tx2);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
+/* min_pool_size: servers are opened before any client asks. */
+static void test_min_pool_size(void **state)
+{
+	struct harness_pgscope ps;
+	char extra[256];
+	struct harness_pgscope_opts opts = {.pool_mode = "transaction",
+	                                    .pool_size = 5,
+	                                    .max_client_conn = 20,
+	                                    .extra_main = "min_pool_size = 3",
+	                                    .extra_dbs = extra};
+	long long deadline;
+	long n = 0;
+
+	if (harness_direct_mode())
+		skip();
+	create_database("txn_minpool");
+	snprintf(extra, sizeof(extra),
+	         "txn_minpool = host=127.0.0.1 port=%d dbname=txn_minpool user=postgres",
+	         harness_cluster()->port);
+	assert_true(harness_pgscope_start(&ps, &opts));
+	deadline = harness_now_ms() + 5000;
+	while ((n = backends_on("txn_minpool")) < 3 && harness_now_ms() < deadline)
+		harness_sleep_ms(100);
+	assert_int_equal(n, 3);
+	/* And no more than that while nobody uses them. */
+	harness_sleep_ms(300);
+	assert_int_equal(backends_on("txn_minpool"), 3);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
+/* max_db_connections caps the servers of a database below the pool size; a third client waits. */
+static void test_max_db_connections(void **state)
+{
+	struct harness_pgscope ps;
+	char extra[256];
+	struct harness_pgscope_opts opts = {.pool_mode = "transaction",
+	                                    .pool_size = 10,
+	                                    .max_client_conn = 20,
+	                                    .extra_main = "max_db_connections = 2",
+	                                    .extra_dbs = extra};
+	PGconn *c[3];
+	PGresult *res;
+	struct pollfd pfd;
+
+	if (harness_direct_mode())
+		skip();
+	create_database("txn_maxdb");
+	snprintf(extra, sizeof(extra),
+	         "txn_maxdb = host=127.0.0.1 port=%d dbname=txn_maxdb user=postgres",
+	         harness_cluster()->port);
+	assert_true(harness_pgscope_start(&ps, &opts));
+	for (int i = 0; i < 3; i++) {
+		c[i] = harness_connect(ps.port, "dbname=txn_maxdb");
+		assert_non_null(c[i]);
+	}
+	assert_true(harness_exec_ok(c[0], "BEGIN"));
+	assert_true(harness_exec_ok(c[0], "SELECT 1"));
+	assert_true(harness_exec_ok(c[1], "BEGIN"));
+	assert_true(harness_exec_ok(c[1], "SELECT 1"));
+	assert_int_equal(PQsendQuery(c[2], "SELECT 'third'"), 1);
+	/* No answer while both servers are held... */
+	pfd.fd = PQsocket(c[2]);
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 700), 0);
+	assert_int_equal(backends_on("txn_maxdb"), 2);
+	/* ...and one as soon as a server is free. */
+	assert_true(harness_exec_ok(c[0], "COMMIT"));
+	res = PQgetResult(c[2]);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "third");
+	PQclear(res);
+	assert_null(PQgetResult(c[2]));
+	assert_true(harness_exec_ok(c[1], "COMMIT"));
+	assert_true(backends_on("txn_maxdb") <= 2);
+	for (int i = 0; i < 3; i++)
+		PQfinish(c[i]);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_statement_mode),
 	    cmocka_unit_test(test_max_client_conn),
 	    cmocka_unit_test(test_query_wait_timeout),
+	    cmocka_unit_test(test_pool_mode_per_database),
+	    cmocka_unit_test(test_min_pool_size),
+	    cmocka_unit_test(test_max_db_connections),
 	};
 
 	return cmocka_run_group_tests_name("txn_limits", tests, NULL, NULL);
