@@ -91,6 +91,9 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_SUPPORT_OBJ) $(POOLE
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(INTEG_SUPPORT_OBJ) $(LDFLAGS_ALL) $(LIBS_ALL) $(TEST_LIBS)
 
+# Keep the integration support objects between builds.
+.SECONDARY: $(INTEG_SUPPORT_OBJ)
+
 # The full test suite: unit tests, the rule corpus and the integration tests
 # against a real PostgreSQL 15 primary and streaming replica.
 check: test-deps

@@ -737,10 +737,24 @@ static void client_note_set(struct client *c, const uint8_t *body, size_t len)
 	if (ps.kind == SQLSCAN_NOT_SET)
 		return;
 	ps.failed = false;
+	ps.confirmed = false;
 	free(c->pending_set);
 	c->pending_set = malloc(sizeof(ps));
 	if (c->pending_set != NULL)
 		*c->pending_set = ps;
+}
+
+/* A SET sent with the extended protocol (as pgjdbc sends everything) is tracked too. */
+static void client_note_parse_set(struct client *c, const struct relay_msg *m)
+{
+	struct proto_reader r;
+	const char *name, *query;
+
+	proto_reader_init(&r, m->body, m->len);
+	name = proto_read_str(&r);
+	query = proto_read_str(&r);
+	if (!r.bad && name[0] == 0)
+		client_note_set(c, (const uint8_t *)query, strlen(query));
 }
 
 /* Statement names in pooled modes; the verdict as a relay action. */
@@ -763,6 +777,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	struct client *c = owner;
 	ev_tstamp now = ev_now(pooler.loop);
 	bool pooled = c->pool->mode != POOL_MODE_SESSION;
+	enum relay_action act;
 
 	switch (m->type) {
 	case 'Q':
@@ -797,6 +812,8 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	case 'C':
 		if (observe_enabled())
 			note_texts(c, m);
+		if (m->type == 'P' && pooled && c->tx_status == 'I' && client_nothing_in_flight(c))
+			client_note_parse_set(c, m);
 		break;
 	case 'S':
 		c->pending_sync++;
@@ -807,7 +824,12 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	default:
 		break;
 	}
-	return pooled ? request_pooled(c, m) : RELAY_FORWARD;
+	if (!pooled)
+		return RELAY_FORWARD;
+	act = request_pooled(c, m);
+	if ((m->type == 'S' || m->type == 'Q') && act == RELAY_FORWARD)
+		ps_segment_sent(c->server);
+	return act;
 }
 
 static const struct relay_ops request_ops_template = {

@@ -410,6 +410,17 @@ static void process_text(struct observer *o, struct obs_text *t)
 	htab_put(&o->results, &t->hash, sizeof(t->hash), r);
 }
 
+/* Reads get every traffic rule; writes n-plus-one and slow-query; the rest slow-query. */
+static enum traffic_kind traffic_kind_of(const char *tag)
+{
+	if (strcmp(tag, "SELECT") == 0 || strcmp(tag, "FETCH") == 0)
+		return TRAFFIC_READ;
+	if (strcmp(tag, "INSERT") == 0 || strcmp(tag, "UPDATE") == 0 ||
+	    strcmp(tag, "DELETE") == 0 || strcmp(tag, "MERGE") == 0 || strcmp(tag, "COPY") == 0)
+		return TRAFFIC_WRITE;
+	return TRAFFIC_OTHER;
+}
+
 static void process_stmt(struct observer *o, const struct obs_stmt *s)
 {
 	const struct obs_result *r = htab_get(&o->results, &s->text_hash, sizeof(s->text_hash));
@@ -426,6 +437,7 @@ static void process_stmt(struct observer *o, const struct obs_stmt *s)
 		    .normalized = r->normalized,
 		    .params_hash = s->params_hash,
 		    .duration_us = (uint64_t)s->duration_us,
+		    .kind = traffic_kind_of(s->tag),
 		};
 
 		traffic_feed(o->traffic, &ts);

@@ -538,7 +538,7 @@ void pool_apply_set(struct client *c, struct server *sv)
 	struct pending_set *ps = c->pending_set;
 
 	c->pending_set = NULL;
-	if (ps->failed || sv->tx_status != 'I') {
+	if (ps->failed || !ps->confirmed || sv->tx_status != 'I') {
 		free(ps);
 		return;
 	}

@@ -81,8 +81,9 @@ struct ps_pending;
 
 /* A session SET/RESET sent outside a transaction, applied once it succeeded (pool.c). */
 struct pending_set {
-	int kind;    /* enum sqlscan_set_kind */
-	bool failed; /* an ErrorResponse came back */
+	int kind;       /* enum sqlscan_set_kind */
+	bool failed;    /* an ErrorResponse came back */
+	bool confirmed; /* a CommandComplete SET/RESET came back */
 	char name[PARAMS_NAME_MAX];
 	char value[PARAMS_VALUE_MAX];
 };
@@ -101,6 +102,8 @@ struct ps_server {
 	int count;
 	struct ps_pending *queue; /* Parse/Close sent and not yet answered, FIFO */
 	int q_head, q_len, q_cap;
+	uint64_t seg_sent; /* Syncs and Queries sent: each closes a segment of the pipeline */
+	uint64_t seg_done; /* ReadyForQuery messages received: segments answered */
 	const struct client *unnamed_owner; /* whose unnamed statement the server holds */
 };
 
@@ -119,6 +122,7 @@ struct stmt_track {
 	char tag[32];         /* last CommandComplete tag, truncated */
 	char sqlstate[6];     /* first error's SQLSTATE, "" if none */
 	char kind;            /* 'Q' simple query, 'E' extended (Execute) */
+	char tx_at_begin;     /* the client's transaction status when it was sent */
 	uint64_t text_hash;   /* observe_text() of its text, 0 if unknown */
 	uint64_t params_hash; /* its parameter values (or literal text) hashed */
 };

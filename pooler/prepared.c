@@ -25,6 +25,7 @@ struct ps_slot {
 /* One Parse or Close sent to a server, waiting for its answer. */
 struct ps_pending {
 	uint8_t kind;             /* 'P' or 'C' */
+	uint64_t seg;             /* the pipeline segment (Sync) it was sent in */
 	bool swallow;             /* injected by the pooler: the client never sees the answer */
 	struct ps_slot *slot;     /* Parse: the server slot it creates, or NULL */
 	struct ps_entry *evicted; /* Close: the entry it evicts, or NULL */
@@ -205,6 +206,7 @@ static struct ps_pending *pending_push(struct ps_server *ps, uint8_t kind, bool 
 	p = &ps->queue[(ps->q_head + ps->q_len) % ps->q_cap];
 	memset(p, 0, sizeof(*p));
 	p->kind = kind;
+	p->seg = ps->seg_sent;
 	p->swallow = swallow;
 	ps->q_len++;
 	return p;
@@ -498,14 +500,20 @@ enum ps_verdict ps_client_message(struct client *c, struct server *sv, const str
 
 /* ---- server responses ---- */
 
-/* After an error the server skipped to Sync: undo what the queued messages would have done. */
-static void undo_pending(struct server *sv)
+/*
+ * After an error the server skipped to the segment's Sync: undo what the
+ * queued messages of that segment would have done. Later segments are
+ * already on the wire and will be answered normally.
+ */
+static void undo_segment(struct server *sv)
 {
 	struct ps_server *ps = &sv->ps;
 
-	for (int i = 0; i < ps->q_len; i++) {
-		struct ps_pending *p = &ps->queue[(ps->q_head + i) % ps->q_cap];
+	while (ps->q_len > 0) {
+		struct ps_pending *p = &ps->queue[ps->q_head];
 
+		if (p->seg != ps->seg_done)
+			break;
 		if (p->slot != NULL)
 			slot_remove(ps, p->slot);
 		if (p->client != NULL && p->client_name != NULL && p->client == sv->client)
@@ -517,8 +525,14 @@ static void undo_pending(struct server *sv)
 			entry_unref(p->evicted);
 		}
 		free(p->client_name);
+		ps->q_head = (ps->q_head + 1) % ps->q_cap;
+		ps->q_len--;
 	}
-	ps->q_head = ps->q_len = 0;
+}
+
+void ps_segment_sent(struct server *sv)
+{
+	sv->ps.seg_sent++;
 }
 
 bool ps_server_response(struct server *sv, uint8_t type, bool *broken)
@@ -529,16 +543,12 @@ bool ps_server_response(struct server *sv, uint8_t type, bool *broken)
 
 	*broken = false;
 	if (type == 'E') {
-		undo_pending(sv);
+		undo_segment(sv);
 		return false;
 	}
 	if (type == 'Z') {
-		if (ps->q_len != 0) {
-			log_event(LOG_WARNING, "prepared.unanswered", LOG_INT, "server",
-			          (long long)sv->id, LOG_INT, "pending", (long long)ps->q_len,
-			          LOG_END);
-			undo_pending(sv);
-		}
+		undo_segment(sv); /* nothing is left unless the server skipped something */
+		ps->seg_done++;
 		return false;
 	}
 	if (ps->q_len == 0) {

@@ -80,6 +80,9 @@ bool ps_server_response(struct server *sv, uint8_t type, bool *broken);
  */
 bool ps_simple_query(struct client *c, const uint8_t *body, size_t len);
 
+/* A Sync or a Query went to sv: the pipeline segment it closes is complete. */
+void ps_segment_sent(struct server *sv);
+
 /* Statements known to the whole process (for stats and tests). */
 size_t ps_registry_size(void);
 

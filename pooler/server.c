@@ -699,6 +699,9 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		memcpy(tag, m->body, n);
 		tag[n] = 0;
 		stmt_command_complete(c, tag, now);
+		if (c->pending_set != NULL &&
+		    (strcmp(tag, "SET") == 0 || strcmp(tag, "RESET") == 0))
+			c->pending_set->confirmed = true;
 		if (pooled && strcmp(tag, "LISTEN") == 0)
 			sv->dirty = true; /* it now listens for one client: not for reuse */
 		if (pooled && tag_drops_statements(tag)) {

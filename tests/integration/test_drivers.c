@@ -182,8 +182,14 @@ struct pgbench_job {
 static void *pgbench_run(void *arg)
 {
 	struct pgbench_job *job = arg;
+	/*
+	 * One thread per client: pgbench prepares its statements with a blocking
+	 * PQprepare, so a thread that owned several clients could wait for a
+	 * server while its other clients hold both servers inside BEGIN..END
+	 * transactions only that same thread can finish.
+	 */
 	const char *argv[] = {"pgbench", "-N", "-M",       "prepared", "-c", "16",        "-j",
-	                      "2",       "-T", "4",        "-n",       "-h", "127.0.0.1", "-p",
+	                      "16",      "-T", "4",        "-n",       "-h", "127.0.0.1", "-p",
 	                      port_str,  "-U", "postgres", "postgres", NULL};
 
 	job->started = harness_run(argv, NULL, 30, &job->res);
@@ -209,6 +215,12 @@ static void test_pgbench_prepared(void **state)
 	assert_true(harness_run(init, NULL, 120, &res));
 	assert_int_equal(res.exit_code, 0);
 	harness_run_result_free(&res);
+	/*
+	 * pgbench -i ran directly, and earlier tests' pgscope servers are going
+	 * away: let those backends finish exiting before counting.
+	 */
+	for (int i = 0; i < 50 && server_backends(primary) > 0; i++)
+		harness_sleep_ms(100);
 
 	memset(&job, 0, sizeof(job));
 	assert_int_equal(pthread_create(&thread, NULL, pgbench_run, &job), 0);
