@@ -15,9 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * Input layout: 4 control bytes, then the byte stream a peer sends.
  *   ctl[0]  chunk size selector: the stream arrives in pieces of 1..256 bytes
  *           (0 = all at once), so partial headers and bodies are exercised;
- *   ctl[1]  max_len = 1 << (ctl[1] % 20) (1 byte .. 512 KB);
+ *   ctl[1]  max_len = 1 << (ctl[1] % 20) (1 byte .. 512 KB); bit 7: the peer
+ *           starts nearly full and is drained only when the relay pauses, so
+ *           the high-water mark is reached;
  *   ctl[2]  mask of message types (by type % 8) whose body the handler needs;
- *   ctl[3]  action seed: which messages are skipped, held once or end a relay.
+ *   ctl[3]  action seed: which messages are skipped, held once or end a relay;
+ *           bit 7: the peer's buffer is small (4 KB), so it refuses bytes.
  * The harness keeps its own copy of the stream and checks every message the
  * relay shows against it, and that the peer receives exactly the forwarded
  * messages, byte for byte, in order.
@@ -37,6 +40,8 @@ struct harness {
 	uint8_t *got; /* bytes the peer received (drained from dst), owned */
 	size_t got_len;
 	size_t held_at; /* stream offset of the message last held, or SIZE_MAX */
+	size_t junk;    /* bytes queued in dst before the relay ran, not from the stream */
+	bool lazy;      /* drain dst only when the relay pauses */
 	size_t msgs;
 };
 
@@ -115,6 +120,14 @@ static void drain(struct harness *h, struct pbuf *dst)
 
 	if (n == 0)
 		return;
+	if (h->junk > 0) {
+		size_t j = n < h->junk ? n : h->junk;
+		pbuf_consume(dst, j);
+		h->junk -= j;
+		n -= j;
+		if (n == 0)
+			return;
+	}
 	if (h->got_len + n > h->stream_len)
 		abort(); /* more out than ever came in */
 	memcpy(h->got + h->got_len, pbuf_head(dst), n);
@@ -159,7 +172,10 @@ static void run(struct harness *h, struct pbuf *dst, size_t chunk)
 			abort(); /* dst grows by at most what was consumed */
 		if (h->conn.pass_left > h->max_len + PROTO_HDR)
 			abort();
-		drain(h, dst);
+		if (r == RELAY_PAUSED && pbuf_len(dst) < CONN_HIGH_WATER)
+			abort(); /* paused without reaching the high-water mark */
+		if (!h->lazy || r == RELAY_PAUSED)
+			drain(h, dst);
 		switch (r) {
 		case RELAY_BAD_LEN:
 			if (!bad_len_justified(h))
@@ -206,8 +222,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.got = malloc(h.stream_len + 1);
 	if (h.expect == NULL || h.got == NULL)
 		abort();
+	if ((data[1] & 0x80) && !(data[3] & 0x80)) {
+		static const uint8_t junk[1024];
+		h.lazy = true;
+		h.junk = CONN_HIGH_WATER - 256;
+		for (size_t left = h.junk; left > 0;) {
+			size_t n = left < sizeof(junk) ? left : sizeof(junk);
+			if (!pbuf_append(&dst, junk, n))
+				abort();
+			left -= n;
+		}
+	}
 	current = &h;
 	run(&h, &dst, chunk);
+	drain(&h, &dst);
 	/* The peer received a prefix of the forwarded messages, never anything else. */
 	if (h.got_len > h.expect_len || memcmp(h.got, h.expect, h.got_len) != 0)
 		abort();
