@@ -122,7 +122,6 @@ struct stmt_track {
 	char tag[32];         /* last CommandComplete tag, truncated */
 	char sqlstate[6];     /* first error's SQLSTATE, "" if none */
 	char kind;            /* 'Q' simple query, 'E' extended (Execute) */
-	char tx_at_begin;     /* the client's transaction status when it was sent */
 	uint64_t text_hash;   /* observe_text() of its text, 0 if unknown */
 	uint64_t params_hash; /* its parameter values (or literal text) hashed */
 };

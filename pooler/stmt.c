@@ -21,7 +21,6 @@ void stmt_begin(struct client *c, char kind, ev_tstamp now, uint64_t text_hash,
 	t->tag[0] = 0;
 	t->sqlstate[0] = 0;
 	t->kind = kind;
-	t->tx_at_begin = c->tx_status;
 	t->text_hash = text_hash;
 	t->params_hash = params_hash;
 }
@@ -34,20 +33,6 @@ int stmt_in_flight(const struct client *c)
 static struct stmt_track *stmt_oldest(struct client *c)
 {
 	return c->stmt_count > 0 ? &c->stmts[c->stmt_head] : NULL;
-}
-
-/*
- * Whether a statement ran inside a transaction block (BEGIN ... COMMIT): not
- * when it started outside one and did not open one. Autocommit statements
- * get transaction id 0.
- */
-static bool in_transaction_block(const struct client *c, const struct stmt_track *t)
-{
-	if (t->tx_at_begin != 'I')
-		return true;
-	if (t->kind == 'Q')
-		return c->tx_status != 'I'; /* completes at its ReadyForQuery */
-	return strcmp(t->tag, "BEGIN") == 0 || strncmp(t->tag, "START", 5) == 0;
 }
 
 static void stmt_finish_oldest(struct client *c, ev_tstamp now)
@@ -65,7 +50,7 @@ static void stmt_finish_oldest(struct client *c, ev_tstamp now)
 	ev.rows = t->rows;
 	ev.tag = t->tag;
 	ev.sqlstate = t->sqlstate;
-	ev.xact_id = in_transaction_block(c, t) ? c->xact_id : 0;
+	ev.xact_id = c->xact_id;
 	ev.text_hash = t->text_hash;
 	ev.params_hash = t->params_hash;
 	c->stmt_head = (c->stmt_head + 1) % STMT_QUEUE_LEN;
