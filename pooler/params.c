@@ -178,13 +178,15 @@ bool params_parse_options(const char *options, struct params *out, char *err, si
 		if (word[0] == 0)
 			return true;
 		if (strcmp(word, "-c") == 0) {
-			s = next_word(s, word, sizeof(word), &overflow);
-			if (overflow || word[0] == 0) {
+			char setting[sizeof(word)];
+
+			s = next_word(s, setting, sizeof(setting), &overflow);
+			if (overflow || setting[0] == 0) {
 				snprintf(err, errlen,
 				         "missing setting after -c in startup options");
 				return false;
 			}
-			if (!add_setting(word, out, err, errlen))
+			if (!add_setting(setting, out, err, errlen))
 				return false;
 		} else if (strncmp(word, "--", 2) == 0) {
 			if (!add_setting(word + 2, out, err, errlen))
