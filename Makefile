@@ -125,13 +125,14 @@ bench: pgscope
 bench-report: pgscope
 	scripts/bench-report
 
-# libFuzzer targets (tests/fuzz/): 60 s each; fuzz-smoke 5 s each.
+# libFuzzer targets (tests/fuzz/): 60 s each; fuzz-smoke 5 s each. Both also
+# replay the kept crash reproducers and fail while any still crashes.
 fuzz:
-	tests/fuzz/run
+	tests/fuzz/run --repro; r=$$?; tests/fuzz/run; f=$$?; [ $$r -eq 0 ] && [ $$f -eq 0 ]
 
 .PHONY: fuzz-smoke
 fuzz-smoke:
-	tests/fuzz/run 5
+	tests/fuzz/run --repro; r=$$?; tests/fuzz/run 5; f=$$?; [ $$r -eq 0 ] && [ $$f -eq 0 ]
 
 # Analyzer cost per distinct query and per cached repeat (median, p99).
 .PHONY: bench-analyzer

@@ -67,7 +67,7 @@ static enum relay_action choose(struct harness *h, size_t off, bool has_body)
 		return RELAY_HOLD;
 	}
 	if (pick == 1 && has_body)
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	if (pick == 2)
 		return RELAY_FORWARD_STOP;
 	return RELAY_FORWARD;
