@@ -14,7 +14,7 @@ enum prefix_op_type {
 	OP_DB,       /* %d */
 	OP_APP,      /* %a */
 	OP_SQLSTATE, /* %e */
-	OP_SKIP,     /* any other escape: read and ignore */
+	OP_IGNORE,   /* any other escape: read and ignore */
 	OP_STOP,     /* %q: non-session processes end the prefix here */
 };
 
@@ -73,12 +73,12 @@ static bool compile_prefix(struct stderr_state *st, const char *prefix)
 				op->type = OP_STOP;
 				break;
 			default:
-				op->type = OP_SKIP;
+				op->type = OP_IGNORE;
 				break;
 			}
 			/* %s and %c would both claim a role: the first wins. */
 			if (p[1] == 's')
-				op->type = OP_SKIP;
+				op->type = OP_IGNORE;
 			st->nops++;
 			p += 2;
 			continue;

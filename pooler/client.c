@@ -764,7 +764,7 @@ static enum relay_action request_pooled(struct client *c, const struct relay_msg
 	case PS_FORWARD:
 		return RELAY_FORWARD;
 	case PS_REWRITTEN:
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	case PS_FAIL:
 		break;
 	}
@@ -782,7 +782,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	switch (m->type) {
 	case 'Q':
 		if (pooled && client_nothing_in_flight(c) && ps_simple_query(c, m->body, m->len))
-			return RELAY_SKIP;
+			return RELAY_CONSUME;
 		if (pooled && client_nothing_in_flight(c) && c->tx_status == 'I')
 			client_note_set(c, m->body, m->len);
 		if (c->tx_status == 'I' && c->pending_sync == 0)

@@ -153,7 +153,7 @@ enum relay_result conn_relay(struct conn *src, struct pbuf *dst, const struct re
 			return RELAY_STOPPED;
 		case RELAY_FAIL:
 			return RELAY_FAILED;
-		case RELAY_SKIP:
+		case RELAY_CONSUME:
 			if (msg.body == NULL)
 				return RELAY_FAILED; /* cannot skip a streamed message */
 			pbuf_consume(&src->in, whole);

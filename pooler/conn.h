@@ -59,7 +59,7 @@ struct relay_msg {
 enum relay_action {
 	RELAY_FORWARD,      /* append to the peer */
 	RELAY_FORWARD_STOP, /* append, then stop relaying (e.g. after ReadyForQuery) */
-	RELAY_SKIP,         /* consume without forwarding (body messages only) */
+	RELAY_CONSUME,      /* consume without forwarding (body messages only) */
 	RELAY_HOLD,         /* leave it in the buffer and stop */
 	RELAY_FAIL,         /* the handler has dealt with an error; stop */
 };

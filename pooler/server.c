@@ -364,7 +364,7 @@ static enum relay_action login_sasl(struct server *sv, uint32_t code, const uint
 			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, err);
 		if (!proto_write_sasl_initial(&sv->conn.out, SCRAM_MECHANISM, out, strlen(out)))
 			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of buffer space");
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	}
 	if (sv->scram == NULL)
 		return login_fail(sv, SQLSTATE_PROTOCOL_VIOLATION, "unexpected SASL message");
@@ -374,11 +374,11 @@ static enum relay_action login_sasl(struct server *sv, uint32_t code, const uint
 			return login_fail(sv, SQLSTATE_INVALID_PASSWORD, err);
 		if (!proto_write_sasl_response(&sv->conn.out, out, strlen(out)))
 			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of buffer space");
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	}
 	if (scram_client_verify_server_final(sv->scram, (const char *)data, len, &err) != SCRAM_OK)
 		return login_fail(sv, SQLSTATE_INVALID_PASSWORD, err);
-	return RELAY_SKIP;
+	return RELAY_CONSUME;
 }
 
 static enum relay_action login_auth(struct server *sv, const uint8_t *body, size_t len)
@@ -394,7 +394,7 @@ static enum relay_action login_auth(struct server *sv, const uint8_t *body, size
 		                  "malformed authentication request");
 	switch (code) {
 	case PROTO_AUTH_OK:
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	case PROTO_AUTH_CLEARTEXT:
 		if (p->password[0] == 0 || auth_secret_kind(p->password) != AUTH_SECRET_PLAIN)
 			return login_fail(sv, SQLSTATE_INVALID_PASSWORD,
@@ -402,7 +402,7 @@ static enum relay_action login_auth(struct server *sv, const uint8_t *body, size
 			                  "configured for this user");
 		if (!proto_write_password(&sv->conn.out, p->password))
 			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of buffer space");
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	case PROTO_AUTH_MD5: {
 		char resp[AUTH_MD5_BUF];
 		const uint8_t *salt = proto_read_bytes(&r, AUTH_MD5_SALT_LEN);
@@ -415,7 +415,7 @@ static enum relay_action login_auth(struct server *sv, const uint8_t *body, size
 			                  "password is configured for this user");
 		if (!proto_write_password(&sv->conn.out, resp))
 			return login_fail(sv, SQLSTATE_INTERNAL_ERROR, "out of buffer space");
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	}
 	case PROTO_AUTH_SASL:
 	case PROTO_AUTH_SASL_CONTINUE:
@@ -469,12 +469,12 @@ static enum relay_action login_msg(void *owner, const struct relay_msg *m)
 
 		if (!r.bad)
 			params_set(&sv->params, name, value);
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	}
 	case 'K':
 		sv->backend_pid = proto_read_int32(&r);
 		sv->backend_key = proto_read_int32(&r);
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	case 'E': {
 		struct proto_error_info e;
 
@@ -485,7 +485,7 @@ static enum relay_action login_msg(void *owner, const struct relay_msg *m)
 	}
 	case 'N':
 	case 'v': /* NegotiateProtocolVersion: we ask for 3.0 only */
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	case 'Z':
 		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
 		pbuf_consume(&sv->conn.in, PROTO_HDR + m->len);
@@ -616,33 +616,33 @@ static enum relay_action internal_msg(void *owner, const struct relay_msg *m)
 			snprintf(sv->error_message, sizeof(sv->error_message), "%s", e.message);
 		}
 		sv->task_failed = true;
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	}
 	case 'S': {
 		const char *name = proto_read_str(&r);
 		const char *value = proto_read_str(&r);
 
 		if (r.bad)
-			return RELAY_SKIP;
+			return RELAY_CONSUME;
 		params_set(&sv->params, name, value);
 		/* Keep the client's wish in the server's spelling ("utf8" -> "UTF8"). */
 		if (sv->client != NULL && params_get(&sv->client->params, name) != NULL)
 			params_set(&sv->client->params, name, value);
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	}
 	case 'A':
 		if (sv->listen_conn)
 			listen_deliver(sv->pool, m->body, m->len);
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	case 'Z':
 		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
 		if (--sv->pending_ready > 0)
-			return RELAY_SKIP;
+			return RELAY_CONSUME;
 		pbuf_consume(&sv->conn.in, PROTO_HDR + m->len);
 		server_task_done(sv);
 		return RELAY_FAIL; /* handled: stop this pass */
 	default:
-		return RELAY_SKIP;
+		return RELAY_CONSUME;
 	}
 }
 
@@ -676,7 +676,7 @@ static enum relay_action pooled_response(struct server *sv, const struct relay_m
 		server_lost(sv, "unexpected ParseComplete/CloseComplete from server");
 		return RELAY_FAIL;
 	}
-	return swallow ? RELAY_SKIP : RELAY_FORWARD;
+	return swallow ? RELAY_CONSUME : RELAY_FORWARD;
 }
 
 static enum relay_action active_msg(void *owner, const struct relay_msg *m)
@@ -823,7 +823,7 @@ static enum relay_action listen_msg(void *owner, const struct relay_msg *m)
 
 	if (m->type == 'A')
 		listen_deliver(sv->pool, m->body, m->len);
-	return RELAY_SKIP;
+	return RELAY_CONSUME;
 }
 
 static const struct relay_ops listen_ops = {
