@@ -5,6 +5,7 @@
 #include <pg_query.h>
 
 #include "analyzer/engine.h"
+#include "analyzer/json.h"
 #include "analyzer/report.h"
 #include "analyzer/report_hypo.h"
 #include "analyzer/traffic.h"
@@ -804,32 +805,7 @@ void report_format_us(int64_t us, char *out, size_t size)
 
 void report_json_str(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		default:
-			if (*p < 0x20)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
-		}
-	}
-	fputc('"', out);
+	json_write_string(out, s != NULL ? s : "");
 }
 
 int report_format_parse(const char *name)

@@ -89,61 +89,15 @@ static void cancel_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	cancel_finish(w->data);
 }
 
-static int cancel_socket(const struct db_config *db)
-{
-	char port[16];
-	struct addrinfo hints, *res = NULL;
-	int fd, rc;
-
-	if (db->host == NULL || db->host[0] == '/') {
-		struct sockaddr_un sun;
-
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d",
-		         server_socket_dir(db), db->port);
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (fd == -1)
-			return -1;
-		if (!conn_prepare_socket(fd, false))
-			goto out_close;
-		rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-		if (rc == -1 && errno != EINPROGRESS && errno != EAGAIN)
-			goto out_close;
-		return fd;
-	}
-	snprintf(port, sizeof(port), "%d", db->port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(db->host, port, &hints, &res) != 0)
-		return -1;
-	fd = socket(res->ai_family, SOCK_STREAM, 0);
-	if (fd == -1) {
-		freeaddrinfo(res);
-		return -1;
-	}
-	if (!conn_prepare_socket(fd, true)) {
-		freeaddrinfo(res);
-		goto out_close;
-	}
-	rc = connect(fd, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	if (rc == -1 && errno != EINPROGRESS)
-		goto out_close;
-	return fd;
-out_close:
-	close(fd);
-	return -1;
-}
-
 void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key, uint64_t server_id)
 {
 	struct cancel_conn *cc;
-	int fd = cancel_socket(db);
+	char err[256];
+	int fd = server_open_socket(db, err, sizeof(err));
 
 	if (fd == -1) {
 		log_event(LOG_WARNING, "cancel.failed", LOG_STR, "db", db->name, LOG_STR, "error",
-		          strerror(errno), LOG_END);
+		          err, LOG_END);
 		goto out_done;
 	}
 	cc = calloc(1, sizeof(*cc));

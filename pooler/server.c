@@ -97,8 +97,7 @@ const char *server_socket_dir(const struct db_config *db)
 	return dir != NULL && dir[0] != 0 ? dir : "/var/run/postgresql";
 }
 
-/* Build the socket address for the pool's server; returns a socket fd or -1. */
-static int server_open_socket(const struct db_config *db, char *err, size_t errlen)
+int server_open_socket(const struct db_config *db, char *err, size_t errlen)
 {
 	char port[16];
 	struct addrinfo hints, *res = NULL;

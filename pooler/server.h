@@ -50,6 +50,13 @@ bool server_flush(struct server *sv);
 /* The Unix socket directory for a [databases] entry without host= or with host=/dir. */
 const char *server_socket_dir(const struct db_config *db);
 
+/*
+ * Start a non-blocking connect to db's server (TCP, or a Unix socket when
+ * host is a directory). Returns the socket, or -1 with a message in err.
+ * The caller owns the socket and learns the outcome when it is writable.
+ */
+int server_open_socket(const struct db_config *db, char *err, size_t errlen);
+
 /* Name of a state, for logs. */
 const char *server_state_name(enum server_state st);
 
