@@ -662,6 +662,18 @@ static bool set_main_key(struct loader *ld, const struct key_def *def, const cha
 	return true;
 }
 
+/*
+ * A TLS mode that insists on encryption cannot be honoured without TLS: refuse
+ * it rather than run in plain text ("allow"/"prefer"/"disable" only warn).
+ */
+static bool tls_required(const char *key, const char *value)
+{
+	if (strcmp(key, "client_tls_sslmode") != 0 && strcmp(key, "server_tls_sslmode") != 0)
+		return false;
+	return strcasecmp(value, "require") == 0 || strcasecmp(value, "verify-ca") == 0 ||
+	       strcasecmp(value, "verify-full") == 0;
+}
+
 static bool handle_main(struct loader *ld, const char *key, const char *value)
 {
 	const struct key_def *def = find_main_key(key);
@@ -671,6 +683,11 @@ static bool handle_main(struct loader *ld, const char *key, const char *value)
 		return set_main_key(ld, def, value);
 	ign = find_ignored(ignored_main_keys,
 	                   sizeof(ignored_main_keys) / sizeof(ignored_main_keys[0]), key);
+	if (ign != NULL && tls_required(key, value))
+		return fail_key(ld, key,
+		                "'%s' demands TLS, which pgscope does not implement yet: "
+		                "connections would not be encrypted",
+		                value);
 	if (ign != NULL) {
 		warn_ignored(ld, ign->name, ign->reason);
 		return true;

@@ -33,29 +33,17 @@ const struct db_config *pool_resolve_db(const char *name)
 	if (grown == NULL)
 		return NULL;
 	pooler.autodbs = grown;
-	copy = malloc(sizeof(*copy));
+	copy = config_db_instantiate(d, name);
 	if (copy == NULL)
 		return NULL;
-	*copy = *d; /* the other strings stay the fallback's (owned by the config) */
-	copy->name = strdup(name);
-	copy->dbname = strdup(d->dbname ? d->dbname : name);
-	if (copy->name == NULL || copy->dbname == NULL) {
-		free(copy->name);
-		free(copy->dbname);
-		free(copy);
-		return NULL;
-	}
 	pooler.autodbs[pooler.n_autodbs++] = copy;
 	return copy;
 }
 
 void pool_free_autodbs(void)
 {
-	for (size_t i = 0; i < pooler.n_autodbs; i++) {
-		free(pooler.autodbs[i]->name);
-		free(pooler.autodbs[i]->dbname);
-		free(pooler.autodbs[i]);
-	}
+	for (size_t i = 0; i < pooler.n_autodbs; i++)
+		config_db_free(pooler.autodbs[i]);
 	free(pooler.autodbs);
 	pooler.autodbs = NULL;
 	pooler.n_autodbs = 0;

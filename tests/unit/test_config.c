@@ -488,6 +488,19 @@ static void test_unknown_key_is_an_error(void **state)
 	load_fails("[users]\nbob = pool_mode=session shoe_size=9\n", 2, "bob", "shoe_size");
 }
 
+/* A TLS mode that insists on encryption stops the start; a lenient one only warns. */
+static void test_required_tls_is_an_error(void **state)
+{
+	struct config cfg;
+
+	load_fails("[pgscope]\nserver_tls_sslmode = verify-full\n", 2, "server_tls_sslmode",
+	           "demands TLS");
+	load_fails("[pgbouncer]\nclient_tls_sslmode = require\n", 2, "client_tls_sslmode",
+	           "demands TLS");
+	load_ok(&cfg, "[pgscope]\nserver_tls_sslmode = prefer\n");
+	config_free(&cfg);
+}
+
 static void test_bad_values_name_line_and_key(void **state)
 {
 	load_fails("[pgscope]\nlisten_port = 70000\n", 2, "listen_port", "out of range");
@@ -891,6 +904,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_unused_key_warns_once, setup_test),
 	    cmocka_unit_test_setup(test_pgscope_and_pgbouncer_sections_are_one, setup_test),
 	    cmocka_unit_test_setup(test_unknown_key_is_an_error, setup_test),
+	    cmocka_unit_test_setup(test_required_tls_is_an_error, setup_test),
 	    cmocka_unit_test_setup(test_bad_values_name_line_and_key, setup_test),
 	    cmocka_unit_test_setup(test_structural_errors, setup_test),
 	    cmocka_unit_test_setup(test_cross_checks, setup_test),
