@@ -25,7 +25,29 @@ struct analysis_run {
 	bool oom;        /* an allocation failed; findings may be incomplete */
 	struct active_rule *rules;
 	size_t n_rules;
+	size_t line_offset; /* a byte offset whose line is known ... */
+	int line;           /* ... and that line (1-based): findings mostly come in order */
 };
+
+/*
+ * The line of offset, counting newlines from the last offset looked up when
+ * that is not past it, so findings in text order cost one pass in all.
+ */
+static int run_line_of(struct analysis_run *run, size_t offset)
+{
+	if (run->line == 0 || offset < run->line_offset) {
+		run->line_offset = 0;
+		run->line = 1;
+	}
+	for (const char *p = run->sql + run->line_offset; p < run->sql + offset; p++) {
+		p = memchr(p, '\n', (size_t)(run->sql + offset - p));
+		if (p == NULL)
+			break;
+		run->line++;
+	}
+	run->line_offset = offset;
+	return run->line;
+}
 
 /* Longest message or suggestion kept, so one finding's size is bounded. */
 #define ENGINE_MAX_TEXT 4096
@@ -53,7 +75,7 @@ static bool add_finding(struct analysis_run *run, const char *rule_id, enum seve
 	f->rule_id = rule_id;
 	f->severity = sev;
 	f->offset = offset > run->len ? run->len : offset;
-	f->line = parse_line_of(run->sql, run->len, f->offset);
+	f->line = run_line_of(run, f->offset);
 	f->stmt = run->cur_stmt;
 	f->message = strndup(message, ENGINE_MAX_TEXT);
 	f->suggestion = suggestion != NULL ? strndup(suggestion, ENGINE_MAX_TEXT) : NULL;
