@@ -539,7 +539,7 @@ void json_write_number(FILE *out, double v)
 		fputs("null", out);
 		return;
 	}
-	if (v == (double)(int64_t)v && fabs(v) < 9e15)
+	if (fabs(v) < 9e15 && v == (double)(int64_t)v) /* range first: the cast must fit */
 		fprintf(out, "%lld", (long long)v);
 	else
 		fprintf(out, "%.17g", v);

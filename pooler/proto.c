@@ -1,5 +1,6 @@
 /* proto.c - PostgreSQL wire protocol v3 readers and writers (see proto.h). */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,14 +302,16 @@ bool proto_parse_error(const uint8_t *body, size_t len, struct proto_error_info 
 long long proto_tag_rows(const char *tag)
 {
 	const char *last = strrchr(tag, ' ');
-	char *end;
-	long long n;
+	long long n = 0;
 
-	if (last == NULL)
+	if (last == NULL || last[1] == 0)
 		return -1;
-	n = strtoll(last + 1, &end, 10);
-	if (end == last + 1 || *end != 0)
-		return -1;
+	/* Digits only: a count is never signed, and one too large to hold is no count. */
+	for (const char *p = last + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || n > (LLONG_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
 	return n;
 }
 

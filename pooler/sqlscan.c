@@ -33,7 +33,7 @@ const char *sqlscan_ident(const char *s, const char *end, char *out, size_t outl
 	size_t o = 0;
 
 	if (s < end && *s == '"') {
-		for (s++; s < end; s++) {
+		for (s++; s < end && *s != 0; s++) {
 			if (*s == '"') {
 				if (s + 1 < end && s[1] == '"') {
 					s++;
@@ -108,12 +108,10 @@ static bool read_value(const char *s, const char *end, char *out, size_t outlen)
 enum sqlscan_set_kind sqlscan_set(const char *sql, size_t len, char *name, size_t namelen,
                                   char *value, size_t valuelen)
 {
-	const char *end = sql + len;
+	const char *end = sql + strnlen(sql, len); /* the server reads no further than a NUL */
 	const char *s = sqlscan_skip_space(sql, end);
 	char word[32];
 
-	while (end > s && end[-1] == 0)
-		end--;
 	s = sqlscan_ident(s, end, word, sizeof(word));
 	if (s == NULL)
 		return SQLSCAN_NOT_SET;
