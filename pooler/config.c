@@ -121,17 +121,17 @@ struct ignored_key {
 };
 
 #define NOT_USED "not used by pgscope"
-#define NO_TLS   "TLS is not implemented yet: connections are not encrypted"
+#define NO_TLS   "TLS is not supported yet: connections are not encrypted"
 
 /* Every pgbouncer.ini main-section key (PgBouncer 1.25) that pgscope does not implement. */
 static const struct ignored_key ignored_main_keys[] = {
     {"application_name_add_host", NOT_USED},
-    {"auth_dbname", "auth_query is not implemented; use auth_file"},
-    {"auth_hba_file", "auth_type hba is not implemented"},
-    {"auth_ident_file", "auth_type hba is not implemented"},
-    {"auth_ldap_options", "auth_type ldap is not implemented"},
-    {"auth_query", "auth_query is not implemented; use auth_file"},
-    {"auth_user", "auth_query is not implemented; use auth_file"},
+    {"auth_dbname", "auth_query is not supported; use auth_file"},
+    {"auth_hba_file", "auth_type hba is not supported"},
+    {"auth_ident_file", "auth_type hba is not supported"},
+    {"auth_ldap_options", "auth_type ldap is not supported"},
+    {"auth_query", "auth_query is not supported; use auth_file"},
+    {"auth_user", "auth_query is not supported; use auth_file"},
     {"autodb_idle_timeout", NOT_USED},
     {"cancel_wait_timeout", NOT_USED},
     {"client_tls13_ciphers", NO_TLS},
@@ -153,7 +153,7 @@ static const struct ignored_key ignored_main_keys[] = {
     {"login_notify_message", NOT_USED},
     {"max_db_client_connections", NOT_USED},
     {"max_user_client_connections", NOT_USED},
-    {"peer_id", "peering is not implemented"},
+    {"peer_id", "peering is not supported"},
     {"pool_idle_timeout", NOT_USED},
     {"query_wait_notify", NOT_USED},
     {"resolv_conf", NOT_USED},
@@ -188,24 +188,24 @@ static const struct ignored_key ignored_main_keys[] = {
 
 /* PgBouncer [databases] keys that pgscope does not implement. */
 static const struct ignored_key ignored_db_keys[] = {
-    {"auth_dbname", "auth_query is not implemented; use auth_file"},
-    {"auth_query", "auth_query is not implemented; use auth_file"},
-    {"auth_user", "auth_query is not implemented; use auth_file"},
+    {"auth_dbname", "auth_query is not supported; use auth_file"},
+    {"auth_query", "auth_query is not supported; use auth_file"},
+    {"auth_user", "auth_query is not supported; use auth_file"},
     {"load_balance_hosts", NOT_USED},
     {"max_db_client_connections", NOT_USED},
-    {"query_wait_timeout", "set per database is not implemented; the global value applies"},
-    {"server_lifetime", "set per database is not implemented; the global value applies"},
+    {"query_wait_timeout", "set per database is not supported; the global value applies"},
+    {"server_lifetime", "set per database is not supported; the global value applies"},
 };
 
 /* PgBouncer [users] keys that pgscope does not implement. */
 static const struct ignored_key ignored_user_keys[] = {
-    {"client_idle_timeout", "set per user is not implemented; the global value applies"},
-    {"idle_transaction_timeout", "set per user is not implemented; the global value applies"},
+    {"client_idle_timeout", "set per user is not supported; the global value applies"},
+    {"idle_transaction_timeout", "set per user is not supported; the global value applies"},
     {"max_user_client_connections", NOT_USED},
-    {"pool_size", "set per user is not implemented; use [databases] pool_size"},
-    {"query_timeout", "set per user is not implemented; the global value applies"},
-    {"query_wait_timeout", "set per user is not implemented; the global value applies"},
-    {"reserve_pool_size", "set per user is not implemented; use [databases] reserve_pool"},
+    {"pool_size", "set per user is not supported; use [databases] pool_size"},
+    {"query_timeout", "set per user is not supported; the global value applies"},
+    {"query_wait_timeout", "set per user is not supported; the global value applies"},
+    {"reserve_pool_size", "set per user is not supported; use [databases] reserve_pool"},
     {"transaction_timeout", NOT_USED},
 };
 
@@ -1179,7 +1179,7 @@ static bool handle_section(struct loader *ld, char *line)
 		ld->section = SECTION_RULES;
 	} else if (strcasecmp(name, "peers") == 0) {
 		ld->section = SECTION_PEERS;
-		warn_ignored(ld, "[peers]", "peering is not implemented; the section is skipped");
+		warn_ignored(ld, "[peers]", "peering is not supported; the section is skipped");
 	} else {
 		return fail_key(ld, NULL, "unknown section [%s]", name);
 	}

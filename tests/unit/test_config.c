@@ -443,7 +443,7 @@ static void test_pgbouncer_ini_loads_unchanged(void **state)
 			fail_msg("expected one warning for %s in:\n%s", sample_unused[i], warnings);
 	}
 	assert_non_null(strstr(warnings, "pgbouncer.ini line=91 key=tcp_keepalive "));
-	assert_non_null(strstr(warnings, "reason=\"TLS is not implemented yet"));
+	assert_non_null(strstr(warnings, "reason=\"TLS is not supported yet"));
 	free(warnings);
 }
 

@@ -359,7 +359,7 @@ static void test_thread_cleanup_releases_memory(void **state)
 static void test_thread_cleanup_valgrind(void **state)
 {
 	if (access("/usr/bin/valgrind", X_OK) != 0)
-		skip();
+		fail_msg("valgrind is not installed: run scripts/install-deps all");
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	assert_true(n > 0);
