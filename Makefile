@@ -118,6 +118,11 @@ run:
 	$(MAKE) pgscope
 	scripts/dev-run
 
+# 2,000 clients over a pool of 20 for 30 s (make check runs the same test for 10 s).
+.PHONY: soak
+soak: pgscope $(BUILD)/tests/integration/test_txn_pgbench
+	PGSCOPE_SOAK_SECONDS=30 tests/integration/run $(BUILD)/tests/integration/test_txn_pgbench
+
 bench: pgscope
 	scripts/bench
 

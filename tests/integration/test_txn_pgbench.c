@@ -18,10 +18,11 @@
 #include "tests/integration/harness.h"
 #include "tests/integration/txn_util.h"
 
-#define DB          "txn_bench"
-#define CLIENTS     2000
-#define POOL_SIZE   20
-#define DURATION_S  "10" /* the issue asks 30 s; 10 s keeps the suite short */
+#define DB        "txn_bench"
+#define CLIENTS   2000
+#define POOL_SIZE 20
+/* Seconds pgbench runs: 10 in make check, PGSCOPE_SOAK_SECONDS (30 in make soak) otherwise. */
+static char duration_s[16] = "10";
 #define NOFILE_WANT 8192
 
 static struct harness_pgscope ps;
@@ -78,10 +79,10 @@ static void *bench_thread(void *arg)
 {
 	struct bench_run *run = arg;
 	const char *argv[] = {"pgbench", "-M", "prepared", "-S", "-c", "2000",      "-j",
-	                      "4",       "-T", DURATION_S, "-n", "-h", "127.0.0.1", "-p",
+	                      "4",       "-T", duration_s, "-n", "-h", "127.0.0.1", "-p",
 	                      port_str,  "-U", "postgres", DB,   NULL};
 
-	run->started = harness_run(argv, NULL, 120, &run->res);
+	run->started = harness_run(argv, NULL, atoi(duration_s) + 110, &run->res);
 	atomic_store(&run->done, true);
 	return NULL;
 }
@@ -136,7 +137,7 @@ static void test_2000_clients_pool_20(void **state)
 	clients = report_number(run.res.output, "number of clients: ");
 	printf("pgbench -M prepared -S, %d clients, pool %d, %s s: %ld transactions, %ld failed; "
 	       "at most %ld server backends in %ld samples of pg_stat_activity\n",
-	       CLIENTS, POOL_SIZE, DURATION_S, done, failed, max_backends, samples);
+	       CLIENTS, POOL_SIZE, duration_s, done, failed, max_backends, samples);
 	for (const char *line = strstr(run.res.output, "initial connection time"); line != NULL;
 	     line = strstr(line + 1, "tps = ")) {
 		printf("  %.*s\n", (int)strcspn(line, "\n"), line);
@@ -159,6 +160,11 @@ static void test_2000_clients_pool_20(void **state)
 
 int main(void)
 {
+	const char *soak = getenv("PGSCOPE_SOAK_SECONDS");
+
+	if (soak != NULL && atoi(soak) > 0)
+		snprintf(duration_s, sizeof(duration_s), "%d", atoi(soak));
+
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_2000_clients_pool_20),
 	};
