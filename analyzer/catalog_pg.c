@@ -132,6 +132,15 @@ static void *append(void **arr, size_t *n, size_t sz)
 	return na + (*n)++ * sz;
 }
 
+/* End of a row loop: free the result; ok false means an allocation failed. */
+static bool finish_rows(struct loader *ld, PGresult *res, bool ok)
+{
+	PQclear(res);
+	if (!ok)
+		snprintf(ld->err, ld->errlen, "out of memory");
+	return ok;
+}
+
 static bool load_tables(struct loader *ld)
 {
 	PGresult *res = run_query(ld, q_tables);
@@ -154,10 +163,7 @@ static bool load_tables(struct loader *ld)
 		t->reltuples = strtod(PQgetvalue(res, r, 4), NULL);
 		t->relpages = atoll(PQgetvalue(res, r, 5));
 	}
-	PQclear(res);
-	if (!ok)
-		snprintf(ld->err, ld->errlen, "out of memory");
-	return ok;
+	return finish_rows(ld, res, ok);
 }
 
 static bool load_columns(struct loader *ld)
@@ -182,10 +188,7 @@ static bool load_columns(struct loader *ld)
 		c->not_null = bool_value(res, r, 3);
 		c->attnum = atoi(PQgetvalue(res, r, 4));
 	}
-	PQclear(res);
-	if (!ok)
-		snprintf(ld->err, ld->errlen, "out of memory");
-	return ok;
+	return finish_rows(ld, res, ok);
 }
 
 static int ixref_cmp(const void *x, const void *y)
@@ -304,10 +307,7 @@ static bool load_index_keys(struct loader *ld)
 		k->opclass = dup_value(res, r, 5, &ok);
 		k->desc = bool_value(res, r, 6);
 	}
-	PQclear(res);
-	if (!ok)
-		snprintf(ld->err, ld->errlen, "out of memory");
-	return ok;
+	return finish_rows(ld, res, ok);
 }
 
 static bool load_fkeys(struct loader *ld)
@@ -345,10 +345,7 @@ static bool load_fkeys(struct loader *ld)
 		*c = dup_value(res, r, 3, &ok);
 		*rc = dup_value(res, r, 6, &ok);
 	}
-	PQclear(res);
-	if (!ok)
-		snprintf(ld->err, ld->errlen, "out of memory");
-	return ok;
+	return finish_rows(ld, res, ok);
 }
 
 /*
@@ -443,10 +440,7 @@ static bool load_stats(struct loader *ld)
 		if (ok)
 			s->n_mcv = nm;
 	}
-	PQclear(res);
-	if (!ok)
-		snprintf(ld->err, ld->errlen, "out of memory");
-	return ok;
+	return finish_rows(ld, res, ok);
 }
 
 struct catalog *catalog_load_dsn(const char *dsn, char *err, size_t errlen)

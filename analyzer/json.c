@@ -302,6 +302,24 @@ static struct json_value *grow(struct json_reader *r, struct json_value *v, size
 	return slot;
 }
 
+enum item_next { ITEM_MORE, ITEM_END, ITEM_BAD };
+
+/* After an array element or object member: ',' for more, close to end, anything else is bad. */
+static enum item_next after_item(struct json_reader *r, char close)
+{
+	skip_ws(r);
+	if (r->pos < r->len && r->text[r->pos] == ',') {
+		r->pos++;
+		return ITEM_MORE;
+	}
+	if (r->pos < r->len && r->text[r->pos] == close) {
+		r->pos++;
+		return ITEM_END;
+	}
+	reader_fail(r, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+	return ITEM_BAD;
+}
+
 static bool parse_array(struct json_reader *r, struct json_value *v, int depth)
 {
 	size_t cap = 0;
@@ -317,17 +335,14 @@ static bool parse_array(struct json_reader *r, struct json_value *v, int depth)
 		struct json_value *item = grow(r, v, &cap, false);
 		if (item == NULL || !parse_value(r, item, depth + 1))
 			return false;
-		skip_ws(r);
-		if (r->pos < r->len && r->text[r->pos] == ',') {
-			r->pos++;
+		switch (after_item(r, ']')) {
+		case ITEM_MORE:
 			continue;
-		}
-		if (r->pos < r->len && r->text[r->pos] == ']') {
-			r->pos++;
+		case ITEM_END:
 			return true;
+		case ITEM_BAD:
+			return false;
 		}
-		reader_fail(r, "expected ',' or ']'");
-		return false;
 	}
 }
 
@@ -362,17 +377,14 @@ static bool parse_object(struct json_reader *r, struct json_value *v, int depth)
 		r->pos++;
 		if (!parse_value(r, item, depth + 1))
 			return false;
-		skip_ws(r);
-		if (r->pos < r->len && r->text[r->pos] == ',') {
-			r->pos++;
+		switch (after_item(r, '}')) {
+		case ITEM_MORE:
 			continue;
-		}
-		if (r->pos < r->len && r->text[r->pos] == '}') {
-			r->pos++;
+		case ITEM_END:
 			return true;
+		case ITEM_BAD:
+			return false;
 		}
-		reader_fail(r, "expected ',' or '}'");
-		return false;
 	}
 }
 
