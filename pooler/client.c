@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pooler/auth.h"
@@ -33,6 +34,7 @@
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void text_refs_release(struct htab *t);
 static void client_on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void client_linger(struct client *c);
 
 const char *client_state_name(enum client_state st)
 {
@@ -53,6 +55,8 @@ const char *client_state_name(enum client_state st)
 		return "active";
 	case CL_CLOSING:
 		return "closing";
+	case CL_LINGER:
+		return "linger";
 	}
 	return "?";
 }
@@ -79,6 +83,7 @@ void client_set_state(struct client *c, enum client_state st)
 		list_append(&p->active_clients, &c->node);
 		break;
 	case CL_CLOSING:
+	case CL_LINGER:
 		list_append(&pooler.closing_clients, &c->node);
 		break;
 	case CL_FREE:
@@ -136,7 +141,7 @@ bool client_flush(struct client *c)
 	if (r != CONN_OK)
 		return true;
 	if (c->state == CL_CLOSING) {
-		client_close(c, "error sent");
+		client_linger(c);
 		return false;
 	}
 	if (c->server != NULL && c->server->conn.paused && pbuf_len(&c->conn.out) < CONN_LOW_WATER)
@@ -149,23 +154,85 @@ static void client_on_write(struct ev_loop *loop, ev_io *w, int revents)
 	client_flush(w->data);
 }
 
-void client_fail(struct client *c, const char *sqlstate, const char *message)
+static bool client_ending(const struct client *c)
 {
-	if (c->state == CL_CLOSING || c->state == CL_FREE)
-		return;
-	log_event(LOG_WARNING, "client.error", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
-	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR,
-	          "sqlstate", sqlstate, LOG_STR, "error", message, LOG_END);
+	return c->state == CL_CLOSING || c->state == CL_LINGER || c->state == CL_FREE;
+}
+
+/* Unlink from any server, queue the error (if any) and close once flushed. */
+static void client_begin_close(struct client *c, const char *sqlstate, const char *message)
+{
 	/* Mid-way through a streamed server message an error would corrupt the stream. */
 	bool mid_message = c->server != NULL && c->server->conn.pass_left > 0;
 
 	if (c->server != NULL)
 		pool_release_server(c);
 	conn_stop_read(&c->conn);
-	if (!mid_message)
+	if (sqlstate != NULL && !mid_message)
 		proto_write_error(&c->conn.out, "FATAL", sqlstate, message);
 	client_set_state(c, CL_CLOSING);
 	client_flush(c);
+}
+
+void client_fail(struct client *c, const char *sqlstate, const char *message)
+{
+	if (client_ending(c))
+		return;
+	log_event(LOG_WARNING, "client.error", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
+	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR,
+	          "sqlstate", sqlstate, LOG_STR, "error", message, LOG_END);
+	client_begin_close(c, sqlstate, message);
+}
+
+void client_end(struct client *c, const char *reason)
+{
+	if (client_ending(c))
+		return;
+	log_event(LOG_INFO, "client.end", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
+	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR, "reason",
+	          reason, LOG_END);
+	client_begin_close(c, NULL, NULL);
+}
+
+/*
+ * The final error is sent: shut the write side and discard what the client
+ * still sends until it closes (or CLOSING_GRACE passes, see pooler.c).
+ * Closing at once with unread input would send a reset, and a reset makes
+ * the client's kernel drop the error before the client has read it.
+ */
+static void client_linger(struct client *c)
+{
+	/*
+	 * While the client is still sending an oversized message, the write
+	 * side stays open: a client that reads only after it has sent all (as
+	 * libpq does) would take the shutdown for a lost connection.
+	 */
+	if (c->linger_skip == 0 && shutdown(c->conn.fd, SHUT_WR) == -1) {
+		client_close(c, "error sent");
+		return;
+	}
+	pbuf_consume(&c->conn.in, pbuf_len(&c->conn.in));
+	c->last_active = ev_now(pooler.loop);
+	client_set_state(c, CL_LINGER);
+	conn_start_read(&c->conn);
+}
+
+/* Reading while lingering: discard; close at the client's end. */
+static void client_linger_read(struct client *c)
+{
+	enum conn_io r = conn_fill(&c->conn, pooler.cfg->pkt_buf);
+	size_t n = pbuf_len(&c->conn.in);
+
+	pbuf_consume(&c->conn.in, n);
+	if (r == CONN_EOF || r == CONN_ERROR) {
+		client_close(c, "error sent");
+		return;
+	}
+	if (c->linger_skip == 0)
+		return;
+	c->linger_skip = n >= c->linger_skip ? 0 : c->linger_skip - (uint32_t)n;
+	if (c->linger_skip == 0 && shutdown(c->conn.fd, SHUT_WR) == -1)
+		client_close(c, "error sent");
 }
 
 void client_close(struct client *c, const char *reason)
@@ -220,7 +287,13 @@ struct client *client_find_by_key(uint32_t pid, uint32_t key)
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
-	enum conn_io r = conn_fill(&c->conn, pooler.cfg->pkt_buf);
+	enum conn_io r;
+
+	if (c->state == CL_LINGER) {
+		client_linger_read(c);
+		return;
+	}
+	r = conn_fill(&c->conn, pooler.cfg->pkt_buf);
 
 	if (r == CONN_AGAIN)
 		return;
@@ -342,6 +415,41 @@ static bool client_send_auth_request(struct client *c)
 static void client_begin_login(struct client *c);
 void client_process_input(struct client *c);
 
+/*
+ * A client asking for a minor version above 3.0, or for protocol options
+ * (_pq_.*), is told at once, before authentication as PostgreSQL does, that
+ * the pooler speaks 3.0 and which options it did not recognise (all of them).
+ * BODY is the startup packet's parameter list, already read without error.
+ */
+static void client_negotiate_version(struct client *c, uint32_t code, const uint8_t *body,
+                                     size_t len)
+{
+	struct proto_reader r;
+	struct proto_writer w;
+	uint32_t n_options = 0;
+
+	proto_reader_init(&r, body, len);
+	for (const char *name = proto_read_str(&r); !r.bad && name[0] != 0;
+	     name = proto_read_str(&r)) {
+		if (strncmp(name, "_pq_.", 5) == 0)
+			n_options++;
+		(void)proto_read_str(&r);
+	}
+	if ((code & 0xffff) == 0 && n_options == 0)
+		return;
+	proto_begin(&w, &c->conn.out, 'v');
+	proto_put_int32(&w, PROTO_VERSION_3);
+	proto_put_int32(&w, n_options);
+	proto_reader_init(&r, body, len);
+	for (const char *name = proto_read_str(&r); !r.bad && name[0] != 0;
+	     name = proto_read_str(&r)) {
+		if (strncmp(name, "_pq_.", 5) == 0)
+			proto_put_str(&w, name);
+		(void)proto_read_str(&r);
+	}
+	proto_end(&w);
+}
+
 static void client_handle_startup_packet(struct client *c, uint32_t code, const uint8_t *body,
                                          size_t len)
 {
@@ -350,6 +458,7 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 	proto_reader_init(&r, body, len);
 	if (!client_read_params(c, &r))
 		return;
+	client_negotiate_version(c, code, body, len);
 	if (c->user[0] == 0) {
 		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, "no user name in startup packet");
 		return;
@@ -383,6 +492,20 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 	client_begin_login(c);
 }
 
+/*
+ * A startup packet that cannot be read (garbage, an HTTP request, a Terminate
+ * sent before any startup packet): counted and logged, and the connection
+ * closed without a word, as PostgreSQL does; the peer may not speak the
+ * protocol at all.
+ */
+static void client_garbled_startup(struct client *c, const char *why)
+{
+	pooler.stats.protocol_errors++;
+	log_event(LOG_INFO, "client.bad_startup", LOG_INT, "client", (long long)c->id, LOG_STR,
+	          "addr", c->addr, LOG_STR, "error", why, LOG_END);
+	client_close(c, why);
+}
+
 /* Startup phase: SSLRequest, GSSENCRequest, CancelRequest or StartupMessage. */
 static void client_handle_startup(struct client *c)
 {
@@ -393,17 +516,14 @@ static void client_handle_startup(struct client *c)
 		len = proto_get32(pbuf_head(in));
 		code = proto_get32(pbuf_head(in) + 4);
 		if (len < 8 || len > PROTO_MAX_STARTUP) {
-			pooler.stats.protocol_errors++;
-			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
-			            "invalid length of startup packet");
+			client_garbled_startup(c, "invalid length of startup packet");
 			return;
 		}
 		if (pbuf_len(in) < len)
 			return;
 		if (code == PROTO_SSL_CODE || code == PROTO_GSSENC_CODE) {
 			if (len != 8) {
-				client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
-				            "invalid encryption request");
+				client_garbled_startup(c, "invalid encryption request");
 				return;
 			}
 			pbuf_consume(in, len);
@@ -435,27 +555,12 @@ static void client_handle_startup(struct client *c)
 			pbuf_consume(in, len);
 			client_handle_startup_packet(c, code, pkt + 8, len - 8);
 		}
-		if (c->state == CL_FREE)
-			return;
-		if ((code & 0xffff) != 0 && c->state != CL_CLOSING && c->state != CL_FREE) {
-			/* Minor versions above 3.0: tell the client we speak 3.0. */
-			struct proto_writer w;
-
-			proto_begin(&w, &c->conn.out, 'v');
-			proto_put_int32(&w, PROTO_VERSION_3);
-			proto_put_int32(&w, 0);
-			proto_end(&w);
-			client_flush(c);
-		}
 		return;
 	}
 	if (c->state == CL_STARTUP && pbuf_len(in) >= 4) {
 		len = proto_get32(pbuf_head(in));
-		if (len < 8 || len > PROTO_MAX_STARTUP) {
-			pooler.stats.protocol_errors++;
-			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
-			            "invalid length of startup packet");
-		}
+		if (len < 8 || len > PROTO_MAX_STARTUP)
+			client_garbled_startup(c, "invalid length of startup packet");
 	}
 }
 
@@ -560,7 +665,7 @@ static void client_begin_login(struct client *c)
 	char err[256];
 	struct pool *p;
 
-	if (c->state == CL_CLOSING || c->state == CL_FREE)
+	if (client_ending(c))
 		return;
 	p = pool_get(c->db, c->user, err, sizeof(err));
 	if (p == NULL) {
@@ -723,6 +828,34 @@ static bool client_nothing_in_flight(const struct client *c)
 	return c->pending_sync == 0 && stmt_in_flight(c) == 0;
 }
 
+/* Query, Sync and FunctionCall each end a segment the server answers with ReadyForQuery. */
+static bool request_closes_segment(uint8_t type)
+{
+	return type == 'Q' || type == 'S' || type == 'F';
+}
+
+/*
+ * Whether extended-protocol messages have been sent since the last segment
+ * end: the server owes their answers and gives no ReadyForQuery for them
+ * until the client's Sync, so it stays linked.
+ */
+static bool request_opens_batch(uint8_t type, bool open)
+{
+	if (request_closes_segment(type))
+		return false;
+	switch (type) {
+	case 'P':
+	case 'B':
+	case 'D':
+	case 'E':
+	case 'C':
+	case 'H':
+		return true;
+	default:
+		return open;
+	}
+}
+
 /*
  * A SET or RESET outside a transaction changes the client's session, which
  * must follow it to every server it uses: note it, and apply it when the
@@ -815,6 +948,13 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 		if (m->type == 'P' && pooled && c->tx_status == 'I' && client_nothing_in_flight(c))
 			client_note_parse_set(c, m);
 		break;
+	case 'F':
+		/* A FunctionCall is answered with its own ReadyForQuery, like a Query. */
+		if (c->tx_status == 'I' && client_nothing_in_flight(c))
+			c->xact_id = ++c->xact_count;
+		c->pending_sync++;
+		stmt_begin(c, 'F', now, 0, 0);
+		break;
 	case 'S':
 		c->pending_sync++;
 		break;
@@ -824,10 +964,11 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	default:
 		break;
 	}
+	c->batch_open = request_opens_batch(m->type, c->batch_open);
 	if (!pooled)
 		return RELAY_FORWARD;
 	act = request_pooled(c, m);
-	if ((m->type == 'S' || m->type == 'Q') && act == RELAY_FORWARD)
+	if (request_closes_segment(m->type) && act == RELAY_FORWARD)
 		ps_segment_sent(c->server);
 	return act;
 }
@@ -837,6 +978,20 @@ static const struct relay_ops request_ops_template = {
     .on_msg = request_msg,
     .max_len = 0,
 };
+
+/*
+ * The message at the front of the read buffer is refused: drop what has
+ * arrived of it and note how much is still to come, so that lingering
+ * discards it before the close.
+ */
+static void client_skip_message(struct client *c)
+{
+	struct pbuf *in = &c->conn.in;
+	uint64_t whole = 1 + (uint64_t)proto_get32(pbuf_head(in) + 1);
+
+	c->linger_skip = whole > pbuf_len(in) ? (uint32_t)(whole - pbuf_len(in)) : 0;
+	pbuf_consume(in, pbuf_len(in));
+}
 
 void client_relay(struct client *c)
 {
@@ -850,14 +1005,24 @@ void client_relay(struct client *c)
 		pooled_ops = session_ops;
 		pooled_ops.needs_body = pooled_needs_body;
 	}
-	res = conn_relay(&c->conn, &sv->conn.out,
-	                 c->pool->mode == POOL_MODE_SESSION ? &session_ops : &pooled_ops, c);
-	if (c->state == CL_FREE || c->state == CL_CLOSING)
-		return;
-	if (pbuf_len(&c->conn.out) > 0 && !client_flush(c))
-		return; /* answered locally (ps_simple_query) */
-	if (c->server != NULL && !server_flush(c->server))
-		return;
+	for (;;) {
+		res =
+		    conn_relay(&c->conn, &sv->conn.out,
+		               c->pool->mode == POOL_MODE_SESSION ? &session_ops : &pooled_ops, c);
+		if (client_ending(c))
+			return;
+		if (pbuf_len(&c->conn.out) > 0 && !client_flush(c))
+			return; /* answered locally (ps_simple_query) */
+		if (c->server != NULL && !server_flush(c->server))
+			return;
+		/*
+		 * Paused at the server's high-water mark, but the flush just sent
+		 * it below: go on now, since no later flush would resume us.
+		 */
+		if (res != RELAY_PAUSED || c->server != sv ||
+		    pbuf_len(&sv->conn.out) >= CONN_HIGH_WATER)
+			break;
+	}
 	switch (res) {
 	case RELAY_DRAINED:
 	case RELAY_STOPPED:
@@ -871,6 +1036,16 @@ void client_relay(struct client *c)
 		pooler.stats.protocol_errors++;
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
 		return;
+	case RELAY_TOO_LONG: {
+		char msg[128];
+
+		pooler.stats.protocol_errors++;
+		client_skip_message(c);
+		snprintf(msg, sizeof(msg), "message too long: over max_packet_size (%zu bytes)",
+		         (size_t)pooler.cfg->max_packet_size);
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, msg);
+		return;
+	}
 	case RELAY_NO_ROOM:
 		client_fail(c, SQLSTATE_INTERNAL_ERROR, "server buffer full");
 		return;
@@ -938,6 +1113,7 @@ void client_process_input(struct client *c)
 		conn_stop_read(&c->conn);
 		return;
 	case CL_CLOSING:
+	case CL_LINGER:
 	case CL_FREE:
 		return;
 	}

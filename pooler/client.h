@@ -24,6 +24,13 @@ void client_set_state(struct client *c, enum client_state st);
  */
 void client_fail(struct client *c, const char *sqlstate, const char *message);
 
+/*
+ * Close once what is queued for the client is sent, adding no error of the
+ * pooler's own (the server's FATAL error is already queued). Unlinks it from
+ * any server at once.
+ */
+void client_end(struct client *c, const char *reason);
+
 /* Close now (no message); the free is deferred to the reaper. */
 void client_close(struct client *c, const char *reason);
 

@@ -133,16 +133,18 @@ enum relay_result conn_relay(struct conn *src, struct pbuf *dst, const struct re
 		head = pbuf_head(&src->in);
 		msg.type = head[0];
 		msg.len = proto_get32(head + 1);
-		if (msg.len < 4 || msg.len - 4 > ops->max_len)
+		if (msg.len < 4 || msg.len > CONN_MAX_MESSAGE)
 			return RELAY_BAD_LEN;
 		msg.len -= 4;
 		whole = PROTO_HDR + msg.len;
 		msg.body = NULL;
 		if (ops->needs_body(msg.type)) {
+			if (msg.len > ops->max_len)
+				return RELAY_TOO_LONG;
 			if (avail < whole) {
 				/* Make room for the whole message (bounded by max_len). */
 				if (!pbuf_reserve(&src->in, whole - avail))
-					return RELAY_BAD_LEN;
+					return RELAY_TOO_LONG;
 				return RELAY_DRAINED;
 			}
 			msg.body = head + PROTO_HDR;

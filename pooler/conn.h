@@ -17,6 +17,12 @@
 
 #include "pooler/pooler.h"
 
+/*
+ * The longest message relayed at all: what the protocol's length word allows.
+ * Bodies a handler does not read are streamed, so this costs no memory.
+ */
+#define CONN_MAX_MESSAGE 0x7fffffffu
+
 /* Above this many queued bytes a peer stops its source; below LOW it resumes. */
 #define CONN_HIGH_WATER (256u * 1024u)
 #define CONN_LOW_WATER  (64u * 1024u)
@@ -68,16 +74,17 @@ struct relay_ops {
 	/* true if the handler needs the whole body of this message type. */
 	bool (*needs_body)(uint8_t type);
 	enum relay_action (*on_msg)(void *owner, const struct relay_msg *msg);
-	size_t max_len; /* longest body accepted; longer is a protocol error */
+	size_t max_len; /* longest body accepted whole; streamed bodies are not bounded */
 };
 
 enum relay_result {
-	RELAY_DRAINED, /* everything complete was handled; more bytes needed */
-	RELAY_PAUSED,  /* the peer's buffer is full */
-	RELAY_STOPPED, /* the handler said HOLD or FORWARD_STOP */
-	RELAY_FAILED,  /* the handler said FAIL */
-	RELAY_BAD_LEN, /* a length word out of range: protocol violation */
-	RELAY_NO_ROOM, /* the peer's buffer refused the bytes (limit reached) */
+	RELAY_DRAINED,  /* everything complete was handled; more bytes needed */
+	RELAY_PAUSED,   /* the peer's buffer is full */
+	RELAY_STOPPED,  /* the handler said HOLD or FORWARD_STOP */
+	RELAY_FAILED,   /* the handler said FAIL */
+	RELAY_BAD_LEN,  /* a length word below the minimum: protocol violation */
+	RELAY_TOO_LONG, /* a message the handler must read whole is over max_len */
+	RELAY_NO_ROOM,  /* the peer's buffer refused the bytes (limit reached) */
 };
 
 /*

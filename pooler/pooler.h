@@ -50,6 +50,9 @@ enum client_state {
 	CL_WAITING,  /* has work queued, waiting for a server from the pool */
 	CL_ACTIVE,   /* linked to a server, relaying */
 	CL_CLOSING,  /* error sent; flushing before close */
+	CL_LINGER,   /* flushed and write side shut: what the client still sends is
+	                discarded until it closes (bounded), so that unread input does
+	                not turn the close into a reset that destroys the error */
 };
 
 enum server_state {
@@ -121,7 +124,7 @@ struct stmt_track {
 	long long rows;       /* from the last CommandComplete, -1 if none */
 	char tag[32];         /* last CommandComplete tag, truncated */
 	char sqlstate[6];     /* first error's SQLSTATE, "" if none */
-	char kind;            /* 'Q' simple query, 'E' extended (Execute) */
+	char kind;            /* 'Q' simple query, 'E' extended (Execute), 'F' FunctionCall */
 	uint64_t text_hash;   /* observe_text() of its text, 0 if unknown */
 	uint64_t params_hash; /* its parameter values (or literal text) hashed */
 };
@@ -158,15 +161,19 @@ struct client {
 	struct stmt_track stmts[STMT_QUEUE_LEN]; /* requests in flight, a ring */
 	int stmt_head;                           /* oldest entry of stmts */
 	int stmt_count;                          /* entries in use */
-	int pending_sync;           /* Query/Sync messages forwarded whose ReadyForQuery is due */
-	ev_tstamp last_wait;        /* how long it last waited for a server (s) */
-	uint64_t xact_id;           /* current transaction's pooler-local id */
-	struct ps_client ps;        /* prepared statement names (transaction mode) */
-	struct scram_server *scram; /* SCRAM exchange during CL_AUTH, owned */
+	int pending_sync;                        /* Query/Sync/FunctionCall messages forwarded whose
+	                                            ReadyForQuery is due */
+	bool batch_open;               /* extended messages forwarded after the last of those */
+	ev_tstamp last_wait;           /* how long it last waited for a server (s) */
+	uint64_t xact_id;              /* current transaction's pooler-local id */
+	struct ps_client ps;           /* prepared statement names (transaction mode) */
+	struct scram_server *scram;    /* SCRAM exchange during CL_AUTH, owned */
 	struct scram_keys *scram_keys; /* ClientKey from a verified SCRAM login, owned; lets the
 	                                  pool log in to the server */
 	uint8_t md5_salt[4];           /* salt sent with an md5 request */
 	int auth_step;                 /* progress within CL_AUTH */
+	uint32_t linger_skip;          /* CL_LINGER: bytes of an oversized message still to discard
+	                                  before the write side is shut */
 };
 
 struct server {
@@ -185,6 +192,8 @@ struct server {
 	int pending_ready;      /* ReadyForQuery messages still due for internal queries */
 	bool task_failed;       /* an internal query returned an error */
 	bool dirty;             /* must not be reused (broken state) */
+	bool fatal_relayed;     /* a FATAL error from the server went to the client: the
+	                           close that follows needs no error of the pooler's own */
 	int cancels_pending;    /* cancel requests sent for it and not yet acknowledged */
 	bool listen_conn;       /* the pool's listening connection (listen.c) */
 	ev_tstamp created;

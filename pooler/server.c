@@ -290,7 +290,10 @@ static void server_lost(struct server *sv, const char *why)
 		pooler.stats.servers_failed++;
 		pool_server_failed(sv->pool, SQLSTATE_CONNECTION_FAILURE, msg);
 	}
-	if (c != NULL) {
+	if (c != NULL && sv->fatal_relayed) {
+		/* The client has the server's own FATAL error: one error per failure. */
+		client_end(c, why);
+	} else if (c != NULL) {
 		char msg[256];
 
 		snprintf(msg, sizeof(msg), "server connection lost: %s", why);
@@ -712,8 +715,11 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 	case 'E': {
 		struct proto_error_info e;
 
-		if (proto_parse_error(m->body, m->len, &e))
+		if (proto_parse_error(m->body, m->len, &e)) {
 			stmt_error(c, e.sqlstate, now);
+			if (strcmp(e.severity, "FATAL") == 0 || strcmp(e.severity, "PANIC") == 0)
+				sv->fatal_relayed = true;
+		}
 		if (c->pending_set != NULL)
 			c->pending_set->failed = true;
 		return pooled ? pooled_response(sv, m) : RELAY_FORWARD;
@@ -766,7 +772,7 @@ static bool server_release_due(const struct server *sv)
 {
 	const struct client *c = sv->client;
 
-	return sv->pool->mode != POOL_MODE_SESSION && c->pending_sync == 0 &&
+	return sv->pool->mode != POOL_MODE_SESSION && c->pending_sync == 0 && !c->batch_open &&
 	       sv->tx_status == 'I' && sv->conn.pass_left == 0;
 }
 
@@ -788,7 +794,13 @@ void server_relay(struct server *sv)
 			pool_transaction_done(c);
 			return;
 		}
-		if (res != RELAY_STOPPED)
+		if (res == RELAY_STOPPED)
+			continue;
+		/*
+		 * Paused at the client's high-water mark, but the flush just sent
+		 * it below: go on now, since no later flush would resume us.
+		 */
+		if (res != RELAY_PAUSED || pbuf_len(&c->conn.out) >= CONN_HIGH_WATER)
 			break;
 	}
 	switch (res) {
@@ -801,6 +813,7 @@ void server_relay(struct server *sv)
 	case RELAY_FAILED:
 		return; /* the handler has dealt with it */
 	case RELAY_BAD_LEN:
+	case RELAY_TOO_LONG:
 	case RELAY_NO_ROOM:
 	case RELAY_STOPPED:
 		server_lost(sv, "invalid message from server");
@@ -838,21 +851,22 @@ static void server_process(struct server *sv)
 	switch (sv->state) {
 	case SV_LOGIN:
 		res = conn_relay(&sv->conn, NULL, &login_ops, sv);
-		if (res == RELAY_BAD_LEN)
+		if (res == RELAY_BAD_LEN || res == RELAY_TOO_LONG)
 			login_fail(sv, SQLSTATE_PROTOCOL_VIOLATION, "invalid message from server");
 		else if (sv->state == SV_LOGIN)
 			server_flush(sv);
 		return;
 	case SV_INTERNAL:
 		res = conn_relay(&sv->conn, NULL, &internal_ops, sv);
-		if (res == RELAY_BAD_LEN)
+		if (res == RELAY_BAD_LEN || res == RELAY_TOO_LONG)
 			server_lost(sv, "invalid message from server");
 		return;
 	case SV_ACTIVE:
 		server_relay(sv);
 		return;
 	case SV_LISTEN:
-		if (conn_relay(&sv->conn, NULL, &listen_ops, sv) == RELAY_BAD_LEN)
+		res = conn_relay(&sv->conn, NULL, &listen_ops, sv);
+		if (res == RELAY_BAD_LEN || res == RELAY_TOO_LONG)
 			server_lost(sv, "invalid message from server");
 		return;
 	case SV_IDLE:

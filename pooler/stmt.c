@@ -35,6 +35,12 @@ static struct stmt_track *stmt_oldest(struct client *c)
 	return c->stmt_count > 0 ? &c->stmts[c->stmt_head] : NULL;
 }
 
+static void stmt_drop_oldest(struct client *c)
+{
+	c->stmt_head = (c->stmt_head + 1) % STMT_QUEUE_LEN;
+	c->stmt_count--;
+}
+
 static void stmt_finish_oldest(struct client *c, ev_tstamp now)
 {
 	struct stmt_track *t = stmt_oldest(c);
@@ -53,8 +59,7 @@ static void stmt_finish_oldest(struct client *c, ev_tstamp now)
 	ev.xact_id = c->xact_id;
 	ev.text_hash = t->text_hash;
 	ev.params_hash = t->params_hash;
-	c->stmt_head = (c->stmt_head + 1) % STMT_QUEUE_LEN;
-	c->stmt_count--;
+	stmt_drop_oldest(c);
 	c->last_wait = 0;
 	stmt_completed(&ev);
 }
@@ -100,11 +105,14 @@ void stmt_ready(struct client *c, ev_tstamp now)
 		stmt_finish_oldest(c, now);
 		return;
 	}
-	/* Executes skipped after an error in the same pipeline never complete. */
-	while (c->stmt_count > 0 && stmt_oldest(c)->kind == 'E') {
-		c->stmt_head = (c->stmt_head + 1) % STMT_QUEUE_LEN;
-		c->stmt_count--;
+	if (t != NULL && t->kind == 'F') {
+		/* A FunctionCall is timed for cancel safety only, not reported. */
+		stmt_drop_oldest(c);
+		return;
 	}
+	/* Executes skipped after an error in the same pipeline never complete. */
+	while (c->stmt_count > 0 && stmt_oldest(c)->kind == 'E')
+		stmt_drop_oldest(c);
 }
 
 void stmt_completed(const struct stmt_event *ev)

@@ -30,7 +30,11 @@ struct stmt_event {
 	uint64_t params_hash; /* hash of its parameter values (or of the text), 0 if none */
 };
 
-/* Statement queue of one client: requests in flight, oldest first. */
+/*
+ * Statement queue of one client: requests in flight, oldest first. kind is
+ * 'Q' (simple Query), 'E' (Execute) or 'F' (FunctionCall, which is never
+ * reported to the hook).
+ */
 void stmt_begin(struct client *c, char kind, ev_tstamp now, uint64_t text_hash,
                 uint64_t params_hash);
 /* A CommandComplete for the oldest request. */

@@ -135,8 +135,12 @@ static void drain(struct harness *h, struct pbuf *dst)
 	pbuf_consume(dst, n);
 }
 
-/* true if a BAD_LEN is justified by the header at the front of conn.in. */
-static bool bad_len_justified(const struct harness *h)
+/*
+ * true if a BAD_LEN (or, with TOO_LONG, a TOO_LONG) is justified by the
+ * header at the front of conn.in: a length below the minimum or above the
+ * protocol's, or a body the handler must read whole over max_len.
+ */
+static bool bad_len_justified(const struct harness *h, bool too_long)
 {
 	const uint8_t *head = pbuf_head(&h->conn.in);
 	uint32_t len;
@@ -144,7 +148,9 @@ static bool bad_len_justified(const struct harness *h)
 	if (pbuf_len(&h->conn.in) < PROTO_HDR || h->conn.pass_left != 0)
 		return false;
 	len = proto_get32(head + 1);
-	return len < 4 || len - 4 > h->max_len;
+	if (too_long)
+		return needs_body(head[0]) && len >= 4 && len - 4 > h->max_len;
+	return len < 4 || len > CONN_MAX_MESSAGE;
 }
 
 static void run(struct harness *h, struct pbuf *dst, size_t chunk)
@@ -170,7 +176,7 @@ static void run(struct harness *h, struct pbuf *dst, size_t chunk)
 			abort();
 		if (pbuf_len(dst) < dst_before || pbuf_len(dst) - dst_before > consumed(h) - before)
 			abort(); /* dst grows by at most what was consumed */
-		if (h->conn.pass_left > h->max_len + PROTO_HDR)
+		if (h->conn.pass_left > CONN_MAX_MESSAGE)
 			abort();
 		if (r == RELAY_PAUSED && pbuf_len(dst) < CONN_HIGH_WATER)
 			abort(); /* paused without reaching the high-water mark */
@@ -178,7 +184,8 @@ static void run(struct harness *h, struct pbuf *dst, size_t chunk)
 			drain(h, dst);
 		switch (r) {
 		case RELAY_BAD_LEN:
-			if (!bad_len_justified(h))
+		case RELAY_TOO_LONG:
+			if (!bad_len_justified(h, r == RELAY_TOO_LONG))
 				abort();
 			return;
 		case RELAY_FAILED:
