@@ -123,6 +123,11 @@ run:
 soak: pgscope $(BUILD)/tests/integration/test_txn_pgbench
 	PGSCOPE_SOAK_SECONDS=30 tests/integration/run $(BUILD)/tests/integration/test_txn_pgbench
 
+# The relay stress test (make check runs 4 rounds per client) for 40 rounds.
+.PHONY: stress
+stress: pgscope $(BUILD)/tests/integration/test_relay_stress
+	PGSCOPE_STRESS_ROUNDS=40 tests/integration/run $(BUILD)/tests/integration/test_relay_stress
+
 bench: pgscope
 	scripts/bench
 
