@@ -136,7 +136,7 @@ void cancel_request(uint32_t pid, uint32_t key)
 	sv = c->server;
 	/* Only a request of this client that is running now may be cancelled. */
 	if (sv == NULL || sv->state != SV_ACTIVE ||
-	    (stmt_in_flight(c) == 0 && c->pending_sync == 0)) {
+	    (stmt_in_flight(c) == 0 && txn_settled(&c->txn))) {
 		pooler.stats.cancels_dropped++;
 		log_event(LOG_INFO, "cancel.dropped", LOG_INT, "client", (long long)c->id, LOG_STR,
 		          "reason", "no request running", LOG_END);

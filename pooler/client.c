@@ -109,7 +109,7 @@ void client_accept(int fd, bool is_unix, const char *addr)
 	list_init(&c->all);
 	c->id = pooler_next_id();
 	c->created = c->last_active = ev_now(pooler.loop);
-	c->tx_status = 'I';
+	txn_init(&c->txn);
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	params_init(&c->params);
 	params_init(&c->startup);
@@ -825,35 +825,13 @@ static bool pooled_needs_body(uint8_t type)
 
 static bool client_nothing_in_flight(const struct client *c)
 {
-	return c->pending_sync == 0 && stmt_in_flight(c) == 0;
+	return txn_settled(&c->txn) && stmt_in_flight(c) == 0;
 }
 
 /* Query, Sync and FunctionCall each end a segment the server answers with ReadyForQuery. */
 static bool request_closes_segment(uint8_t type)
 {
 	return type == 'Q' || type == 'S' || type == 'F';
-}
-
-/*
- * Whether extended-protocol messages have been sent since the last segment
- * end: the server owes their answers and gives no ReadyForQuery for them
- * until the client's Sync, so it stays linked.
- */
-static bool request_opens_batch(uint8_t type, bool open)
-{
-	if (request_closes_segment(type))
-		return false;
-	switch (type) {
-	case 'P':
-	case 'B':
-	case 'D':
-	case 'E':
-	case 'C':
-	case 'H':
-		return true;
-	default:
-		return open;
-	}
 }
 
 /*
@@ -916,11 +894,9 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	case 'Q':
 		if (pooled && client_nothing_in_flight(c) && ps_simple_query(c, m->body, m->len))
 			return RELAY_CONSUME;
-		if (pooled && client_nothing_in_flight(c) && c->tx_status == 'I')
+		if (pooled && client_nothing_in_flight(c) && c->txn.status == 'I')
 			client_note_set(c, m->body, m->len);
-		if (c->tx_status == 'I' && c->pending_sync == 0)
-			c->xact_id = ++c->xact_count;
-		c->pending_sync++;
+		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
 		if (observe_enabled()) {
 			uint64_t raw;
 			uint64_t h = observe_text((const char *)m->body, m->len, &raw);
@@ -933,8 +909,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	case 'E': {
 		const struct text_ref *ref = NULL;
 
-		if (c->tx_status == 'I' && client_nothing_in_flight(c))
-			c->xact_id = ++c->xact_count;
+		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
 		if (observe_enabled() && m->len > 0 && memchr(m->body, 0, m->len) != NULL)
 			ref = htab_get(&c->portal_texts, m->body, strlen((const char *)m->body));
 		stmt_begin(c, 'E', now, ref ? ref->text_hash : 0, ref ? ref->params_hash : 0);
@@ -945,26 +920,22 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	case 'C':
 		if (observe_enabled())
 			note_texts(c, m);
-		if (m->type == 'P' && pooled && c->tx_status == 'I' && client_nothing_in_flight(c))
+		if (m->type == 'P' && pooled && c->txn.status == 'I' && client_nothing_in_flight(c))
 			client_note_parse_set(c, m);
+		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
 		break;
 	case 'F':
 		/* A FunctionCall is answered with its own ReadyForQuery, like a Query. */
-		if (c->tx_status == 'I' && client_nothing_in_flight(c))
-			c->xact_id = ++c->xact_count;
-		c->pending_sync++;
+		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
 		stmt_begin(c, 'F', now, 0, 0);
-		break;
-	case 'S':
-		c->pending_sync++;
 		break;
 	case 'X':
 		client_close(c, "client terminated");
 		return RELAY_FAIL;
 	default:
+		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
 		break;
 	}
-	c->batch_open = request_opens_batch(m->type, c->batch_open);
 	if (!pooled)
 		return RELAY_FORWARD;
 	act = request_pooled(c, m);

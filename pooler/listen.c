@@ -27,7 +27,7 @@ static void reply(struct client *c, const char *tag)
 	proto_begin(&w, &c->conn.out, 'C');
 	proto_put_str(&w, tag);
 	proto_end(&w);
-	proto_write_ready(&c->conn.out, c->tx_status);
+	proto_write_ready(&c->conn.out, c->txn.status);
 }
 
 /* Queue a LISTEN or UNLISTEN for the listening connection. */
@@ -91,7 +91,7 @@ static void subscribe(struct client *c, const char *channel)
 			free(ch);
 			proto_write_error(&c->conn.out, "ERROR", SQLSTATE_INTERNAL_ERROR,
 			                  "could not register the LISTEN");
-			proto_write_ready(&c->conn.out, c->tx_status);
+			proto_write_ready(&c->conn.out, c->txn.status);
 			return;
 		}
 	}

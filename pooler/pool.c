@@ -194,8 +194,7 @@ static void pool_link(struct client *c, struct server *sv)
 
 	c->server = sv;
 	sv->client = c;
-	c->pending_sync = 0;
-	c->batch_open = false;
+	txn_unlink(&c->txn);
 	server_set_state(sv, SV_ACTIVE);
 	sql = pool_sync_sql(c, sv);
 	if (sql != NULL) {
@@ -486,13 +485,11 @@ void pool_release_server(struct client *c)
 
 	if (sv == NULL)
 		return;
-	mid_request = c->pending_sync > 0 || c->batch_open || stmt_in_flight(c) > 0 ||
-	              sv->state == SV_INTERNAL;
+	mid_request = !txn_settled(&c->txn) || stmt_in_flight(c) > 0 || sv->state == SV_INTERNAL;
 	c->server = NULL;
 	sv->client = NULL;
-	c->pending_sync = 0;
-	c->batch_open = false;
-	c->stmt_count = 0;
+	txn_unlink(&c->txn);
+	stmt_forget_all(c);
 	if (sv->state == SV_INTERNAL && sv->task == TASK_SYNC) {
 		/* The client left while its parameters were being applied. */
 		sv->dirty = true;

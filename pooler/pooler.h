@@ -21,6 +21,7 @@
 #include "pooler/list.h"
 #include "pooler/params.h"
 #include "pooler/pbuf.h"
+#include "pooler/txn.h"
 
 #define NAME_MAX_LEN 64 /* user and database names, as PostgreSQL's NAMEDATALEN */
 
@@ -156,18 +157,13 @@ struct client {
 	ev_tstamp created;    /* accept time */
 	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */
 	ev_tstamp last_active;
-	uint64_t xact_count; /* transactions started, for xact ids */
-	char tx_status;      /* 'I', 'T' or 'E' as last reported to the client */
+	struct txn txn; /* what its server owes it, its transaction status and id (txn.c) */
 	struct stmt_track stmts[STMT_QUEUE_LEN]; /* requests in flight, a ring */
 	int stmt_head;                           /* oldest entry of stmts */
 	int stmt_count;                          /* entries in use */
-	int pending_sync;                        /* Query/Sync/FunctionCall messages forwarded whose
-	                                            ReadyForQuery is due */
-	bool batch_open;               /* extended messages forwarded after the last of those */
-	ev_tstamp last_wait;           /* how long it last waited for a server (s) */
-	uint64_t xact_id;              /* current transaction's pooler-local id */
-	struct ps_client ps;           /* prepared statement names (transaction mode) */
-	struct scram_server *scram;    /* SCRAM exchange during CL_AUTH, owned */
+	ev_tstamp last_wait;                     /* how long it last waited for a server (s) */
+	struct ps_client ps;                     /* prepared statement names (transaction mode) */
+	struct scram_server *scram;              /* SCRAM exchange during CL_AUTH, owned */
 	struct scram_keys *scram_keys; /* ClientKey from a verified SCRAM login, owned; lets the
 	                                  pool log in to the server */
 	uint8_t md5_salt[4];           /* salt sent with an md5 request */

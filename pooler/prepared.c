@@ -585,7 +585,7 @@ static void reply_local(struct client *c, const char *tag, const char *sqlstate,
 		proto_put_str(&w, tag);
 		proto_end(&w);
 	}
-	proto_write_ready(&c->conn.out, c->tx_status);
+	proto_write_ready(&c->conn.out, c->txn.status);
 }
 
 bool ps_simple_query(struct client *c, const uint8_t *body, size_t len)
@@ -599,7 +599,7 @@ bool ps_simple_query(struct client *c, const uint8_t *body, size_t len)
 	if (s == NULL)
 		return false;
 	if (strcmp(word, "prepare") == 0 || strcmp(word, "execute") == 0) {
-		if (c->tx_status != 'I')
+		if (c->txn.status != 'I')
 			return false; /* inside a transaction it stays on one server: fine */
 		reply_local(c, NULL, SQLSTATE_FEATURE_NOT_SUPPORTED,
 		            "SQL PREPARE/EXECUTE outside a transaction is not supported in "
@@ -635,7 +635,7 @@ bool ps_simple_query(struct client *c, const uint8_t *body, size_t len)
 		reply_local(c, "DEALLOCATE", NULL, NULL);
 		return true;
 	}
-	if (c->tx_status != 'I')
+	if (c->txn.status != 'I')
 		return false; /* may be a statement PREPAREd inside this transaction */
 	{
 		char msg[PARAMS_NAME_MAX + 64];

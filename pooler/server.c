@@ -701,6 +701,7 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		memcpy(tag, m->body, n);
 		tag[n] = 0;
 		stmt_command_complete(c, tag, now);
+		txn_command_complete(&c->txn, tag);
 		if (c->pending_set != NULL &&
 		    (strcmp(tag, "SET") == 0 || strcmp(tag, "RESET") == 0))
 			c->pending_set->confirmed = true;
@@ -743,9 +744,7 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 	}
 	case 'Z':
 		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
-		c->tx_status = sv->tx_status;
-		if (c->pending_sync > 0)
-			c->pending_sync--;
+		txn_ready(&c->txn, sv->tx_status, now);
 		stmt_ready(c, now);
 		if (pooled && pooled_response(sv, m) == RELAY_FAIL)
 			return RELAY_FAIL;
@@ -754,9 +753,9 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 			            "transaction blocks are not allowed in statement pooling mode");
 			return RELAY_FAIL;
 		}
-		if (c->pending_set != NULL && c->pending_sync == 0)
+		if (c->pending_set != NULL && c->txn.ready_due == 0)
 			pool_apply_set(c, sv);
-		return c->pending_sync == 0 ? RELAY_FORWARD_STOP : RELAY_FORWARD;
+		return c->txn.ready_due == 0 ? RELAY_FORWARD_STOP : RELAY_FORWARD;
 	default:
 		return RELAY_FORWARD;
 	}
@@ -772,7 +771,7 @@ static bool server_release_due(const struct server *sv)
 {
 	const struct client *c = sv->client;
 
-	return sv->pool->mode != POOL_MODE_SESSION && c->pending_sync == 0 && !c->batch_open &&
+	return sv->pool->mode != POOL_MODE_SESSION && txn_settled(&c->txn) &&
 	       sv->tx_status == 'I' && sv->conn.pass_left == 0;
 }
 

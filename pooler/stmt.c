@@ -30,6 +30,12 @@ int stmt_in_flight(const struct client *c)
 	return c->stmt_count;
 }
 
+void stmt_forget_all(struct client *c)
+{
+	c->stmt_head = 0;
+	c->stmt_count = 0;
+}
+
 static struct stmt_track *stmt_oldest(struct client *c)
 {
 	return c->stmt_count > 0 ? &c->stmts[c->stmt_head] : NULL;
@@ -56,7 +62,7 @@ static void stmt_finish_oldest(struct client *c, ev_tstamp now)
 	ev.rows = t->rows;
 	ev.tag = t->tag;
 	ev.sqlstate = t->sqlstate;
-	ev.xact_id = c->xact_id;
+	ev.xact_id = c->txn.id;
 	ev.text_hash = t->text_hash;
 	ev.params_hash = t->params_hash;
 	stmt_drop_oldest(c);

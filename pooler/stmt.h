@@ -47,6 +47,8 @@ void stmt_execute_done(struct client *c, ev_tstamp now);
 void stmt_ready(struct client *c, ev_tstamp now);
 /* Requests in flight. */
 int stmt_in_flight(const struct client *c);
+/* The client's server is gone: what it owed will never come. */
+void stmt_forget_all(struct client *c);
 
 /* The hook: called once for every completed statement. */
 void stmt_completed(const struct stmt_event *ev);
