@@ -1058,7 +1058,7 @@ static void client_handle_idle(struct client *c)
 		return;
 	}
 	/* Reading goes on while it waits: a disconnect is noticed, and little is buffered. */
-	pool_request_server(c);
+	pool_request_server(c, ROUTE_PRIMARY);
 }
 
 void client_process_input(struct client *c)

@@ -58,7 +58,7 @@ static void listen_kick(struct pool *p)
 	if (sv == NULL) {
 		if (p->channels.count == 0 || pooler.shutting_down)
 			return;
-		sv = server_connect(p);
+		sv = server_connect(p, p->primary);
 		if (sv == NULL)
 			return;
 		p->n_servers--; /* not one of the pool's servers */

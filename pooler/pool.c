@@ -68,6 +68,12 @@ struct pool *pool_get(const struct db_config *db, const char *client_user, char 
 		return NULL;
 	}
 	p->db = db;
+	p->primary = endpoint_get(&pooler.endpoints, db->host, db->port, ENDPOINT_PRIMARY);
+	if (p->primary == NULL) {
+		free(p);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	snprintf(p->user, sizeof(p->user), "%s", user);
 	secret = db->password;
 	if (secret == NULL && pooler.users != NULL)
@@ -285,7 +291,7 @@ static void pool_open_if_needed(struct pool *p)
 	if (p->mode != POOL_MODE_SESSION && !p->have_server_params && waiting > 0)
 		waiting = 1; /* one login teaches the pool its parameters */
 	while (connecting < waiting && pool_can_open(p)) {
-		if (server_connect(p) == NULL)
+		if (server_connect(p, p->primary) == NULL)
 			return;
 		connecting++;
 	}
@@ -333,9 +339,18 @@ void pool_client_login(struct pool *p, struct client *c)
 	pool_open_if_needed(p);
 }
 
-void pool_request_server(struct client *c)
+/* The endpoint a transaction on ROUTE runs on. */
+static struct endpoint *pool_route_endpoint(const struct pool *p, enum endpoint_route route)
+{
+	(void)route; /* every route leads to the primary until replicas are configured */
+	return p->primary;
+}
+
+void pool_request_server(struct client *c, enum endpoint_route route)
 {
 	struct pool *p = c->pool;
+
+	(void)pool_route_endpoint(p, route);
 
 	client_set_state(c, CL_WAITING);
 	if (pool_take_idle(c))
@@ -431,18 +446,35 @@ void pool_server_ready(struct server *sv)
 	conn_start_read(&sv->conn); /* notice it if the server goes away */
 }
 
-void pool_server_failed(struct pool *p, const char *sqlstate, const char *message)
+/* Servers of p on LIST other than EXCEPT. */
+static int servers_besides(const struct list *list, const struct server *except)
+{
+	int n = 0;
+
+	for (const struct list *it = list->next; it != list; it = it->next)
+		n += list_entry(it, struct server, node) != except;
+	return n;
+}
+
+void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *ep,
+                        enum endpoint_failure kind, const char *sqlstate, const char *message)
 {
 	struct list *it;
-	int others = 0;
+	int others;
+
+	endpoint_failed(ep, kind, sqlstate[0] ? sqlstate : SQLSTATE_CANNOT_CONNECT, message,
+	                ev_now(pooler.loop));
+	pooler.stats.servers_failed++;
+	p->last_connect_failure = ev_now(pooler.loop);
 
 	snprintf(p->last_error_sqlstate, sizeof(p->last_error_sqlstate), "%s",
 	         sqlstate[0] ? sqlstate : SQLSTATE_CANNOT_CONNECT);
 	snprintf(p->last_error, sizeof(p->last_error), "%s", message);
-	for (it = p->login_servers.next; it != &p->login_servers; it = it->next)
-		others++;
 	/* Clients can still be served if another server is up or on its way. */
-	if (!list_empty(&p->idle_servers) || !list_empty(&p->active_servers) || others > 1)
+	others = servers_besides(&p->idle_servers, failed) +
+	         servers_besides(&p->active_servers, failed) +
+	         servers_besides(&p->login_servers, failed);
+	if (others > 0)
 		return;
 	it = p->waiting_clients.next;
 	while (it != &p->waiting_clients) {
@@ -611,7 +643,8 @@ static void pool_expire_servers(struct pool *p, ev_tstamp now)
 
 		it = it->next;
 		if (cfg->server_connect_timeout > 0 && now - sv->created >= conn_to) {
-			pool_server_failed(p, SQLSTATE_CANNOT_CONNECT,
+			pool_server_failed(p, sv, sv->endpoint, ENDPOINT_FAIL_CONNECT_TIMEOUT,
+			                   SQLSTATE_CANNOT_CONNECT,
 			                   "server_connect_timeout: server did not answer in time");
 			sv->dirty = true;
 			server_close(sv, "server_connect_timeout");
@@ -626,7 +659,7 @@ void pool_janitor(struct pool *p, ev_tstamp now)
 	pool_expire_servers(p, now);
 	if (!pooler.shutting_down && !pool_recently_failed(p)) {
 		while (p->n_servers < p->min_pool_size && pool_can_open(p)) {
-			if (server_connect(p) == NULL)
+			if (server_connect(p, p->primary) == NULL)
 				break;
 		}
 		pool_open_if_needed(p);

@@ -35,14 +35,24 @@ void pool_free_autodbs(void);
 /* An authenticated client enters its pool: it gets a server or waits. */
 void pool_client_login(struct pool *p, struct client *c);
 
-/* A logged-in client without a server has a request to send: link it or queue it. */
-void pool_request_server(struct client *c);
+/*
+ * A logged-in client without a server has a request to send that may run
+ * where ROUTE says: link it to a server of the endpoint chosen for the route,
+ * or queue it.
+ */
+void pool_request_server(struct client *c, enum endpoint_route route);
 
 /* A server finished login, a reset or a check: hand it to a waiting client or idle it. */
 void pool_server_ready(struct server *sv);
 
-/* A server could not log in: tell the clients that are waiting for this pool. */
-void pool_server_failed(struct pool *p, const char *sqlstate, const char *message);
+/*
+ * A server connection to EP failed for KIND (FAILED is the connection, or
+ * NULL when none was made): counted on the endpoint, and the clients waiting
+ * for this pool are told when no other server can serve them. The one place
+ * where connect and login failures are recorded.
+ */
+void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *ep,
+                        enum endpoint_failure kind, const char *sqlstate, const char *message);
 
 /*
  * The client is done with its server (transaction end in transaction mode, or

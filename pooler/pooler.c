@@ -352,6 +352,7 @@ static void pooler_init_state(struct config *cfg)
 	memset(&pooler, 0, sizeof(pooler));
 	pooler.cfg = cfg;
 	list_init(&pooler.pools);
+	list_init(&pooler.endpoints);
 	list_init(&pooler.clients);
 	list_init(&pooler.login_clients);
 	list_init(&pooler.closing_clients);
@@ -465,6 +466,7 @@ int pooler_run(struct config *cfg)
 		pool_free(list_entry(list_first(&pooler.pools), struct pool, node));
 	htab_release(&pooler.ps_registry);
 	pool_free_autodbs(); /* every entry went with its last client and server */
+	endpoint_free_all(&pooler.endpoints);
 	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0)
 		unlink(cfg->pidfile);
 	log_event(LOG_INFO, "pooler.stop", LOG_INT, "clients_accepted",

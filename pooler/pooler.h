@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pooler/config.h"
+#include "pooler/endpoint.h"
 #include "pooler/htab.h"
 #include "pooler/list.h"
 #include "pooler/params.h"
@@ -179,7 +180,8 @@ struct server {
 	uint64_t id;
 	struct conn conn;
 	struct pool *pool;
-	struct client *client; /* linked client, or NULL */
+	struct endpoint *endpoint; /* the address it is connected to (owned by the pooler) */
+	struct client *client;     /* linked client, or NULL */
 	uint32_t backend_pid;  /* the server's BackendKeyData, for cancels */
 	uint32_t backend_key;
 	struct params params;   /* what the server has now: reported + SET by the pooler */
@@ -204,6 +206,7 @@ struct server {
 struct pool {
 	struct list node;              /* on pooler.pools */
 	const struct db_config *db;    /* owned by the config */
+	struct endpoint *primary;      /* where its servers connect (owned by the pooler) */
 	char user[NAME_MAX_LEN];       /* server login user */
 	char password[256];            /* server password or auth_file secret ("" if none known) */
 	struct scram_keys *scram_keys; /* ClientKey from a client's SCRAM login, owned, or NULL */
@@ -259,6 +262,7 @@ struct pooler {
 	struct listener listeners[POOLER_MAX_LISTENERS];
 	int n_listeners;
 	struct list pools;
+	struct list endpoints;       /* struct endpoint: every server address in use */
 	struct list clients;         /* every live client (cancel lookup, shutdown) */
 	struct list login_clients;   /* CL_STARTUP, CL_AUTH */
 	struct list closing_clients; /* CL_CLOSING: flushing a final error */

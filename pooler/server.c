@@ -154,20 +154,20 @@ out_errno:
 	return -1;
 }
 
-struct server *server_connect(struct pool *p)
+struct server *server_connect(struct pool *p, struct endpoint *ep)
 {
 	struct config *cfg = pooler.cfg;
 	struct server *sv;
 	char err[256];
 	int fd;
 
+	endpoint_connecting(ep, ev_now(pooler.loop));
 	fd = server_open_socket(p->db, err, sizeof(err));
 	if (fd == -1) {
 		log_event(LOG_ERROR, "server.connect_failed", LOG_STR, "db", p->db->name, LOG_STR,
 		          "error", err, LOG_END);
-		pooler.stats.servers_failed++;
-		p->last_connect_failure = ev_now(pooler.loop);
-		pool_server_failed(p, SQLSTATE_CANNOT_CONNECT, err);
+		pool_server_failed(p, NULL, ep, ENDPOINT_FAIL_CONNECT, SQLSTATE_CANNOT_CONNECT,
+		                   err);
 		return NULL;
 	}
 	sv = calloc(1, sizeof(*sv));
@@ -178,6 +178,7 @@ struct server *server_connect(struct pool *p)
 	list_init(&sv->node);
 	sv->id = pooler_next_id();
 	sv->pool = p;
+	sv->endpoint = ep;
 	sv->created = ev_now(pooler.loop);
 	sv->tx_status = 'I';
 	params_init(&sv->params);
@@ -237,9 +238,8 @@ static void server_connected(struct server *sv)
 		soerr = errno;
 	if (soerr != 0) {
 		snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(soerr));
-		pool_server_failed(sv->pool, SQLSTATE_CANNOT_CONNECT, msg);
-		sv->pool->last_connect_failure = ev_now(pooler.loop);
-		pooler.stats.servers_failed++;
+		pool_server_failed(sv->pool, sv, sv->endpoint, ENDPOINT_FAIL_CONNECT,
+		                   SQLSTATE_CANNOT_CONNECT, msg);
 		server_close(sv, msg);
 		return;
 	}
@@ -287,8 +287,8 @@ static void server_lost(struct server *sv, const char *why)
 		char msg[256];
 
 		snprintf(msg, sizeof(msg), "server closed the connection during login: %s", why);
-		pooler.stats.servers_failed++;
-		pool_server_failed(sv->pool, SQLSTATE_CONNECTION_FAILURE, msg);
+		pool_server_failed(sv->pool, sv, sv->endpoint, ENDPOINT_FAIL_LOST_IN_LOGIN,
+		                   SQLSTATE_CONNECTION_FAILURE, msg);
 	}
 	if (c != NULL && sv->fatal_relayed) {
 		/* The client has the server's own FATAL error: one error per failure. */
@@ -329,9 +329,7 @@ static enum relay_action login_fail(struct server *sv, const char *sqlstate, con
 	log_event(LOG_ERROR, "server.login_failed", LOG_INT, "server", (long long)sv->id, LOG_STR,
 	          "db", sv->pool->db->name, LOG_STR, "user", sv->pool->user, LOG_STR, "sqlstate",
 	          sqlstate, LOG_STR, "error", msg, LOG_END);
-	pooler.stats.servers_failed++;
-	sv->pool->last_connect_failure = ev_now(pooler.loop);
-	pool_server_failed(sv->pool, sqlstate, msg);
+	pool_server_failed(sv->pool, sv, sv->endpoint, ENDPOINT_FAIL_LOGIN, sqlstate, msg);
 	sv->dirty = true;
 	server_close(sv, "login failed");
 	return RELAY_FAIL;
@@ -443,6 +441,7 @@ static void server_login_done(struct server *sv)
 		free(sv->scram);
 		sv->scram = NULL;
 	}
+	endpoint_login_ok(sv->endpoint, ev_now(pooler.loop));
 	params_copy(&sv->defaults, &sv->params);
 	params_copy(&p->server_params, &sv->params);
 	p->have_server_params = true;
@@ -586,7 +585,13 @@ static void server_task_done(struct server *sv)
 	case TASK_CONNECT_QUERY:
 		if (sv->task_failed || sv->tx_status != 'I') {
 			if (task == TASK_CONNECT_QUERY)
-				pool_server_failed(sv->pool, sv->error_sqlstate, sv->error_message);
+				pool_server_failed(sv->pool, sv, sv->endpoint,
+				                   ENDPOINT_FAIL_CONNECT_QUERY, sv->error_sqlstate,
+				                   sv->error_message);
+			else if (task == TASK_CHECK)
+				endpoint_failed(sv->endpoint, ENDPOINT_FAIL_CHECK,
+				                sv->error_sqlstate, sv->error_message,
+				                ev_now(pooler.loop));
 			sv->dirty = true;
 			server_close(sv, "internal query failed");
 			return;

@@ -11,12 +11,12 @@
 #include "pooler/pooler.h"
 
 /*
- * Open a new server connection for pool p (non-blocking connect, then login).
- * The pool owns the result; it reaches pool_server_ready() when logged in or
- * pool_server_failed() when not. Returns NULL (and logs) if the socket could
- * not even be created.
+ * Open a new server connection for pool p to endpoint ep (non-blocking
+ * connect, then login). The pool owns the result; it reaches
+ * pool_server_ready() when logged in or pool_server_failed() when not.
+ * Returns NULL (and counts the failure) if the connect failed at once.
  */
-struct server *server_connect(struct pool *p);
+struct server *server_connect(struct pool *p, struct endpoint *ep);
 
 /* Move sv to state st (and to the matching pool list). */
 void server_set_state(struct server *sv, enum server_state st);
