@@ -360,6 +360,26 @@ static void test_scram_right_password(void **state)
 }
 
 /*
+ * Send a Terminate on FD, where a password response is due, and expect
+ * PostgreSQL's answer: FATAL 08P01 WANT, then a close. Closes FD.
+ */
+static void expect_terminate_refused(int fd, const char *want)
+{
+	struct harness_msg m;
+	struct attempt a = {0};
+
+	assert_true(send_msg(fd, 'X', NULL, 0));
+	assert_true(read_msg(fd, &m));
+	note_error(&a, fd, &m);
+	free(m.data);
+	close(fd);
+	assert_string_equal(a.severity, "FATAL");
+	assert_string_equal(a.sqlstate, "08P01");
+	assert_string_equal(a.message, want);
+	assert_true(a.closed);
+}
+
+/*
  * A Terminate instead of a SASL response, at either step: PostgreSQL answers
  * FATAL 08P01 "expected SASL response, got message type 88" and closes.
  */
@@ -385,16 +405,7 @@ static void test_scram_terminate_during_auth(void **state)
 				assert_int_equal(note_request(&a, &m), AUTH_REQ_SASL_CONT);
 				free(m.data);
 			}
-			assert_true(send_msg(fd, 'X', NULL, 0));
-			assert_true(read_msg(fd, &m));
-			note_error(&a, fd, &m);
-			free(m.data);
-			close(fd);
-			assert_string_equal(a.severity, "FATAL");
-			assert_string_equal(a.sqlstate, "08P01");
-			assert_string_equal(a.message,
-			                    "expected SASL response, got message type 88");
-			assert_true(a.closed);
+			expect_terminate_refused(fd, "expected SASL response, got message type 88");
 		}
 	}
 	assert_true(harness_pgscope_stop(&ps));
@@ -452,14 +463,7 @@ static void check_password_failures(const char *auth_type, int request)
 		assert_true(read_msg(fd, &m));
 		assert_int_equal(note_request(&a, &m), request);
 		free(m.data);
-		assert_true(send_msg(fd, 'X', NULL, 0));
-		assert_true(read_msg(fd, &m));
-		note_error(&a, fd, &m);
-		free(m.data);
-		close(fd);
-		assert_string_equal(a.sqlstate, "08P01");
-		assert_string_equal(a.message, "expected password response, got message type 88");
-		assert_true(a.closed);
+		expect_terminate_refused(fd, "expected password response, got message type 88");
 	}
 	assert_true(harness_pgscope_stop(&ps));
 }
