@@ -112,14 +112,17 @@ struct report {
 	struct report_options opts;
 	/* Inputs. */
 	size_t n_files;
-	uint64_t stmts_read;    /* statements in the inputs */
-	uint64_t stmts_kept;    /* after filters */
-	uint64_t skipped;       /* lines the readers did not understand */
-	uint64_t unparsed;      /* statements whose text could not be fingerprinted */
-	uint64_t untracked;     /* statements of fingerprints past REPORT_MAX_FPS */
-	uint64_t not_captured;  /* statements the pooler's capture says it lost (in the period) */
-	size_t truncated_files; /* inputs cut short (a writer killed): read up to the cut */
+	uint64_t stmts_read; /* statements in the inputs */
+	uint64_t stmts_kept; /* after filters */
+	uint64_t skipped;    /* lines the readers did not understand */
+	uint64_t unparsed;   /* statements whose text could not be fingerprinted */
+	uint64_t untracked;  /* statements of fingerprints past REPORT_MAX_FPS */
 	uint64_t bytes;
+
+	/* What the inputs say they miss. */
+	uint64_t not_captured;  /* statements a capture says it lost (in the period) */
+	size_t truncated_files; /* inputs cut short (a writer killed): read up to the cut */
+
 	/* Aggregates. */
 	struct report_fp *fps; /* n_fps entries; after report_finish() sorted by total time */
 	size_t n_fps;

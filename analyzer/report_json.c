@@ -41,28 +41,29 @@ static void write_fp(const struct report_fp *f, FILE *out)
 int report_write_json(const struct report *r, FILE *out)
 {
 	double span_s = (double)(r->last_us - r->first_us) / 1e6;
-	fprintf(
-	    out,
-	    "{\"version\":%d,\"summary\":{\"files\":%zu,\"statements_read\":%llu,"
-	    "\"statements\":%llu,\"fingerprints\":%zu,\"errors\":%llu,\"unparsed\":%llu,"
-	    "\"untracked\":%llu,"
-	    "\"skipped_lines\":%llu,\"first_us\":%lld,\"last_us\":%lld,\"qps\":%.3f,"
-	    "\"total_us\":%lld,\"p50_us\":%lld,\"p95_us\":%lld,\"p99_us\":%lld,"
-	    "\"not_captured\":%llu,\"truncated_files\":%zu,"
-	    "\"baselined\":%zu,\"hypo_dropped\":%zu,\"hypo_note\":",
-	    REPORT_JSON_VERSION, r->n_files, (unsigned long long)r->stmts_read,
-	    (unsigned long long)r->stmts_kept, r->n_fps, (unsigned long long)r->errors,
-	    (unsigned long long)r->unparsed, (unsigned long long)r->untracked,
-	    (unsigned long long)r->skipped, (long long)r->first_us, (long long)r->last_us,
-	    span_s > 0 ? (double)r->stmts_kept / span_s : (double)r->stmts_kept,
-	    (long long)r->total_us, (long long)report_hist_quantile(&r->all, 0.50, -1, r->max_us),
-	    (long long)report_hist_quantile(&r->all, 0.95, -1, r->max_us),
-	    (long long)report_hist_quantile(&r->all, 0.99, -1, r->max_us),
-	    (unsigned long long)r->not_captured, r->truncated_files, r->baselined, r->hypo_dropped);
+	fprintf(out,
+	        "{\"version\":%d,\"summary\":{\"files\":%zu,\"statements_read\":%llu,"
+	        "\"statements\":%llu,\"fingerprints\":%zu,\"errors\":%llu,\"unparsed\":%llu,"
+	        "\"untracked\":%llu,"
+	        "\"skipped_lines\":%llu,\"first_us\":%lld,\"last_us\":%lld,\"qps\":%.3f,"
+	        "\"total_us\":%lld,\"p50_us\":%lld,\"p95_us\":%lld,\"p99_us\":%lld,"
+	        "\"baselined\":%zu,\"hypo_dropped\":%zu,\"hypo_note\":",
+	        REPORT_JSON_VERSION, r->n_files, (unsigned long long)r->stmts_read,
+	        (unsigned long long)r->stmts_kept, r->n_fps, (unsigned long long)r->errors,
+	        (unsigned long long)r->unparsed, (unsigned long long)r->untracked,
+	        (unsigned long long)r->skipped, (long long)r->first_us, (long long)r->last_us,
+	        span_s > 0 ? (double)r->stmts_kept / span_s : (double)r->stmts_kept,
+	        (long long)r->total_us,
+	        (long long)report_hist_quantile(&r->all, 0.50, -1, r->max_us),
+	        (long long)report_hist_quantile(&r->all, 0.95, -1, r->max_us),
+	        (long long)report_hist_quantile(&r->all, 0.99, -1, r->max_us), r->baselined,
+	        r->hypo_dropped);
 	if (r->hypo_note[0])
 		report_json_str(out, r->hypo_note);
 	else
 		fputs("null", out);
+	fprintf(out, ",\"not_captured\":%llu,\"truncated_files\":%zu",
+	        (unsigned long long)r->not_captured, r->truncated_files);
 	fputs("},\n", out);
 
 	fputs("\"top\":[", out);
