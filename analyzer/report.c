@@ -573,11 +573,10 @@ void report_loss_note(const struct report *r, char *out, size_t size)
 		    "a full queue or write errors), so calls are undercounted",
 		    (unsigned long long)r->not_captured);
 	if (r->truncated_files && n < size)
-		snprintf(
-		    out + n, size - n,
-		    "%s%zu file(s) cut short (the writer was stopped abruptly), read up to the "
-		    "last complete record",
-		    n ? "; " : "", r->truncated_files);
+		snprintf(out + n, size - n,
+		         "%s%zu file(s) cut short (still being written, or the writer was stopped "
+		         "abruptly), read up to the last complete record",
+		         n ? "; " : "", r->truncated_files);
 }
 
 int report_add_file(struct report *r, const char *path, char *err, size_t errsize)
