@@ -3,6 +3,7 @@
  * their "lost" records, gzip, periodic flushes; the reader on truncated files.
  */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +268,56 @@ static void test_lost_upstream_recorded(void **state)
 	assert_int_equal(t.lost_to, 1795428000000300LL);
 }
 
+/*
+ * Files cannot be created (the directory is gone): a few attempts with a
+ * growing wait rather than one per record, every record counted, and once the
+ * directory is back the next attempt succeeds by itself and the file starts
+ * with the loss.
+ */
+static void test_write_error_backoff(void **state)
+{
+	char sub[128];
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	assert_int_equal(capture_open(sub, 0, 0, false), 0);
+	assert_int_equal(rmdir(sub), 0);
+	struct capture_record rec;
+	for (int i = 0; i < 50; i++) {
+		make_record(&rec, i, 0x9999, "SELECT 9");
+		assert_true(capture_submit(&rec));
+		struct timespec ts = {0, 12 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	struct capture_stats s = capture_stats();
+	/* Attempts at about 0, 100, 300, 700 ms (1.5 s, 3.1 s on a slow machine): not 50. */
+	assert_true(s.write_errors >= 2);
+	assert_true(s.write_errors <= 6);
+	assert_int_equal(s.files, 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	/* The next attempt comes within the longest wait (at most 5 s). */
+	long long deadline = (long long)time(NULL) + 6;
+	while (capture_stats().files == 0 && time(NULL) <= deadline) {
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(capture_stats().files, 1);
+	for (int i = 50; i < 55; i++) {
+		make_record(&rec, i, 0x9999, "SELECT 9");
+		assert_true(capture_submit(&rec));
+	}
+	s = capture_stats();
+	capture_close();
+	assert_int_equal(s.lost, 50);
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/sub");
+	struct tally t;
+	read_dir(&t);
+	dir[strlen(dir) - 4] = '\0';
+	assert_int_equal(t.files, 1);
+	assert_int_equal(t.stmts, 5);
+	assert_int_equal(t.lost, 50);
+	assert_int_equal(t.lost_from, 1795428000000000LL);
+	assert_int_equal(t.lost_to, 1795428000000049LL);
+}
+
 /* The only capture file in dir, into path. */
 static void only_file(char *path, size_t size)
 {
@@ -461,6 +512,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_queue_drops_and_counts, setup_dir,
 	                                    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_lost_upstream_recorded, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_write_error_backoff, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_flushed_while_open, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_reader_truncated_gzip, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_reader_truncated_plain, setup_dir, teardown_dir),
