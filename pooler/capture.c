@@ -55,8 +55,7 @@ struct entry_head {
  * there even without a gzip trailer.
  */
 #define FLUSH_MS 500
-/* After a write error no file is opened for RETRY_MIN_MS, doubling per failure up to RETRY_MAX_MS.
- */
+/* After a write error no file is opened for a wait that doubles per failure. */
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 #define LOG_EVERY_MS 10000 /* at most one log line per kind of loss this often */
@@ -743,8 +742,7 @@ static void write_entry(struct capture *c, const struct entry_head *h, const cha
 		out_json_field(c, ",\"text\":", s[S_TEXT], h->len[S_TEXT]);
 	out_str(c, "}\n");
 	if (!c->out) {
-		/* The file failed while this record was formatted: what is buffered goes nowhere.
-		 */
+		/* The file failed while this record was formatted: drop what is buffered. */
 		c->buf_len = 0;
 		lose_record(c, h->time_us);
 		return;
