@@ -196,7 +196,7 @@ void client_end(struct client *c, const char *reason)
 
 /*
  * The final error is sent: shut the write side and discard what the client
- * still sends until it closes (or CLOSING_GRACE passes, see pooler.c).
+ * still sends until it closes (or LINGER_GRACE passes, see pooler.c).
  * Closing at once with unread input would send a reset, and a reset makes
  * the client's kernel drop the error before the client has read it.
  */

@@ -30,6 +30,7 @@ struct pooler pooler;
 
 #define JANITOR_INTERVAL 0.25 /* seconds */
 #define CLOSING_GRACE    5.0  /* seconds a client may take to read its final error */
+#define LINGER_GRACE     2.0  /* seconds an errored client may go on sending before the close */
 
 uint64_t pooler_next_id(void)
 {
@@ -283,7 +284,9 @@ static void expire_logins(ev_tstamp now)
 		struct client *c = list_entry(it, struct client, node);
 
 		it = it->next;
-		if (now - c->last_active >= CLOSING_GRACE)
+		if (c->state == CL_LINGER && now - c->last_active >= LINGER_GRACE)
+			client_close(c, "error sent");
+		else if (now - c->last_active >= CLOSING_GRACE)
 			client_close(c, "did not read its final error");
 	}
 }
