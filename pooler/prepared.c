@@ -175,16 +175,54 @@ static void pending_free(struct ps_pending *p)
 
 static void pending_clear(struct ps_server *ps)
 {
-	for (int i = 0; i < ps->q_len; i++)
-		pending_free(&ps->queue[(ps->q_head + i) % ps->q_cap]);
+	for (int i = 0; i < ps->q_len; i++) {
+		struct ps_pending *p = &ps->queue[(ps->q_head + i) % ps->q_cap];
+
+		if (p->slot != NULL)
+			p->slot->pending = false;
+		pending_free(p);
+	}
 	ps->q_head = ps->q_len = 0;
 }
 
 void ps_server_forget_all(struct ps_server *ps)
 {
-	while (!list_empty(&ps->lru))
-		slot_remove(ps, list_entry(list_first(&ps->lru), struct ps_slot, lru));
+	struct list *it = ps->lru.next;
+
+	while (it != &ps->lru) {
+		struct ps_slot *slot = list_entry(it, struct ps_slot, lru);
+
+		it = it->next;
+		/* A Parse still in flight comes after what dropped them all: it stays. */
+		if (!slot->pending)
+			slot_remove(ps, slot);
+	}
 	ps->unnamed_owner = NULL;
+}
+
+void ps_server_dropped_all(struct server *sv)
+{
+	struct ps_client *pc = &sv->client->ps;
+	struct htab kept;
+
+	htab_init(&kept);
+	/* A name whose Parse is still in flight comes after what dropped them all: it stays. */
+	for (int i = 0; i < sv->ps.q_len; i++) {
+		struct ps_pending *p = &sv->ps.queue[(sv->ps.q_head + i) % sv->ps.q_cap];
+		struct ps_entry *e;
+		size_t len;
+
+		if (p->client != sv->client || p->client_name == NULL || p->restore != NULL)
+			continue;
+		len = strlen(p->client_name);
+		e = htab_get(&pc->names, p->client_name, len);
+		if (e != NULL && htab_get(&kept, p->client_name, len) == NULL &&
+		    htab_put(&kept, p->client_name, len, e))
+			e->refs++;
+	}
+	ps_client_forget_all(pc);
+	pc->names = kept;
+	ps_server_forget_all(&sv->ps);
 }
 
 void ps_server_release(struct ps_server *ps)

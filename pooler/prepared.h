@@ -52,8 +52,16 @@ void ps_client_release(struct ps_client *pc);
 void ps_server_init(struct ps_server *ps);
 void ps_server_release(struct ps_server *ps);
 
-/* Forget everything the server had prepared (after DISCARD ALL / DEALLOCATE ALL). */
+/*
+ * Forget everything the server had prepared (after DISCARD ALL / DEALLOCATE
+ * ALL), except Parses still in flight, which run after it.
+ */
 void ps_server_forget_all(struct ps_server *ps);
+/*
+ * The server ran DEALLOCATE ALL or DISCARD ALL for its client: both forget
+ * their statements, except those whose Parse is still in flight.
+ */
+void ps_server_dropped_all(struct server *sv);
 /* Drop all of a client's statement names (DEALLOCATE ALL). */
 void ps_client_forget_all(struct ps_client *pc);
 /* Drop one client name (SQL DEALLOCATE); false if it did not exist. */

@@ -706,10 +706,8 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 			sv->dirty = true; /* it now listens for one client: not for reuse */
 		if (pooled && strcmp(tag, "ROLLBACK") == 0)
 			ps_server_rolled_back(&sv->ps);
-		if (pooled && tag_drops_statements(tag)) {
-			ps_server_forget_all(&sv->ps);
-			ps_client_forget_all(&c->ps);
-		}
+		if (pooled && tag_drops_statements(tag))
+			ps_server_dropped_all(sv);
 		return RELAY_FORWARD;
 	}
 	case 'E': {

@@ -463,6 +463,54 @@ static void test_extended_deallocate(void **state)
 	PQfinish(a);
 }
 
+/* The next pipeline result must have STATUS (and, for rows, the one value EXPECT). */
+static void pipeline_expect(PGconn *conn, ExecStatusType status, const char *expect)
+{
+	PGresult *res = PQgetResult(conn);
+
+	assert_non_null(res);
+	if (PQresultStatus(res) != status)
+		fprintf(stderr, "pipeline: expected %s, got %s: %s", PQresStatus(status),
+		        PQresStatus(PQresultStatus(res)), PQresultErrorMessage(res));
+	assert_int_equal(PQresultStatus(res), status);
+	if (expect != NULL)
+		assert_string_equal(PQgetvalue(res, 0, 0), expect);
+	PQclear(res);
+	if (status != PGRES_PIPELINE_SYNC)
+		assert_null(PQgetResult(conn)); /* the end of this query's results */
+}
+
+/*
+ * DEALLOCATE ALL (extended protocol, as psycopg 3 sends it) followed in the
+ * same pipeline by a Parse and a Bind of a new name: the new statement comes
+ * after what dropped them all and must stay.
+ */
+static void test_pipelined_deallocate_all(void **state)
+{
+	PGconn *a = connect_pgscope();
+	const char *param[1] = {"5"};
+
+	prepare_ok(a, "pdall_old", "SELECT 'old'::text", 0);
+	assert_int_equal(PQenterPipelineMode(a), 1);
+	assert_int_equal(PQsendQueryParams(a, "DEALLOCATE ALL", 0, NULL, NULL, NULL, NULL, 0), 1);
+	assert_int_equal(PQsendPrepare(a, "pdall_new", "SELECT $1::int * 3", 1, NULL), 1);
+	assert_int_equal(PQsendQueryPrepared(a, "pdall_new", 1, param, NULL, NULL, 0), 1);
+	assert_int_equal(PQpipelineSync(a), 1);
+	pipeline_expect(a, PGRES_COMMAND_OK, NULL);
+	pipeline_expect(a, PGRES_COMMAND_OK, NULL);
+	pipeline_expect(a, PGRES_TUPLES_OK, "15");
+	pipeline_expect(a, PGRES_PIPELINE_SYNC, NULL);
+	assert_int_equal(PQexitPipelineMode(a), 1);
+	exec_prepared_expect(a, "pdall_new", "7", "21");
+	{
+		PGresult *res = PQexecPrepared(a, "pdall_old", 0, NULL, NULL, NULL, 0);
+
+		assert_string_equal(harness_sqlstate(res), "26000");
+		PQclear(res);
+	}
+	PQfinish(a);
+}
+
 /* SQL PREPARE/EXECUTE outside a transaction: refused with 0A000 and the reason; inside: works. */
 static void test_sql_prepare(void **state)
 {
@@ -696,6 +744,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_reparse_same_name, check_alive),
 	    cmocka_unit_test_teardown(test_sql_deallocate, check_alive),
 	    cmocka_unit_test_teardown(test_extended_deallocate, check_alive),
+	    cmocka_unit_test_teardown(test_pipelined_deallocate_all, check_alive),
 	    cmocka_unit_test_teardown(test_sql_prepare, check_alive),
 	    cmocka_unit_test_teardown(test_lru_eviction, check_alive),
 	    cmocka_unit_test_teardown(test_psycopg_evicting_cache, check_alive),

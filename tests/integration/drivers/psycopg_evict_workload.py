@@ -5,7 +5,9 @@ Usage: /usr/bin/python3 psycopg_evict_workload.py HOST PORT DBNAME [CLIENTS] [RO
 Each client thread uses prepare_threshold=0 and prepared_max=2 and cycles
 through five statements, so psycopg evicts one from its cache after almost
 every execution and sends "DEALLOCATE _pg3_N" (through the extended protocol,
-as it sends all its own commands), both outside and inside pipeline mode.
+as it sends all its own commands), both outside and inside pipeline mode,
+and after each rolled-back transaction DEALLOCATE ALL followed, in the same
+pipeline, by statements prepared again.
 Every result is checked, and a DEALLOCATE of a name the client never prepared
 must fail with SQLSTATE 26000 and PostgreSQL's own message. Prints one summary
 line; exit status 0 only when there were no errors.
@@ -55,6 +57,15 @@ def client(n):
                 curs = [conn.execute(q, (i,)) for q in reversed(QUERIES)]
             for k, cur in zip(reversed(range(5)), curs):
                 check(cur.fetchone()[0] == i + k * 100, f"pipelined round {i} query {k}")
+                done += 1
+            # After a rollback psycopg sends DEALLOCATE ALL; in pipeline mode the
+            # statements that follow are prepared in the same batch.
+            with conn.pipeline():
+                with conn.transaction(force_rollback=True):
+                    conn.execute(QUERIES[i % 5], (i,))
+                curs = [conn.execute(q, (i + 1,)) for q in QUERIES[:3]]
+            for k, cur in enumerate(curs):
+                check(cur.fetchone()[0] == i + 1 + k * 100, f"after rollback round {i} query {k}")
                 done += 1
         missing_name(conn, f"_pg3_never_{n}")
         missing_name(conn, "_pg3_0")  # evicted and deallocated long ago
