@@ -648,15 +648,15 @@ static void exec_fails(PGconn *conn, const char *sql, const char *sqlstate)
  * A statement prepared in a transaction that rolls back, using a type created
  * in that transaction, outlives the type on the server. Prepared again (same
  * text, type created again) it must work: for the same client after
- * DEALLOCATE ALL, and for another client on the same server, after a ROLLBACK
- * and after an aborted transaction.
+ * DEALLOCATE ALL, and for another client on the same server, after a ROLLBACK,
+ * after an aborted transaction and after a failed pipeline.
  */
 static void test_rollback_with_new_type(void **state)
 {
 	struct harness_pgscope one;
 	PGconn *a, *b;
 
-	primary_exec("DROP TYPE IF EXISTS rb_type1, rb_type2, rb_type3");
+	primary_exec("DROP TYPE IF EXISTS rb_type1, rb_type2, rb_type3, rb_type4");
 	start_single_server(&one);
 	a = harness_connect(one.port, NULL);
 	b = harness_connect(one.port, NULL);
@@ -690,10 +690,27 @@ static void test_rollback_with_new_type(void **state)
 	prepare_ok(b, "other3", "SELECT ($1::rb_type3).z", 1);
 	exec_prepared_expect(b, "other3", "(10)", "10");
 
+	/* An implicit transaction (one pipeline up to its Sync) that fails. */
+	assert_int_equal(PQenterPipelineMode(a), 1);
+	assert_int_equal(
+	    PQsendQueryParams(a, "CREATE TYPE rb_type4 AS (w int)", 0, NULL, NULL, NULL, NULL, 0),
+	    1);
+	assert_int_equal(PQsendPrepare(a, "rb4", "SELECT ($1::rb_type4).w", 1, NULL), 1);
+	assert_int_equal(PQsendQueryParams(a, "SELECT 1/0", 0, NULL, NULL, NULL, NULL, 0), 1);
+	assert_int_equal(PQpipelineSync(a), 1);
+	pipeline_expect(a, PGRES_COMMAND_OK, NULL);
+	pipeline_expect(a, PGRES_COMMAND_OK, NULL);
+	pipeline_expect(a, PGRES_FATAL_ERROR, NULL);
+	pipeline_expect(a, PGRES_PIPELINE_SYNC, NULL);
+	assert_int_equal(PQexitPipelineMode(a), 1);
+	assert_true(harness_exec_ok(b, "CREATE TYPE rb_type4 AS (w int)"));
+	prepare_ok(b, "other4", "SELECT ($1::rb_type4).w", 1);
+	exec_prepared_expect(b, "other4", "(11)", "11");
+
 	PQfinish(a);
 	PQfinish(b);
 	assert_true(harness_pgscope_stop(&one));
-	primary_exec("DROP TYPE rb_type1, rb_type2, rb_type3");
+	primary_exec("DROP TYPE rb_type1, rb_type2, rb_type3, rb_type4");
 }
 
 /*
