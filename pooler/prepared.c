@@ -14,6 +14,7 @@
 #define PS_TMP_NAME     "pgscope_tmp"     /* throwaway statement for a ParseComplete */
 #define PS_NONE_NAME    "pgscope_none"    /* never exists: Close of it is a no-op */
 #define PS_MISSING_NAME "pgscope_missing" /* never exists: Bind of it fails as PostgreSQL does */
+#define PS_DEALLOC_NAME "pgscope_dealloc" /* what a client's SQL DEALLOCATE deallocates instead */
 
 /* A statement prepared on one server connection. */
 struct ps_slot {
@@ -412,29 +413,27 @@ static enum ps_verdict parse_unnamed(struct client *c, struct server *sv, const 
 	    all || (e = htab_del(&c->ps.names, name, strlen(name))) == NULL)
 		return pending_push(&sv->ps, 'P', false) ? PS_FORWARD : PS_FAIL;
 	p = pending_push(&sv->ps, 'C', true);
-	if (p == NULL || !write_close(&sv->conn.out, 'S', PS_TMP_NAME)) {
-		entry_unref(e);
-		return PS_FAIL;
-	}
+	/* Closed first: left over if an earlier DEALLOCATE was parsed but never executed. */
+	if (p == NULL || !write_close(&sv->conn.out, 'S', PS_DEALLOC_NAME))
+		goto fail;
 	p = pending_push(&sv->ps, 'P', true);
 	if (p == NULL ||
-	    !write_parse(&sv->conn.out, PS_TMP_NAME, empty_query, sizeof(empty_query))) {
-		entry_unref(e);
-		return PS_FAIL;
-	}
+	    !write_parse(&sv->conn.out, PS_DEALLOC_NAME, empty_query, sizeof(empty_query)))
+		goto fail;
 	p = pending_push(&sv->ps, 'P', false);
-	if (p == NULL) {
-		entry_unref(e);
-		return PS_FAIL;
-	}
+	if (p == NULL)
+		goto fail;
 	p->restore = e; /* the record holds the name's reference: mapped again if never run */
 	p->client = c;
 	p->client_name = strdup(name);
 	proto_begin(&w, &sv->conn.out, 'P');
 	proto_put_str(&w, "");
-	proto_put_str(&w, "DEALLOCATE " PS_TMP_NAME);
+	proto_put_str(&w, "DEALLOCATE " PS_DEALLOC_NAME);
 	proto_put_bytes(&w, rest + qlen + 1, rest_len - qlen - 1);
 	return proto_end(&w) ? PS_REWRITTEN : PS_FAIL;
+fail:
+	entry_unref(e);
+	return PS_FAIL;
 }
 
 static enum ps_verdict on_parse(struct client *c, struct server *sv, const struct relay_msg *m)

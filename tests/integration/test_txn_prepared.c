@@ -460,6 +460,14 @@ static void test_extended_deallocate(void **state)
 	assert_true(harness_exec_ok(a, "COMMIT"));
 	prepare_ok(a, "xdealloc_two", "SELECT 'x2 again'::text", 0);
 	exec_prepared_expect(a, "xdealloc_two", NULL, "x2 again");
+	/* A DEALLOCATE parsed but never executed does not get in the way of the next one. */
+	prepare_ok(a, "xdealloc_three", "SELECT 'x3'::text", 0);
+	prepare_ok(a, "", "DEALLOCATE xdealloc_three", 0);
+	res = PQexecParams(a, "DEALLOCATE xdealloc_two", 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fprintf(stderr, "extended DEALLOCATE failed: %s", PQerrorMessage(a));
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
 	PQfinish(a);
 }
 
