@@ -432,6 +432,7 @@ static void test_extended_deallocate(void **state)
 {
 	PGconn *a = connect_pgscope();
 	PGresult *res;
+	char msg[256];
 
 	prepare_ok(a, "xdealloc_one", "SELECT 'x1'::text", 0);
 	prepare_ok(a, "xdealloc_two", "SELECT 'x2'::text", 0);
@@ -452,6 +453,9 @@ static void test_extended_deallocate(void **state)
 	assert_string_equal(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
 	                    "prepared statement \"xdealloc_one\" does not exist");
 	PQclear(res);
+	/* The same as a simple Query (answered by pgscope). */
+	assert_true(txn_expect_error(a, "DEALLOCATE \"Xdealloc_One\"", "26000", msg, sizeof(msg)));
+	assert_string_equal(msg, "prepared statement \"Xdealloc_One\" does not exist");
 	/* Inside a transaction too, and the name can be prepared again afterwards. */
 	assert_true(harness_exec_ok(a, "BEGIN"));
 	res = PQexecParams(a, "DEALLOCATE xdealloc_two", 0, NULL, NULL, NULL, NULL, 0);
