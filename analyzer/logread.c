@@ -74,6 +74,13 @@ static bool fill(struct logread *r)
 		r->chunk_cap = cap;
 	}
 	int n = gzread(r->in, r->chunk + r->len, (unsigned)(r->chunk_cap - r->len));
+	if (n <= 0) {
+		/* A gzip stream cut short (its writer was killed) ends the input, not in error. */
+		int zerr = Z_OK;
+		gzerror(r->in, &zerr);
+		if (zerr == Z_BUF_ERROR)
+			r->stats.truncated = 1;
+	}
 	if (n < 0) {
 		int zerr;
 		snprintf(r->error, sizeof(r->error), "read error: %s", gzerror(r->in, &zerr));

@@ -63,16 +63,26 @@ struct logread_query {
 	const char *query;
 };
 
+/* Statements the pooler completed but could not capture (capture "lost" records). */
+struct logread_lost {
+	uint64_t statements;
+	int64_t from_us;    /* completion time of the first of them */
+	int64_t to_us;      /* and of the last */
+	const char *reason; /* "queue_full", "write_error", or NULL when not given */
+};
+
 enum logread_kind {
 	LOGREAD_END = 0,
 	LOGREAD_STMT,
 	LOGREAD_QUERY,
+	LOGREAD_LOST,
 };
 
 struct logread_event {
 	enum logread_kind kind;
 	struct logread_stmt stmt;   /* kind == LOGREAD_STMT */
 	struct logread_query query; /* kind == LOGREAD_QUERY */
+	struct logread_lost lost;   /* kind == LOGREAD_LOST */
 };
 
 struct logread_stats {
@@ -80,6 +90,9 @@ struct logread_stats {
 	uint64_t stmts;   /* statements returned */
 	uint64_t skipped; /* lines or records not understood, or too long */
 	uint64_t bytes;   /* uncompressed bytes read */
+	/* 1 when the input ends inside a gzip stream or a record (a writer stopped
+	 * abruptly): what came before was read, the rest is missing. */
+	uint64_t truncated;
 };
 
 struct logread;

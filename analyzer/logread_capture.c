@@ -108,7 +108,37 @@ static void stmt_member(struct logread_stmt *st, const char *key, const struct j
 	}
 }
 
-enum rec_type { REC_UNKNOWN, REC_HEADER, REC_QUERY, REC_STMT };
+/* Apply one member of a "lost" record; false when key is not one of them. */
+static bool lost_member(struct logread_lost *l, const char *key, const struct jscan_value *v)
+{
+	if (strcmp(key, "statements") == 0)
+		l->statements = (uint64_t)int_or(v, 0);
+	else if (strcmp(key, "from") == 0)
+		l->from_us = int_or(v, 0);
+	else if (strcmp(key, "to") == 0)
+		l->to_us = int_or(v, 0);
+	else if (strcmp(key, "reason") == 0)
+		l->reason = str_or_null(v);
+	else
+		return false;
+	return true;
+}
+
+/*
+ * A line that is not a record: the last line of a file cut short (no line
+ * end, as when the writer was killed) makes the file truncated, any other is
+ * skipped.
+ */
+static int bad_line(struct logread *r)
+{
+	if (r->mark_saved != '\n')
+		r->stats.truncated = 1;
+	else
+		r->stats.skipped++;
+	return 0;
+}
+
+enum rec_type { REC_UNKNOWN, REC_HEADER, REC_QUERY, REC_STMT, REC_LOST };
 
 /* Parse one line; 1 when ev holds an event, 0 when the line is skipped, -1 on a fatal error. */
 static int parse_line(struct logread *r, char *line, size_t len, struct logread_event *ev)
@@ -124,10 +154,8 @@ static int parse_line(struct logread *r, char *line, size_t len, struct logread_
 	st->duration_us = -1;
 	st->wait_us = -1;
 	st->rows = -1;
-	if (!jscan_begin(&s, line, len)) {
-		r->stats.skipped++;
-		return 0;
-	}
+	if (!jscan_begin(&s, line, len))
+		return bad_line(r);
 	while ((rc = jscan_next(&s, &key, &v)) > 0) {
 		/* Dispatch on the first letter first: most members need one strcmp. */
 		if (key[0] == 't' && key[1] == 'y' && strcmp(key, "type") == 0) {
@@ -139,18 +167,18 @@ static int parse_line(struct logread *r, char *line, size_t len, struct logread_
 				type = REC_QUERY;
 			else if (strcmp(v.str, "header") == 0)
 				type = REC_HEADER;
+			else if (strcmp(v.str, "lost") == 0)
+				type = REC_LOST;
 		} else if (key[0] == 'v' && strcmp(key, "version") == 0) {
 			version = int_or(&v, 0);
 		} else if (key[0] == 'q' && strcmp(key, "query") == 0) {
 			ev->query.query = str_or_null(&v);
-		} else {
+		} else if (!lost_member(&ev->lost, key, &v)) {
 			stmt_member(st, key, &v);
 		}
 	}
-	if (rc < 0) {
-		r->stats.skipped++;
-		return 0;
-	}
+	if (rc < 0)
+		return bad_line(r);
 	switch (type) {
 	case REC_HEADER:
 		if (version > CAPTURE_MAX_VERSION) {
@@ -177,6 +205,15 @@ static int parse_line(struct logread *r, char *line, size_t len, struct logread_
 			return 0;
 		}
 		ev->kind = LOGREAD_STMT;
+		return 1;
+	case REC_LOST:
+		ev->query.query = NULL;
+		memset(st, 0, sizeof(*st));
+		if (ev->lost.statements == 0) {
+			r->stats.skipped++;
+			return 0;
+		}
+		ev->kind = LOGREAD_LOST;
 		return 1;
 	case REC_UNKNOWN:
 		break;

@@ -548,6 +548,37 @@ void report_add_stmt(struct report *r, const struct logread_stmt *st)
 	}
 }
 
+/*
+ * Statements a capture says were not captured, when their time range meets
+ * the report's period. Their database and user are unknown, so the
+ * --database/--user filters cannot apply.
+ */
+static void add_lost(struct report *r, const struct logread_lost *l)
+{
+	if (r->opts.since_us && l->to_us < r->opts.since_us)
+		return;
+	if (r->opts.until_us && l->from_us >= r->opts.until_us)
+		return;
+	r->not_captured += l->statements;
+}
+
+void report_loss_note(const struct report *r, char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	if (r->not_captured)
+		n += (size_t)snprintf(
+		    out, size,
+		    "%llu statements not captured (the pooler's capture lost them: "
+		    "a full queue or write errors), so calls are undercounted",
+		    (unsigned long long)r->not_captured);
+	if (r->truncated_files && n < size)
+		snprintf(out + n, size - n,
+		         "%s%zu file(s) cut short (still being written, or the writer was stopped "
+		         "abruptly), read up to the last complete record",
+		         n ? "; " : "", r->truncated_files);
+}
+
 int report_add_file(struct report *r, const char *path, char *err, size_t errsize)
 {
 	struct logread *lr = logread_open(path, &r->opts.input, err, errsize);
@@ -558,11 +589,14 @@ int report_add_file(struct report *r, const char *path, char *err, size_t errsiz
 	while ((rc = logread_next(lr, &ev)) > 0) {
 		if (ev.kind == LOGREAD_QUERY)
 			report_add_query(r, ev.query.fingerprint, ev.query.query);
+		else if (ev.kind == LOGREAD_LOST)
+			add_lost(r, &ev.lost);
 		else
 			report_add_stmt(r, &ev.stmt);
 	}
 	struct logread_stats s = logread_stats(lr);
 	r->skipped += s.skipped;
+	r->truncated_files += s.truncated != 0;
 	r->bytes += s.bytes;
 	r->n_files++;
 	if (rc < 0)

@@ -118,6 +118,11 @@ struct report {
 	uint64_t unparsed;   /* statements whose text could not be fingerprinted */
 	uint64_t untracked;  /* statements of fingerprints past REPORT_MAX_FPS */
 	uint64_t bytes;
+
+	/* What the inputs say they miss. */
+	uint64_t not_captured;  /* statements a capture says it lost (in the period) */
+	size_t truncated_files; /* inputs cut short (a writer killed): read up to the cut */
+
 	/* Aggregates. */
 	struct report_fp *fps; /* n_fps entries; after report_finish() sorted by total time */
 	size_t n_fps;
@@ -193,6 +198,12 @@ int report_write_sarif(const struct report *r, FILE *out);
 
 /* Shared by the writers: a fingerprint as 16 hex digits. */
 void report_fp_hex(uint64_t fp, char out[17]);
+
+/*
+ * Shared by the writers: what the inputs miss, as one sentence ("N statements
+ * not captured ...; K file(s) cut short ..."), or "" when nothing.
+ */
+void report_loss_note(const struct report *r, char *out, size_t size);
 
 /* Shared by the writers: write s as a JSON string. */
 void report_json_str(FILE *out, const char *s);

@@ -261,6 +261,13 @@ int report_write_html(const struct report *r, FILE *out)
 	        r->n_files, (unsigned long long)r->stmts_kept, (unsigned long long)r->stmts_read,
 	        r->n_fps, (unsigned long long)r->errors, a, b,
 	        span > 0 ? (double)r->stmts_kept / span : (double)r->stmts_kept, tot);
+	char loss[512];
+	report_loss_note(r, loss, sizeof(loss));
+	if (loss[0]) {
+		fputs("<p><b>Note:</b> ", out);
+		esc(out, loss);
+		fputs("</p>\n", out);
+	}
 
 	fputs("<h2>Latency over time</h2>\n", out);
 	chart_timeline(r, out);

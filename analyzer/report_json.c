@@ -62,6 +62,8 @@ int report_write_json(const struct report *r, FILE *out)
 		report_json_str(out, r->hypo_note);
 	else
 		fputs("null", out);
+	fprintf(out, ",\"not_captured\":%llu,\"truncated_files\":%zu",
+	        (unsigned long long)r->not_captured, r->truncated_files);
 	fputs("},\n", out);
 
 	fputs("\"top\":[", out);

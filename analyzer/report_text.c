@@ -104,6 +104,10 @@ int report_write_text(const struct report *r, FILE *out, bool color)
 		                 sizeof(t4));
 		fprintf(out, "  latency     p50 %s, p95 %s, p99 %s\n", t2, t3, t4);
 	}
+	char loss[512];
+	report_loss_note(r, loss, sizeof(loss));
+	if (loss[0])
+		fprintf(out, "  %snote        %s%s\n", c->yellow, loss, c->reset);
 	if (r->unparsed || r->skipped || r->untracked)
 		fprintf(
 		    out,

@@ -6,9 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "pooler/capture.h"
+#include "pooler/log.h"
 
 /* The strings of a record, in the order they follow an entry's header in the queue. */
 enum entry_str {
@@ -47,6 +49,31 @@ struct entry_head {
 #define OUT_FLUSH   ((size_t)64 * 1024) /* hand formatted bytes to zlib in pieces this big */
 #define WAKE_MS     10                  /* the writer wakes this often to rotate by age */
 #define BATCH_BYTES (64u << 10)         /* bounds how long take_batch() holds the lock */
+/*
+ * Records reach the disk within FLUSH_MS (plus a wake-up): a Z_SYNC_FLUSH
+ * that long after the last one, so a file whose writer was killed reads up to
+ * there even without a gzip trailer.
+ */
+#define FLUSH_MS 500
+/* After a write error no file is opened for a wait that doubles per failure. */
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
+#define LOG_EVERY_MS 10000 /* at most one log line per kind of loss this often */
+
+/* Statements not captured, for one "lost" record. */
+struct lost {
+	uint64_t n;
+	int64_t from_us; /* completion time of the earliest */
+	int64_t to_us;   /* and of the latest */
+};
+
+enum lost_reason {
+	LOST_QUEUE, /* a queue was full */
+	LOST_WRITE, /* a write failed */
+	LOST_REASONS,
+};
+
+static const char *const lost_reason_name[LOST_REASONS] = {"queue_full", "write_error"};
 
 /* Fingerprints already described by a "query" record in the current file. */
 struct fpset {
@@ -65,6 +92,7 @@ struct capture {
 	bool stop;
 	bool writer_waiting; /* the writer sleeps on wake */
 	struct capture_stats stats;
+	struct lost queue_lost; /* dropped since the writer last took them */
 
 	/* Writer thread state, touched only by the writer. */
 	pthread_t thread;
@@ -74,8 +102,23 @@ struct capture {
 	bool literals;
 	bool gzip;
 	gzFile out;
+	char path[4096 + 160]; /* of out */
 	int64_t out_bytes;
 	int64_t out_opened_ms;
+	int64_t synced_ms;                       /* out was last flushed to the disk */
+	bool out_synced;                         /* some of out is known to be on the disk */
+	int64_t synced_bytes;                    /* out's length at that flush */
+	struct lost unsynced;                    /* stmt records in out since that flush */
+	struct lost lost[LOST_REASONS];          /* losses not yet in a "lost" record */
+	struct lost lost_unsynced[LOST_REASONS]; /* in "lost" records of out since that flush */
+	bool failing;                            /* since a write error, until a flush works */
+	int last_errno;
+	int64_t failed_ms;      /* when failing began */
+	int64_t retry_ms;       /* while failing, no file is opened before this */
+	int64_t backoff_ms;     /* the wait before retry_ms */
+	int64_t fail_logged_ms; /* last capture.write_failed line */
+	int64_t drop_logged_ms; /* last capture.dropped line */
+	uint64_t drops_unlogged;
 	unsigned seq;
 	struct fpset seen;
 	char *buf; /* formatting buffer, OUT_FLUSH + slack */
@@ -98,6 +141,23 @@ static int64_t now_ms(void)
 static size_t bounded_len(const char *s, size_t max)
 {
 	return s ? strnlen(s, max) : 0;
+}
+
+static void lost_merge(struct lost *into, const struct lost *l)
+{
+	if (l->n == 0)
+		return;
+	if (into->n == 0 || l->from_us < into->from_us)
+		into->from_us = l->from_us;
+	if (into->n == 0 || l->to_us > into->to_us)
+		into->to_us = l->to_us;
+	into->n += l->n;
+}
+
+static void lost_add(struct lost *l, int64_t time_us)
+{
+	const struct lost one = {1, time_us, time_us};
+	lost_merge(l, &one);
 }
 
 static void ring_put(struct capture *c, uint64_t pos, const void *src, size_t n)
@@ -166,6 +226,7 @@ bool capture_submit(const struct capture_record *rec)
 	uint64_t used = c->head - c->tail;
 	if (c->stop || size > c->cap - used) {
 		c->stats.dropped++;
+		lost_add(&c->queue_lost, rec->time_us);
 		pthread_mutex_unlock(&c->lock);
 		return false;
 	}
@@ -204,6 +265,7 @@ struct capture_stats capture_stats(void)
 		pthread_mutex_unlock(&c->lock);
 		s.written = __atomic_load_n(&c->stats.written, __ATOMIC_RELAXED);
 		s.write_errors = __atomic_load_n(&c->stats.write_errors, __ATOMIC_RELAXED);
+		s.lost = __atomic_load_n(&c->stats.lost, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&cap_open_lock);
 	return s;
@@ -252,12 +314,21 @@ static void fpset_clear(struct fpset *s)
 
 /* ---- formatting ------------------------------------------------------- */
 
+static void capture_fail(struct capture *c, int err);
+
+/* errno after a failed zlib call; zlib's own errors (no errno) read as EIO. */
+static int zlib_errno(void)
+{
+	return errno ? errno : EIO;
+}
+
 static void out_flush(struct capture *c)
 {
 	if (c->buf_len == 0)
 		return;
+	errno = 0;
 	if (c->out && gzwrite(c->out, c->buf, (unsigned)c->buf_len) != (int)c->buf_len)
-		__atomic_fetch_add(&c->stats.write_errors, 1, __ATOMIC_RELAXED);
+		capture_fail(c, zlib_errno());
 	c->out_bytes += (int64_t)c->buf_len;
 	c->buf_len = 0;
 }
@@ -403,37 +474,176 @@ static void format_rfc3339(char *out, size_t size, const struct timespec *ts)
 
 /* ---- files ------------------------------------------------------------ */
 
+static bool lost_pending(const struct capture *c)
+{
+	return c->lost[LOST_QUEUE].n > 0 || c->lost[LOST_WRITE].n > 0;
+}
+
+/* One stmt record that will not be in any file. */
+static void lose_record(struct capture *c, int64_t time_us)
+{
+	lost_add(&c->lost[LOST_WRITE], time_us);
+	__atomic_fetch_add(&c->stats.lost, 1, __ATOMIC_RELAXED);
+}
+
+/* Everything formatted into out so far is on the disk. */
+static void file_synced(struct capture *c)
+{
+	__atomic_fetch_add(&c->stats.written, c->unsynced.n, __ATOMIC_RELAXED);
+	memset(&c->unsynced, 0, sizeof(c->unsynced));
+	memset(c->lost_unsynced, 0, sizeof(c->lost_unsynced));
+	c->out_synced = true;
+	c->synced_ms = now_ms();
+	if (c->out)
+		c->synced_bytes = (int64_t)gzoffset(c->out);
+}
+
+static void log_write_failed(struct capture *c, const char *event)
+{
+	log_event(LOG_WARNING, event, LOG_STR, "dir", c->dir, LOG_STR, "error",
+	          strerror(c->last_errno), LOG_INT, "records_lost",
+	          (long long)c->lost[LOST_WRITE].n, LOG_INT, "write_errors",
+	          (long long)__atomic_load_n(&c->stats.write_errors, __ATOMIC_RELAXED), LOG_INT,
+	          "retry_in_ms", (long long)c->backoff_ms, LOG_END);
+	c->fail_logged_ms = now_ms();
+}
+
+/*
+ * A write, flush or open of out failed with err. The file is given up: cut
+ * back to its last flush, so it holds exactly the records not counted as lost
+ * (a reader sees a gzip stream without its end), or removed when nothing of it
+ * was flushed, so a full disk does not fill the directory with empty files.
+ * No file is opened again before a wait that doubles per failure.
+ */
+static void capture_fail(struct capture *c, int err)
+{
+	if (c->out) {
+		gzclose(c->out); /* its error is the one being handled */
+		c->out = NULL;
+	}
+	if (!c->out_synced)
+		unlink(c->path);
+	else if (truncate(c->path, (off_t)c->synced_bytes) == -1)
+		log_event(LOG_WARNING, "capture.truncate_failed", LOG_STR, "file", c->path, LOG_STR,
+		          "error", strerror(errno), LOG_END);
+	c->buf_len = 0;
+	__atomic_fetch_add(&c->stats.lost, c->unsynced.n, __ATOMIC_RELAXED);
+	lost_merge(&c->lost[LOST_WRITE], &c->unsynced);
+	memset(&c->unsynced, 0, sizeof(c->unsynced));
+	for (int i = 0; i < LOST_REASONS; i++)
+		lost_merge(&c->lost[i], &c->lost_unsynced[i]);
+	memset(c->lost_unsynced, 0, sizeof(c->lost_unsynced));
+	__atomic_fetch_add(&c->stats.write_errors, 1, __ATOMIC_RELAXED);
+	c->last_errno = err;
+	int64_t now = now_ms();
+	bool first = !c->failing;
+	if (first) {
+		c->failing = true;
+		c->failed_ms = now;
+		c->backoff_ms = RETRY_MIN_MS;
+	} else {
+		c->backoff_ms = c->backoff_ms * 2 < RETRY_MAX_MS ? c->backoff_ms * 2 : RETRY_MAX_MS;
+	}
+	c->retry_ms = now + c->backoff_ms;
+	if (first || now - c->fail_logged_ms >= LOG_EVERY_MS)
+		log_write_failed(c, "capture.write_failed");
+}
+
+/* Push everything formatted so far to the disk (Z_SYNC_FLUSH: readable without a trailer). */
+static void file_sync(struct capture *c)
+{
+	out_flush(c);
+	if (!c->out)
+		return;
+	errno = 0;
+	if (gzflush(c->out, Z_SYNC_FLUSH) != Z_OK) {
+		capture_fail(c, zlib_errno());
+		return;
+	}
+	file_synced(c);
+}
+
 static void file_close(struct capture *c)
 {
 	if (!c->out)
 		return;
 	out_flush(c);
-	if (gzclose(c->out) != Z_OK)
-		__atomic_fetch_add(&c->stats.write_errors, 1, __ATOMIC_RELAXED);
+	if (!c->out)
+		return; /* the flush failed */
+	gzFile f = c->out;
 	c->out = NULL;
+	errno = 0;
+	if (gzclose(f) != Z_OK)
+		capture_fail(c, zlib_errno());
+	else
+		file_synced(c);
 }
 
+/* A "lost" record for each reason with losses, moved to lost_unsynced until flushed. */
+static void out_lost(struct capture *c)
+{
+	for (int i = 0; i < LOST_REASONS; i++) {
+		struct lost *l = &c->lost[i];
+		if (l->n == 0)
+			continue;
+		out_str(c, "{\"type\":\"lost\",\"statements\":");
+		out_u64(c, l->n);
+		out_str(c, ",\"from\":");
+		out_i64(c, l->from_us);
+		out_str(c, ",\"to\":");
+		out_i64(c, l->to_us);
+		out_str(c, ",\"reason\":\"");
+		out_str(c, lost_reason_name[i]);
+		out_str(c, "\"}\n");
+		lost_merge(&c->lost_unsynced[i], l);
+		memset(l, 0, sizeof(*l));
+	}
+}
+
+/* The first file after write errors has been flushed: say so, with what was lost. */
+static void file_resumed(struct capture *c, uint64_t lost)
+{
+	log_event(LOG_INFO, "capture.resumed", LOG_STR, "file", c->path, LOG_INT, "records_lost",
+	          (long long)lost, LOG_INT, "write_errors",
+	          (long long)__atomic_load_n(&c->stats.write_errors, __ATOMIC_RELAXED), LOG_INT,
+	          "outage_ms", (long long)(now_ms() - c->failed_ms), LOG_END);
+	c->failing = false;
+	c->backoff_ms = 0;
+}
+
+/*
+ * Start a new file with its header and the losses not yet recorded. After a
+ * write error only once the wait is over, and the file is flushed at once to
+ * learn whether the disk takes data again.
+ */
 static bool file_open(struct capture *c)
 {
 	struct timespec ts;
 	struct tm tm;
-	char path[4096 + 160];
 	char started[96];
 
+	if (c->failing && now_ms() < c->retry_ms)
+		return false;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(path, sizeof(path), "%s/pgscope-%04d%02d%02dT%02d%02d%02d.%06ldZ-%04u.jsonl%s",
-	         c->dir, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	         tm.tm_sec, ts.tv_nsec / 1000, c->seq++ % 10000, c->gzip ? ".gz" : "");
+	snprintf(c->path, sizeof(c->path),
+	         "%s/pgscope-%04d%02d%02dT%02d%02d%02d.%06ldZ-%04u.jsonl%s", c->dir,
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         ts.tv_nsec / 1000, c->seq++ % 10000, c->gzip ? ".gz" : "");
+	c->out_synced = false;
+	c->synced_bytes = 0;
+	c->buf_len = 0;
 	/* "wT" writes plain bytes through the same gzFile interface. */
-	c->out = gzopen(path, c->gzip ? "wb1" : "wbT");
+	errno = 0;
+	c->out = gzopen(c->path, c->gzip ? "wb1" : "wbT");
 	if (!c->out) {
-		__atomic_fetch_add(&c->stats.write_errors, 1, __ATOMIC_RELAXED);
+		capture_fail(c, zlib_errno());
 		return false;
 	}
 	gzbuffer(c->out, 128 * 1024);
 	c->out_bytes = 0;
 	c->out_opened_ms = now_ms();
+	c->synced_ms = c->out_opened_ms;
 	fpset_clear(&c->seen);
 	pthread_mutex_lock(&c->lock);
 	c->stats.files++;
@@ -445,6 +655,16 @@ static bool file_open(struct capture *c)
 	out_str(c, ",\"producer\":\"pgscope\",\"started\":\"");
 	out_str(c, started);
 	out_str(c, c->literals ? "\",\"literals\":true}\n" : "\",\"literals\":false}\n");
+	if (!c->failing) {
+		out_lost(c);
+		return true;
+	}
+	uint64_t lost = c->lost[LOST_WRITE].n;
+	out_lost(c);
+	file_sync(c);
+	if (!c->out)
+		return false;
+	file_resumed(c, lost);
 	return true;
 }
 
@@ -467,8 +687,10 @@ static void out_json_field(struct capture *c, const char *key, const char *s, ui
 
 static void write_entry(struct capture *c, const struct entry_head *h, const char *const *s)
 {
-	if (!c->out && !file_open(c))
+	if (!c->out && !file_open(c)) {
+		lose_record(c, h->time_us);
 		return;
+	}
 	if (h->has_query && fpset_add(&c->seen, h->fingerprint)) {
 		out_str(c, "{\"type\":\"query\",\"fingerprint\":");
 		out_hex64(c, h->fingerprint);
@@ -519,8 +741,13 @@ static void write_entry(struct capture *c, const struct entry_head *h, const cha
 	if (c->literals && h->len[S_TEXT] > 0)
 		out_json_field(c, ",\"text\":", s[S_TEXT], h->len[S_TEXT]);
 	out_str(c, "}\n");
-	/* Counters the writer alone updates are atomic so capture_stats() sees whole values. */
-	__atomic_fetch_add(&c->stats.written, 1, __ATOMIC_RELAXED);
+	if (!c->out) {
+		/* The file failed while this record was formatted: drop what is buffered. */
+		c->buf_len = 0;
+		lose_record(c, h->time_us);
+		return;
+	}
+	lost_add(&c->unsynced, h->time_us);
 }
 
 /*
@@ -547,6 +774,9 @@ static size_t take_batch(struct capture *c, unsigned char *batch, bool *stop)
 	uint64_t tail = c->tail;
 	uint64_t head = c->head;
 	*stop = c->stop;
+	lost_merge(&c->lost[LOST_QUEUE], &c->queue_lost);
+	c->drops_unlogged += c->queue_lost.n;
+	memset(&c->queue_lost, 0, sizeof(c->queue_lost));
 	pthread_mutex_unlock(&c->lock);
 
 	/*
@@ -568,6 +798,47 @@ static size_t take_batch(struct capture *c, unsigned char *batch, bool *stop)
 		pthread_mutex_unlock(&c->lock);
 	}
 	return taken;
+}
+
+/* Queue drops in the log, at most once per LOG_EVERY_MS (or at the end, force). */
+static void log_drops(struct capture *c, bool force)
+{
+	int64_t now = now_ms();
+	if (c->drops_unlogged == 0 || (!force && now - c->drop_logged_ms < LOG_EVERY_MS))
+		return;
+	pthread_mutex_lock(&c->lock);
+	uint64_t total = c->stats.dropped;
+	pthread_mutex_unlock(&c->lock);
+	log_event(LOG_WARNING, "capture.dropped", LOG_STR, "dir", c->dir, LOG_INT,
+	          "records_dropped", (long long)c->drops_unlogged, LOG_INT, "dropped_total",
+	          (long long)total, LOG_STR, "reason", "queue full", LOG_END);
+	c->drops_unlogged = 0;
+	c->drop_logged_ms = now;
+}
+
+/* After a batch: losses into the file, a flush when one is due, drops into the log. */
+static void writer_tick(struct capture *c)
+{
+	if (lost_pending(c) && (c->out || file_open(c)))
+		out_lost(c);
+	if (c->out &&
+	    (c->unsynced.n > 0 || c->lost_unsynced[LOST_QUEUE].n > 0 ||
+	     c->lost_unsynced[LOST_WRITE].n > 0) &&
+	    now_ms() - c->synced_ms >= FLUSH_MS)
+		file_sync(c);
+	log_drops(c, false);
+}
+
+/* At close: one more attempt to record the losses, whatever the wait. */
+static void writer_finish(struct capture *c)
+{
+	c->retry_ms = 0;
+	if (lost_pending(c) && (c->out || file_open(c)))
+		out_lost(c);
+	file_close(c);
+	log_drops(c, true);
+	if (lost_pending(c) || c->failing)
+		log_write_failed(c, "capture.write_failed");
 }
 
 static void *writer_main(void *arg)
@@ -598,10 +869,11 @@ static void *writer_main(void *arg)
 			maybe_rotate(c);
 		else if (c->out)
 			out_flush(c);
+		writer_tick(c);
 		if (stop && n == 0)
 			break;
 	}
-	file_close(c);
+	writer_finish(c);
 	free(batch);
 	return NULL;
 }
@@ -716,4 +988,15 @@ bool capture_trace_id(const char *sql, char out[CAPTURE_TRACE_MAX])
 		return true;
 	}
 	return false;
+}
+
+void capture_lost(int64_t time_us)
+{
+	struct capture *c = cap_g;
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stats.dropped++;
+	lost_add(&c->queue_lost, time_us);
+	pthread_mutex_unlock(&c->lock);
 }

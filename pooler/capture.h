@@ -8,8 +8,12 @@
  *     mutex and returns at once; when the queue is full the record is dropped
  *     and counted. It never does I/O and never waits for the writer.
  *   - A background thread owned by this module formats the records, writes
- *     the normalized text once per fingerprint per file and rotates files by
- *     size and age.
+ *     the normalized text once per fingerprint per file, flushes the file to
+ *     the disk within a second (readable even if the process is killed) and
+ *     rotates files by size and age. Dropped records and records lost to
+ *     write errors are written to the capture as "lost" records (counts and
+ *     time ranges) and logged. After a write error it opens no file until a
+ *     wait that doubles per failure (up to 5 s) has passed, then resumes.
  *   - capture_close() stops the thread after writing everything queued. It
  *     frees the queue: no capture_submit() may run concurrently with it (join
  *     or stop the submitting threads first).
@@ -57,10 +61,11 @@ struct capture_record {
 
 struct capture_stats {
 	uint64_t submitted;    /* records accepted into the queue */
-	uint64_t written;      /* stmt records written to files */
-	uint64_t dropped;      /* records dropped because the queue was full */
+	uint64_t written;      /* stmt records flushed to files */
+	uint64_t dropped;      /* records dropped because a queue was full */
 	uint64_t files;        /* files opened */
-	uint64_t write_errors; /* failed writes or opens (records lost) */
+	uint64_t write_errors; /* failed writes, flushes or opens */
+	uint64_t lost;         /* records taken from the queue but lost to write errors */
 };
 
 /*
@@ -76,6 +81,13 @@ void capture_set_options(bool gzip, size_t queue_bytes);
 
 /* Queue one record; false when it was dropped (queue full or capture closed). */
 bool capture_submit(const struct capture_record *rec);
+
+/*
+ * Count one statement completed at time_us that never reached capture_submit()
+ * (an earlier queue was full), so the capture records it as lost. Same
+ * threading rules as capture_submit().
+ */
+void capture_lost(int64_t time_us);
 
 /* Counters since capture_open(); readable from any thread. */
 struct capture_stats capture_stats(void);

@@ -397,11 +397,9 @@ static bool client_send_auth_request(struct client *c)
 			client_fail(c, SQLSTATE_INTERNAL_ERROR, "out of memory");
 			return false;
 		}
-		/* Unknown users go through a mock exchange so they look like bad passwords. */
-		if ((secret != NULL
-		         ? scram_server_init(c->scram, secret, &err)
-		         : scram_server_init_mock(c->scram, c->user, &err)) != SCRAM_OK) {
-			client_fail(c, SQLSTATE_INVALID_PASSWORD, "password authentication failed");
+		/* No usable entry: a mock exchange that fails like a wrong password. */
+		if (scram_server_init(c->scram, c->user, secret, &err) != SCRAM_OK) {
+			client_fail(c, SQLSTATE_INTERNAL_ERROR, err);
 			return false;
 		}
 		proto_write_auth(&c->conn.out, PROTO_AUTH_SASL, mechs, sizeof(mechs));
@@ -566,13 +564,42 @@ static void client_handle_startup(struct client *c)
 
 /* ---- authentication ---- */
 
-static void client_auth_failed(struct client *c)
+/*
+ * Every failed password check ends here, whatever the cause (unknown user,
+ * unusable entry, wrong password), with PostgreSQL's text, so that a client
+ * cannot tell the causes apart. The cause goes to the log only, and is logged
+ * here for every cause alike so that the work done does not differ either.
+ */
+static void client_auth_failed(struct client *c, const char *reason)
 {
-	client_fail(c, SQLSTATE_INVALID_PASSWORD, "password authentication failed");
+	char msg[NAME_MAX_LEN + 48];
+
+	log_event(LOG_INFO, "client.auth_failed", LOG_INT, "client", (long long)c->id, LOG_STR,
+	          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "reason", reason, LOG_END);
+	snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"", c->user);
+	client_fail(c, SQLSTATE_INVALID_PASSWORD, msg);
+}
+
+/*
+ * A SCRAM step failed: a wrong proof is a failed password; a malformed message
+ * is a protocol violation, as in PostgreSQL. Mock and real exchanges parse
+ * alike, so neither answer tells whether the user exists.
+ */
+static void client_scram_failed(struct client *c, enum scram_status rc, const char *err)
+{
+	if (rc == SCRAM_ERR_AUTH)
+		client_auth_failed(c, c->scram->mock ? c->scram->mock_reason
+		                                     : "password does not match");
+	else
+		client_fail(c,
+		            rc == SCRAM_ERR_PROTOCOL ? SQLSTATE_PROTOCOL_VIOLATION
+		                                     : SQLSTATE_INTERNAL_ERROR,
+		            err);
 }
 
 static void client_auth_sasl(struct client *c, const uint8_t *body, size_t len)
 {
+	enum scram_status rc;
 	char out[1024];
 	const char *err = "";
 	struct proto_reader r;
@@ -583,14 +610,20 @@ static void client_auth_sasl(struct client *c, const uint8_t *body, size_t len)
 		uint32_t n = proto_read_int32(&r);
 		const uint8_t *data = proto_read_bytes(&r, n);
 
-		if (r.bad || data == NULL || strcmp(mech, SCRAM_MECHANISM) != 0) {
+		if (r.bad || data == NULL) {
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
 			            "invalid SASL initial response");
 			return;
 		}
-		if (scram_server_handle_client_first(c->scram, (const char *)data, n, out,
-		                                     sizeof(out), &err) != SCRAM_OK) {
-			client_auth_failed(c);
+		if (strcmp(mech, SCRAM_MECHANISM) != 0) {
+			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+			            "client selected an invalid SASL authentication mechanism");
+			return;
+		}
+		rc = scram_server_handle_client_first(c->scram, (const char *)data, n, out,
+		                                      sizeof(out), &err);
+		if (rc != SCRAM_OK) {
+			client_scram_failed(c, rc, err);
 			return;
 		}
 		c->auth_step = 1;
@@ -598,9 +631,10 @@ static void client_auth_sasl(struct client *c, const uint8_t *body, size_t len)
 		client_flush(c);
 		return;
 	}
-	if (scram_server_handle_client_final(c->scram, (const char *)body, len, out, sizeof(out),
-	                                     &err) != SCRAM_OK) {
-		client_auth_failed(c);
+	rc = scram_server_handle_client_final(c->scram, (const char *)body, len, out, sizeof(out),
+	                                      &err);
+	if (rc != SCRAM_OK) {
+		client_scram_failed(c, rc, err);
 		return;
 	}
 	proto_write_auth(&c->conn.out, PROTO_AUTH_SASL_FINAL, out, strlen(out));
@@ -622,8 +656,21 @@ static void client_handle_auth(struct client *c)
 	if (pbuf_len(in) < PROTO_HDR)
 		return;
 	len = proto_get32(pbuf_head(in) + 1);
-	if (pbuf_head(in)[0] != 'p' || len < 4 || len > 65536) {
-		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "expected a password message");
+	if (pbuf_head(in)[0] != 'p') {
+		/*
+		 * PostgreSQL's answer, to a Terminate too: the protocol has none
+		 * before login. A client that just closes is closed silently.
+		 */
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "expected %s response, got message type %d",
+		         pooler.cfg->auth_type == AUTH_SCRAM ? "SASL" : "password",
+		         pbuf_head(in)[0]);
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, msg);
+		return;
+	}
+	if (len < 4 || len > 65536) {
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
 		return;
 	}
 	if (pbuf_len(in) < len + 1)
@@ -635,14 +682,16 @@ static void client_handle_auth(struct client *c)
 	case AUTH_PLAIN:
 		if (secret == NULL || len == 0 || body[len - 1] != 0 ||
 		    !auth_plain_check(c->user, secret, (const char *)body, len - 1)) {
-			client_auth_failed(c);
+			client_auth_failed(c, secret == NULL ? "user not in auth_file"
+			                                     : "password does not match");
 			return;
 		}
 		break;
 	case AUTH_MD5:
 		if (secret == NULL || len == 0 || body[len - 1] != 0 ||
 		    !auth_md5_check(c->user, secret, c->md5_salt, (const char *)body, len - 1)) {
-			client_auth_failed(c);
+			client_auth_failed(c, secret == NULL ? "user not in auth_file"
+			                                     : "password does not match");
 			return;
 		}
 		break;

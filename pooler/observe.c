@@ -317,6 +317,8 @@ void observe_statement(const struct stmt_event *ev)
 	if (o->ring_len == OBS_RING) {
 		pthread_mutex_unlock(&o->lock);
 		count(&o->stats.dropped);
+		if (o->capture)
+			capture_lost((int64_t)(ev->end * 1e6)); /* the capture records the gap */
 		return;
 	}
 	s = &o->ring[(o->ring_head + o->ring_len) % OBS_RING];

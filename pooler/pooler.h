@@ -109,6 +109,8 @@ struct ps_server {
 	int q_head, q_len, q_cap;
 	uint64_t seg_sent; /* Syncs and Queries sent: each closes a segment of the pipeline */
 	uint64_t seg_done; /* ReadyForQuery messages received: segments answered */
+	uint64_t xact_seg; /* the first segment of the server's current transaction */
+	bool xact_failed;  /* an error in that transaction: it will not commit */
 	const struct client *unnamed_owner; /* whose unnamed statement the server holds */
 };
 

@@ -14,12 +14,16 @@
 #define PS_TMP_NAME     "pgscope_tmp"     /* throwaway statement for a ParseComplete */
 #define PS_NONE_NAME    "pgscope_none"    /* never exists: Close of it is a no-op */
 #define PS_MISSING_NAME "pgscope_missing" /* never exists: Bind of it fails as PostgreSQL does */
+#define PS_DEALLOC_NAME "pgscope_dealloc" /* what a client's SQL DEALLOCATE deallocates instead */
 
 /* A statement prepared on one server connection. */
 struct ps_slot {
 	struct list lru;
 	struct ps_entry *entry;
-	bool pending; /* Parse sent, ParseComplete not seen yet */
+	bool pending;      /* Parse sent, ParseComplete not seen yet */
+	bool stale;        /* validity in doubt: Close it and Parse again before use */
+	uint64_t seg;      /* the pipeline segment whose Parse created it */
+	uint64_t used_seg; /* the last segment that used it */
 };
 
 /* One Parse or Close sent to a server, waiting for its answer. */
@@ -31,6 +35,7 @@ struct ps_pending {
 	struct ps_entry *evicted; /* Close: the entry it evicts, or NULL */
 	struct client *client;    /* Parse: whose new name to undo on failure, or NULL */
 	char *client_name;        /* that name, owned */
+	struct ps_entry *restore; /* Parse of a SQL DEALLOCATE: what client_name named */
 };
 
 /* ---- the process-wide registry ---- */
@@ -152,6 +157,7 @@ static struct ps_slot *slot_add(struct ps_server *ps, struct ps_entry *e, bool p
 	}
 	slot->entry = e;
 	slot->pending = pending;
+	slot->seg = slot->used_seg = ps->seg_sent;
 	list_init(&slot->lru);
 	list_append(&ps->lru, &slot->lru);
 	ps->count++;
@@ -159,18 +165,65 @@ static struct ps_slot *slot_add(struct ps_server *ps, struct ps_entry *e, bool p
 	return slot;
 }
 
+static void pending_free(struct ps_pending *p)
+{
+	if (p->evicted != NULL)
+		entry_unref(p->evicted);
+	if (p->restore != NULL)
+		entry_unref(p->restore);
+	free(p->client_name);
+}
+
 static void pending_clear(struct ps_server *ps)
 {
-	for (int i = 0; i < ps->q_len; i++)
-		free(ps->queue[(ps->q_head + i) % ps->q_cap].client_name);
+	for (int i = 0; i < ps->q_len; i++) {
+		struct ps_pending *p = &ps->queue[(ps->q_head + i) % ps->q_cap];
+
+		if (p->slot != NULL)
+			p->slot->pending = false;
+		pending_free(p);
+	}
 	ps->q_head = ps->q_len = 0;
 }
 
 void ps_server_forget_all(struct ps_server *ps)
 {
-	while (!list_empty(&ps->lru))
-		slot_remove(ps, list_entry(list_first(&ps->lru), struct ps_slot, lru));
+	struct list *it = ps->lru.next;
+
+	while (it != &ps->lru) {
+		struct ps_slot *slot = list_entry(it, struct ps_slot, lru);
+
+		it = it->next;
+		/* A Parse still in flight comes after what dropped them all: it stays. */
+		if (!slot->pending)
+			slot_remove(ps, slot);
+	}
 	ps->unnamed_owner = NULL;
+}
+
+void ps_server_dropped_all(struct server *sv)
+{
+	struct ps_client *pc = &sv->client->ps;
+	struct htab kept;
+
+	htab_init(&kept);
+	/* A name whose Parse is still in flight comes after what dropped them all: it stays. */
+	for (int i = 0; i < sv->ps.q_len; i++) {
+		struct ps_pending *p = &sv->ps.queue[(sv->ps.q_head + i) % sv->ps.q_cap];
+		struct ps_entry *e;
+		size_t len;
+
+		if (p->client != sv->client || p->client_name == NULL || p->restore != NULL)
+			continue;
+		len = strlen(p->client_name);
+		e = htab_get(&pc->names, p->client_name, len);
+		if (e != NULL && htab_get(&kept, p->client_name, len) == NULL &&
+		    htab_put(&kept, p->client_name, len, e))
+			e->refs++;
+	}
+	ps_client_forget_all(pc);
+	pc->names = kept;
+	ps_server_forget_all(&sv->ps);
 }
 
 void ps_server_release(struct ps_server *ps)
@@ -234,6 +287,19 @@ static bool write_close(struct pbuf *out, char kind, const char *name)
 	return proto_end(&w);
 }
 
+/* Close a copy on sv (its answer swallowed) and forget it. */
+static bool close_slot(struct server *sv, struct ps_slot *slot)
+{
+	struct ps_pending *p = pending_push(&sv->ps, 'C', true);
+
+	if (p == NULL || !write_close(&sv->conn.out, 'S', slot->entry->name))
+		return false;
+	p->evicted = slot->entry;
+	slot->entry->refs++; /* held by the record until the Close is answered */
+	slot_remove(&sv->ps, slot);
+	return true;
+}
+
 /* Make room under max_prepared_statements by closing the least recently used copy. */
 static bool evict_one(struct server *sv)
 {
@@ -242,30 +308,42 @@ static bool evict_one(struct server *sv)
 
 	for (it = ps->lru.next; it != &ps->lru; it = it->next) {
 		struct ps_slot *slot = list_entry(it, struct ps_slot, lru);
-		struct ps_pending *p;
 
-		if (slot->pending)
-			continue;
-		p = pending_push(ps, 'C', true);
-		if (p == NULL || !write_close(&sv->conn.out, 'S', slot->entry->name))
-			return false;
-		p->evicted = slot->entry;
-		slot->entry->refs++; /* held by the record until the Close is answered */
-		slot_remove(ps, slot);
-		return true;
+		if (!slot->pending)
+			return close_slot(sv, slot);
 	}
 	return true; /* everything is in flight: go over the limit for now */
+}
+
+/*
+ * e's copy on sv if it may be used; a copy whose validity is in doubt is
+ * closed (and NULL returned) so that the caller prepares it afresh. *ok is
+ * false when the Close could not be written.
+ */
+static struct ps_slot *slot_usable(struct server *sv, struct ps_entry *e, bool *ok)
+{
+	struct ps_slot *slot = htab_get(&sv->ps.slots, &e, sizeof(e));
+
+	*ok = true;
+	if (slot == NULL || !slot->stale || slot->pending)
+		return slot;
+	*ok = close_slot(sv, slot);
+	return NULL;
 }
 
 /* Prepare e on sv unless it is there; the ParseComplete will be swallowed. */
 static bool ensure_prepared(struct server *sv, struct ps_entry *e)
 {
 	struct ps_server *ps = &sv->ps;
-	struct ps_slot *slot = htab_get(&ps->slots, &e, sizeof(e));
+	bool ok;
+	struct ps_slot *slot = slot_usable(sv, e, &ok);
 	struct ps_pending *p;
 	int max = pooler.cfg->max_prepared_statements;
 
+	if (!ok)
+		return false;
 	if (slot != NULL) {
+		slot->used_seg = ps->seg_sent;
 		list_del(&slot->lru);
 		list_append(&ps->lru, &slot->lru); /* most recent at the tail */
 		return true;
@@ -283,6 +361,81 @@ static bool ensure_prepared(struct server *sv, struct ps_entry *e)
 
 /* ---- client messages ---- */
 
+/*
+ * "DEALLOCATE [PREPARE] name" or "DEALLOCATE ALL" and nothing after it but a
+ * ';': true, with the name as PostgreSQL folds it, or *all.
+ */
+static bool scan_deallocate(const char *s, const char *end, char *name, size_t namesz, bool *all)
+{
+	char word[16];
+	const char *start;
+
+	s = sqlscan_ident(sqlscan_skip_space(s, end), end, word, sizeof(word));
+	if (s == NULL || strcmp(word, "deallocate") != 0)
+		return false;
+	start = sqlscan_skip_space(s, end);
+	s = sqlscan_ident(start, end, name, namesz);
+	if (s != NULL && *start != '"' && strcmp(name, "prepare") == 0) {
+		const char *next = sqlscan_skip_space(s, end);
+		const char *after = sqlscan_ident(next, end, name, namesz);
+
+		if (after != NULL) {
+			s = after;
+			start = next;
+		}
+	}
+	if (s == NULL || !sqlscan_at_end(s, end))
+		return false;
+	*all = *start != '"' && strcmp(name, "all") == 0;
+	return true;
+}
+
+/*
+ * An unnamed Parse. When it is SQL "DEALLOCATE name" of a name the client
+ * prepared with Parse (psycopg 3 sends its own DEALLOCATEs so), the server
+ * knows the statement by its shared name, which other clients may be using:
+ * the client's name is dropped here, and the server deallocates a throwaway
+ * statement instead, so that the client gets the answers PostgreSQL gives.
+ */
+static enum ps_verdict parse_unnamed(struct client *c, struct server *sv, const uint8_t *rest,
+                                     size_t rest_len)
+{
+	static const uint8_t empty_query[] = {0, 0, 0};
+	const char *query = (const char *)rest;
+	size_t qlen = strnlen(query, rest_len);
+	char name[PARAMS_NAME_MAX];
+	bool all;
+	struct ps_entry *e;
+	struct ps_pending *p;
+	struct proto_writer w;
+
+	if (qlen == rest_len || !scan_deallocate(query, query + qlen, name, sizeof(name), &all) ||
+	    all || (e = htab_del(&c->ps.names, name, strlen(name))) == NULL)
+		return pending_push(&sv->ps, 'P', false) ? PS_FORWARD : PS_FAIL;
+	p = pending_push(&sv->ps, 'C', true);
+	/* Closed first: left over if an earlier DEALLOCATE was parsed but never executed. */
+	if (p == NULL || !write_close(&sv->conn.out, 'S', PS_DEALLOC_NAME))
+		goto fail;
+	p = pending_push(&sv->ps, 'P', true);
+	if (p == NULL ||
+	    !write_parse(&sv->conn.out, PS_DEALLOC_NAME, empty_query, sizeof(empty_query)))
+		goto fail;
+	p = pending_push(&sv->ps, 'P', false);
+	if (p == NULL)
+		goto fail;
+	p->restore = e; /* the record holds the name's reference: mapped again if never run */
+	p->client = c;
+	p->client_name = strdup(name);
+	proto_begin(&w, &sv->conn.out, 'P');
+	proto_put_str(&w, "");
+	proto_put_str(&w, "DEALLOCATE " PS_DEALLOC_NAME);
+	proto_put_bytes(&w, rest + qlen + 1, rest_len - qlen - 1);
+	return proto_end(&w) ? PS_REWRITTEN : PS_FAIL;
+fail:
+	entry_unref(e);
+	return PS_FAIL;
+}
+
 static enum ps_verdict on_parse(struct client *c, struct server *sv, const struct relay_msg *m)
 {
 	struct proto_reader r;
@@ -291,6 +444,7 @@ static enum ps_verdict on_parse(struct client *c, struct server *sv, const struc
 	struct ps_pending *p;
 	const uint8_t *rest;
 	size_t rest_len;
+	bool ok;
 
 	proto_reader_init(&r, m->body, m->len);
 	name = proto_read_str(&r);
@@ -307,7 +461,7 @@ static enum ps_verdict on_parse(struct client *c, struct server *sv, const struc
 		memcpy(c->ps.unnamed, rest, rest_len);
 		c->ps.unnamed_len = rest_len;
 		sv->ps.unnamed_owner = c;
-		return pending_push(&sv->ps, 'P', false) ? PS_FORWARD : PS_FAIL;
+		return parse_unnamed(c, sv, rest, rest_len);
 	}
 	e = htab_get(&c->ps.names, name, strlen(name));
 	if (e != NULL) {
@@ -330,6 +484,9 @@ static enum ps_verdict on_parse(struct client *c, struct server *sv, const struc
 		entry_unref(e); /* frees it if nothing else points at it */
 		return PS_FAIL;
 	}
+	slot_usable(sv, e, &ok); /* a copy in doubt is closed here and prepared again below */
+	if (!ok)
+		return PS_FAIL;
 	p = pending_push(&sv->ps, 'P', false);
 	if (p == NULL)
 		return PS_FAIL;
@@ -500,6 +657,19 @@ enum ps_verdict ps_client_message(struct client *c, struct server *sv, const str
 
 /* ---- server responses ---- */
 
+/* A Parse that never ran: its new client name goes, or the name it deallocated comes back. */
+static void undo_client_name(struct ps_pending *p)
+{
+	struct ps_client *pc = &p->client->ps;
+
+	if (p->restore == NULL) {
+		ps_client_forget(pc, p->client_name);
+		return;
+	}
+	if (htab_get(&pc->names, p->client_name, strlen(p->client_name)) == NULL)
+		client_map(pc, p->client_name, p->restore);
+}
+
 /*
  * After an error the server skipped to the segment's Sync: undo what the
  * queued messages of that segment would have done. Later segments are
@@ -517,14 +687,16 @@ static void undo_segment(struct server *sv)
 		if (p->slot != NULL)
 			slot_remove(ps, p->slot);
 		if (p->client != NULL && p->client_name != NULL && p->client == sv->client)
-			ps_client_forget(&p->client->ps, p->client_name);
-		if (p->evicted != NULL) {
-			/* The Close never ran: the server still has it. */
-			if (htab_get(&ps->slots, &p->evicted, sizeof(p->evicted)) == NULL)
-				slot_add(ps, p->evicted, false);
-			entry_unref(p->evicted);
+			undo_client_name(p);
+		if (p->evicted != NULL &&
+		    htab_get(&ps->slots, &p->evicted, sizeof(p->evicted)) == NULL) {
+			/* The Close never ran: the server still has it, maybe in doubt. */
+			struct ps_slot *slot = slot_add(ps, p->evicted, false);
+
+			if (slot != NULL)
+				slot->stale = true;
 		}
-		free(p->client_name);
+		pending_free(p);
 		ps->q_head = (ps->q_head + 1) % ps->q_cap;
 		ps->q_len--;
 	}
@@ -535,20 +707,72 @@ void ps_segment_sent(struct server *sv)
 	sv->ps.seg_sent++;
 }
 
-bool ps_server_response(struct server *sv, uint8_t type, bool *broken)
+/* Mark the copies on ps that match (non-pending ones, seg at least FROM) as in doubt. */
+static void mark_stale(struct ps_server *ps, bool by_use, uint64_t from)
+{
+	struct list *it;
+
+	for (it = ps->lru.next; it != &ps->lru; it = it->next) {
+		struct ps_slot *slot = list_entry(it, struct ps_slot, lru);
+
+		if (!slot->pending && (by_use ? slot->used_seg : slot->seg) >= from)
+			slot->stale = true;
+	}
+}
+
+void ps_server_rolled_back(struct ps_server *ps)
+{
+	/* Created in the transaction: may depend on what it created (a type, a table). */
+	mark_stale(ps, false, ps->xact_seg);
+}
+
+/*
+ * An error: the transaction it is in will not commit. Errors a stale plan
+ * gives ("cached plan must not change result type", 0A000; "cache lookup
+ * failed", XX000) put the statements of the failing segment in doubt.
+ */
+static void on_error(struct ps_server *ps, const struct relay_msg *m)
+{
+	struct proto_error_info e;
+
+	ps->xact_failed = true;
+	if (!proto_parse_error(m->body, m->len, &e))
+		return;
+	if (strcmp(e.sqlstate, SQLSTATE_FEATURE_NOT_SUPPORTED) == 0 ||
+	    strcmp(e.sqlstate, SQLSTATE_INTERNAL_ERROR) == 0)
+		mark_stale(ps, true, ps->seg_done);
+}
+
+/* ReadyForQuery: a segment is answered; at 'I' its transaction is over. */
+static void on_ready(struct ps_server *ps, const struct relay_msg *m)
+{
+	char status = m->len > 0 ? (char)m->body[0] : 'I';
+
+	ps->seg_done++;
+	if (status != 'I')
+		return;
+	if (ps->xact_failed)
+		ps_server_rolled_back(ps);
+	ps->xact_failed = false;
+	ps->xact_seg = ps->seg_done;
+}
+
+bool ps_server_response(struct server *sv, const struct relay_msg *m, bool *broken)
 {
 	struct ps_server *ps = &sv->ps;
 	struct ps_pending *p;
+	uint8_t type = m->type;
 	bool swallow;
 
 	*broken = false;
 	if (type == 'E') {
 		undo_segment(sv);
+		on_error(ps, m);
 		return false;
 	}
 	if (type == 'Z') {
 		undo_segment(sv); /* nothing is left unless the server skipped something */
-		ps->seg_done++;
+		on_ready(ps, m);
 		return false;
 	}
 	if (ps->q_len == 0) {
@@ -562,10 +786,8 @@ bool ps_server_response(struct server *sv, uint8_t type, bool *broken)
 	}
 	if (p->slot != NULL)
 		p->slot->pending = false;
-	if (p->evicted != NULL)
-		entry_unref(p->evicted);
 	swallow = p->swallow;
-	free(p->client_name);
+	pending_free(p);
 	ps->q_head = (ps->q_head + 1) % ps->q_cap;
 	ps->q_len--;
 	return swallow;
@@ -593,10 +815,9 @@ bool ps_simple_query(struct client *c, const uint8_t *body, size_t len)
 	const char *s = (const char *)body;
 	const char *end = s + (len > 0 ? len - 1 : 0); /* without the NUL */
 	char word[64], name[PARAMS_NAME_MAX];
+	bool all;
 
-	s = sqlscan_skip_space(s, end);
-	s = sqlscan_ident(s, end, word, sizeof(word));
-	if (s == NULL)
+	if (sqlscan_ident(sqlscan_skip_space(s, end), end, word, sizeof(word)) == NULL)
 		return false;
 	if (strcmp(word, "prepare") == 0 || strcmp(word, "execute") == 0) {
 		if (c->txn.status != 'I')
@@ -608,25 +829,10 @@ bool ps_simple_query(struct client *c, const uint8_t *body, size_t len)
 		            "or PREPARE and EXECUTE inside one transaction");
 		return true;
 	}
-	if (strcmp(word, "deallocate") != 0)
-		return false;
-	s = sqlscan_skip_space(s, end);
-	s = sqlscan_ident(s, end, name, sizeof(name));
-	if (s != NULL && strcmp(name, "prepare") == 0) {
-		const char *after =
-		    sqlscan_ident(sqlscan_skip_space(s, end), end, name, sizeof(name));
-
-		if (after != NULL)
-			s = after;
-	}
-	if (s == NULL)
-		return false;
-	s = sqlscan_skip_space(s, end);
-	if (s < end && *s == ';')
-		s = sqlscan_skip_space(s + 1, end);
-	if (s != end)
-		return false; /* more statements follow: leave it to the server */
-	if (strcmp(name, "all") == 0) {
+	if (!scan_deallocate(s, end, name, sizeof(name), &all))
+		return false; /* not DEALLOCATE, or more statements follow: leave it to the server
+		               */
+	if (all) {
 		ps_client_forget_all(&c->ps);
 		reply_local(c, "DEALLOCATE ALL", NULL, NULL);
 		return true;

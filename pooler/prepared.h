@@ -52,8 +52,16 @@ void ps_client_release(struct ps_client *pc);
 void ps_server_init(struct ps_server *ps);
 void ps_server_release(struct ps_server *ps);
 
-/* Forget everything the server had prepared (after DISCARD ALL / DEALLOCATE ALL). */
+/*
+ * Forget everything the server had prepared (after DISCARD ALL / DEALLOCATE
+ * ALL), except Parses still in flight, which run after it.
+ */
 void ps_server_forget_all(struct ps_server *ps);
+/*
+ * The server ran DEALLOCATE ALL or DISCARD ALL for its client: both forget
+ * their statements, except those whose Parse is still in flight.
+ */
+void ps_server_dropped_all(struct server *sv);
 /* Drop all of a client's statement names (DEALLOCATE ALL). */
 void ps_client_forget_all(struct ps_client *pc);
 /* Drop one client name (SQL DEALLOCATE); false if it did not exist. */
@@ -68,9 +76,18 @@ enum ps_verdict ps_client_message(struct client *c, struct server *sv, const str
 /*
  * Look at a server response: returns true when it must be swallowed (an
  * answer to a message the pooler injected). Call for '1', '3', 'E' and 'Z'.
- * Sets *broken when the response does not fit what was sent.
+ * Sets *broken when the response does not fit what was sent. After an error
+ * in a transaction that does not commit, or an error a stale plan gives, the
+ * statements concerned are closed and prepared again before their next use.
  */
-bool ps_server_response(struct server *sv, uint8_t type, bool *broken);
+bool ps_server_response(struct server *sv, const struct relay_msg *m, bool *broken);
+
+/*
+ * The server's transaction was rolled back (ROLLBACK, or the pooler's own
+ * after a client left): statements prepared in it may depend on what it
+ * created, so they are closed and prepared again before their next use.
+ */
+void ps_server_rolled_back(struct ps_server *ps);
 
 /*
  * A simple Query from a client with nothing in flight (transaction mode):

@@ -710,7 +710,37 @@ static enum scram_status server_start(struct scram_server *st, const char **err)
 	return SCRAM_OK;
 }
 
-/* Keys for a plaintext auth_file entry: fresh salt, default iterations. */
+/* Per-process key for salts made up per user, so they are stable but not predictable. */
+static uint8_t user_salt_key[SCRAM_KEY_LEN];
+static bool user_salt_key_ok;
+static pthread_once_t user_salt_key_once = PTHREAD_ONCE_INIT;
+
+static void user_salt_key_init(void)
+{
+	user_salt_key_ok = RAND_bytes(user_salt_key, sizeof(user_salt_key)) == 1;
+}
+
+/*
+ * The salt pgscope shows for user when it has no stored one (a plaintext
+ * entry, or no usable entry at all): HMAC(process key, user), the same on
+ * every attempt, so that a salt that changes does not mark a user apart.
+ */
+static bool user_salt(const char *user, struct scram_keys *keys)
+{
+	uint8_t digest[SCRAM_KEY_LEN];
+
+	pthread_once(&user_salt_key_once, user_salt_key_init);
+	if (!user_salt_key_ok ||
+	    !hmac_sha256(user_salt_key, sizeof(user_salt_key), user, strlen(user), digest))
+		return false;
+	memcpy(keys->salt, digest, SCRAM_SALT_LEN);
+	keys->salt_len = SCRAM_SALT_LEN;
+	keys->iterations = SCRAM_DEFAULT_ITERATIONS;
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return true;
+}
+
+/* Keys for a plaintext auth_file entry, with the salt already in st->keys. */
 static enum scram_status server_keys_from_password(struct scram_server *st, const char *password,
                                                    const char **err)
 {
@@ -719,10 +749,7 @@ static enum scram_status server_keys_from_password(struct scram_server *st, cons
 
 	if (!prepped)
 		return fail(err, SCRAM_ERR_INTERNAL, "out of memory");
-	st->keys.iterations = SCRAM_DEFAULT_ITERATIONS;
-	st->keys.salt_len = SCRAM_SALT_LEN;
-	ok = RAND_bytes(st->keys.salt, SCRAM_SALT_LEN) == 1 &&
-	     derive_keys(prepped, st->keys.salt, st->keys.salt_len, st->keys.iterations,
+	ok = derive_keys(prepped, st->keys.salt, st->keys.salt_len, st->keys.iterations,
 	                 st->keys.client_key, st->keys.server_key) &&
 	     sha256(st->keys.client_key, SCRAM_KEY_LEN, st->stored_key);
 	/* the ClientKey must come from the client's proof, not from our own derivation */
@@ -734,58 +761,67 @@ static enum scram_status server_keys_from_password(struct scram_server *st, cons
 	return SCRAM_OK;
 }
 
-enum scram_status scram_server_init(struct scram_server *st, const char *secret_or_password,
+static bool is_scram_secret(const char *entry)
+{
+	return strncmp(entry, SECRET_PREFIX, strlen(SECRET_PREFIX)) == 0;
+}
+
+/*
+ * Why a SCRAM exchange cannot use entry (NULL: the user is not listed), or
+ * NULL if it can. A SCRAM secret's salt and keys replace st's on the way.
+ */
+static const char *unusable_entry(struct scram_server *st, const char *entry)
+{
+	struct scram_keys keys;
+	uint8_t stored_key[SCRAM_KEY_LEN];
+
+	if (entry == NULL)
+		return "user not in auth_file";
+	if (is_scram_secret(entry)) {
+		if (!scram_parse_secret(entry, &keys, stored_key))
+			return "invalid SCRAM secret in auth_file";
+		st->keys = keys;
+		memcpy(st->stored_key, stored_key, SCRAM_KEY_LEN);
+		OPENSSL_cleanse(&keys, sizeof(keys));
+		OPENSSL_cleanse(stored_key, sizeof(stored_key));
+		return NULL;
+	}
+	if (strncmp(entry, "md5", 3) == 0 && strlen(entry) == 35 &&
+	    strspn(entry + 3, "0123456789abcdef") == 32)
+		return "auth_file has an md5 hash for this user, which SCRAM cannot use";
+	if (entry[0] == '\0')
+		return "empty password in auth_file";
+	return NULL;
+}
+
+enum scram_status scram_server_init(struct scram_server *st, const char *user, const char *secret,
                                     const char **err)
 {
 	enum scram_status rc;
 
 	memset(st, 0, sizeof(*st));
 	st->step = SCRAM_SERVER_FAILED;
-	if (strncmp(secret_or_password, SECRET_PREFIX, strlen(SECRET_PREFIX)) == 0) {
-		if (!scram_parse_secret(secret_or_password, &st->keys, st->stored_key))
-			return fail(err, SCRAM_ERR_AUTH, "invalid SCRAM secret in auth_file");
-	} else if (strncmp(secret_or_password, "md5", 3) == 0 && strlen(secret_or_password) == 35 &&
-	           strspn(secret_or_password + 3, "0123456789abcdef") == 32) {
-		return fail(err, SCRAM_ERR_AUTH, "user has an md5 hash, not a SCRAM secret");
-	} else if (secret_or_password[0] == '\0') {
-		return fail(err, SCRAM_ERR_AUTH, "empty password");
-	} else {
-		rc = server_keys_from_password(st, secret_or_password, err);
+	/*
+	 * The made-up salt is derived on every path, used or not, so that the
+	 * work done before the first answer hardly depends on the entry.
+	 */
+	if (!user_salt(user, &st->keys))
+		return fail(err, SCRAM_ERR_INTERNAL, "could not derive a salt");
+	st->mock_reason = unusable_entry(st, secret);
+	/* a mock's keys stay zero: the flag fails every proof, whatever they are */
+	st->mock = st->mock_reason != NULL;
+	if (!st->mock && !is_scram_secret(secret)) {
+		rc = server_keys_from_password(st, secret, err);
 		if (rc != SCRAM_OK)
 			return rc;
 	}
 	return server_start(st, err);
 }
 
-/* Per-process key for mock salts, so they are stable but not predictable. */
-static uint8_t mock_key[SCRAM_KEY_LEN];
-static bool mock_key_ok;
-static pthread_once_t mock_key_once = PTHREAD_ONCE_INIT;
-
-static void mock_key_init(void)
-{
-	mock_key_ok = RAND_bytes(mock_key, sizeof(mock_key)) == 1;
-}
-
-enum scram_status scram_server_init_mock(struct scram_server *st, const char *seed,
+enum scram_status scram_server_init_mock(struct scram_server *st, const char *user,
                                          const char **err)
 {
-	uint8_t digest[SCRAM_KEY_LEN];
-
-	memset(st, 0, sizeof(*st));
-	st->step = SCRAM_SERVER_FAILED;
-	st->mock = true;
-	pthread_once(&mock_key_once, mock_key_init);
-	if (!mock_key_ok || !hmac_sha256(mock_key, sizeof(mock_key), seed, strlen(seed), digest))
-		return fail(err, SCRAM_ERR_INTERNAL, "could not derive a mock salt");
-	memcpy(st->keys.salt, digest, SCRAM_SALT_LEN);
-	st->keys.salt_len = SCRAM_SALT_LEN;
-	st->keys.iterations = SCRAM_DEFAULT_ITERATIONS;
-	/* random keys: no proof can match them */
-	if (RAND_bytes(st->stored_key, SCRAM_KEY_LEN) != 1 ||
-	    RAND_bytes(st->keys.server_key, SCRAM_KEY_LEN) != 1)
-		return fail(err, SCRAM_ERR_INTERNAL, "could not generate mock keys");
-	return server_start(st, err);
+	return scram_server_init(st, user, NULL, err);
 }
 
 enum scram_status scram_server_override_nonce(struct scram_server *st, const char *nonce,

@@ -155,9 +155,10 @@ enum scram_server_step {
 /* Server side: a client logging in to pgscope. */
 struct scram_server {
 	enum scram_server_step step;
-	bool mock;              /* unknown user: run the exchange, always fail */
-	bool have_client_key;   /* ClientKey recovered from a verified proof */
-	struct scram_keys keys; /* salt, iterations, ServerKey; ClientKey once verified */
+	bool mock;               /* no usable entry: run the exchange, always fail */
+	const char *mock_reason; /* why it is a mock, for the log (static text); NULL if not */
+	bool have_client_key;    /* ClientKey recovered from a verified proof */
+	struct scram_keys keys;  /* salt, iterations, ServerKey; ClientKey once verified */
 	uint8_t stored_key[SCRAM_KEY_LEN];
 	char gs2_header[4];                            /* "n,," or "y,," as the client sent it */
 	char nonce[2 * SCRAM_MAX_NONCE_LEN + 1];       /* client nonce + our nonce */
@@ -166,22 +167,30 @@ struct scram_server {
 };
 
 /*
- * Start a server exchange for a user whose auth_file entry is secret: either a
- * PostgreSQL SCRAM secret "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>"
- * or a plaintext password (a fresh salt is drawn and the keys derived with
- * SCRAM_DEFAULT_ITERATIONS). An "md5..." entry cannot be used for SCRAM and
- * gives SCRAM_ERR_AUTH, as in PostgreSQL.
+ * Start a server exchange for user, whose auth_file entry is secret (NULL when
+ * the user is not in the file): either a PostgreSQL SCRAM secret
+ * "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>" or a plaintext
+ * password, for which the keys are derived with SCRAM_DEFAULT_ITERATIONS and
+ * the user's made-up salt (below), since a plaintext entry stores none.
+ *
+ * Anything else (no entry, an "md5..." hash, a malformed secret, an empty
+ * password) gives the mock exchange of scram_server_init_mock() with
+ * st->mock_reason saying why, and still SCRAM_OK: as in PostgreSQL, the
+ * client sees the same exchange and the same failure as for a wrong
+ * password, so it cannot learn which users exist or what their entries hold.
+ * Only an internal failure (RNG, OpenSSL, memory) returns an error.
  */
-enum scram_status scram_server_init(struct scram_server *st, const char *secret_or_password,
+enum scram_status scram_server_init(struct scram_server *st, const char *user, const char *secret,
                                     const char **err);
 
 /*
- * Start an exchange for a user that does not exist (or cannot use SCRAM): it
- * looks like a real one to the client, with a salt derived from seed (the user
- * name) so repeated attempts see the same salt, and always ends in
- * SCRAM_ERR_AUTH. This avoids telling a client which user names exist.
+ * Start an exchange that looks like a real one to the client and always ends
+ * in SCRAM_ERR_AUTH (scram_server_init() with no entry). Its salt is user's
+ * made-up one, HMAC(per-process random key, user), so repeated attempts for
+ * one user see the same salt (and iteration count, SCRAM_DEFAULT_ITERATIONS)
+ * for the life of the process.
  */
-enum scram_status scram_server_init_mock(struct scram_server *st, const char *seed,
+enum scram_status scram_server_init_mock(struct scram_server *st, const char *user,
                                          const char **err);
 
 /* Replace the random server nonce part. Only for tests replaying fixed vectors. */

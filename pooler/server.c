@@ -559,6 +559,7 @@ static void server_task_done(struct server *sv)
 			server_close(sv, "rollback failed");
 			return;
 		}
+		ps_server_rolled_back(&sv->ps);
 		if ((sv->pool->mode == POOL_MODE_SESSION ||
 		     pooler.cfg->server_reset_query_always) &&
 		    pooler.cfg->server_reset_query != NULL && pooler.cfg->server_reset_query[0]) {
@@ -677,7 +678,7 @@ static bool tag_drops_statements(const char *tag)
 static enum relay_action pooled_response(struct server *sv, const struct relay_msg *m)
 {
 	bool broken;
-	bool swallow = ps_server_response(sv, m->type, &broken);
+	bool swallow = ps_server_response(sv, m, &broken);
 
 	if (broken) {
 		server_lost(sv, "unexpected ParseComplete/CloseComplete from server");
@@ -712,10 +713,10 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 			c->pending_set->confirmed = true;
 		if (pooled && strcmp(tag, "LISTEN") == 0)
 			sv->dirty = true; /* it now listens for one client: not for reuse */
-		if (pooled && tag_drops_statements(tag)) {
-			ps_server_forget_all(&sv->ps);
-			ps_client_forget_all(&c->ps);
-		}
+		if (pooled && strcmp(tag, "ROLLBACK") == 0)
+			ps_server_rolled_back(&sv->ps);
+		if (pooled && tag_drops_statements(tag))
+			ps_server_dropped_all(sv);
 		return RELAY_FORWARD;
 	}
 	case 'E': {

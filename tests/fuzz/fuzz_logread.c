@@ -25,6 +25,12 @@ static void check_event(const struct logread_event *ev)
 		check_str(ev->query.query);
 		return;
 	}
+	if (ev->kind == LOGREAD_LOST) {
+		if (ev->lost.statements == 0)
+			abort();
+		check_str(ev->lost.reason);
+		return;
+	}
 	if (ev->kind != LOGREAD_STMT)
 		abort();
 	if (s->duration_us < -1)

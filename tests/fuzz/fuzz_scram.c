@@ -72,7 +72,7 @@ static void server_side(const struct part *parts, bool mock)
 
 	memset(&st, 0, sizeof(st));
 	s = mock ? scram_server_init_mock(&st, "fuzzuser", &err)
-	         : scram_server_init(&st, secret, &err);
+	         : scram_server_init(&st, "fuzzuser", secret, &err);
 	if (s != SCRAM_OK)
 		abort(); /* a fixed, valid secret */
 	if (scram_server_override_nonce(&st, "fuzzservernonce", &err) != SCRAM_OK)

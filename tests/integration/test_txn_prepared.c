@@ -427,6 +427,102 @@ static void test_sql_deallocate(void **state)
 	PQfinish(a);
 }
 
+/* SQL DEALLOCATE sent with the extended protocol (as psycopg 3 sends its own): like PostgreSQL. */
+static void test_extended_deallocate(void **state)
+{
+	PGconn *a = connect_pgscope();
+	PGresult *res;
+	char msg[256];
+
+	prepare_ok(a, "xdealloc_one", "SELECT 'x1'::text", 0);
+	prepare_ok(a, "xdealloc_two", "SELECT 'x2'::text", 0);
+	res = PQexecParams(a, "DEALLOCATE xdealloc_one", 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fprintf(stderr, "extended DEALLOCATE failed: %s", PQerrorMessage(a));
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	assert_string_equal(PQcmdStatus(res), "DEALLOCATE");
+	PQclear(res);
+	res = PQexecPrepared(a, "xdealloc_one", 0, NULL, NULL, NULL, 0);
+	assert_string_equal(harness_sqlstate(res), "26000");
+	PQclear(res);
+	exec_prepared_expect(a, "xdealloc_two", NULL, "x2");
+	/* A name the client does not have: PostgreSQL's own error, once. */
+	res = PQexecParams(a, "DEALLOCATE PREPARE xdealloc_one", 0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(harness_sqlstate(res), "26000");
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+	                    "prepared statement \"xdealloc_one\" does not exist");
+	PQclear(res);
+	/* The same as a simple Query (answered by pgscope). */
+	assert_true(txn_expect_error(a, "DEALLOCATE \"Xdealloc_One\"", "26000", msg, sizeof(msg)));
+	assert_string_equal(msg, "prepared statement \"Xdealloc_One\" does not exist");
+	/* Inside a transaction too, and the name can be prepared again afterwards. */
+	assert_true(harness_exec_ok(a, "BEGIN"));
+	res = PQexecParams(a, "DEALLOCATE xdealloc_two", 0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_true(harness_exec_ok(a, "COMMIT"));
+	prepare_ok(a, "xdealloc_two", "SELECT 'x2 again'::text", 0);
+	exec_prepared_expect(a, "xdealloc_two", NULL, "x2 again");
+	/* A DEALLOCATE parsed but never executed does not get in the way of the next one. */
+	prepare_ok(a, "xdealloc_three", "SELECT 'x3'::text", 0);
+	prepare_ok(a, "", "DEALLOCATE xdealloc_three", 0);
+	res = PQexecParams(a, "DEALLOCATE xdealloc_two", 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fprintf(stderr, "extended DEALLOCATE failed: %s", PQerrorMessage(a));
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	PQfinish(a);
+}
+
+/* The next pipeline result must have STATUS (and, for rows, the one value EXPECT). */
+static void pipeline_expect(PGconn *conn, ExecStatusType status, const char *expect)
+{
+	PGresult *res = PQgetResult(conn);
+
+	assert_non_null(res);
+	if (PQresultStatus(res) != status)
+		fprintf(stderr, "pipeline: expected %s, got %s: %s", PQresStatus(status),
+		        PQresStatus(PQresultStatus(res)), PQresultErrorMessage(res));
+	assert_int_equal(PQresultStatus(res), status);
+	if (expect != NULL)
+		assert_string_equal(PQgetvalue(res, 0, 0), expect);
+	PQclear(res);
+	if (status != PGRES_PIPELINE_SYNC)
+		assert_null(PQgetResult(conn)); /* the end of this query's results */
+}
+
+/*
+ * DEALLOCATE ALL (extended protocol, as psycopg 3 sends it) followed in the
+ * same pipeline by a Parse and a Bind of a new name: the new statement comes
+ * after what dropped them all and must stay.
+ */
+static void test_pipelined_deallocate_all(void **state)
+{
+	PGconn *a = connect_pgscope();
+	const char *param[1] = {"5"};
+
+	prepare_ok(a, "pdall_old", "SELECT 'old'::text", 0);
+	assert_int_equal(PQenterPipelineMode(a), 1);
+	assert_int_equal(PQsendQueryParams(a, "DEALLOCATE ALL", 0, NULL, NULL, NULL, NULL, 0), 1);
+	assert_int_equal(PQsendPrepare(a, "pdall_new", "SELECT $1::int * 3", 1, NULL), 1);
+	assert_int_equal(PQsendQueryPrepared(a, "pdall_new", 1, param, NULL, NULL, 0), 1);
+	assert_int_equal(PQpipelineSync(a), 1);
+	pipeline_expect(a, PGRES_COMMAND_OK, NULL);
+	pipeline_expect(a, PGRES_COMMAND_OK, NULL);
+	pipeline_expect(a, PGRES_TUPLES_OK, "15");
+	pipeline_expect(a, PGRES_PIPELINE_SYNC, NULL);
+	assert_int_equal(PQexitPipelineMode(a), 1);
+	exec_prepared_expect(a, "pdall_new", "7", "21");
+	{
+		PGresult *res = PQexecPrepared(a, "pdall_old", 0, NULL, NULL, NULL, 0);
+
+		assert_string_equal(harness_sqlstate(res), "26000");
+		PQclear(res);
+	}
+	PQfinish(a);
+}
+
 /* SQL PREPARE/EXECUTE outside a transaction: refused with 0A000 and the reason; inside: works. */
 static void test_sql_prepare(void **state)
 {
@@ -499,6 +595,173 @@ static void test_lru_eviction(void **state)
 	assert_true(harness_pgscope_stop(&small));
 }
 
+/* A pgscope with one server connection: every client lands on the same server. */
+static void start_single_server(struct harness_pgscope *one)
+{
+	struct harness_pgscope_opts opts = {
+	    .pool_mode = "transaction", .pool_size = 1, .max_client_conn = 20};
+
+	assert_true(harness_pgscope_start(one, &opts));
+}
+
+static void primary_exec(const char *sql)
+{
+	PGconn *primary = harness_connect_primary();
+
+	assert_non_null(primary);
+	assert_true(harness_exec_ok(primary, sql));
+	PQfinish(primary);
+}
+
+/*
+ * psycopg 3 with prepare_threshold=0 and a cache of two statements, four
+ * clients on one server: its cache evicts after almost every execution and
+ * sends DEALLOCATE through the extended protocol. No error, exact results.
+ */
+static void test_psycopg_evicting_cache(void **state)
+{
+	struct harness_pgscope one;
+	char port[16];
+	struct harness_run_result res;
+
+	start_single_server(&one);
+	snprintf(port, sizeof(port), "%d", one.port);
+	{
+		const char *argv[] = {"/usr/bin/python3",
+		                      "tests/integration/drivers/psycopg_evict_workload.py",
+		                      "127.0.0.1",
+		                      port,
+		                      "postgres",
+		                      "4",
+		                      "30",
+		                      NULL};
+
+		assert_true(harness_run(argv, NULL, 120, &res));
+	}
+	if (res.exit_code != 0 || strstr(res.output, " 0 errors") == NULL)
+		fprintf(stderr, "psycopg output (exit status %d):\n%s\n", res.exit_code,
+		        res.output);
+	else
+		printf("%s", res.output);
+	assert_false(res.timed_out);
+	assert_int_equal(res.exit_code, 0);
+	assert_non_null(strstr(res.output, " 0 errors"));
+	harness_run_result_free(&res);
+	assert_true(harness_pgscope_stop(&one));
+}
+
+/* Run SQL and expect it to fail with SQLSTATE (any message). */
+static void exec_fails(PGconn *conn, const char *sql, const char *sqlstate)
+{
+	assert_true(txn_expect_error(conn, sql, sqlstate, NULL, 0));
+}
+
+/*
+ * A statement prepared in a transaction that rolls back, using a type created
+ * in that transaction, outlives the type on the server. Prepared again (same
+ * text, type created again) it must work: for the same client after
+ * DEALLOCATE ALL, and for another client on the same server, after a ROLLBACK,
+ * after an aborted transaction and after a failed pipeline.
+ */
+static void test_rollback_with_new_type(void **state)
+{
+	struct harness_pgscope one;
+	PGconn *a, *b;
+
+	primary_exec("DROP TYPE IF EXISTS rb_type1, rb_type2, rb_type3, rb_type4");
+	start_single_server(&one);
+	a = harness_connect(one.port, NULL);
+	b = harness_connect(one.port, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+
+	assert_true(harness_exec_ok(a, "BEGIN"));
+	assert_true(harness_exec_ok(a, "CREATE TYPE rb_type1 AS (x int)"));
+	prepare_ok(a, "rb1", "SELECT ($1::rb_type1).x", 1);
+	exec_prepared_expect(a, "rb1", "(7)", "7");
+	assert_true(harness_exec_ok(a, "ROLLBACK"));
+	assert_true(harness_exec_ok(a, "DEALLOCATE ALL"));
+	assert_true(harness_exec_ok(a, "CREATE TYPE rb_type1 AS (x int)"));
+	prepare_ok(a, "rb1", "SELECT ($1::rb_type1).x", 1);
+	exec_prepared_expect(a, "rb1", "(8)", "8");
+
+	assert_true(harness_exec_ok(a, "BEGIN"));
+	assert_true(harness_exec_ok(a, "CREATE TYPE rb_type2 AS (y int)"));
+	prepare_ok(a, "rb2", "SELECT ($1::rb_type2).y", 1);
+	assert_true(harness_exec_ok(a, "ROLLBACK"));
+	assert_true(harness_exec_ok(b, "CREATE TYPE rb_type2 AS (y int)"));
+	prepare_ok(b, "other2", "SELECT ($1::rb_type2).y", 1);
+	exec_prepared_expect(b, "other2", "(9)", "9");
+
+	assert_true(harness_exec_ok(a, "BEGIN"));
+	assert_true(harness_exec_ok(a, "CREATE TYPE rb_type3 AS (z int)"));
+	prepare_ok(a, "rb3", "SELECT ($1::rb_type3).z", 1);
+	exec_fails(a, "SELECT 1/0", "22012");
+	assert_true(harness_exec_ok(a, "ROLLBACK"));
+	assert_true(harness_exec_ok(b, "CREATE TYPE rb_type3 AS (z int)"));
+	prepare_ok(b, "other3", "SELECT ($1::rb_type3).z", 1);
+	exec_prepared_expect(b, "other3", "(10)", "10");
+
+	/* An implicit transaction (one pipeline up to its Sync) that fails. */
+	assert_int_equal(PQenterPipelineMode(a), 1);
+	assert_int_equal(
+	    PQsendQueryParams(a, "CREATE TYPE rb_type4 AS (w int)", 0, NULL, NULL, NULL, NULL, 0),
+	    1);
+	assert_int_equal(PQsendPrepare(a, "rb4", "SELECT ($1::rb_type4).w", 1, NULL), 1);
+	assert_int_equal(PQsendQueryParams(a, "SELECT 1/0", 0, NULL, NULL, NULL, NULL, 0), 1);
+	assert_int_equal(PQpipelineSync(a), 1);
+	pipeline_expect(a, PGRES_COMMAND_OK, NULL);
+	pipeline_expect(a, PGRES_COMMAND_OK, NULL);
+	pipeline_expect(a, PGRES_FATAL_ERROR, NULL);
+	pipeline_expect(a, PGRES_PIPELINE_SYNC, NULL);
+	assert_int_equal(PQexitPipelineMode(a), 1);
+	assert_true(harness_exec_ok(b, "CREATE TYPE rb_type4 AS (w int)"));
+	prepare_ok(b, "other4", "SELECT ($1::rb_type4).w", 1);
+	exec_prepared_expect(b, "other4", "(11)", "11");
+
+	PQfinish(a);
+	PQfinish(b);
+	assert_true(harness_pgscope_stop(&one));
+	primary_exec("DROP TYPE rb_type1, rb_type2, rb_type3, rb_type4");
+}
+
+/*
+ * "cached plan must not change result type": after the table changed, the
+ * same text prepared again (by the client after DEALLOCATE, or by another
+ * client) must be planned anew, not fail forever.
+ */
+static void test_changed_result_type(void **state)
+{
+	struct harness_pgscope one;
+	PGconn *a, *b;
+
+	primary_exec("DROP TABLE IF EXISTS rt_tab; CREATE TABLE rt_tab (a int); "
+	             "INSERT INTO rt_tab VALUES (1)");
+	start_single_server(&one);
+	a = harness_connect(one.port, NULL);
+	b = harness_connect(one.port, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	prepare_ok(a, "rt", "SELECT * FROM rt_tab", 0);
+	exec_prepared_expect(a, "rt", NULL, "1");
+	primary_exec("ALTER TABLE rt_tab ADD COLUMN b int");
+	{
+		PGresult *res = PQexecPrepared(a, "rt", 0, NULL, NULL, NULL, 0);
+
+		assert_string_equal(harness_sqlstate(res), "0A000");
+		PQclear(res);
+	}
+	assert_true(harness_exec_ok(a, "DEALLOCATE rt"));
+	prepare_ok(a, "rt", "SELECT * FROM rt_tab", 0);
+	exec_prepared_expect(a, "rt", NULL, "1");
+	prepare_ok(b, "rt_b", "SELECT * FROM rt_tab", 0);
+	exec_prepared_expect(b, "rt_b", NULL, "1");
+	PQfinish(a);
+	PQfinish(b);
+	assert_true(harness_pgscope_stop(&one));
+	primary_exec("DROP TABLE rt_tab");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,8 +772,13 @@ int main(void)
 	    cmocka_unit_test_teardown(test_unnamed_portal_across_sync, check_alive),
 	    cmocka_unit_test_teardown(test_reparse_same_name, check_alive),
 	    cmocka_unit_test_teardown(test_sql_deallocate, check_alive),
+	    cmocka_unit_test_teardown(test_extended_deallocate, check_alive),
+	    cmocka_unit_test_teardown(test_pipelined_deallocate_all, check_alive),
 	    cmocka_unit_test_teardown(test_sql_prepare, check_alive),
 	    cmocka_unit_test_teardown(test_lru_eviction, check_alive),
+	    cmocka_unit_test_teardown(test_psycopg_evicting_cache, check_alive),
+	    cmocka_unit_test_teardown(test_rollback_with_new_type, check_alive),
+	    cmocka_unit_test_teardown(test_changed_result_type, check_alive),
 	};
 
 	return cmocka_run_group_tests_name("txn_prepared", tests, group_setup, group_teardown);

@@ -1,5 +1,9 @@
-/* test_capture.c - the capture writer: format, once-per-file query text, rotation, drops, gzip. */
+/*
+ * test_capture.c - the capture writer: format, once-per-file query text, rotation, drops and
+ * their "lost" records, gzip, periodic flushes; the reader on truncated files.
+ */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +72,10 @@ struct tally {
 	int with_text;
 	bool user_ok;
 	bool app_ok;
+	uint64_t lost;     /* statements in "lost" records */
+	int64_t lost_from; /* earliest and latest time they give */
+	int64_t lost_to;
+	uint64_t truncated; /* files the reader found cut short */
 };
 
 static void read_dir(struct tally *t)
@@ -98,9 +106,18 @@ static void read_dir(struct tally *t)
 		assert_int_equal(logread_format(r), LOGREAD_CAPTURE);
 		struct logread_event ev;
 		int q = 0;
-		while (logread_next(r, &ev) > 0) {
+		int rc;
+		while ((rc = logread_next(r, &ev)) > 0) {
 			if (ev.kind == LOGREAD_QUERY) {
 				q++;
+				continue;
+			}
+			if (ev.kind == LOGREAD_LOST) {
+				if (t->lost == 0 || ev.lost.from_us < t->lost_from)
+					t->lost_from = ev.lost.from_us;
+				if (t->lost == 0 || ev.lost.to_us > t->lost_to)
+					t->lost_to = ev.lost.to_us;
+				t->lost += ev.lost.statements;
 				continue;
 			}
 			t->stmts++;
@@ -112,7 +129,9 @@ static void read_dir(struct tally *t)
 			if (strcmp(ev.stmt.application_name, "bad\xef\xbf\xbd utf8") != 0)
 				t->app_ok = false;
 		}
+		assert_int_equal(rc, 0);
 		assert_int_equal(logread_stats(r).skipped, 0);
+		t->truncated += logread_stats(r).truncated;
 		logread_close(r);
 		t->queries += q;
 		if (q > t->queries_per_file_max)
@@ -222,6 +241,221 @@ static void test_full_queue_drops_and_counts(void **state)
 	read_dir(&t);
 	/* Everything accepted was written; nothing else. */
 	assert_int_equal(t.stmts, (int)ok);
+	/* The capture itself says how many statements it misses, and when. */
+	assert_int_equal(t.lost, refused);
+	assert_true(t.lost_from >= 1795428000000000LL);
+	assert_true(t.lost_to <= 1795428000000000LL + 19999);
+	assert_true(t.lost_from <= t.lost_to);
+	assert_int_equal(t.truncated, 0);
+}
+
+/* Statements lost before they reached the capture queue are recorded as well. */
+static void test_lost_upstream_recorded(void **state)
+{
+	assert_int_equal(capture_open(dir, 0, 0, false), 0);
+	struct capture_record rec;
+	make_record(&rec, 1, 0x6666, "SELECT 6");
+	assert_true(capture_submit(&rec));
+	capture_lost(1795428000000100LL);
+	capture_lost(1795428000000300LL);
+	capture_lost(1795428000000200LL);
+	capture_close();
+	struct tally t;
+	read_dir(&t);
+	assert_int_equal(t.stmts, 1);
+	assert_int_equal(t.lost, 3);
+	assert_int_equal(t.lost_from, 1795428000000100LL);
+	assert_int_equal(t.lost_to, 1795428000000300LL);
+}
+
+/*
+ * Files cannot be created (the directory is gone): a few attempts with a
+ * growing wait rather than one per record, every record counted, and once the
+ * directory is back the next attempt succeeds by itself and the file starts
+ * with the loss.
+ */
+static void test_write_error_backoff(void **state)
+{
+	char sub[128];
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	assert_int_equal(capture_open(sub, 0, 0, false), 0);
+	assert_int_equal(rmdir(sub), 0);
+	struct capture_record rec;
+	for (int i = 0; i < 50; i++) {
+		make_record(&rec, i, 0x9999, "SELECT 9");
+		assert_true(capture_submit(&rec));
+		struct timespec ts = {0, 12 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	struct capture_stats s = capture_stats();
+	/* Attempts at about 0, 100, 300, 700 ms (1.5 s, 3.1 s on a slow machine): not 50. */
+	assert_true(s.write_errors >= 2);
+	assert_true(s.write_errors <= 6);
+	assert_int_equal(s.files, 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	/* The next attempt comes within the longest wait (at most 5 s). */
+	long long deadline = (long long)time(NULL) + 6;
+	while (capture_stats().files == 0 && time(NULL) <= deadline) {
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(capture_stats().files, 1);
+	for (int i = 50; i < 55; i++) {
+		make_record(&rec, i, 0x9999, "SELECT 9");
+		assert_true(capture_submit(&rec));
+	}
+	s = capture_stats();
+	capture_close();
+	assert_int_equal(s.lost, 50);
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/sub");
+	struct tally t;
+	read_dir(&t);
+	dir[strlen(dir) - 4] = '\0';
+	assert_int_equal(t.files, 1);
+	assert_int_equal(t.stmts, 5);
+	assert_int_equal(t.lost, 50);
+	assert_int_equal(t.lost_from, 1795428000000000LL);
+	assert_int_equal(t.lost_to, 1795428000000049LL);
+}
+
+/* The only capture file in dir, into path. */
+static void only_file(char *path, size_t size)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, size, "%s/%s", dir, e->d_name);
+		n++;
+	}
+	closedir(d);
+	assert_int_equal(n, 1);
+}
+
+/* Statements in path, read while the writer may still be writing it; -1 on a read error. */
+static int count_stmts(const char *path, uint64_t *truncated)
+{
+	char err[256];
+	struct logread *r = logread_open(path, NULL, err, sizeof(err));
+	if (!r)
+		return 0; /* nothing readable yet */
+	struct logread_event ev;
+	int n = 0, rc;
+	while ((rc = logread_next(r, &ev)) > 0)
+		n += ev.kind == LOGREAD_STMT;
+	*truncated = logread_stats(r).truncated;
+	assert_int_equal(logread_stats(r).skipped, 0);
+	logread_close(r);
+	return rc < 0 ? -1 : n;
+}
+
+/*
+ * Records reach the file within about a second even when nothing else happens,
+ * so a writer killed with SIGKILL leaves them readable (here: read while the
+ * gzip stream is still open, without its trailer).
+ */
+static void test_flushed_while_open(void **state)
+{
+	capture_set_options(true, CAPTURE_QUEUE_BYTES);
+	assert_int_equal(capture_open(dir, 0, 0, false), 0);
+	struct capture_record rec;
+	for (int i = 0; i < 20; i++) {
+		make_record(&rec, i, 0x7777, "SELECT 7");
+		assert_true(capture_submit(&rec));
+	}
+	char path[512];
+	int n = 0;
+	uint64_t truncated = 0;
+	long long deadline = (long long)time(NULL) + 3;
+	while (time(NULL) <= deadline) {
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+		if (capture_stats().files == 0)
+			continue;
+		only_file(path, sizeof(path));
+		n = count_stmts(path, &truncated);
+		if (n == 20)
+			break;
+	}
+	assert_int_equal(n, 20);
+	assert_int_equal(truncated, 1); /* no gzip trailer yet: a note, not an error */
+	capture_close();
+}
+
+/* Copy the first len bytes of src to dst. */
+static void copy_prefix(const char *src, const char *dst, long len)
+{
+	FILE *in = fopen(src, "rb");
+	FILE *out = fopen(dst, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	char buf[4096];
+	while (len > 0) {
+		size_t n = fread(buf, 1, len < (long)sizeof(buf) ? (size_t)len : sizeof(buf), in);
+		assert_true(n > 0);
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+		len -= (long)n;
+	}
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/*
+ * A file cut anywhere (gzip or plain) reads up to its last complete record:
+ * no read error, no record counted as not understood, the cut reported.
+ */
+static void check_truncated(bool gzip)
+{
+	capture_set_options(gzip, CAPTURE_QUEUE_BYTES);
+	assert_int_equal(capture_open(dir, 0, 0, false), 0);
+	struct capture_record rec;
+	for (int i = 0; i < 500; i++) {
+		make_record(&rec, i, 0x8888, "SELECT 8");
+		assert_true(capture_submit(&rec));
+	}
+	capture_close();
+	char path[512];
+	only_file(path, sizeof(path));
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long size = ftell(f);
+	fclose(f);
+	uint64_t truncated = 0;
+	assert_int_equal(count_stmts(path, &truncated), 500);
+	assert_int_equal(truncated, 0);
+
+	char cut[600];
+	snprintf(cut, sizeof(cut), "%s.cut", path);
+	/* Without the gzip trailer, every record is there. */
+	if (gzip) {
+		copy_prefix(path, cut, size - 8);
+		assert_int_equal(count_stmts(cut, &truncated), 500);
+		assert_int_equal(truncated, 1);
+	}
+	int last = 500;
+	for (long len = size * 9 / 10; len > size / 10; len -= size / 7) {
+		copy_prefix(path, cut, len);
+		int n = count_stmts(cut, &truncated);
+		assert_true(n > 0);
+		assert_true(n < last);
+		assert_int_equal(truncated, 1);
+		last = n;
+	}
+	unlink(cut);
+}
+
+static void test_reader_truncated_gzip(void **state)
+{
+	check_truncated(true);
+}
+
+static void test_reader_truncated_plain(void **state)
+{
+	check_truncated(false);
 }
 
 static void test_gzip_files(void **state)
@@ -277,6 +511,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rotation_by_age, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_full_queue_drops_and_counts, setup_dir,
 	                                    teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_lost_upstream_recorded, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_write_error_backoff, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_flushed_while_open, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_reader_truncated_gzip, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_reader_truncated_plain, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_gzip_files, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_submit_when_closed, setup_dir, teardown_dir),
 	    cmocka_unit_test(test_trace_id),

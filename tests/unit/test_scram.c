@@ -65,7 +65,7 @@ static void test_rfc7677_server(void **state)
 	char out[BUF];
 	const char *err = NULL;
 
-	assert_int_equal(scram_server_init(&s, RFC_SECRET, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", RFC_SECRET, &err), SCRAM_OK);
 	assert_int_equal(scram_server_override_nonce(&s, RFC_SERVER_NONCE, &err), SCRAM_OK);
 	assert_int_equal(scram_server_handle_client_first(&s, RFC_CLIENT_FIRST,
 	                                                  strlen(RFC_CLIENT_FIRST), out,
@@ -118,7 +118,7 @@ static enum scram_status try_login(const char *server_entry, const char *client_
 	enum scram_status rc;
 
 	assert_int_equal(scram_client_init(&c, client_password, &err), SCRAM_OK);
-	assert_int_equal(scram_server_init(&s, server_entry, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", server_entry, &err), SCRAM_OK);
 	rc = round_trip(&c, &s, &err);
 	if (rc != SCRAM_OK)
 		assert_non_null(err);
@@ -175,7 +175,7 @@ static void test_keys_pass_through(void **state)
 	assert_int_equal(scram_make_secret("through", 4096, secret, sizeof(secret), &err),
 	                 SCRAM_OK);
 	assert_int_equal(scram_client_init(&c, "through", &err), SCRAM_OK);
-	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", secret, &err), SCRAM_OK);
 	assert_int_equal(round_trip(&c, &s, &err), SCRAM_OK);
 	assert_true(scram_server_client_keys(&s, &keys));
 	scram_client_release(&c);
@@ -183,7 +183,7 @@ static void test_keys_pass_through(void **state)
 
 	/* the "real server" holds the same secret */
 	assert_int_equal(scram_client_init_keys(&c, &keys, &err), SCRAM_OK);
-	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", secret, &err), SCRAM_OK);
 	assert_int_equal(round_trip(&c, &s, &err), SCRAM_OK);
 	scram_client_release(&c);
 	scram_server_release(&s);
@@ -192,7 +192,7 @@ static void test_keys_pass_through(void **state)
 	assert_int_equal(scram_make_secret("through", 4096, secret, sizeof(secret), &err),
 	                 SCRAM_OK);
 	assert_int_equal(scram_client_init_keys(&c, &keys, &err), SCRAM_OK);
-	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", secret, &err), SCRAM_OK);
 	assert_int_equal(round_trip(&c, &s, &err), SCRAM_ERR_AUTH);
 	scram_client_release(&c);
 	scram_server_release(&s);
@@ -210,21 +210,21 @@ static void test_client_keys_reuse(void **state)
 	assert_int_equal(scram_make_secret("cached", 4096, secret, sizeof(secret), &err), SCRAM_OK);
 	assert_int_equal(scram_client_init(&c, "cached", &err), SCRAM_OK);
 	assert_false(scram_client_keys(&c, &keys));
-	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", secret, &err), SCRAM_OK);
 	assert_int_equal(round_trip(&c, &s, &err), SCRAM_OK);
 	assert_true(scram_client_keys(&c, &keys));
 	scram_client_release(&c);
 	scram_server_release(&s);
 
 	assert_int_equal(scram_client_init_keys(&c, &keys, &err), SCRAM_OK);
-	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", secret, &err), SCRAM_OK);
 	assert_int_equal(round_trip(&c, &s, &err), SCRAM_OK);
 	scram_client_release(&c);
 	scram_server_release(&s);
 
 	/* a failed login leaves nothing to reuse */
 	assert_int_equal(scram_client_init(&c, "wrong", &err), SCRAM_OK);
-	assert_int_equal(scram_server_init(&s, secret, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", secret, &err), SCRAM_OK);
 	assert_int_equal(round_trip(&c, &s, &err), SCRAM_ERR_AUTH);
 	assert_false(scram_client_keys(&c, &keys));
 	scram_client_release(&c);
@@ -257,20 +257,75 @@ static void test_mock_user_fails(void **state)
 	scram_server_release(&s2);
 }
 
-static void test_md5_entry_refused(void **state)
+/* The s= and i= part of the server-first-message a fresh exchange for (user, entry) sends. */
+static void server_first_salt(const char *user, const char *entry, char *out, size_t outlen)
 {
 	struct scram_server s;
+	char m2[BUF];
 	const char *err = NULL;
+	static const char m1[] = "n,,n=,r=abcdef";
 
-	assert_int_equal(scram_server_init(&s, "md54a0a68b43b6cd5cf266fa02f196e2371", &err),
-	                 SCRAM_ERR_AUTH);
-	assert_non_null(err);
+	if (entry != NULL)
+		assert_int_equal(scram_server_init(&s, user, entry, &err), SCRAM_OK);
+	else
+		assert_int_equal(scram_server_init_mock(&s, user, &err), SCRAM_OK);
+	assert_int_equal(scram_server_handle_client_first(&s, m1, strlen(m1), m2, sizeof(m2), &err),
+	                 SCRAM_OK);
+	assert_non_null(strstr(m2, ",s="));
+	snprintf(out, outlen, "%s", strstr(m2, ",s="));
 	scram_server_release(&s);
-	assert_int_equal(scram_server_init(&s, "SCRAM-SHA-256$4096:abc$def:ghi", &err),
-	                 SCRAM_ERR_AUTH);
-	scram_server_release(&s);
-	assert_int_equal(scram_server_init(&s, "", &err), SCRAM_ERR_AUTH);
-	scram_server_release(&s);
+}
+
+/*
+ * An entry SCRAM cannot use (md5 hash, malformed secret, empty password) or
+ * no entry at all gives the mock exchange, as PostgreSQL does: it starts like
+ * a real one, with the salt an unknown user of that name would see, and fails
+ * even with the password the md5 hash was made from.
+ */
+static void test_unusable_entry_gets_mock(void **state)
+{
+	/* md5("pencil" + "user") */
+	static const char *const entries[] = {"md520c46e3762c864548e296b33c3406aa9",
+	                                      "SCRAM-SHA-256$4096:abc$def:ghi", "", NULL};
+	char want[BUF], got[BUF];
+
+	server_first_salt("user", NULL, want, sizeof(want));
+	assert_non_null(strstr(want, ",i=4096"));
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		struct scram_client c;
+		struct scram_server s;
+		const char *err = NULL;
+
+		assert_int_equal(scram_server_init(&s, "user", entries[i], &err), SCRAM_OK);
+		assert_true(s.mock);
+		assert_non_null(s.mock_reason);
+		assert_int_equal(scram_client_init(&c, "pencil", &err), SCRAM_OK);
+		assert_int_equal(round_trip(&c, &s, &err), SCRAM_ERR_AUTH);
+		scram_client_release(&c);
+		scram_server_release(&s);
+		server_first_salt("user", entries[i], got, sizeof(got));
+		assert_string_equal(got, want);
+	}
+}
+
+/*
+ * A plaintext entry has no stored salt: it shows the user's made-up one,
+ * stable across attempts and the same as if the user were unknown, and the
+ * right password still logs in.
+ */
+static void test_plaintext_entry_salt_stable(void **state)
+{
+	char first[BUF], again[BUF], mock[BUF], other[BUF];
+
+	server_first_salt("alice", "pencil", first, sizeof(first));
+	server_first_salt("alice", "pencil", again, sizeof(again));
+	server_first_salt("alice", NULL, mock, sizeof(mock));
+	server_first_salt("bob", "pencil", other, sizeof(other));
+	assert_string_equal(first, again);
+	assert_string_equal(first, mock);
+	assert_string_not_equal(first, other);
+	assert_int_equal(try_login("pencil", "pencil"), SCRAM_OK);
+	assert_int_equal(try_login("pencil", "pen"), SCRAM_ERR_AUTH);
 }
 
 /* Client after a fresh first message, for feeding it server-first variants. */
@@ -373,7 +428,7 @@ static enum scram_status server_first_reply(const char *client_first)
 	const char *err = NULL;
 	enum scram_status rc;
 
-	assert_int_equal(scram_server_init(&s, RFC_SECRET, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", RFC_SECRET, &err), SCRAM_OK);
 	rc = scram_server_handle_client_first(&s, client_first, strlen(client_first), out,
 	                                      sizeof(out), &err);
 	if (rc != SCRAM_OK)
@@ -412,7 +467,7 @@ static void test_server_rejects_bad_client_first(void **state)
 	char out[BUF];
 	const char *err = NULL;
 
-	assert_int_equal(scram_server_init(&s, RFC_SECRET, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", RFC_SECRET, &err), SCRAM_OK);
 	assert_int_equal(scram_server_handle_client_first(&s, "n,,n=,r=ab\0c", 12, out, BUF, &err),
 	                 SCRAM_ERR_PROTOCOL);
 	scram_server_release(&s);
@@ -432,7 +487,7 @@ static enum scram_status server_final_reply_len(const char *client_final, size_t
 	const char *err = NULL;
 	enum scram_status rc;
 
-	assert_int_equal(scram_server_init(&s, RFC_SECRET, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", RFC_SECRET, &err), SCRAM_OK);
 	assert_int_equal(scram_server_override_nonce(&s, RFC_SERVER_NONCE, &err), SCRAM_OK);
 	assert_int_equal(scram_server_handle_client_first(&s, RFC_CLIENT_FIRST,
 	                                                  strlen(RFC_CLIENT_FIRST), out, BUF, &err),
@@ -618,7 +673,7 @@ static void test_out_of_order(void **state)
 	char out[BUF];
 	const char *err = NULL;
 
-	assert_int_equal(scram_server_init(&s, RFC_SECRET, &err), SCRAM_OK);
+	assert_int_equal(scram_server_init(&s, "user", RFC_SECRET, &err), SCRAM_OK);
 	assert_int_equal(scram_server_handle_client_final(&s, RFC_CLIENT_FINAL,
 	                                                  strlen(RFC_CLIENT_FINAL), out, BUF, &err),
 	                 SCRAM_ERR_PROTOCOL);
@@ -733,7 +788,8 @@ int main(void)
 	    cmocka_unit_test(test_keys_pass_through),
 	    cmocka_unit_test(test_client_keys_reuse),
 	    cmocka_unit_test(test_mock_user_fails),
-	    cmocka_unit_test(test_md5_entry_refused),
+	    cmocka_unit_test(test_unusable_entry_gets_mock),
+	    cmocka_unit_test(test_plaintext_entry_salt_stable),
 	    cmocka_unit_test(test_client_rejects_bad_server_first),
 	    cmocka_unit_test(test_client_rejects_bad_server_final),
 	    cmocka_unit_test(test_server_rejects_bad_client_first),
