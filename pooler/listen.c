@@ -49,6 +49,11 @@ static bool queue_command(struct pool *p, const char *verb, const char *channel)
 	return true;
 }
 
+static void listen_query_done(struct server *sv, void *arg, bool failed);
+
+static const struct server_query_ops listen_query_ops = {.name = "listen",
+                                                         .on_done = listen_query_done};
+
 /* Send what is queued if the listening connection is free; open it if missing. */
 static void listen_kick(struct pool *p)
 {
@@ -70,7 +75,7 @@ static void listen_kick(struct pool *p)
 		return;
 	sql = p->listen_sql;
 	p->listen_sql = NULL;
-	server_run_task(sv, TASK_LISTEN, sql);
+	server_query(sv, sql, &listen_query_ops, NULL);
 	free(sql);
 }
 
@@ -223,7 +228,8 @@ static void release_waiters(struct list *head)
 	}
 }
 
-void listen_task_done(struct server *sv, bool failed)
+/* The LISTEN/UNLISTEN batch ran on the listening connection. */
+static void listen_query_done(struct server *sv, void *arg, bool failed)
 {
 	struct pool *p = sv->pool;
 

@@ -29,9 +29,6 @@ bool listen_simple_query(struct client *c, const uint8_t *body, size_t len);
 /* The pool's listening connection logged in: LISTEN on every channel. */
 void listen_server_ready(struct server *sv);
 
-/* The listening connection finished a LISTEN/UNLISTEN batch. */
-void listen_task_done(struct server *sv, bool failed);
-
 /* A NotificationResponse body arrived on the listening connection. */
 void listen_deliver(struct pool *p, const uint8_t *body, size_t len);
 

@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/listen.h"
 #include "pooler/log.h"
 #include "pooler/pool.h"
+#include "pooler/prepared.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
@@ -191,6 +193,135 @@ static char *pool_sync_sql(struct client *c, struct server *sv)
 	return sql;
 }
 
+/* ---- the pool's own queries on its servers (see server_query()) ---- */
+
+static const struct server_query_ops sync_ops, rollback_ops, reset_ops, check_ops, after_cancel_ops,
+    connect_query_ops;
+
+/* server_reset_query, when this pool runs it on a server a client let go. */
+static const char *pool_reset_sql(const struct pool *p)
+{
+	const struct config *cfg = pooler.cfg;
+	const char *reset = cfg->server_reset_query;
+
+	if ((p->mode == POOL_MODE_SESSION || cfg->server_reset_query_always) && reset != NULL &&
+	    reset[0] != 0)
+		return reset;
+	return NULL;
+}
+
+static bool query_resets_all(const char *sql)
+{
+	return sql != NULL && (strcasestr(sql, "discard all") || strcasestr(sql, "reset all"));
+}
+
+/* A server whose internal query failed or left a transaction open is not reused. */
+static bool query_left_clean(struct server *sv, bool failed, const char *why)
+{
+	if (!failed && sv->tx_status == 'I')
+		return true;
+	sv->dirty = true;
+	server_close(sv, why);
+	return false;
+}
+
+/* The client's parameters are applied: relay its request, or tell it why not. */
+static void sync_done(struct server *sv, void *arg, bool failed)
+{
+	struct client *c = sv->client;
+	char msg[320];
+
+	if (c == NULL) {
+		pool_server_ready(sv);
+		return;
+	}
+	server_set_state(sv, SV_ACTIVE);
+	if (failed) {
+		snprintf(msg, sizeof(msg), "could not apply session parameters: %s",
+		         sv->error_message);
+		client_fail(c, sv->error_sqlstate, msg);
+		return;
+	}
+	client_server_ready(c);
+}
+
+static void rollback_done(struct server *sv, void *arg, bool failed)
+{
+	const char *reset = pool_reset_sql(sv->pool);
+
+	if (!query_left_clean(sv, failed, "rollback failed"))
+		return;
+	ps_server_rolled_back(&sv->ps);
+	if (reset != NULL) {
+		server_query(sv, reset, &reset_ops, NULL);
+		return;
+	}
+	pool_server_ready(sv);
+}
+
+static void reset_done(struct server *sv, void *arg, bool failed)
+{
+	if (!query_left_clean(sv, failed, "internal query failed"))
+		return;
+	if (query_resets_all(pooler.cfg->server_reset_query)) {
+		params_copy(&sv->params, &sv->defaults);
+		ps_server_forget_all(&sv->ps);
+	}
+	pool_server_ready(sv);
+}
+
+static void check_done(struct server *sv, void *arg, bool failed)
+{
+	if (failed || sv->tx_status != 'I')
+		endpoint_failed(sv->endpoint, ENDPOINT_FAIL_CHECK, sv->error_sqlstate,
+		                sv->error_message, ev_now(pooler.loop));
+	if (!query_left_clean(sv, failed, "internal query failed"))
+		return;
+	pool_server_ready(sv);
+}
+
+static void connect_query_done(struct server *sv, void *arg, bool failed)
+{
+	if (failed || sv->tx_status != 'I')
+		pool_server_failed(sv->pool, sv, sv->endpoint, ENDPOINT_FAIL_CONNECT_QUERY,
+		                   sv->error_sqlstate, sv->error_message);
+	if (!query_left_clean(sv, failed, "internal query failed"))
+		return;
+	pool_server_ready(sv);
+}
+
+/* The round trip after a cancel; the late cancel may have hit it, which is what it was for. */
+static void after_cancel_done(struct server *sv, void *arg, bool failed)
+{
+	if (sv->tx_status != 'I' ||
+	    (failed && strcmp(sv->error_sqlstate, SQLSTATE_QUERY_CANCELED) != 0)) {
+		sv->dirty = true;
+		server_close(sv, "check after cancel failed");
+		return;
+	}
+	pool_server_ready(sv);
+}
+
+static const struct server_query_ops sync_ops = {.name = "sync", .on_done = sync_done};
+static const struct server_query_ops rollback_ops = {.name = "rollback", .on_done = rollback_done};
+static const struct server_query_ops reset_ops = {.name = "reset", .on_done = reset_done};
+static const struct server_query_ops check_ops = {.name = "check", .on_done = check_done};
+static const struct server_query_ops connect_query_ops = {.name = "connect_query",
+                                                          .on_done = connect_query_done};
+static const struct server_query_ops after_cancel_ops = {.name = "after_cancel",
+                                                         .on_done = after_cancel_done};
+
+void pool_server_logged_in(struct server *sv)
+{
+	const char *cq = sv->pool->db->connect_query;
+
+	if (cq != NULL && cq[0] != 0) {
+		server_query(sv, cq, &connect_query_ops, NULL);
+		return;
+	}
+	pool_server_ready(sv);
+}
+
 static void pool_link(struct client *c, struct server *sv)
 {
 	char *sql;
@@ -204,7 +335,7 @@ static void pool_link(struct client *c, struct server *sv)
 	server_set_state(sv, SV_ACTIVE);
 	sql = pool_sync_sql(c, sv);
 	if (sql != NULL) {
-		bool ok = server_run_task(sv, TASK_SYNC, sql);
+		bool ok = server_query(sv, sql, &sync_ops, NULL);
 
 		free(sql);
 		(void)ok; /* on failure server_close() has failed the client */
@@ -314,7 +445,7 @@ static bool pool_take_idle(struct client *c)
 		if (cfg->server_check_query != NULL && cfg->server_check_query[0] != 0 &&
 		    cfg->server_check_delay >= 0 &&
 		    now - sv->last_used > cfg->server_check_delay / 1000.0) {
-			if (server_run_task(sv, TASK_CHECK, cfg->server_check_query))
+			if (server_query(sv, cfg->server_check_query, &check_ops, NULL))
 				return true;
 			continue; /* it was closed: try the next one */
 		}
@@ -404,7 +535,7 @@ void pool_cancel_done(uint64_t server_id)
 		if (sv->cancels_pending > 0)
 			sv->cancels_pending--;
 		if (sv->state == SV_CANCEL_WAIT && sv->cancels_pending == 0)
-			server_run_task(sv, TASK_AFTER_CANCEL, "SELECT 1");
+			server_query(sv, "SELECT 1", &after_cancel_ops, NULL);
 		return;
 	}
 }
@@ -488,9 +619,7 @@ void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *
 /* Decide what a server that a client let go needs before reuse. */
 static void pool_recycle(struct server *sv, bool mid_request)
 {
-	struct config *cfg = pooler.cfg;
-	struct pool *p = sv->pool;
-	const char *reset = cfg->server_reset_query;
+	const char *reset = pool_reset_sql(sv->pool);
 
 	if (sv->dirty || mid_request || sv->conn.pass_left > 0 || pbuf_len(&sv->conn.in) > 0) {
 		sv->dirty = true;
@@ -499,12 +628,11 @@ static void pool_recycle(struct server *sv, bool mid_request)
 	}
 	if (sv->tx_status != 'I') {
 		/* Roll back first; the reset (if any) follows when that is done. */
-		server_run_task(sv, TASK_ROLLBACK, "ROLLBACK");
+		server_query(sv, "ROLLBACK", &rollback_ops, NULL);
 		return;
 	}
-	if ((p->mode == POOL_MODE_SESSION || cfg->server_reset_query_always) && reset != NULL &&
-	    reset[0] != 0) {
-		server_run_task(sv, TASK_RESET, reset);
+	if (reset != NULL) {
+		server_query(sv, reset, &reset_ops, NULL);
 		return;
 	}
 	pool_server_ready(sv);
@@ -522,7 +650,7 @@ void pool_release_server(struct client *c)
 	sv->client = NULL;
 	txn_unlink(&c->txn);
 	stmt_forget_all(c);
-	if (sv->state == SV_INTERNAL && sv->task == TASK_SYNC) {
+	if (server_query_running(sv) == &sync_ops) {
 		/* The client left while its parameters were being applied. */
 		sv->dirty = true;
 	}

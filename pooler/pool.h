@@ -42,6 +42,9 @@ void pool_client_login(struct pool *p, struct client *c);
  */
 void pool_request_server(struct client *c, enum endpoint_route route);
 
+/* A server logged in: run the database's connect_query, if any, then make it ready. */
+void pool_server_logged_in(struct server *sv);
+
 /* A server finished login, a reset or a check: hand it to a waiting client or idle it. */
 void pool_server_ready(struct server *sv);
 

@@ -350,7 +350,7 @@ static bool write_pidfile(const char *path)
 	return true;
 }
 
-static void pooler_init_state(struct config *cfg)
+void pooler_init_state(struct config *cfg)
 {
 	memset(&pooler, 0, sizeof(pooler));
 	pooler.cfg = cfg;

@@ -69,17 +69,7 @@ enum server_state {
 	SV_CLOSING,     /* Terminate sent or error; closing */
 };
 
-/* Why a server runs an internal query, and what happens when it finishes. */
-enum server_task {
-	TASK_NONE = 0,
-	TASK_SYNC,          /* SET/RESET to match its client's parameters, then relay */
-	TASK_ROLLBACK,      /* ROLLBACK after a client left mid-transaction, then as TASK_RESET */
-	TASK_RESET,         /* server_reset_query on release, then idle */
-	TASK_CHECK,         /* server_check_query before reuse, then hand out */
-	TASK_CONNECT_QUERY, /* connect_query after login, then idle */
-	TASK_AFTER_CANCEL,  /* a round trip after a cancel, so it can only hit this query */
-	TASK_LISTEN,        /* LISTEN/UNLISTEN on the pool's listening connection */
-};
+struct server_query_ops; /* an internal query's callbacks, see server.h */
 
 struct client;
 struct ps_pending;
@@ -178,19 +168,19 @@ struct client {
 struct server {
 	struct list node; /* on its pool's list for its state */
 	enum server_state state;
-	enum server_task task;
+	const struct server_query_ops *query_ops; /* the internal query running (SV_INTERNAL) */
+	void *query_arg;                          /* its callbacks' argument */
 	uint64_t id;
 	struct conn conn;
 	struct pool *pool;
 	struct endpoint *endpoint; /* the address it is connected to (owned by the pooler) */
 	struct client *client;     /* linked client, or NULL */
-	uint32_t backend_pid;  /* the server's BackendKeyData, for cancels */
+	uint32_t backend_pid;      /* the server's BackendKeyData, for cancels */
 	uint32_t backend_key;
 	struct params params;   /* what the server has now: reported + SET by the pooler */
 	struct params defaults; /* what it had right after login (restored by RESET/DISCARD) */
 	char tx_status;         /* from its last ReadyForQuery */
-	int pending_ready;      /* ReadyForQuery messages still due for internal queries */
-	bool task_failed;       /* an internal query returned an error */
+	bool query_failed;      /* the internal query returned an error */
 	bool dirty;             /* must not be reused (broken state) */
 	bool fatal_relayed;     /* a FATAL error from the server went to the client: the
 	                           close that follows needs no error of the pooler's own */
@@ -286,6 +276,13 @@ struct pooler {
 };
 
 extern struct pooler pooler;
+
+/*
+ * Reset the process state for cfg: empty lists, no loop. pooler_run() does
+ * this first; tests that drive pools and servers on a loop of their own
+ * call it and then set pooler.loop.
+ */
+void pooler_init_state(struct config *cfg);
 
 /* Run the pooler with cfg until SIGTERM/SIGINT. Returns an exit status. */
 int pooler_run(struct config *cfg);

@@ -434,7 +434,6 @@ static enum relay_action login_auth(struct server *sv, const uint8_t *body, size
 static void server_login_done(struct server *sv)
 {
 	struct pool *p = sv->pool;
-	const char *cq = p->db->connect_query;
 
 	if (sv->scram != NULL) {
 		scram_client_release(sv->scram);
@@ -448,11 +447,7 @@ static void server_login_done(struct server *sv)
 	log_event(LOG_INFO, "server.login", LOG_INT, "server", (long long)sv->id, LOG_STR, "db",
 	          p->db->name, LOG_STR, "user", p->user, LOG_INT, "backend_pid",
 	          (long long)sv->backend_pid, LOG_END);
-	if (cq != NULL && cq[0] != 0) {
-		server_run_task(sv, TASK_CONNECT_QUERY, cq);
-		return;
-	}
-	pool_server_ready(sv);
+	pool_server_logged_in(sv);
 }
 
 static enum relay_action login_msg(void *owner, const struct relay_msg *m)
@@ -506,13 +501,13 @@ static const struct relay_ops login_ops = {
 
 /* ---- the pooler's own queries ---- */
 
-bool server_run_task(struct server *sv, enum server_task task, const char *sql)
+bool server_query(struct server *sv, const char *sql, const struct server_query_ops *ops, void *arg)
 {
-	sv->task = task;
-	sv->task_failed = false;
+	sv->query_ops = ops;
+	sv->query_arg = arg;
+	sv->query_failed = false;
 	sv->error_sqlstate[0] = 0;
 	sv->error_message[0] = 0;
-	sv->pending_ready = 1;
 	server_set_state(sv, SV_INTERNAL);
 	if (!proto_write_query(&sv->conn.out, sql)) {
 		server_close(sv, "internal query too large");
@@ -524,89 +519,82 @@ bool server_run_task(struct server *sv, enum server_task task, const char *sql)
 	return true;
 }
 
-static bool query_resets_all(const char *sql)
+const struct server_query_ops *server_query_running(const struct server *sv)
 {
-	return sql != NULL && (strcasestr(sql, "discard all") || strcasestr(sql, "reset all"));
+	return sv->state == SV_INTERNAL ? sv->query_ops : NULL;
 }
 
-/* An internal query finished: continue with what the task was for. */
-static void server_task_done(struct server *sv)
+/* Record the first error of an internal query. */
+static void query_error(struct server *sv, const char *sqlstate, const char *message)
 {
-	enum server_task task = sv->task;
-	struct client *c = sv->client;
-
-	sv->task = TASK_NONE;
-	switch (task) {
-	case TASK_SYNC:
-		if (c == NULL) {
-			pool_server_ready(sv);
-			return;
-		}
-		server_set_state(sv, SV_ACTIVE);
-		if (sv->task_failed) {
-			char msg[320];
-
-			snprintf(msg, sizeof(msg), "could not apply session parameters: %s",
-			         sv->error_message);
-			client_fail(c, sv->error_sqlstate, msg);
-			return;
-		}
-		client_server_ready(c);
-		return;
-	case TASK_ROLLBACK:
-		if (sv->task_failed || sv->tx_status != 'I') {
-			sv->dirty = true;
-			server_close(sv, "rollback failed");
-			return;
-		}
-		ps_server_rolled_back(&sv->ps);
-		if ((sv->pool->mode == POOL_MODE_SESSION ||
-		     pooler.cfg->server_reset_query_always) &&
-		    pooler.cfg->server_reset_query != NULL && pooler.cfg->server_reset_query[0]) {
-			server_run_task(sv, TASK_RESET, pooler.cfg->server_reset_query);
-			return;
-		}
-		pool_server_ready(sv);
-		return;
-	case TASK_AFTER_CANCEL:
-		/* The late cancel may have hit this very query: that is what it was for. */
-		if (sv->tx_status != 'I' ||
-		    (sv->task_failed && strcmp(sv->error_sqlstate, SQLSTATE_QUERY_CANCELED) != 0)) {
-			sv->dirty = true;
-			server_close(sv, "check after cancel failed");
-			return;
-		}
-		pool_server_ready(sv);
-		return;
-	case TASK_LISTEN:
-		listen_task_done(sv, sv->task_failed);
-		return;
-	case TASK_RESET:
-	case TASK_CHECK:
-	case TASK_CONNECT_QUERY:
-		if (sv->task_failed || sv->tx_status != 'I') {
-			if (task == TASK_CONNECT_QUERY)
-				pool_server_failed(sv->pool, sv, sv->endpoint,
-				                   ENDPOINT_FAIL_CONNECT_QUERY, sv->error_sqlstate,
-				                   sv->error_message);
-			else if (task == TASK_CHECK)
-				endpoint_failed(sv->endpoint, ENDPOINT_FAIL_CHECK,
-				                sv->error_sqlstate, sv->error_message,
-				                ev_now(pooler.loop));
-			sv->dirty = true;
-			server_close(sv, "internal query failed");
-			return;
-		}
-		if (task == TASK_RESET && query_resets_all(pooler.cfg->server_reset_query)) {
-			params_copy(&sv->params, &sv->defaults);
-			ps_server_forget_all(&sv->ps);
-		}
-		pool_server_ready(sv);
-		return;
-	case TASK_NONE:
-		break;
+	if (!sv->query_failed) {
+		snprintf(sv->error_sqlstate, sizeof(sv->error_sqlstate), "%s", sqlstate);
+		snprintf(sv->error_message, sizeof(sv->error_message), "%s", message);
 	}
-	server_close(sv, "internal query without a task");
+	sv->query_failed = true;
+}
+
+/* A DataRow of an internal query: split into NUL-terminated values for on_row. */
+static void query_row(struct server *sv, const uint8_t *body, size_t len)
+{
+	const struct server_query_ops *ops = sv->query_ops;
+	const char *values[SERVER_QUERY_MAX_COLUMNS];
+	struct proto_reader r;
+	char *copy;
+	size_t used = 0;
+	int n;
+
+	if (ops == NULL || ops->on_row == NULL || sv->query_failed)
+		return;
+	proto_reader_init(&r, body, len);
+	n = (int16_t)proto_read_int16(&r);
+	if (r.bad || n < 0 || n > SERVER_QUERY_MAX_COLUMNS) {
+		query_error(sv, SQLSTATE_PROTOCOL_VIOLATION, "unusable row in an internal query");
+		return;
+	}
+	/* Each value gets its own terminator: at most len + n bytes in all. */
+	copy = malloc(len + (size_t)n + 1);
+	if (copy == NULL) {
+		query_error(sv, SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		int32_t vlen = (int32_t)proto_read_int32(&r);
+		const uint8_t *v;
+
+		if (vlen == -1) {
+			values[i] = NULL;
+			continue;
+		}
+		v = vlen >= 0 ? proto_read_bytes(&r, (uint32_t)vlen) : NULL;
+		if (r.bad || v == NULL) {
+			free(copy);
+			query_error(sv, SQLSTATE_PROTOCOL_VIOLATION,
+			            "malformed row in an internal query");
+			return;
+		}
+		memcpy(copy + used, v, (size_t)vlen);
+		copy[used + (size_t)vlen] = 0;
+		values[i] = copy + used;
+		used += (size_t)vlen + 1;
+	}
+	ops->on_row(sv, sv->query_arg, n, values);
+	free(copy);
+}
+
+/* The internal query's ReadyForQuery: hand the server to the query's owner. */
+static void query_done(struct server *sv)
+{
+	const struct server_query_ops *ops = sv->query_ops;
+	void *arg = sv->query_arg;
+
+	sv->query_ops = NULL;
+	sv->query_arg = NULL;
+	if (ops == NULL || ops->on_done == NULL) {
+		server_close(sv, "internal query without an owner");
+		return;
+	}
+	ops->on_done(sv, arg, sv->query_failed);
 }
 
 static enum relay_action internal_msg(void *owner, const struct relay_msg *m)
@@ -616,14 +604,16 @@ static enum relay_action internal_msg(void *owner, const struct relay_msg *m)
 
 	proto_reader_init(&r, m->body, m->len);
 	switch (m->type) {
+	case 'D':
+		query_row(sv, m->body, m->len);
+		return RELAY_CONSUME;
 	case 'E': {
 		struct proto_error_info e;
 
-		if (!sv->task_failed && proto_parse_error(m->body, m->len, &e)) {
-			snprintf(sv->error_sqlstate, sizeof(sv->error_sqlstate), "%s", e.sqlstate);
-			snprintf(sv->error_message, sizeof(sv->error_message), "%s", e.message);
-		}
-		sv->task_failed = true;
+		if (proto_parse_error(m->body, m->len, &e))
+			query_error(sv, e.sqlstate, e.message);
+		else
+			query_error(sv, SQLSTATE_PROTOCOL_VIOLATION, "malformed error from server");
 		return RELAY_CONSUME;
 	}
 	case 'S': {
@@ -644,10 +634,8 @@ static enum relay_action internal_msg(void *owner, const struct relay_msg *m)
 		return RELAY_CONSUME;
 	case 'Z':
 		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
-		if (--sv->pending_ready > 0)
-			return RELAY_CONSUME;
 		pbuf_consume(&sv->conn.in, PROTO_HDR + m->len);
-		server_task_done(sv);
+		query_done(sv);
 		return RELAY_FAIL; /* handled: stop this pass */
 	default:
 		return RELAY_CONSUME;

@@ -18,16 +18,45 @@
  */
 struct server *server_connect(struct pool *p, struct endpoint *ep);
 
+/* The ops of the internal query sv runs, or NULL when it runs none. */
+const struct server_query_ops *server_query_running(const struct server *sv);
+
 /* Move sv to state st (and to the matching pool list). */
 void server_set_state(struct server *sv, enum server_state st);
 
 /*
- * Run the pooler's own simple query on an idle or just-unlinked server. Its
- * results are consumed by the pooler; when the final ReadyForQuery arrives the
- * task's continuation runs (see server.c). false if the query could not be
- * queued (the server is closed then).
+ * An internal query's callbacks: the pooler's own SQL on one of its server
+ * connections, with its rows handed over one by one. Every task that runs
+ * SQL of its own (parameter sync, rollback, reset, checks, LISTEN, and later
+ * WAL positions, auth_query, health probes, the catalog) is one of these,
+ * a static table owned by the module that needs it.
  */
-bool server_run_task(struct server *sv, enum server_task task, const char *sql);
+struct server_query_ops {
+	const char *name; /* for logs */
+	/*
+	 * One DataRow: N values as NUL-terminated strings (text format), NULL for
+	 * SQL NULL, valid during the call only. May be NULL.
+	 */
+	void (*on_row)(struct server *sv, void *arg, int n, const char *const *values);
+	/*
+	 * The query ended (its ReadyForQuery came): FAILED when an error came
+	 * back, whose SQLSTATE and message are in sv->error_sqlstate and
+	 * sv->error_message. The server is still SV_INTERNAL: on_done moves it
+	 * on (hands it out, idles it, runs another query or closes it).
+	 */
+	void (*on_done)(struct server *sv, void *arg, bool failed);
+};
+
+/* Columns of one row an internal query can hand over; wider rows are an error. */
+#define SERVER_QUERY_MAX_COLUMNS 64
+
+/*
+ * Run SQL (a simple Query, one or more statements) on sv, which must be
+ * logged in and linked to no request in flight. false if the query could
+ * not be queued (the server is closed then, and on_done is not called).
+ */
+bool server_query(struct server *sv, const char *sql, const struct server_query_ops *ops,
+                  void *arg);
 
 /* Relay what the server sent to its linked client. */
 void server_relay(struct server *sv);
