@@ -61,10 +61,20 @@ const char *client_state_name(enum client_state st)
 	return "?";
 }
 
+/* States in which a client belongs to its pool (it has one from CL_LOGIN on). */
+static bool client_state_in_pool(enum client_state st)
+{
+	return st != CL_STARTUP && st != CL_AUTH && st != CL_FREE;
+}
+
 void client_set_state(struct client *c, enum client_state st)
 {
 	struct pool *p = c->pool;
 
+	if (p != NULL && client_state_in_pool(c->state))
+		p->clients_by_state[c->state]--;
+	if (p != NULL && client_state_in_pool(st))
+		p->clients_by_state[st]++;
 	list_del(&c->node);
 	switch (st) {
 	case CL_STARTUP:
@@ -132,7 +142,11 @@ void client_accept(int fd, bool is_unix, const char *addr)
 
 bool client_flush(struct client *c)
 {
+	size_t queued = pbuf_len(&c->conn.out);
 	enum conn_io r = conn_flush(&c->conn);
+
+	if (c->pool != NULL)
+		counts_bytes(&c->pool->traffic.bytes_out, queued - pbuf_len(&c->conn.out));
 
 	if (r == CONN_ERROR) {
 		client_close(c, "write to client failed");
@@ -151,7 +165,15 @@ bool client_flush(struct client *c)
 
 static void client_on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
-	client_flush(w->data);
+	struct client *c = w->data;
+
+	if (c->conn.io_wants_write) {
+		/* The transport's read was waiting for this writability. */
+		client_on_read(loop, &c->conn.rio, EV_READ);
+		if (c->state == CL_FREE)
+			return;
+	}
+	client_flush(c);
 }
 
 static bool client_ending(const struct client *c)
@@ -207,7 +229,7 @@ static void client_linger(struct client *c)
 	 * side stays open: a client that reads only after it has sent all (as
 	 * libpq does) would take the shutdown for a lost connection.
 	 */
-	if (c->linger_skip == 0 && shutdown(c->conn.fd, SHUT_WR) == -1) {
+	if (c->linger_skip == 0 && conn_shutdown_write(&c->conn) == -1) {
 		client_close(c, "error sent");
 		return;
 	}
@@ -231,7 +253,7 @@ static void client_linger_read(struct client *c)
 	if (c->linger_skip == 0)
 		return;
 	c->linger_skip = n >= c->linger_skip ? 0 : c->linger_skip - (uint32_t)n;
-	if (c->linger_skip == 0 && shutdown(c->conn.fd, SHUT_WR) == -1)
+	if (c->linger_skip == 0 && conn_shutdown_write(&c->conn) == -1)
 		client_close(c, "error sent");
 }
 
@@ -288,12 +310,16 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
 	enum conn_io r;
+	size_t had;
 
 	if (c->state == CL_LINGER) {
 		client_linger_read(c);
 		return;
 	}
+	had = pbuf_len(&c->conn.in);
 	r = conn_fill(&c->conn, pooler.cfg->pkt_buf);
+	if (r == CONN_OK && c->pool != NULL)
+		counts_bytes(&c->pool->traffic.bytes_in, pbuf_len(&c->conn.in) - had);
 
 	if (r == CONN_AGAIN)
 		return;
@@ -777,6 +803,8 @@ void client_server_ready(struct client *c)
 		return;
 	}
 	c->last_wait = ev_now(pooler.loop) - c->wait_since;
+	counts_wait(&c->pool->traffic, c->last_wait);
+	counts_wait(&sv->endpoint->traffic, c->last_wait);
 	client_set_state(c, CL_ACTIVE);
 	conn_start_read(&c->conn);
 	client_relay(c);
@@ -917,6 +945,16 @@ static void client_note_parse_set(struct client *c, const struct relay_msg *m)
 		client_note_set(c, (const uint8_t *)query, strlen(query));
 }
 
+/* Report a forwarded message to the transaction state; count a transaction it starts. */
+static void client_txn_request(struct client *c, uint8_t type, ev_tstamp now)
+{
+	if (!txn_request(&c->txn, type, now, stmt_in_flight(c)))
+		return;
+	c->pool->traffic.transactions++;
+	if (c->server != NULL)
+		c->server->endpoint->traffic.transactions++;
+}
+
 /* Statement names in pooled modes; the verdict as a relay action. */
 static enum relay_action request_pooled(struct client *c, const struct relay_msg *m)
 {
@@ -945,7 +983,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 			return RELAY_CONSUME;
 		if (pooled && client_nothing_in_flight(c) && c->txn.status == 'I')
 			client_note_set(c, m->body, m->len);
-		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
+		client_txn_request(c, m->type, now);
 		if (observe_enabled()) {
 			uint64_t raw;
 			uint64_t h = observe_text((const char *)m->body, m->len, &raw);
@@ -958,7 +996,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	case 'E': {
 		const struct text_ref *ref = NULL;
 
-		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
+		client_txn_request(c, m->type, now);
 		if (observe_enabled() && m->len > 0 && memchr(m->body, 0, m->len) != NULL)
 			ref = htab_get(&c->portal_texts, m->body, strlen((const char *)m->body));
 		stmt_begin(c, 'E', now, ref ? ref->text_hash : 0, ref ? ref->params_hash : 0);
@@ -971,18 +1009,18 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 			note_texts(c, m);
 		if (m->type == 'P' && pooled && c->txn.status == 'I' && client_nothing_in_flight(c))
 			client_note_parse_set(c, m);
-		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
+		client_txn_request(c, m->type, now);
 		break;
 	case 'F':
 		/* A FunctionCall is answered with its own ReadyForQuery, like a Query. */
-		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
+		client_txn_request(c, m->type, now);
 		stmt_begin(c, 'F', now, 0, 0);
 		break;
 	case 'X':
 		client_close(c, "client terminated");
 		return RELAY_FAIL;
 	default:
-		txn_request(&c->txn, m->type, now, stmt_in_flight(c));
+		client_txn_request(c, m->type, now);
 		break;
 	}
 	if (!pooled)

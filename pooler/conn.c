@@ -10,12 +10,63 @@
 #include "pooler/conn.h"
 #include "pooler/proto.h"
 
+/* ---- the plain transport ---- */
+
+static ssize_t plain_recv(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = read(c->fd, buf, len);
+	} while (n == -1 && errno == EINTR);
+	return n;
+}
+
+static ssize_t plain_send(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	return n;
+}
+
+static size_t plain_pending(const struct conn *c)
+{
+	return 0; /* the kernel holds what is unread: readiness events tell of it */
+}
+
+static int plain_shutdown_write(struct conn *c)
+{
+	return shutdown(c->fd, SHUT_WR);
+}
+
+static void plain_release(struct conn *c)
+{
+}
+
+const struct conn_io_ops conn_io_plain = {
+    .name = "plain",
+    .recv = plain_recv,
+    .send = plain_send,
+    .pending = plain_pending,
+    .shutdown_write = plain_shutdown_write,
+    .release = plain_release,
+};
+
+int conn_shutdown_write(struct conn *c)
+{
+	return c->fd >= 0 ? c->io->shutdown_write(c) : -1;
+}
+
 void conn_init(struct conn *c, int fd, size_t in_limit, size_t out_limit,
                void (*on_read)(struct ev_loop *, ev_io *, int),
                void (*on_write)(struct ev_loop *, ev_io *, int), void *data)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->io = &conn_io_plain;
 	pbuf_init(&c->in, in_limit);
 	pbuf_init(&c->out, out_limit);
 	ev_io_init(&c->rio, on_read, fd, EV_READ);
@@ -49,24 +100,33 @@ enum conn_io conn_fill(struct conn *c, size_t chunk)
 	}
 	if (chunk > pbuf_tail_room(&c->in))
 		chunk = pbuf_tail_room(&c->in);
-	do {
-		n = read(c->fd, pbuf_tail(&c->in), chunk);
-	} while (n == -1 && errno == EINTR);
+	c->io_wants_write = false;
+	n = c->io->recv(c, pbuf_tail(&c->in), chunk);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (c->io_wants_write && !ev_is_active(&c->wio))
+			ev_io_start(pooler.loop, &c->wio);
+		return CONN_AGAIN;
+	}
 	if (n == -1)
-		return (errno == EAGAIN || errno == EWOULDBLOCK) ? CONN_AGAIN : CONN_ERROR;
+		return CONN_ERROR;
 	if (n == 0)
 		return CONN_EOF;
 	c->in.end += (size_t)n;
+	/* What the transport already holds is read now: no event will announce it. */
+	while (c->io->pending(c) > 0 && pbuf_tail_room(&c->in) > 0) {
+		n = c->io->recv(c, pbuf_tail(&c->in), pbuf_tail_room(&c->in));
+		if (n <= 0)
+			break;
+		c->in.end += (size_t)n;
+	}
 	return CONN_OK;
 }
 
 enum conn_io conn_flush(struct conn *c)
 {
 	while (pbuf_len(&c->out) > 0) {
-		ssize_t n = send(c->fd, pbuf_head(&c->out), pbuf_len(&c->out), MSG_NOSIGNAL);
+		ssize_t n = c->io->send(c, pbuf_head(&c->out), pbuf_len(&c->out));
 
-		if (n == -1 && errno == EINTR)
-			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (!ev_is_active(&c->wio))
 				ev_io_start(pooler.loop, &c->wio);
@@ -88,6 +148,7 @@ void conn_close(struct conn *c)
 		conn_stop_read(c);
 		if (ev_is_active(&c->wio))
 			ev_io_stop(pooler.loop, &c->wio);
+		c->io->release(c);
 		close(c->fd);
 		c->fd = -1;
 	}

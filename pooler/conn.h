@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "pooler/pooler.h"
 
@@ -33,6 +34,30 @@ enum conn_io {
 	CONN_EOF,    /* peer closed */
 	CONN_ERROR,  /* socket error or buffer limit */
 };
+
+/*
+ * The transport seam: how a connection's bytes cross its socket. Plain
+ * sockets now; a TLS transport is another table. recv and send return the
+ * bytes moved, 0 from recv at the peer's end, or -1 with errno (EAGAIN when
+ * it would block). A transport whose read needs the socket writable (a TLS
+ * renegotiation) sets c->io_wants_write before returning EAGAIN, and bytes it
+ * has already decrypted are reported by pending(), so that the relay reads
+ * them without waiting for a readiness event that will not come.
+ */
+struct conn_io_ops {
+	const char *name;
+	ssize_t (*recv)(struct conn *c, void *buf, size_t len);
+	ssize_t (*send)(struct conn *c, const void *buf, size_t len);
+	size_t (*pending)(const struct conn *c);
+	int (*shutdown_write)(struct conn *c); /* no more bytes from us; 0 or -1 */
+	void (*release)(struct conn *c);       /* free io_state before the socket closes */
+};
+
+/* Plain TCP or Unix sockets. */
+extern const struct conn_io_ops conn_io_plain;
+
+/* No more bytes will be sent on c (its transport's orderly end of writing). */
+int conn_shutdown_write(struct conn *c);
 
 /*
  * Set up c on fd (already non-blocking) with callbacks for readable and

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pooler/counts.h"
 #include "pooler/list.h"
 
 enum endpoint_role {
@@ -54,8 +55,12 @@ struct endpoint {
 	char last_sqlstate[6];
 	char last_error[256];
 	/* Counters, kept where they change. */
-	uint64_t connects; /* connection attempts started */
-	uint64_t logins;   /* logins that succeeded */
+	uint64_t connects;             /* connection attempts started */
+	uint64_t logins;               /* logins that succeeded */
+	int servers_opening;           /* connecting or logging in */
+	int servers_idle;              /* ready in a pool */
+	int servers_busy;              /* linked, running an internal query or listening */
+	struct traffic_counts traffic; /* of the transactions that ran here */
 };
 
 /* Name of a failure kind, for logs and metrics. */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "pooler/config.h"
+#include "pooler/counts.h"
 #include "pooler/endpoint.h"
 #include "pooler/htab.h"
 #include "pooler/list.h"
@@ -32,15 +33,20 @@
  * (pbuf limits); when the peer's write buffer is above the high-water mark the
  * endpoint stops reading (backpressure).
  */
+struct conn_io_ops;
+
 struct conn {
-	int fd;             /* -1 when closed */
-	ev_io rio;          /* readable watcher */
-	ev_io wio;          /* writable watcher */
-	struct pbuf in;     /* received, not yet processed */
-	struct pbuf out;    /* waiting to be sent */
-	uint32_t pass_left; /* bytes of the current message still to stream to the peer */
-	uint8_t pass_type;  /* type of the message being streamed */
-	bool paused;        /* reading stopped for backpressure */
+	int fd;                       /* -1 when closed */
+	const struct conn_io_ops *io; /* how bytes cross the socket (conn.h) */
+	void *io_state;               /* the transport's own state (a TLS session), owned by it */
+	bool io_wants_write;          /* the last read can go on only once the socket is writable */
+	ev_io rio;                    /* readable watcher */
+	ev_io wio;                    /* writable watcher */
+	struct pbuf in;               /* received, not yet processed */
+	struct pbuf out;              /* waiting to be sent */
+	uint32_t pass_left;           /* bytes of the current message still to stream to the peer */
+	uint8_t pass_type;            /* type of the message being streamed */
+	bool paused;                  /* reading stopped for backpressure */
 };
 
 enum client_state {
@@ -68,6 +74,9 @@ enum server_state {
 	SV_LISTEN,      /* the pool's listening connection, waiting for notifications */
 	SV_CLOSING,     /* Terminate sent or error; closing */
 };
+
+#define CL_STATES (CL_LINGER + 1)  /* client states, for counts by state */
+#define SV_STATES (SV_CLOSING + 1) /* server states, for counts by state */
 
 struct server_query_ops; /* an internal query's callbacks, see server.h */
 
@@ -216,6 +225,10 @@ struct pool {
 	struct list active_clients;  /* CL_ACTIVE */
 	struct list idle_clients;    /* CL_IDLE */
 	int n_clients;
+	/* Counts kept where they change (client_set_state, server_set_state, the relay). */
+	int clients_by_state[CL_STATES];
+	int servers_by_state[SV_STATES];
+	struct traffic_counts traffic;
 	struct params server_params; /* last login's ParameterStatus set, for client login */
 	bool have_server_params;
 	ev_tstamp last_connect_failure;

@@ -58,10 +58,49 @@ const char *server_state_name(enum server_state st)
 	return "?";
 }
 
+/* The endpoint's count for servers in state st, or NULL for states it does not count. */
+static int *endpoint_count(struct endpoint *ep, enum server_state st)
+{
+	switch (st) {
+	case SV_CONNECTING:
+	case SV_LOGIN:
+		return &ep->servers_opening;
+	case SV_IDLE:
+		return &ep->servers_idle;
+	case SV_ACTIVE:
+	case SV_INTERNAL:
+	case SV_CANCEL_WAIT:
+	case SV_LISTEN:
+		return &ep->servers_busy;
+	case SV_FREE:
+	case SV_CLOSING:
+		break;
+	}
+	return NULL;
+}
+
+/* Move sv's place in the counts by state of its pool and endpoint. */
+static void server_count_state(struct server *sv, enum server_state from, enum server_state to)
+{
+	int *n;
+
+	if (from != SV_FREE)
+		sv->pool->servers_by_state[from]--;
+	if (to != SV_FREE)
+		sv->pool->servers_by_state[to]++;
+	n = endpoint_count(sv->endpoint, from);
+	if (n != NULL)
+		(*n)--;
+	n = endpoint_count(sv->endpoint, to);
+	if (n != NULL)
+		(*n)++;
+}
+
 void server_set_state(struct server *sv, enum server_state st)
 {
 	struct pool *p = sv->pool;
 
+	server_count_state(sv, sv->state, st);
 	list_del(&sv->node);
 	switch (st) {
 	case SV_CONNECTING:
@@ -274,6 +313,12 @@ static void server_on_write(struct ev_loop *loop, ev_io *w, int revents)
 	if (sv->state == SV_CONNECTING) {
 		server_connected(sv);
 		return;
+	}
+	if (sv->conn.io_wants_write) {
+		/* The transport's read was waiting for this writability. */
+		server_on_read(loop, &sv->conn.rio, EV_READ);
+		if (sv->state == SV_CLOSING)
+			return;
 	}
 	server_flush(sv);
 }
@@ -904,6 +949,7 @@ void server_close(struct server *sv, const char *reason)
 
 void server_free(struct server *sv)
 {
+	server_count_state(sv, sv->state, SV_FREE);
 	list_del(&sv->node);
 	if (sv->scram != NULL) {
 		scram_client_release(sv->scram);

@@ -124,6 +124,9 @@ void stmt_ready(struct client *c, ev_tstamp now)
 void stmt_completed(const struct stmt_event *ev)
 {
 	pooler.stats.statements++;
+	ev->client->pool->traffic.queries++;
+	if (ev->client->server != NULL)
+		ev->client->server->endpoint->traffic.queries++;
 	observe_statement(ev);
 	if (!log_enabled(LOG_DEBUG))
 		return;
