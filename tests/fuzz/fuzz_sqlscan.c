@@ -1,4 +1,7 @@
-/* fuzz_sqlscan.c - libFuzzer target: the pooler's SET/RESET scanner and identifier reader. */
+/*
+ * fuzz_sqlscan.c - libFuzzer target: the pooler's SET/RESET scanner, identifier reader, statement
+ * splitter and session-feature scan.
+ */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case SQLSCAN_RESET_ALL:
 	case SQLSCAN_NOT_SET:
+	case SQLSCAN_SET_SCOPED:
+	case SQLSCAN_UNTRACKED:
 		break;
 	default:
 		abort();
@@ -72,5 +77,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = after;
 	}
 	(void)sqlscan_at_end(sql, end);
+
+	/* Statement by statement, as the pooler splits a simple query. */
+	for (p = sql; p < end;) {
+		const char *e = sqlscan_statement_end(p, end);
+
+		if (e <= p || e > end)
+			abort();
+		if (memchr(p, '\0', (size_t)(e - p)) != NULL)
+			break; /* stopped at a NUL */
+		p = e;
+	}
+	(void)sqlscan_session_features(sql, size);
 	return 0;
 }

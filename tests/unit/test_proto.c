@@ -171,16 +171,16 @@ static void test_sqlscan_set(void **state)
 	assert_int_equal(scan("SET work_mem TO DEFAULT", name, value), SQLSCAN_RESET);
 	assert_int_equal(scan("RESET search_path", name, value), SQLSCAN_RESET);
 	assert_int_equal(scan("reset all;", name, value), SQLSCAN_RESET_ALL);
-	/* Not session-level, or not one statement: left to the server. */
-	assert_int_equal(scan("SET LOCAL search_path = a", name, value), SQLSCAN_NOT_SET);
+	/* Not session-level: nothing to follow. Not one statement: not understood. */
+	assert_int_equal(scan("SET LOCAL search_path = a", name, value), SQLSCAN_SET_SCOPED);
 	assert_int_equal(scan("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", name, value),
-	                 SQLSCAN_NOT_SET);
-	assert_int_equal(scan("SET a = 1; SELECT 1", name, value), SQLSCAN_NOT_SET);
+	                 SQLSCAN_SET_SCOPED);
+	assert_int_equal(scan("SET a = 1; SELECT 1", name, value), SQLSCAN_UNTRACKED);
 	assert_int_equal(scan("SELECT 1", name, value), SQLSCAN_NOT_SET);
 	/* The server stops at a NUL, and so does the scanner. */
 	assert_int_equal(
 	    sqlscan_set("SET \"\0\" = 'x'", 14, name, sizeof(name), value, sizeof(value)),
-	    SQLSCAN_NOT_SET);
+	    SQLSCAN_UNTRACKED);
 }
 
 static void test_htab(void **state)
