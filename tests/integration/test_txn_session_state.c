@@ -243,6 +243,80 @@ static void test_multi_statement_set(void **state)
 	PQfinish(two);
 }
 
+/* What cannot be followed must still not reach the next client. */
+static void test_untrackable_set(void **state)
+{
+	PGconn *one, *two;
+	PGresult *res;
+
+	connect_two(&one, &two);
+	/* A savepoint rollback: which SETs survived cannot be told from the answers. */
+	assert_true(harness_exec_ok(one, "BEGIN; SET ROLE " ROLE_A "; SAVEPOINT s"));
+	assert_true(harness_exec_ok(one, "ROLLBACK TO SAVEPOINT s"));
+	assert_true(harness_exec_ok(one, "COMMIT"));
+	expect_result(two, CURRENT, "postgres/postgres");
+	assert_true(harness_exec_ok(one, "RESET ROLE"));
+
+	/* A named prepared statement, executed after its Parse. */
+	res = PQprepare(one, "set_role_stmt", "SET ROLE " ROLE_A, 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	res = PQexecPrepared(one, "set_role_stmt", 0, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	expect_result(two, CURRENT, "postgres/postgres");
+
+	/* An unnamed one (as pgjdbc sends every statement) is followed. */
+	res = PQexecParams(one, "SET ROLE " ROLE_A, 0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	expect_result(two, CURRENT, "postgres/postgres");
+	expect_result(one, CURRENT, ROLE_A "/postgres");
+
+	/* RESET ALL leaves the role, as in PostgreSQL. */
+	assert_true(harness_exec_ok(one, "RESET ALL"));
+	expect_result(two, CURRENT, "postgres/postgres");
+	expect_result(one, CURRENT, ROLE_A "/postgres");
+	PQfinish(one);
+	PQfinish(two);
+}
+
+/* Count the lines of pgscope's log that contain NEEDLE. */
+static int log_count(const char *needle)
+{
+	FILE *f = fopen(ps.log_path, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Session-only state is logged, once per client. */
+static void test_session_only_warnings(void **state)
+{
+	PGconn *one = harness_connect(ps.port, NULL);
+
+	if (harness_direct_mode())
+		skip();
+	assert_non_null(one);
+	for (int i = 0; i < 2; i++) {
+		assert_true(harness_exec_ok(
+		    one, "SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)"));
+		assert_true(harness_exec_ok(one, "CREATE TEMP TABLE pgscope_ss_tmp (a int); "
+		                                 "DROP TABLE pgscope_ss_tmp"));
+		assert_true(harness_exec_ok(one, "CREATE TEMP TABLE pgscope_ss_tmp2 (a int) "
+		                                 "ON COMMIT DROP"));
+	}
+	PQfinish(one);
+	assert_int_equal(log_count("session advisory lock"), 1);
+	assert_int_equal(log_count("temporary table without ON COMMIT DROP"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +326,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_role_then_authorization, check_alive),
 	    cmocka_unit_test_teardown(test_set_schema, check_alive),
 	    cmocka_unit_test_teardown(test_multi_statement_set, check_alive),
+	    cmocka_unit_test_teardown(test_untrackable_set, check_alive),
+	    cmocka_unit_test_teardown(test_session_only_warnings, check_alive),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
