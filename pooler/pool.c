@@ -677,9 +677,10 @@ static void pool_settle_sets(struct client *c, struct server *sv, bool committed
 
 	if (uncertain) {
 		sv->dirty = true;
-		pool_session_warning(c, POOL_WARNED_UNTRACKED_SET,
-		                     "a SET that cannot follow the client (inside a transaction that "
-		                     "rolled back to a savepoint, or of a form not recognised)");
+		pool_session_warning(
+		    c, POOL_WARNED_UNTRACKED_SET,
+		    "a SET that cannot follow the client (inside a transaction that "
+		    "rolled back to a savepoint, or of a form not recognised)");
 	}
 	for (int i = 0; i < ps->n; i++) {
 		if (!ps->ops[i].confirmed)
@@ -719,6 +720,12 @@ void pool_set_tag(struct client *c, struct server *sv, const char *tag)
 	bool is_set = strcmp(tag, "SET") == 0 || strcmp(tag, "RESET") == 0;
 	int i = 0;
 
+	if (strcmp(tag, "DISCARD ALL") == 0) {
+		/* Never inside a transaction block: the session is back to its login settings. */
+		params_copy(&c->params, &c->startup);
+		params_copy(&sv->params, &sv->defaults);
+		return;
+	}
 	if (ps == NULL && !is_set)
 		return;
 	if (ps == NULL) {

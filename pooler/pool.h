@@ -74,7 +74,8 @@ void pool_apply_set(struct client *c, struct server *sv);
 
 /*
  * A CommandComplete TAG from sv for c (transaction mode): confirms the next
- * pending SET/RESET, or commits or rolls back the pending ones.
+ * pending SET/RESET, commits or rolls back the pending ones, or (DISCARD
+ * ALL) takes both back to their login settings.
  */
 void pool_set_tag(struct client *c, struct server *sv, const char *tag);
 

@@ -544,7 +544,8 @@ static void server_task_done(struct server *sv)
 		if (sv->task_failed) {
 			char msg[320];
 
-			sv->dirty = true; /* rolled back: it may still have another client's settings */
+			sv->dirty =
+			    true; /* rolled back: it may still have another client's settings */
 			snprintf(msg, sizeof(msg), "could not apply session parameters: %s",
 			         sv->error_message);
 			client_fail(c, sv->error_sqlstate, msg);

@@ -239,6 +239,10 @@ static void test_multi_statement_set(void **state)
 	/* SET LOCAL ends with its transaction. */
 	assert_true(harness_exec_ok(one, "BEGIN; SET LOCAL work_mem='26MB'; COMMIT"));
 	expect_result(one, "SHOW work_mem", "25MB");
+	/* DISCARD ALL takes the client back to its login settings, on every server. */
+	assert_true(harness_exec_ok(one, "DISCARD ALL"));
+	expect_result(two, "SHOW work_mem", dflt);
+	expect_result(one, "SHOW work_mem", dflt);
 	PQfinish(one);
 	PQfinish(two);
 }
