@@ -136,8 +136,10 @@ static void sync_add(struct sync_sql *b, const char *stmt)
 	b->len += n;
 }
 
-/* set_config() takes the value as the server shows it, so list values such as search_path keep
- * their meaning. */
+/*
+ * set_config(NAME, VALUE, false): it takes the value as the server shows it,
+ * so list values such as search_path keep their meaning.
+ */
 static void sync_set(struct sync_sql *b, const char *name, const char *value)
 {
 	char lit[PARAMS_VALUE_MAX * 2 + 4], ident[PARAMS_NAME_MAX * 2 + 4];
