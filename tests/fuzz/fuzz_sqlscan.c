@@ -78,15 +78,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)sqlscan_at_end(sql, end);
 
-	/* Statement by statement, as the pooler splits a simple query. */
-	for (p = sql; p < end;) {
-		const char *e = sqlscan_statement_end(p, end);
+	/* Statement by statement, as the pooler splits a simple query (up to a NUL). */
+	{
+		const char *stop = sql + strnlen(sql, size);
 
-		if (e <= p || e > end)
-			abort();
-		if (memchr(p, '\0', (size_t)(e - p)) != NULL)
-			break; /* stopped at a NUL */
-		p = e;
+		for (p = sql; p < stop;) {
+			const char *e = sqlscan_statement_end(p, end);
+
+			if (e <= p || e > stop)
+				abort();
+			p = e;
+		}
 	}
 	(void)sqlscan_session_features(sql, size);
 	return 0;
