@@ -724,11 +724,12 @@ static bool client_nothing_in_flight(const struct client *c)
 }
 
 /*
- * Session state that cannot follow the client from server to server: logged
- * once per client. A set_config() that is not local may have set anything,
- * even the role, where the pooler cannot see it: that server is not reused.
+ * Session state that cannot follow the client from server to server (fx,
+ * sqlscan_feature bits): logged once per client. A set_config() that is not
+ * local may have set anything, even the role, where the pooler cannot see
+ * it: that server is not reused.
  */
-static void client_note_features(struct client *c, const char *sql, size_t len)
+static void client_note_features(struct client *c, unsigned fx)
 {
 	static const struct {
 		unsigned bit;
@@ -739,7 +740,6 @@ static void client_note_features(struct client *c, const char *sql, size_t len)
 	    {SQLSCAN_FX_TEMP_TABLE, "a temporary table without ON COMMIT DROP"},
 	    {SQLSCAN_FX_WITH_HOLD, "a WITH HOLD cursor"},
 	};
-	unsigned fx = sqlscan_session_features(sql, len);
 
 	if (fx == 0)
 		return;
@@ -781,14 +781,15 @@ static void client_note_set(struct client *c, const uint8_t *body, size_t len)
 {
 	const char *s = (const char *)body;
 	const char *end = s + strnlen(s, len);
+	unsigned fx = 0;
 
-	client_note_features(c, s, (size_t)(end - s));
 	while (s < end) {
-		const char *e = sqlscan_statement_end(s, end);
+		const char *e = sqlscan_statement_end(s, end, &fx);
 
 		client_note_statement(c, s, (size_t)(e - s));
 		s = e;
 	}
+	client_note_features(c, fx);
 }
 
 /*
@@ -809,7 +810,7 @@ static void client_note_parse_set(struct client *c, const struct relay_msg *m)
 	if (name[0] == 0)
 		client_note_set(c, (const uint8_t *)query, strlen(query));
 	else
-		client_note_features(c, query, strlen(query));
+		client_note_features(c, sqlscan_session_features(query, strlen(query)));
 }
 
 /* Statement names in pooled modes; the verdict as a relay action. */

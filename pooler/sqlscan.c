@@ -290,6 +290,15 @@ enum sqlscan_set_kind sqlscan_set(const char *sql, size_t len, char *name, size_
 /* After the quoted text that starts at s, '' doubled; with backslash escapes when esc (E''). */
 static const char *skip_quoted(const char *s, const char *end, char quote, bool esc)
 {
+	while (!esc) {
+		const char *q = memchr(s + 1, quote, (size_t)(end - s - 1));
+
+		if (q == NULL)
+			return end;
+		if (end - q < 2 || q[1] != quote)
+			return q + 1;
+		s = q + 1; /* a doubled quote: go on after it */
+	}
 	for (s++; s < end; s++) {
 		if (esc && *s == '\\') {
 			if (end - s < 2)
@@ -345,20 +354,6 @@ static const char *next_token(const char *s, const char *end, const char **start
 	return s;
 }
 
-const char *sqlscan_statement_end(const char *s, const char *end)
-{
-	const char *start;
-
-	end = s + strnlen(s, (size_t)(end - s));
-	for (;;) {
-		s = next_token(s, end, &start);
-		if (s == start)
-			return end;
-		if (*start == ';')
-			return s;
-	}
-}
-
 static bool word_is(const char *s, const char *e, const char *word)
 {
 	return s != NULL && (size_t)(e - s) == strlen(word) &&
@@ -404,36 +399,67 @@ static bool is_session_lock_function(const char *s, const char *e)
 	       word_is(s, e, "pg_try_advisory_lock_shared");
 }
 
+/* What the words of one statement so far say about session-only state. */
+struct fx_scan {
+	const char *w1, *w1_end; /* the word before, or NULL */
+	const char *w2, *w2_end; /* the word before that */
+	bool temp;               /* CREATE [GLOBAL|LOCAL] TEMP, or INTO TEMP */
+	bool commit_drop;        /* ON COMMIT DROP */
+	unsigned fx;
+};
+
+/* One token [start, s) of a statement that goes on to end. */
+static void fx_token(struct fx_scan *f, const char *start, const char *s, const char *end)
+{
+	bool word = ident_char(*start, true);
+
+	if (!word || s - start < 4) {
+		/* no word of interest is shorter */
+	} else if (word_is(start, s, "set_config")) {
+		if (set_config_not_local(s, end))
+			f->fx |= SQLSCAN_FX_SET_CONFIG;
+	} else if (is_session_lock_function(start, s)) {
+		f->fx |= SQLSCAN_FX_ADVISORY_LOCK;
+	} else if (word_is(f->w1, f->w1_end, "with") && word_is(start, s, "hold")) {
+		f->fx |= SQLSCAN_FX_WITH_HOLD;
+	} else if (word_is(f->w1, f->w1_end, "commit") && word_is(start, s, "drop")) {
+		f->commit_drop = true;
+	} else if ((word_is(start, s, "temp") || word_is(start, s, "temporary")) &&
+	           (word_is(f->w1, f->w1_end, "create") || word_is(f->w1, f->w1_end, "into") ||
+	            ((word_is(f->w1, f->w1_end, "global") || word_is(f->w1, f->w1_end, "local")) &&
+	             word_is(f->w2, f->w2_end, "create")))) {
+		f->temp = true;
+	}
+	f->w2 = f->w1;
+	f->w2_end = f->w1_end;
+	f->w1 = word ? start : NULL;
+	f->w1_end = s;
+}
+
+const char *sqlscan_statement_end(const char *s, const char *end, unsigned *features)
+{
+	struct fx_scan f = {0};
+	const char *start;
+
+	end = s + strnlen(s, (size_t)(end - s));
+	for (;;) {
+		s = next_token(s, end, &start);
+		if (s == start || *start == ';')
+			break;
+		if (features != NULL)
+			fx_token(&f, start, s, end);
+	}
+	if (features != NULL)
+		*features |= f.fx | (f.temp && !f.commit_drop ? SQLSCAN_FX_TEMP_TABLE : 0);
+	return s == start ? end : s;
+}
+
 unsigned sqlscan_session_features(const char *sql, size_t len)
 {
 	const char *end = sql + strnlen(sql, len);
-	const char *s = sql, *start;
-	const char *w1 = NULL, *w1_end = NULL, *w2 = NULL, *w2_end = NULL; /* the words before */
 	unsigned fx = 0;
-	bool temp = false, commit_drop = false;
 
-	while ((s = next_token(s, end, &start)) > start) {
-		bool word = ident_char(*start, true);
-
-		if (word && word_is(start, s, "set_config") && set_config_not_local(s, end))
-			fx |= SQLSCAN_FX_SET_CONFIG;
-		else if (word && is_session_lock_function(start, s))
-			fx |= SQLSCAN_FX_ADVISORY_LOCK;
-		else if (word && word_is(w1, w1_end, "with") && word_is(start, s, "hold"))
-			fx |= SQLSCAN_FX_WITH_HOLD;
-		else if (word && word_is(w1, w1_end, "commit") && word_is(start, s, "drop"))
-			commit_drop = true;
-		else if (word && (word_is(start, s, "temp") || word_is(start, s, "temporary")) &&
-		         (word_is(w1, w1_end, "create") || word_is(w1, w1_end, "into") ||
-		          ((word_is(w1, w1_end, "global") || word_is(w1, w1_end, "local")) &&
-		           word_is(w2, w2_end, "create"))))
-			temp = true;
-		w2 = w1;
-		w2_end = w1_end;
-		w1 = word ? start : NULL;
-		w1_end = s;
-	}
-	if (temp && !commit_drop)
-		fx |= SQLSCAN_FX_TEMP_TABLE;
+	while (sql < end)
+		sql = sqlscan_statement_end(sql, end, &fx);
 	return fx;
 }

@@ -27,9 +27,11 @@ bool sqlscan_at_end(const char *s, const char *end);
 /*
  * Where the statement that starts at s ends: just after its ';', or at end
  * (or at a NUL). Quoted strings and identifiers, dollar quotes and comments
- * are skipped, so a ';' inside them does not end the statement.
+ * are skipped, so a ';' inside them does not end the statement. When
+ * features is not NULL, the statement's sqlscan_feature bits (below) are
+ * added to it, in the same pass.
  */
-const char *sqlscan_statement_end(const char *s, const char *end);
+const char *sqlscan_statement_end(const char *s, const char *end, unsigned *features);
 
 enum sqlscan_set_kind {
 	SQLSCAN_NOT_SET = 0,
@@ -53,7 +55,7 @@ enum sqlscan_set_kind {
 enum sqlscan_set_kind sqlscan_set(const char *sql, size_t len, char *name, size_t namelen,
                                   char *value, size_t valuelen);
 
-/* Session-level state in a text that cannot follow a client from server to server. */
+/* Session-level state in a statement that cannot follow a client from server to server. */
 enum sqlscan_feature {
 	SQLSCAN_FX_SET_CONFIG = 1, /* set_config(..., false): a parameter the pooler cannot see */
 	SQLSCAN_FX_ADVISORY_LOCK = 2, /* pg_advisory_lock() and friends (session locks) */
@@ -61,7 +63,7 @@ enum sqlscan_feature {
 	SQLSCAN_FX_WITH_HOLD = 8,     /* DECLARE ... WITH HOLD */
 };
 
-/* The sqlscan_feature bits of a text (any number of statements); a cheap word scan. */
+/* The sqlscan_feature bits of a text (any number of statements): a word scan. */
 unsigned sqlscan_session_features(const char *sql, size_t len);
 
 #endif

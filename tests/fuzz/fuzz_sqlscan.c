@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *stop = sql + strnlen(sql, size);
 
 		for (p = sql; p < stop;) {
-			const char *e = sqlscan_statement_end(p, end);
+			const char *e = sqlscan_statement_end(p, end, NULL);
 
 			if (e <= p || e > stop)
 				abort();

@@ -91,7 +91,7 @@ static int split(const char *text, const char *out[], int max)
 	int n = 0;
 
 	while (s < end && n < max) {
-		const char *e = sqlscan_statement_end(s, end);
+		const char *e = sqlscan_statement_end(s, end, NULL);
 
 		assert_true(e > s && e <= end);
 		out[n++] = sqlscan_skip_space(s, e);
@@ -119,7 +119,7 @@ static void test_statement_end(void **state)
 	/* The server stops at a NUL, and so does the scanner. */
 	{
 		static const char nul[] = "SELECT 1\0; SET a = 1";
-		const char *e = sqlscan_statement_end(nul, nul + sizeof(nul) - 1);
+		const char *e = sqlscan_statement_end(nul, nul + sizeof(nul) - 1, NULL);
 
 		assert_ptr_equal(e, nul + 8);
 	}
