@@ -760,6 +760,7 @@ static void client_note_statement(struct client *c, const char *sql, size_t len)
 	if (op.kind == SQLSCAN_NOT_SET)
 		return;
 	op.confirmed = false;
+	op.ahead = c->pending_sync;
 	if (c->pending_set == NULL)
 		c->pending_set = calloc(1, sizeof(*c->pending_set));
 	if (c->pending_set == NULL) {

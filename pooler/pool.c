@@ -697,19 +697,22 @@ static void pool_settle_sets(struct client *c, struct server *sv, bool committed
 void pool_apply_set(struct client *c, struct server *sv)
 {
 	struct pending_set *ps = c->pending_set;
+	int kept = 0;
 
 	if (sv->tx_status == 'I')
 		pool_settle_sets(c, sv, !ps->failed && !ps->rolled_back);
-	if (c->pending_sync == 0) {
-		/* Everything was answered: unconfirmed ones never ran. */
-		int kept = 0;
-
-		for (int i = 0; i < ps->n; i++) {
-			if (ps->ops[i].confirmed)
-				ps->ops[kept++] = ps->ops[i];
-		}
-		ps->n = kept;
+	/* Unconfirmed ones whose request this ReadyForQuery ends never ran (an error came first).
+	 */
+	for (int i = 0; i < ps->n; i++) {
+		if (!ps->ops[i].confirmed)
+			ps->ops[i].ahead--;
+		if (!ps->ops[i].confirmed && ps->ops[i].ahead < 0)
+			continue;
+		if (kept != i)
+			ps->ops[kept] = ps->ops[i];
+		kept++;
 	}
+	ps->n = kept;
 	if (ps->n == 0 && !ps->failed && !ps->rolled_back && !ps->unknown) {
 		free(ps);
 		c->pending_set = NULL;

@@ -67,8 +67,9 @@ void pool_cancel_done(uint64_t server_id);
  * sv sent ReadyForQuery to c, which has SETs pending. Back outside a
  * transaction, the SETs of one that committed (no error, no ROLLBACK) are
  * recorded for the client and the server, so that the next server it lands
- * on gets them too; those of one that rolled back are dropped. Frees
- * c->pending_set when nothing is left in it.
+ * on gets them too; those of one that rolled back are dropped, and so are
+ * those of the request just ended that never ran. Frees c->pending_set when
+ * nothing is left in it.
  */
 void pool_apply_set(struct client *c, struct server *sv);
 

@@ -83,6 +83,7 @@ struct ps_pending;
 struct pending_set_op {
 	int kind;       /* enum sqlscan_set_kind */
 	bool confirmed; /* its CommandComplete SET/RESET came back */
+	int ahead;      /* ReadyForQuery messages due before the one that ends its request */
 	char name[PARAMS_NAME_MAX];
 	char value[PARAMS_VALUE_MAX];
 };

@@ -247,6 +247,60 @@ static void test_multi_statement_set(void **state)
 	PQfinish(two);
 }
 
+/*
+ * Collect a pipeline's results up to its next Sync; false if one had a status other than WANT
+ * (or the Sync never came).
+ */
+static bool pipeline_results(PGconn *conn, ExecStatusType want)
+{
+	bool ok = true;
+
+	for (int i = 0; i < 16; i++) { /* a handful are due; more means something is wrong */
+		PGresult *res = PQgetResult(conn);
+
+		if (res == NULL)
+			continue; /* the end of one query's results */
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			return ok;
+		}
+		if (PQresultStatus(res) != want)
+			ok = false;
+		PQclear(res);
+	}
+	fprintf(stderr, "pipeline: no Sync result\n");
+	return false;
+}
+
+/*
+ * Two requests in one pipeline: the first SET fails (and never answers "SET"), the second
+ * succeeds. Only the second may become the client's setting.
+ */
+static void test_pipelined_sets(void **state)
+{
+	PGconn *one, *two;
+	char dflt[64];
+
+	connect_two(&one, &two);
+	assert_true(harness_query_value(two, "SHOW work_mem", dflt, sizeof(dflt)));
+	assert_int_equal(PQenterPipelineMode(one), 1);
+	assert_int_equal(PQsendQueryParams(one, "SET ROLE pgscope_ss_no_such_role", 0, NULL, NULL,
+	                                   NULL, NULL, 0),
+	                 1);
+	assert_int_equal(PQpipelineSync(one), 1);
+	assert_int_equal(
+	    PQsendQueryParams(one, "SET work_mem = '27MB'", 0, NULL, NULL, NULL, NULL, 0), 1);
+	assert_int_equal(PQpipelineSync(one), 1);
+	assert_false(pipeline_results(one, PGRES_COMMAND_OK));
+	assert_true(pipeline_results(one, PGRES_COMMAND_OK));
+	assert_int_equal(PQexitPipelineMode(one), 1);
+	expect_result(two, "SHOW work_mem", dflt);
+	expect_result(one, "SHOW work_mem", "27MB");
+	expect_result(one, CURRENT, "postgres/postgres");
+	PQfinish(one);
+	PQfinish(two);
+}
+
 /* What cannot be followed must still not reach the next client. */
 static void test_untrackable_set(void **state)
 {
@@ -330,6 +384,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_role_then_authorization, check_alive),
 	    cmocka_unit_test_teardown(test_set_schema, check_alive),
 	    cmocka_unit_test_teardown(test_multi_statement_set, check_alive),
+	    cmocka_unit_test_teardown(test_pipelined_sets, check_alive),
 	    cmocka_unit_test_teardown(test_untrackable_set, check_alive),
 	    cmocka_unit_test_teardown(test_session_only_warnings, check_alive),
 	};
