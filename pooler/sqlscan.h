@@ -4,7 +4,8 @@
  * the full parser: keywords, identifiers, literals, comments.
  *
  * sqlscan_set() reads one statement; sqlscan_statement_end() splits a
- * multi-statement text into statements for it.
+ * multi-statement text into statements for it and, in the same pass, spots
+ * the words of session-only state that cannot follow a pooled client.
  */
 #ifndef PGSCOPE_POOLER_SQLSCAN_H
 #define PGSCOPE_POOLER_SQLSCAN_H
