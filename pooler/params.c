@@ -86,6 +86,26 @@ void params_unset(struct params *p, const char *name)
 	p->n--;
 }
 
+bool params_reset_all(struct params *p, const struct params *base)
+{
+	static const char *const kept[] = {"role", "session_authorization"};
+	struct params keep;
+	bool ok = true;
+
+	params_init(&keep);
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		const char *v = params_get(p, kept[i]);
+
+		if (v != NULL)
+			ok = ok && params_set(&keep, kept[i], v);
+	}
+	ok = ok && params_copy(p, base);
+	for (int i = 0; ok && i < keep.n; i++)
+		ok = params_set(p, keep.items[i].name, keep.items[i].value);
+	params_clear(&keep);
+	return ok;
+}
+
 bool params_is_tracked(const char *name)
 {
 	static const char *const tracked[] = {
@@ -104,6 +124,7 @@ bool params_is_tracked(const char *name)
 	    "idle_in_transaction_session_timeout",
 	    "bytea_output",
 	    "role",
+	    "session_authorization",
 	    NULL,
 	};
 

@@ -42,6 +42,13 @@ bool params_set(struct params *p, const char *name, const char *value);
 void params_unset(struct params *p, const char *name);
 
 /*
+ * What RESET ALL leaves: base, except role and session_authorization, which
+ * RESET ALL does not touch and which keep their values in p. false on
+ * allocation failure.
+ */
+bool params_reset_all(struct params *p, const struct params *base);
+
+/*
  * Parameters that PostgreSQL reports with ParameterStatus and that a client
  * may set; these are the ones the pooler keeps in step between a client and
  * whichever server it is using.

@@ -82,13 +82,28 @@ enum server_task {
 struct client;
 struct ps_pending;
 
-/* A session SET/RESET sent outside a transaction, applied once it succeeded (pool.c). */
-struct pending_set {
+/* One SET/RESET statement a client sent (transaction mode). */
+struct pending_set_op {
 	int kind;       /* enum sqlscan_set_kind */
-	bool failed;    /* an ErrorResponse came back */
-	bool confirmed; /* a CommandComplete SET/RESET came back */
+	bool confirmed; /* its CommandComplete SET/RESET came back */
+	int ahead;      /* ReadyForQuery messages due before the one that ends its request */
 	char name[PARAMS_NAME_MAX];
 	char value[PARAMS_VALUE_MAX];
+};
+
+#define PENDING_SET_OPS 8 /* SETs per transaction that can be followed; more are not */
+
+/*
+ * The SET/RESET statements of a client's current transaction, in the order
+ * the server answers them; applied to the client's wishes when the
+ * transaction commits, dropped when it rolls back (pool.c).
+ */
+struct pending_set {
+	struct pending_set_op ops[PENDING_SET_OPS];
+	int n;
+	bool failed;      /* an ErrorResponse came back: the transaction will not commit */
+	bool rolled_back; /* a ROLLBACK tag came back: to a savepoint, or the whole transaction */
+	bool unknown;     /* a SET that cannot be followed ran (see pool_set_tag()) */
 };
 
 /* Prepared statements in transaction mode (prepared.c): a client's names. */
@@ -147,7 +162,8 @@ struct client {
 	struct server *server;      /* linked server, or NULL */
 	struct params params;       /* what the client wants: startup parameters + tracked SETs */
 	struct params startup;      /* startup parameters, restored by RESET ALL */
-	struct pending_set *pending_set; /* SET awaiting its result (transaction mode), owned */
+	struct pending_set *pending_set; /* SETs awaiting their transaction's end, owned */
+	unsigned session_warned;         /* sqlscan_feature bits already logged for it */
 	struct htab channels;     /* channels it LISTENs to (transaction mode), see listen.c */
 	struct pbuf notify_out;   /* notifications held until its transaction ends */
 	struct htab stmt_texts;   /* statement name -> struct text_ref * (observe.c) */

@@ -547,6 +547,8 @@ static void server_task_done(struct server *sv)
 		if (sv->task_failed) {
 			char msg[320];
 
+			sv->dirty =
+			    true; /* rolled back: it may still have another client's settings */
 			snprintf(msg, sizeof(msg), "could not apply session parameters: %s",
 			         sv->error_message);
 			client_fail(c, sv->error_sqlstate, msg);
@@ -593,7 +595,11 @@ static void server_task_done(struct server *sv)
 			return;
 		}
 		if (task == TASK_RESET && query_resets_all(pooler.cfg->server_reset_query)) {
-			params_copy(&sv->params, &sv->defaults);
+			/* RESET ALL leaves the role and session user; DISCARD ALL does not. */
+			if (strcasestr(pooler.cfg->server_reset_query, "discard all"))
+				params_copy(&sv->params, &sv->defaults);
+			else
+				params_reset_all(&sv->params, &sv->defaults);
 			ps_server_forget_all(&sv->ps);
 		}
 		pool_server_ready(sv);
@@ -702,9 +708,8 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		memcpy(tag, m->body, n);
 		tag[n] = 0;
 		stmt_command_complete(c, tag, now);
-		if (c->pending_set != NULL &&
-		    (strcmp(tag, "SET") == 0 || strcmp(tag, "RESET") == 0))
-			c->pending_set->confirmed = true;
+		if (pooled)
+			pool_set_tag(c, sv, tag);
 		if (pooled && strcmp(tag, "LISTEN") == 0)
 			sv->dirty = true; /* it now listens for one client: not for reuse */
 		if (pooled && strcmp(tag, "ROLLBACK") == 0)
@@ -755,7 +760,7 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 			            "transaction blocks are not allowed in statement pooling mode");
 			return RELAY_FAIL;
 		}
-		if (c->pending_set != NULL && c->pending_sync == 0)
+		if (c->pending_set != NULL)
 			pool_apply_set(c, sv);
 		return c->pending_sync == 0 ? RELAY_FORWARD_STOP : RELAY_FORWARD;
 	default:
