@@ -155,9 +155,11 @@ struct client {
 	ev_tstamp last_active;
 	uint64_t xact_count; /* transactions started, for xact ids */
 	char tx_status;      /* 'I', 'T' or 'E' as last reported to the client */
-	struct stmt_track stmts[STMT_QUEUE_LEN]; /* requests in flight, a ring */
-	int stmt_head;                           /* oldest entry of stmts */
-	int stmt_count;                          /* entries in use */
+	/* Requests in flight, a ring of STMT_QUEUE_LEN, owned: allocated at the first, freed
+	 * when the client goes idle (an idle client needs none). */
+	struct stmt_track *stmts;
+	int stmt_head;              /* oldest entry of stmts */
+	int stmt_count;             /* entries in use */
 	int pending_sync;           /* Query/Sync messages forwarded whose ReadyForQuery is due */
 	ev_tstamp last_wait;        /* how long it last waited for a server (s) */
 	uint64_t xact_id;           /* current transaction's pooler-local id */
