@@ -126,6 +126,11 @@ soak: pgscope $(BUILD)/tests/integration/test_txn_pgbench
 bench: pgscope
 	scripts/bench
 
+# Memory of 10,000 idle clients, pgscope vs PgBouncer (scripts/bench-idle).
+.PHONY: bench-idle
+bench-idle: pgscope
+	scripts/bench-idle
+
 # pgscope report vs pgbadger on 1M generated statements (scripts/bench-report).
 bench-report: pgscope
 	scripts/bench-report
