@@ -144,6 +144,11 @@ bool client_flush(struct client *c)
 		client_linger(c);
 		return false;
 	}
+	/* All sent and no server: an idle client keeps no buffers (thousands may sit idle). */
+	if (c->state == CL_IDLE) {
+		conn_release_idle(&c->conn);
+		stmt_release(c);
+	}
 	if (c->server != NULL && c->server->conn.paused && pbuf_len(&c->conn.out) < CONN_LOW_WATER)
 		server_resume(c->server);
 	return true;
@@ -265,6 +270,7 @@ void client_free(struct client *c)
 	params_clear(&c->params);
 	params_clear(&c->startup);
 	free(c->pending_set);
+	free(c->stmts);
 	ps_client_release(&c->ps);
 	text_refs_release(&c->stmt_texts);
 	text_refs_release(&c->portal_texts);

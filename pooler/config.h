@@ -7,7 +7,8 @@
  * settings, and [rules] for the analyzer. Keys match pgbouncer.ini where the
  * meaning is the same. A bad value or a key that neither pgscope nor PgBouncer
  * knows is an error naming file, line and key; a PgBouncer key pgscope does
- * not use gives one warning.
+ * not use, or a key it reads but does not act on yet set to anything but its
+ * default, gives one warning.
  */
 #ifndef PGSCOPE_POOLER_CONFIG_H
 #define PGSCOPE_POOLER_CONFIG_H

@@ -17,17 +17,19 @@
 #define PARAMS_VALUE_MAX 1024 /* bytes, including NUL */
 
 struct param {
-	char *name;  /* owned */
-	char *value; /* owned */
+	char *name;  /* owned: one allocation holding "name\0value\0" */
+	char *value; /* points into name's allocation */
 };
 
+/* Grown on demand: most sets hold a handful, and every idle client has two. */
 struct params {
-	struct param items[PARAMS_MAX];
+	struct param *items; /* cap entries, owned; NULL while empty */
 	int n;
+	int cap; /* at most PARAMS_MAX */
 };
 
 void params_init(struct params *p);
-/* Free every name and value; the set is empty afterwards. */
+/* Free every name and value and the array; the set is empty afterwards. */
 void params_clear(struct params *p);
 /* Copy src into dst (dst is cleared first). false on allocation failure. */
 bool params_copy(struct params *dst, const struct params *src);

@@ -176,16 +176,18 @@ struct client {
 	ev_tstamp last_active;
 	uint64_t xact_count; /* transactions started, for xact ids */
 	char tx_status;      /* 'I', 'T' or 'E' as last reported to the client */
-	struct stmt_track stmts[STMT_QUEUE_LEN]; /* requests in flight, a ring */
-	int stmt_head;                           /* oldest entry of stmts */
-	int stmt_count;                          /* entries in use */
-	int pending_sync;                        /* Query/Sync/FunctionCall messages forwarded whose
-	                                            ReadyForQuery is due */
-	bool batch_open;               /* extended messages forwarded after the last of those */
-	ev_tstamp last_wait;           /* how long it last waited for a server (s) */
-	uint64_t xact_id;              /* current transaction's pooler-local id */
-	struct ps_client ps;           /* prepared statement names (transaction mode) */
-	struct scram_server *scram;    /* SCRAM exchange during CL_AUTH, owned */
+	/* Requests in flight, a ring of STMT_QUEUE_LEN, owned: allocated at the first, freed
+	 * when the client goes idle (an idle client needs none). */
+	struct stmt_track *stmts;
+	int stmt_head;              /* oldest entry of stmts */
+	int stmt_count;             /* entries in use */
+	int pending_sync;           /* Query/Sync/FunctionCall messages forwarded whose
+	                               ReadyForQuery is due */
+	bool batch_open;            /* extended messages forwarded after the last of those */
+	ev_tstamp last_wait;        /* how long it last waited for a server (s) */
+	uint64_t xact_id;           /* current transaction's pooler-local id */
+	struct ps_client ps;        /* prepared statement names (transaction mode) */
+	struct scram_server *scram; /* SCRAM exchange during CL_AUTH, owned */
 	struct scram_keys *scram_keys; /* ClientKey from a verified SCRAM login, owned; lets the
 	                                  pool log in to the server */
 	uint8_t md5_salt[4];           /* salt sent with an md5 request */

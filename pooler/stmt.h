@@ -47,6 +47,8 @@ void stmt_execute_done(struct client *c, ev_tstamp now);
 void stmt_ready(struct client *c, ev_tstamp now);
 /* Requests in flight. */
 int stmt_in_flight(const struct client *c);
+/* Free the client's request ring when nothing is in flight (an idle client needs none). */
+void stmt_release(struct client *c);
 
 /* The hook: called once for every completed statement. */
 void stmt_completed(const struct stmt_event *ev);
