@@ -133,6 +133,7 @@ bool client_flush(struct client *c)
 		client_close(c, "write to client failed");
 		return false;
 	}
+	listen_client_flushed(c);
 	if (r != CONN_OK)
 		return true;
 	if (c->state == CL_CLOSING) {
@@ -164,6 +165,7 @@ void client_fail(struct client *c, const char *sqlstate, const char *message)
 	conn_stop_read(&c->conn);
 	if (!mid_message)
 		proto_write_error(&c->conn.out, "FATAL", sqlstate, message);
+	c->last_active = ev_now(pooler.loop); /* CLOSING_GRACE to read the error counts from now */
 	client_set_state(c, CL_CLOSING);
 	client_flush(c);
 }

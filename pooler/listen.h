@@ -41,6 +41,12 @@ void listen_server_gone(struct server *sv);
 /* Send notifications held back while c was in a transaction. */
 void listen_flush_client(struct client *c);
 
+/*
+ * client_flush() has sent what the socket took: pass on held notifications
+ * and, once c has caught up, let its pool's listening connection read again.
+ */
+void listen_client_flushed(struct client *c);
+
 /* The client is going away: drop its subscriptions. */
 void listen_client_gone(struct client *c);
 
