@@ -482,6 +482,62 @@ static void test_stalled_listener(void **state)
 	assert_true(harness_pgscope_stop(&p));
 }
 
+/*
+ * A listener that stops reading holds delivery up; when it disconnects by itself, delivery to the
+ * others resumes at once, long before notify_stall_timeout, with nothing lost.
+ */
+static void test_stalled_listener_leaves(void **state)
+{
+	struct harness_pgscope p;
+	struct harness_pgscope_opts opts = {.pool_mode = "transaction",
+	                                    .pool_size = 3,
+	                                    .max_client_conn = 20,
+	                                    .extra_main = "notify_stall_timeout = 60"};
+	struct flood f = {.channel = "txn_leave", .total = 30000};
+	struct flood_reader r = {.channel = "txn_leave"};
+	long long deadline, quiet_since;
+	long seen = -1;
+	int fd;
+
+	if (harness_direct_mode())
+		skip(); /* PostgreSQL itself lets a listener fall behind */
+	assert_true(harness_pgscope_start(&p, &opts));
+	fd = raw_listen(p.port, "txn_leave");
+	assert_true(fd >= 0);
+	r.conn = harness_connect(p.port, NULL);
+	f.conn = harness_connect(p.port, NULL);
+	assert_non_null(r.conn);
+	assert_non_null(f.conn);
+	assert_true(harness_exec_ok(r.conn, "LISTEN txn_leave"));
+	/* Everything is sent, and the reader gets no further: delivery waits for the other one. */
+	deadline = harness_now_ms() + 30000;
+	quiet_since = harness_now_ms();
+	while (f.busy || f.queued < f.total || harness_now_ms() - quiet_since < 1000) {
+		if (harness_now_ms() > deadline || r.got == f.total)
+			fail_msg("delivery was not held up: reader got %ld of %ld", r.got, f.total);
+		assert_true(flood_step(&f));
+		assert_true(flood_read(&r));
+		if (r.got != seen) {
+			seen = r.got;
+			quiet_since = harness_now_ms();
+		}
+		flood_wait(r.conn, f.conn);
+	}
+	close(fd);
+	/* 10 s: well inside notify_stall_timeout, so only its going away can have released it. */
+	deadline = harness_now_ms() + 10000;
+	while (r.got < f.total) {
+		if (harness_now_ms() > deadline)
+			fail_msg("delivery did not resume: reader got %ld of %ld", r.got, f.total);
+		assert_true(flood_read(&r));
+		flood_wait(r.conn, f.conn);
+	}
+	expect_no_notify(r.conn, 300);
+	PQfinish(r.conn);
+	PQfinish(f.conn);
+	assert_true(harness_pgscope_stop(&p));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +546,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_channels_and_disconnect, check_alive),
 	    cmocka_unit_test_teardown(test_flood_lossless, check_alive),
 	    cmocka_unit_test(test_stalled_listener),
+	    cmocka_unit_test(test_stalled_listener_leaves),
 	};
 
 	return cmocka_run_group_tests_name("txn_notify", tests, group_setup, group_teardown);
