@@ -443,8 +443,9 @@ static void test_stalled_listener(void **state)
 
 		if (harness_now_ms() > deadline)
 			fail_msg("after 45 s: reader %ld of %ld, stalled listener %ld, error %s, "
-			         "closed %d",
-			         r.got, f.total, n.got, n.error ? n.code : "none", n.closed);
+			         "closed %d, pgscope RSS %ld -> max %ld kB",
+			         r.got, f.total, n.got, n.error ? n.code : "none", n.closed,
+			         rss_before, rss_max);
 		if (rss > rss_max)
 			rss_max = rss;
 		assert_true(flood_step(&f));
