@@ -403,6 +403,27 @@ static bool log_has(const struct harness_pgscope *p, const char *needle)
 }
 
 /*
+ * Start pgscope with OPTS; on CHANNEL a raw listener that will not read (its socket into *FD), a
+ * reading listener R and a sender F.
+ */
+static void start_stall_scene(struct harness_pgscope *p, const struct harness_pgscope_opts *opts,
+                              const char *channel, int *fd, struct flood_reader *r, struct flood *f)
+{
+	char sql[64];
+
+	assert_true(harness_pgscope_start(p, opts));
+	*fd = raw_listen(p->port, channel);
+	assert_true(*fd >= 0);
+	r->channel = f->channel = channel;
+	r->conn = harness_connect(p->port, NULL);
+	f->conn = harness_connect(p->port, NULL);
+	assert_non_null(r->conn);
+	assert_non_null(f->conn);
+	snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+	assert_true(harness_exec_ok(r->conn, sql));
+}
+
+/*
  * A listener that never reads holds delivery up for notify_stall_timeout, then is disconnected
  * with FATAL 53400 after every notification it was sent, in order; a reading listener gets the
  * whole flood, other clients keep working, and pgscope's memory stays bounded.
@@ -416,8 +437,8 @@ static void test_stalled_listener(void **state)
 	                                    .max_packet_size = 64L * 1024 * 1024,
 	                                    .extra_main = "notify_stall_timeout = 2"};
 	struct stalled_listener n = {.fd = -1};
-	struct flood f = {.channel = "txn_stall", .total = 100000};
-	struct flood_reader r = {.channel = "txn_stall"};
+	struct flood f = {.total = 100000};
+	struct flood_reader r = {0};
 	PGconn *other;
 	long rss_before, rss_max, queries = 0;
 	long long deadline, next_query = 0, next_log_check = 0;
@@ -425,16 +446,9 @@ static void test_stalled_listener(void **state)
 
 	if (harness_direct_mode())
 		skip(); /* PostgreSQL itself lets a listener fall behind */
-	assert_true(harness_pgscope_start(&p, &opts));
-	n.fd = raw_listen(p.port, "txn_stall");
-	assert_true(n.fd >= 0);
-	r.conn = harness_connect(p.port, NULL);
-	f.conn = harness_connect(p.port, NULL);
+	start_stall_scene(&p, &opts, "txn_stall", &n.fd, &r, &f);
 	other = harness_connect(p.port, NULL);
-	assert_non_null(r.conn);
-	assert_non_null(f.conn);
 	assert_non_null(other);
-	assert_true(harness_exec_ok(r.conn, "LISTEN txn_stall"));
 	rss_before = rss_max = harness_pgscope_rss_kb(&p);
 	assert_true(rss_before > 0);
 	deadline = harness_now_ms() + 45000;
@@ -494,22 +508,15 @@ static void test_stalled_listener_leaves(void **state)
 	                                    .pool_size = 3,
 	                                    .max_client_conn = 20,
 	                                    .extra_main = "notify_stall_timeout = 60"};
-	struct flood f = {.channel = "txn_leave", .total = 30000};
-	struct flood_reader r = {.channel = "txn_leave"};
+	struct flood f = {.total = 30000};
+	struct flood_reader r = {0};
 	long long deadline, quiet_since;
 	long seen = -1;
 	int fd;
 
 	if (harness_direct_mode())
 		skip(); /* PostgreSQL itself lets a listener fall behind */
-	assert_true(harness_pgscope_start(&p, &opts));
-	fd = raw_listen(p.port, "txn_leave");
-	assert_true(fd >= 0);
-	r.conn = harness_connect(p.port, NULL);
-	f.conn = harness_connect(p.port, NULL);
-	assert_non_null(r.conn);
-	assert_non_null(f.conn);
-	assert_true(harness_exec_ok(r.conn, "LISTEN txn_leave"));
+	start_stall_scene(&p, &opts, "txn_leave", &fd, &r, &f);
 	/* Everything is sent, and the reader gets no further: delivery waits for the other one. */
 	deadline = harness_now_ms() + 30000;
 	quiet_since = harness_now_ms();
