@@ -425,7 +425,7 @@ void listen_server_gone(struct server *sv)
 
 	if (p->listen_server != sv)
 		return;
-	if (!pooler.shutting_down)
+	if (!pooler.shutting_down && p->channels.count > 0)
 		log_event(LOG_WARNING, "listen.interrupted", LOG_STR, "db", p->db->name, LOG_STR,
 		          "note",
 		          "notifications sent before the listening connection is reopened are lost",
