@@ -299,6 +299,51 @@ static void test_flood_lossless(void **state)
 	PQfinish(s);
 }
 
+/*
+ * 1.5 MB of notifications while a listener is in a transaction: what it holds is bounded (the
+ * other listener waits), and after COMMIT it gets every one, in order, as does the other.
+ */
+static void test_flood_held_in_transaction(void **state)
+{
+	PGconn *l = connect_pgscope(), *other = connect_pgscope(), *s = connect_pgscope();
+	struct flood f = {.conn = s, .channel = "txn_held", .total = 1500};
+	struct flood_reader in_tx = {.conn = l, .channel = "txn_held"};
+	struct flood_reader r = {.conn = other, .channel = "txn_held"};
+	long long deadline = harness_now_ms() + 20000;
+
+	assert_true(harness_exec_ok(l, "LISTEN txn_held"));
+	assert_true(harness_exec_ok(other, "LISTEN txn_held"));
+	assert_true(harness_exec_ok(l, "BEGIN"));
+	assert_true(harness_exec_ok(l, "SELECT 1"));
+	/* Each one the other listener has, pgscope has also handed to l's held queue. */
+	while (r.got < 200) {
+		if (harness_now_ms() > deadline)
+			fail_msg("the other listener got %ld of 200 within 20 s", r.got);
+		assert_true(flood_step(&f));
+		assert_true(flood_read(&r));
+		flood_wait(other, s);
+	}
+	assert_true(flood_read(&in_tx));
+	assert_int_equal(in_tx.got, 0); /* nothing inside the transaction */
+	assert_true(harness_exec_ok(l, "COMMIT"));
+	while (in_tx.got < f.total || r.got < f.total) {
+		if (harness_now_ms() > deadline)
+			fail_msg(
+			    "after COMMIT: listener %ld, other listener %ld of %ld within 20 s",
+			    in_tx.got, r.got, f.total);
+		assert_true(flood_step(&f));
+		assert_true(flood_read(&in_tx));
+		assert_true(flood_read(&r));
+		flood_wait(l, other);
+	}
+	expect_no_notify(l, 300);
+	assert_true(harness_exec_ok(l, "UNLISTEN *"));
+	assert_true(harness_exec_ok(other, "UNLISTEN *"));
+	PQfinish(l);
+	PQfinish(other);
+	PQfinish(s);
+}
+
 /* A raw-protocol listener that does not read until told to, then checks what it had been sent. */
 struct stalled_listener {
 	int fd;
@@ -553,6 +598,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_delivered_between_transactions, check_alive),
 	    cmocka_unit_test_teardown(test_channels_and_disconnect, check_alive),
 	    cmocka_unit_test_teardown(test_flood_lossless, check_alive),
+	    cmocka_unit_test_teardown(test_flood_held_in_transaction, check_alive),
 	    cmocka_unit_test(test_stalled_listener),
 	    cmocka_unit_test(test_stalled_listener_leaves),
 	};
