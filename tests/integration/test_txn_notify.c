@@ -300,6 +300,30 @@ static void test_flood_lossless(void **state)
 }
 
 /*
+ * Run flood F until all of it is sent and reader R, having at least MIN, has got nothing new for
+ * QUIET_MS, or has got everything; fails after 30 s. Returns how many R got.
+ */
+static long flood_until_quiet(struct flood *f, struct flood_reader *r, long min, int quiet_ms)
+{
+	long long deadline = harness_now_ms() + 30000, quiet_since = harness_now_ms();
+	long seen = -1;
+
+	while (r->got < f->total && (f->busy || f->queued < f->total || r->got < min ||
+	                             harness_now_ms() - quiet_since < quiet_ms)) {
+		if (harness_now_ms() > deadline)
+			fail_msg("flood: the reader got %ld of %ld within 30 s", r->got, f->total);
+		assert_true(flood_step(f));
+		assert_true(flood_read(r));
+		if (r->got != seen) {
+			seen = r->got;
+			quiet_since = harness_now_ms();
+		}
+		flood_wait(r->conn, f->conn);
+	}
+	return r->got;
+}
+
+/*
  * 1.5 MB of notifications while a listener is in a transaction: what it holds is bounded (the
  * other listener waits), and after COMMIT it gets every one, in order, as does the other.
  */
@@ -309,8 +333,7 @@ static void test_flood_held_in_transaction(void **state)
 	struct flood f = {.conn = s, .channel = "txn_held", .total = 1500};
 	struct flood_reader in_tx = {.conn = l, .channel = "txn_held"};
 	struct flood_reader r = {.conn = other, .channel = "txn_held"};
-	long long deadline = harness_now_ms() + 20000, quiet_since = harness_now_ms();
-	long seen = 0;
+	long long deadline;
 
 	assert_true(harness_exec_ok(l, "LISTEN txn_held"));
 	assert_true(harness_exec_ok(other, "LISTEN txn_held"));
@@ -320,21 +343,11 @@ static void test_flood_held_in_transaction(void **state)
 	 * Each one the other listener has, pgscope has also handed to l's held queue. Once that is
 	 * full the other listener gets no further until l has taken them.
 	 */
-	while (r.got < f.total && (r.got < 200 || harness_now_ms() - quiet_since < 500)) {
-		if (harness_now_ms() > deadline)
-			fail_msg("the other listener got %ld of %ld within 20 s", r.got, f.total);
-		assert_true(flood_step(&f));
-		assert_true(flood_read(&r));
-		if (r.got != seen) {
-			seen = r.got;
-			quiet_since = harness_now_ms();
-		}
-		flood_wait(other, s);
-	}
-	assert_true(r.got < f.total);
+	assert_true(flood_until_quiet(&f, &r, 200, 500) < f.total);
 	assert_true(flood_read(&in_tx));
 	assert_int_equal(in_tx.got, 0); /* nothing inside the transaction */
 	assert_true(harness_exec_ok(l, "COMMIT"));
+	deadline = harness_now_ms() + 20000;
 	while (in_tx.got < f.total || r.got < f.total) {
 		if (harness_now_ms() > deadline)
 			fail_msg(
@@ -564,27 +577,14 @@ static void test_stalled_listener_leaves(void **state)
 	                                    .extra_main = "notify_stall_timeout = 60"};
 	struct flood f = {.total = 30000};
 	struct flood_reader r = {0};
-	long long deadline, quiet_since;
-	long seen = -1;
+	long long deadline;
 	int fd;
 
 	if (harness_direct_mode())
 		skip(); /* PostgreSQL itself lets a listener fall behind */
 	start_stall_scene(&p, &opts, "txn_leave", &fd, &r, &f);
 	/* Everything is sent, and the reader gets no further: delivery waits for the other one. */
-	deadline = harness_now_ms() + 30000;
-	quiet_since = harness_now_ms();
-	while (f.busy || f.queued < f.total || harness_now_ms() - quiet_since < 1000) {
-		if (harness_now_ms() > deadline || r.got == f.total)
-			fail_msg("delivery was not held up: reader got %ld of %ld", r.got, f.total);
-		assert_true(flood_step(&f));
-		assert_true(flood_read(&r));
-		if (r.got != seen) {
-			seen = r.got;
-			quiet_since = harness_now_ms();
-		}
-		flood_wait(r.conn, f.conn);
-	}
+	assert_true(flood_until_quiet(&f, &r, 0, 1000) < f.total);
 	close(fd);
 	/* 10 s: well inside notify_stall_timeout, so only its going away can have released it. */
 	deadline = harness_now_ms() + 10000;
