@@ -138,6 +138,7 @@ bool client_flush(struct client *c)
 		client_close(c, "write to client failed");
 		return false;
 	}
+	listen_client_flushed(c);
 	if (r != CONN_OK)
 		return true;
 	if (c->state == CL_CLOSING) {
@@ -175,6 +176,7 @@ static void client_begin_close(struct client *c, const char *sqlstate, const cha
 	conn_stop_read(&c->conn);
 	if (sqlstate != NULL && !mid_message)
 		proto_write_error(&c->conn.out, "FATAL", sqlstate, message);
+	c->last_active = ev_now(pooler.loop); /* CLOSING_GRACE to read the error counts from now */
 	client_set_state(c, CL_CLOSING);
 	client_flush(c);
 }

@@ -87,6 +87,7 @@ static const struct key_def main_keys[] = {
     {"client_idle_timeout", KEY_TIME, F(client_idle_timeout), 0, CONFIG_TIME_MAX_MS},
     {"client_login_timeout", KEY_TIME, F(client_login_timeout), 0, CONFIG_TIME_MAX_MS},
     {"idle_transaction_timeout", KEY_TIME, F(idle_transaction_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"notify_stall_timeout", KEY_TIME, F(notify_stall_timeout), 0, CONFIG_TIME_MAX_MS},
     {"ignore_startup_parameters", KEY_LIST, F(ignore_startup_parameters), 0, 0},
     {"track_extra_parameters", KEY_LIST, F(track_extra_parameters), 0, 0},
     /* The protocol's length word is an int32, so nothing larger can be framed. */
@@ -1451,6 +1452,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->server_login_retry = 15000;
 	cfg->query_wait_timeout = 120000;
 	cfg->client_login_timeout = 60000;
+	cfg->notify_stall_timeout = 30000;
 	cfg->max_packet_size = 64 * MIB;
 	cfg->pkt_buf = 4096;
 	cfg->sbuf_loopcnt = 5;

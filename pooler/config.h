@@ -120,6 +120,7 @@ struct config {
 	int client_idle_timeout;          /* ms, 0 = off */
 	int client_login_timeout;         /* ms, default 60000 */
 	int idle_transaction_timeout;     /* ms, 0 = off */
+	int notify_stall_timeout;         /* ms, default 30000; 0 = off */
 	char **ignore_startup_parameters; /* NULL-terminated list */
 	char **track_extra_parameters;    /* NULL-terminated, SET-tracked; default IntervalStyle */
 

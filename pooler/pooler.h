@@ -169,6 +169,8 @@ struct client {
 	struct htab stmt_texts;   /* statement name -> struct text_ref * (observe.c) */
 	struct htab portal_texts; /* portal name -> struct text_ref * */
 	bool listen_wait;         /* waiting for the listening connection to confirm a LISTEN */
+	bool listen_stalled;      /* holds up its pool's listening connection (listen.c) */
+	ev_tstamp stalled_since;  /* when listen_stalled was set */
 	uint32_t cancel_pid;      /* BackendKeyData handed to this client */
 	uint32_t cancel_key;
 	ev_tstamp created;    /* accept time */
@@ -234,6 +236,7 @@ struct pool {
 	struct server *listen_server;  /* listening connection for its clients' LISTENs, or NULL */
 	struct htab channels;          /* channel -> struct listen_channel *, see listen.c */
 	char *listen_sql;              /* LISTEN/UNLISTEN commands not yet sent, owned */
+	int listen_stalled;            /* its clients with listen_stalled set */
 	enum pool_mode mode;
 	int pool_size;
 	int min_pool_size;
@@ -262,6 +265,8 @@ struct pooler_stats {
 	uint64_t cancels_forwarded;
 	uint64_t cancels_dropped;
 	uint64_t statements;
+	uint64_t notifications_dropped;  /* not delivered to a listener (listen.c) */
+	uint64_t listeners_disconnected; /* for not reading within notify_stall_timeout */
 };
 
 #define POOLER_MAX_LISTENERS 16

@@ -866,6 +866,8 @@ static void server_process(struct server *sv)
 		res = conn_relay(&sv->conn, NULL, &internal_ops, sv);
 		if (res == RELAY_BAD_LEN || res == RELAY_TOO_LONG)
 			server_lost(sv, "invalid message from server");
+		else if (sv->state == SV_LISTEN && pbuf_len(&sv->conn.in) > 0)
+			server_process(sv); /* notifications read together with the reply */
 		return;
 	case SV_ACTIVE:
 		server_relay(sv);

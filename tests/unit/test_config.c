@@ -185,6 +185,7 @@ static void assert_defaults(const struct config *cfg)
 	assert_int_equal(cfg->client_idle_timeout, 0);
 	assert_int_equal(cfg->client_login_timeout, 60000);
 	assert_int_equal(cfg->idle_transaction_timeout, 0);
+	assert_int_equal(cfg->notify_stall_timeout, 30000);
 	assert_null(cfg->ignore_startup_parameters);
 	assert_non_null(cfg->track_extra_parameters);
 	assert_string_equal(cfg->track_extra_parameters[0], "IntervalStyle");
@@ -273,6 +274,7 @@ static void test_every_pgscope_key(void **state)
 	              "client_idle_timeout = 1 min\n"
 	              "client_login_timeout = 9\n"
 	              "idle_transaction_timeout = 10\n"
+	              "notify_stall_timeout = 1.5\n"
 	              "ignore_startup_parameters = extra_float_digits, options\n"
 	              "track_extra_parameters = IntervalStyle, search_path\n"
 	              "max_packet_size = 1MB\n"
@@ -328,6 +330,7 @@ static void test_every_pgscope_key(void **state)
 	assert_int_equal(cfg.client_idle_timeout, 60000);
 	assert_int_equal(cfg.client_login_timeout, 9000);
 	assert_int_equal(cfg.idle_transaction_timeout, 10000);
+	assert_int_equal(cfg.notify_stall_timeout, 1500);
 	assert_true(config_list_has(cfg.ignore_startup_parameters, "extra_float_digits"));
 	assert_true(config_list_has(cfg.ignore_startup_parameters, "options"));
 	assert_false(config_list_has(cfg.ignore_startup_parameters, "application_name"));
