@@ -131,6 +131,11 @@ stress: pgscope $(BUILD)/tests/integration/test_relay_stress
 bench: pgscope
 	scripts/bench
 
+# Memory of 10,000 idle clients, pgscope vs PgBouncer (scripts/bench-idle).
+.PHONY: bench-idle
+bench-idle: pgscope
+	scripts/bench-idle
+
 # pgscope report vs pgbadger on 1M generated statements (scripts/bench-report).
 bench-report: pgscope
 	scripts/bench-report

@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "analyzer/catalog.h"
 #include "analyzer/catalog_int.h"
+#include "analyzer/pq.h"
+
+/* libpq, opened by catalog_load_dsn() (see pq.h). */
+static const struct pq_api *pq;
 
 /* User relations: everything outside the system schemas. */
 #define USER_REL_FILTER                                                       \
@@ -79,11 +81,12 @@ struct loader {
 
 static PGresult *run_query(struct loader *ld, const char *sql)
 {
-	PGresult *res = PQexec(ld->conn, sql);
+	PGresult *res = pq->exec(ld->conn, sql);
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(ld->err, ld->errlen, "schema query failed: %s", PQresultErrorMessage(res));
-		PQclear(res);
+	if (pq->result_status(res) != PGRES_TUPLES_OK) {
+		snprintf(ld->err, ld->errlen, "schema query failed: %s",
+		         pq->result_error_message(res));
+		pq->clear(res);
 		return NULL;
 	}
 	return res;
@@ -107,9 +110,9 @@ static struct catalog_table *table_by_oid(struct loader *ld, long long oid)
 
 static char *dup_value(const PGresult *res, int row, int col, bool *ok)
 {
-	if (PQgetisnull(res, row, col))
+	if (pq->getisnull(res, row, col))
 		return NULL;
-	char *s = strdup(PQgetvalue(res, row, col));
+	char *s = strdup(pq->getvalue(res, row, col));
 	if (s == NULL)
 		*ok = false;
 	return s;
@@ -117,7 +120,7 @@ static char *dup_value(const PGresult *res, int row, int col, bool *ok)
 
 static bool bool_value(const PGresult *res, int row, int col)
 {
-	return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+	return !pq->getisnull(res, row, col) && pq->getvalue(res, row, col)[0] == 't';
 }
 
 /* Grow *arr (of n entries of size sz) by one zeroed entry; returns it or NULL. */
@@ -135,7 +138,7 @@ static void *append(void **arr, size_t *n, size_t sz)
 /* End of a row loop: free the result; ok false means an allocation failed. */
 static bool finish_rows(struct loader *ld, PGresult *res, bool ok)
 {
-	PQclear(res);
+	pq->clear(res);
 	if (!ok)
 		snprintf(ld->err, ld->errlen, "out of memory");
 	return ok;
@@ -148,7 +151,7 @@ static bool load_tables(struct loader *ld)
 
 	if (res == NULL)
 		return false;
-	int n = PQntuples(res);
+	int n = pq->ntuples(res);
 	ld->cat->tables = calloc((size_t)n + 1, sizeof(*ld->cat->tables));
 	ld->oids = calloc((size_t)n + 1, sizeof(*ld->oids));
 	if (ld->cat->tables == NULL || ld->oids == NULL)
@@ -156,12 +159,12 @@ static bool load_tables(struct loader *ld)
 	for (int r = 0; ok && r < n; r++) {
 		struct catalog_table *t = &ld->cat->tables[r];
 		ld->cat->n_tables++;
-		ld->oids[r] = atoll(PQgetvalue(res, r, 0));
+		ld->oids[r] = atoll(pq->getvalue(res, r, 0));
 		t->schema = dup_value(res, r, 1, &ok);
 		t->name = dup_value(res, r, 2, &ok);
-		t->kind = PQgetvalue(res, r, 3)[0];
-		t->reltuples = strtod(PQgetvalue(res, r, 4), NULL);
-		t->relpages = atoll(PQgetvalue(res, r, 5));
+		t->kind = pq->getvalue(res, r, 3)[0];
+		t->reltuples = strtod(pq->getvalue(res, r, 4), NULL);
+		t->relpages = atoll(pq->getvalue(res, r, 5));
 	}
 	return finish_rows(ld, res, ok);
 }
@@ -173,8 +176,8 @@ static bool load_columns(struct loader *ld)
 
 	if (res == NULL)
 		return false;
-	for (int r = 0; ok && r < PQntuples(res); r++) {
-		struct catalog_table *t = table_by_oid(ld, atoll(PQgetvalue(res, r, 0)));
+	for (int r = 0; ok && r < pq->ntuples(res); r++) {
+		struct catalog_table *t = table_by_oid(ld, atoll(pq->getvalue(res, r, 0)));
 		if (t == NULL)
 			continue;
 		struct catalog_column *c =
@@ -186,7 +189,7 @@ static bool load_columns(struct loader *ld)
 		c->name = dup_value(res, r, 1, &ok);
 		c->type = dup_value(res, r, 2, &ok);
 		c->not_null = bool_value(res, r, 3);
-		c->attnum = atoi(PQgetvalue(res, r, 4));
+		c->attnum = atoi(pq->getvalue(res, r, 4));
 	}
 	return finish_rows(ld, res, ok);
 }
@@ -205,7 +208,7 @@ static bool load_indexes(struct loader *ld)
 
 	if (res == NULL)
 		return false;
-	int n = PQntuples(res);
+	int n = pq->ntuples(res);
 	long long *ixoids = calloc((size_t)n + 1, sizeof(*ixoids));
 	size_t *ixidx = calloc((size_t)n + 1, sizeof(*ixidx));
 	struct catalog_table **ixtab = calloc((size_t)n + 1, sizeof(struct catalog_table *));
@@ -213,7 +216,7 @@ static bool load_indexes(struct loader *ld)
 		ok = false;
 	size_t kept = 0;
 	for (int r = 0; ok && r < n; r++) {
-		struct catalog_table *t = table_by_oid(ld, atoll(PQgetvalue(res, r, 0)));
+		struct catalog_table *t = table_by_oid(ld, atoll(pq->getvalue(res, r, 0)));
 		if (t == NULL)
 			continue;
 		struct catalog_index *ix =
@@ -222,21 +225,21 @@ static bool load_indexes(struct loader *ld)
 			ok = false;
 			break;
 		}
-		ixoids[kept] = atoll(PQgetvalue(res, r, 1));
+		ixoids[kept] = atoll(pq->getvalue(res, r, 1));
 		ixtab[kept] = t;
 		ixidx[kept] = t->n_indexes - 1;
 		kept++;
 		ix->name = dup_value(res, r, 2, &ok);
-		ix->method = catalog_index_method_from_name(PQgetvalue(res, r, 3));
+		ix->method = catalog_index_method_from_name(pq->getvalue(res, r, 3));
 		ix->unique = bool_value(res, r, 4);
 		ix->primary = bool_value(res, r, 5);
 		ix->valid = bool_value(res, r, 6);
 		ix->predicate = dup_value(res, r, 7, &ok);
 		ix->definition = dup_value(res, r, 8, &ok);
 		/* n_keys is filled by load_index_keys; remember the key count in n_include. */
-		ix->n_include = (size_t)atoi(PQgetvalue(res, r, 9));
+		ix->n_include = (size_t)atoi(pq->getvalue(res, r, 9));
 	}
-	PQclear(res);
+	pq->clear(res);
 	/* Pointers are stable now that every table's index array is complete. */
 	if (ok) {
 		ld->ixrefs = calloc(kept + 1, sizeof(*ld->ixrefs));
@@ -282,13 +285,13 @@ static bool load_index_keys(struct loader *ld)
 		if (ix->keys == NULL)
 			ok = false;
 	}
-	for (int r = 0; ok && r < PQntuples(res); r++) {
-		struct catalog_index *ix = index_by_oid(ld, atoll(PQgetvalue(res, r, 0)));
+	for (int r = 0; ok && r < pq->ntuples(res); r++) {
+		struct catalog_index *ix = index_by_oid(ld, atoll(pq->getvalue(res, r, 0)));
 		if (ix == NULL)
 			continue;
-		bool is_column = !PQgetisnull(res, r, 3);
+		bool is_column = !pq->getisnull(res, r, 3);
 		/* Opclass is NULL for INCLUDE columns: they are not keys. */
-		if (PQgetisnull(res, r, 5)) {
+		if (pq->getisnull(res, r, 5)) {
 			if (!is_column)
 				continue;
 			char **slot = append((void **)&ix->include, &ix->n_include, sizeof(char *));
@@ -317,11 +320,11 @@ static bool load_fkeys(struct loader *ld)
 
 	if (res == NULL)
 		return false;
-	for (int r = 0; ok && r < PQntuples(res); r++) {
-		struct catalog_table *t = table_by_oid(ld, atoll(PQgetvalue(res, r, 0)));
+	for (int r = 0; ok && r < pq->ntuples(res); r++) {
+		struct catalog_table *t = table_by_oid(ld, atoll(pq->getvalue(res, r, 0)));
 		if (t == NULL)
 			continue;
-		const char *name = PQgetvalue(res, r, 1);
+		const char *name = pq->getvalue(res, r, 1);
 		struct catalog_fkey *fk = t->n_fkeys > 0 ? &t->fkeys[t->n_fkeys - 1] : NULL;
 		if (fk == NULL || strcmp(fk->name, name) != 0) {
 			fk = append((void **)&t->fkeys, &t->n_fkeys, sizeof(*t->fkeys));
@@ -400,24 +403,24 @@ static bool load_stats(struct loader *ld)
 
 	if (res == NULL)
 		return false;
-	for (int r = 0; ok && r < PQntuples(res); r++) {
-		struct catalog_table *t = table_by_oid(ld, atoll(PQgetvalue(res, r, 0)));
+	for (int r = 0; ok && r < pq->ntuples(res); r++) {
+		struct catalog_table *t = table_by_oid(ld, atoll(pq->getvalue(res, r, 0)));
 		if (t == NULL)
 			continue;
 		struct catalog_column *col =
-		    (struct catalog_column *)catalog_find_column(t, PQgetvalue(res, r, 1));
+		    (struct catalog_column *)catalog_find_column(t, pq->getvalue(res, r, 1));
 		/* Rows come non-inherited first: keep the first one per column. */
 		if (col == NULL || col->stats.present)
 			continue;
 		struct catalog_stats *s = &col->stats;
 		s->present = true;
-		s->null_frac = strtod(PQgetvalue(res, r, 2), NULL);
-		s->n_distinct = strtod(PQgetvalue(res, r, 3), NULL);
-		if (PQgetisnull(res, r, 4) || PQgetisnull(res, r, 5))
+		s->null_frac = strtod(pq->getvalue(res, r, 2), NULL);
+		s->n_distinct = strtod(pq->getvalue(res, r, 3), NULL);
+		if (pq->getisnull(res, r, 4) || pq->getisnull(res, r, 5))
 			continue;
 		char *vals[CATALOG_MAX_MCV], *freqs[CATALOG_MAX_MCV];
-		size_t nv = split_array(PQgetvalue(res, r, 4), vals, CATALOG_MAX_MCV, &ok);
-		size_t nf = split_array(PQgetvalue(res, r, 5), freqs, CATALOG_MAX_MCV, &ok);
+		size_t nv = split_array(pq->getvalue(res, r, 4), vals, CATALOG_MAX_MCV, &ok);
+		size_t nf = split_array(pq->getvalue(res, r, 5), freqs, CATALOG_MAX_MCV, &ok);
 		size_t nm = nv < nf ? nv : nf;
 		s->mcv_vals = calloc(nm + 1, sizeof(char *));
 		s->mcv_freqs = calloc(nm + 1, sizeof(double));
@@ -447,10 +450,13 @@ struct catalog *catalog_load_dsn(const char *dsn, char *err, size_t errlen)
 {
 	struct loader ld = {.err = err, .errlen = errlen};
 
-	ld.conn = PQconnectdb(dsn);
-	if (PQstatus(ld.conn) != CONNECTION_OK) {
-		snprintf(err, errlen, "connecting for the schema: %s", PQerrorMessage(ld.conn));
-		PQfinish(ld.conn);
+	pq = pq_load(err, errlen);
+	if (pq == NULL)
+		return NULL;
+	ld.conn = pq->connectdb(dsn);
+	if (pq->status(ld.conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "connecting for the schema: %s", pq->error_message(ld.conn));
+		pq->finish(ld.conn);
 		return NULL;
 	}
 	ld.cat = calloc(1, sizeof(*ld.cat));
@@ -459,20 +465,20 @@ struct catalog *catalog_load_dsn(const char *dsn, char *err, size_t errlen)
 		goto out_fail;
 	}
 	/* One snapshot for all queries, so tables, indexes and stats agree. */
-	PGresult *res = PQexec(ld.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	PQclear(res);
+	PGresult *res = pq->exec(ld.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	pq->clear(res);
 	if (!load_tables(&ld) || !load_columns(&ld) || !load_indexes(&ld) ||
 	    !load_index_keys(&ld) || !load_fkeys(&ld) || !load_stats(&ld))
 		goto out_fail;
-	PQclear(PQexec(ld.conn, "COMMIT"));
-	PQfinish(ld.conn);
+	pq->clear(pq->exec(ld.conn, "COMMIT"));
+	pq->finish(ld.conn);
 	free(ld.oids);
 	free(ld.ixrefs);
 	catalog_sort(ld.cat);
 	return ld.cat;
 
 out_fail:
-	PQfinish(ld.conn);
+	pq->finish(ld.conn);
 	free(ld.oids);
 	free(ld.ixrefs);
 	catalog_free(ld.cat);

@@ -3,17 +3,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/pq.h"
 #include "analyzer/report_hypo.h"
+
+/* libpq, opened by report_hypo_eval() and report_hypo_apply() (see pq.h). */
+static const struct pq_api *pq;
 
 /* Run a command; false with the server's message in err. */
 static bool exec_ok(PGconn *c, const char *sql, char *err, size_t errsize)
 {
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
+	PGresult *r = pq->exec(c, sql);
+	ExecStatusType st = pq->result_status(r);
 	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 	if (!ok)
-		snprintf(err, errsize, "%s", PQresultErrorMessage(r));
-	PQclear(r);
+		snprintf(err, errsize, "%s", pq->result_error_message(r));
+	pq->clear(r);
 	err[strcspn(err, "\n")] = '\0';
 	return ok;
 }
@@ -56,21 +60,21 @@ static bool plan_cost(PGconn *c, const char *query, double *cost, char *err, siz
 		at += sprintf(ex + at, "%sNULL", i ? "," : "(");
 	if (n > 0)
 		sprintf(ex + at, ")");
-	PGresult *r = PQexec(c, ex);
+	PGresult *r = pq->exec(c, ex);
 	free(ex);
-	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	ok = pq->result_status(r) == PGRES_TUPLES_OK && pq->ntuples(r) == 1;
 	if (!ok) {
-		snprintf(err, errsize, "%s", PQresultErrorMessage(r));
+		snprintf(err, errsize, "%s", pq->result_error_message(r));
 		err[strcspn(err, "\n")] = '\0';
 	} else {
-		const char *tc = strstr(PQgetvalue(r, 0, 0), "\"Total Cost\": ");
+		const char *tc = strstr(pq->getvalue(r, 0, 0), "\"Total Cost\": ");
 		ok = tc != NULL;
 		if (ok)
 			*cost = strtod(tc + 14, NULL);
 		else
 			snprintf(err, errsize, "no cost in EXPLAIN output");
 	}
-	PQclear(r);
+	pq->clear(r);
 	return ok;
 }
 
@@ -80,20 +84,23 @@ int report_hypo_eval(PGconn *conn, const char *query, const char *create_index,
 	char e2[256];
 	int rc = -1;
 	memset(out, 0, sizeof(*out));
+	pq = pq_load(err, errsize);
+	if (pq == NULL)
+		return -1;
 	/* A generic plan does not depend on the NULLs passed for the parameters. */
 	if (!exec_ok(conn, "SET plan_cache_mode = force_generic_plan", err, errsize))
 		return -1;
 	if (!plan_cost(conn, query, &out->before, err, errsize))
 		goto out_reset;
 	const char *params[1] = {create_index};
-	PGresult *r = PQexecParams(conn, "SELECT indexrelid FROM hypopg_create_index($1)", 1, NULL,
-	                           params, NULL, NULL, 0);
-	bool created = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	PGresult *r = pq->exec_params(conn, "SELECT indexrelid FROM hypopg_create_index($1)", 1,
+	                              NULL, params, NULL, NULL, 0);
+	bool created = pq->result_status(r) == PGRES_TUPLES_OK && pq->ntuples(r) == 1;
 	if (!created) {
-		snprintf(err, errsize, "hypopg: %s", PQresultErrorMessage(r));
+		snprintf(err, errsize, "hypopg: %s", pq->result_error_message(r));
 		err[strcspn(err, "\n")] = '\0';
 	}
-	PQclear(r);
+	pq->clear(r);
 	if (!created)
 		goto out_reset;
 	/* Prepared again so the plan is made with the hypothetical index visible. */
@@ -143,17 +150,23 @@ static void drop_finding(struct report *r, size_t i)
 
 void report_hypo_apply(struct report *r, const char *dsn)
 {
-	char err[512];
-	PGconn *c = PQconnectdb(dsn);
-	if (PQstatus(c) != CONNECTION_OK) {
+	char err[512], why[200];
+	pq = pq_load(why, sizeof(why));
+	if (pq == NULL) {
 		snprintf(r->hypo_note, sizeof(r->hypo_note), "index suggestions not checked: %s",
-		         PQerrorMessage(c));
+		         why);
+		return;
+	}
+	PGconn *c = pq->connectdb(dsn);
+	if (pq->status(c) != CONNECTION_OK) {
+		snprintf(r->hypo_note, sizeof(r->hypo_note), "index suggestions not checked: %s",
+		         pq->error_message(c));
 		r->hypo_note[strcspn(r->hypo_note, "\n")] = '\0';
 		goto out_finish;
 	}
-	PGresult *res = PQexec(c, "SELECT 1 FROM pg_extension WHERE extname = 'hypopg'");
-	bool have = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-	PQclear(res);
+	PGresult *res = pq->exec(c, "SELECT 1 FROM pg_extension WHERE extname = 'hypopg'");
+	bool have = pq->result_status(res) == PGRES_TUPLES_OK && pq->ntuples(res) == 1;
+	pq->clear(res);
 	if (!have) {
 		snprintf(r->hypo_note, sizeof(r->hypo_note),
 		         "index suggestions not checked: the hypopg extension is not installed in "
@@ -195,5 +208,5 @@ void report_hypo_apply(struct report *r, const char *dsn)
 		i++;
 	}
 out_finish:
-	PQfinish(c);
+	pq->finish(c);
 }

@@ -152,11 +152,17 @@ bool client_flush(struct client *c)
 		client_close(c, "write to client failed");
 		return false;
 	}
+	listen_client_flushed(c);
 	if (r != CONN_OK)
 		return true;
 	if (c->state == CL_CLOSING) {
 		client_linger(c);
 		return false;
+	}
+	/* All sent and no server: an idle client keeps no buffers (thousands may sit idle). */
+	if (c->state == CL_IDLE) {
+		conn_release_idle(&c->conn);
+		stmt_release(c);
 	}
 	if (c->server != NULL && c->server->conn.paused && pbuf_len(&c->conn.out) < CONN_LOW_WATER)
 		server_resume(c->server);
@@ -192,6 +198,7 @@ static void client_begin_close(struct client *c, const char *sqlstate, const cha
 	conn_stop_read(&c->conn);
 	if (sqlstate != NULL && !mid_message)
 		proto_write_error(&c->conn.out, "FATAL", sqlstate, message);
+	c->last_active = ev_now(pooler.loop); /* CLOSING_GRACE to read the error counts from now */
 	client_set_state(c, CL_CLOSING);
 	client_flush(c);
 }
@@ -287,6 +294,7 @@ void client_free(struct client *c)
 	params_clear(&c->params);
 	params_clear(&c->startup);
 	free(c->pending_set);
+	free(c->stmts);
 	ps_client_release(&c->ps);
 	text_refs_release(&c->stmt_texts);
 	text_refs_release(&c->portal_texts);
@@ -912,27 +920,80 @@ static bool request_closes_segment(uint8_t type)
 }
 
 /*
- * A SET or RESET outside a transaction changes the client's session, which
- * must follow it to every server it uses: note it, and apply it when the
- * server confirms (pool_apply_set()).
+ * Session state that cannot follow the client from server to server (fx,
+ * sqlscan_feature bits): logged once per client. A set_config() that is not
+ * local may have set anything, even the role, where the pooler cannot see
+ * it: that server is not reused.
+ */
+static void client_note_features(struct client *c, unsigned fx)
+{
+	static const struct {
+		unsigned bit;
+		const char *what;
+	} features[] = {
+	    {SQLSCAN_FX_SET_CONFIG, "set_config() with is_local false"},
+	    {SQLSCAN_FX_ADVISORY_LOCK, "a session advisory lock (pg_advisory_lock)"},
+	    {SQLSCAN_FX_TEMP_TABLE, "a temporary table without ON COMMIT DROP"},
+	    {SQLSCAN_FX_WITH_HOLD, "a WITH HOLD cursor"},
+	};
+
+	if (fx == 0)
+		return;
+	if ((fx & SQLSCAN_FX_SET_CONFIG) && c->server != NULL)
+		c->server->dirty = true;
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		if (fx & features[i].bit)
+			pool_session_warning(c, features[i].bit, features[i].what);
+	}
+}
+
+/* One statement's SET/RESET: pending until its transaction ends (pool_apply_set()). */
+static void client_note_statement(struct client *c, const char *sql, size_t len)
+{
+	struct pending_set_op op;
+
+	op.kind = sqlscan_set(sql, len, op.name, sizeof(op.name), op.value, sizeof(op.value));
+	if (op.kind == SQLSCAN_NOT_SET)
+		return;
+	op.confirmed = false;
+	op.ahead = c->txn.ready_due;
+	if (c->pending_set == NULL)
+		c->pending_set = calloc(1, sizeof(*c->pending_set));
+	if (c->pending_set == NULL) {
+		if (c->server != NULL)
+			c->server->dirty = true; /* its settings cannot be told: not for reuse */
+		return;
+	}
+	/* When full, its answer finds no entry: pool_set_tag() treats it as unknown. */
+	if (c->pending_set->n < PENDING_SET_OPS)
+		c->pending_set->ops[c->pending_set->n++] = op;
+}
+
+/*
+ * A SET or RESET changes the client's session, which must follow it to every
+ * server it uses: note each one in the text (any number of statements), and
+ * apply it when its transaction commits (pool_apply_set()).
  */
 static void client_note_set(struct client *c, const uint8_t *body, size_t len)
 {
-	struct pending_set ps;
+	const char *s = (const char *)body;
+	const char *end = s + strnlen(s, len);
+	unsigned fx = 0;
 
-	ps.kind = sqlscan_set((const char *)body, len, ps.name, sizeof(ps.name), ps.value,
-	                      sizeof(ps.value));
-	if (ps.kind == SQLSCAN_NOT_SET)
-		return;
-	ps.failed = false;
-	ps.confirmed = false;
-	free(c->pending_set);
-	c->pending_set = malloc(sizeof(ps));
-	if (c->pending_set != NULL)
-		*c->pending_set = ps;
+	while (s < end) {
+		const char *e = sqlscan_statement_end(s, end, &fx);
+
+		client_note_statement(c, s, (size_t)(e - s));
+		s = e;
+	}
+	client_note_features(c, fx);
 }
 
-/* A SET sent with the extended protocol (as pgjdbc sends everything) is tracked too. */
+/*
+ * A SET sent with the extended protocol (as pgjdbc sends everything) is
+ * tracked too when it is the unnamed statement; a named one executed later
+ * is caught by its answer (pool_set_tag()).
+ */
 static void client_note_parse_set(struct client *c, const struct relay_msg *m)
 {
 	struct proto_reader r;
@@ -941,8 +1002,12 @@ static void client_note_parse_set(struct client *c, const struct relay_msg *m)
 	proto_reader_init(&r, m->body, m->len);
 	name = proto_read_str(&r);
 	query = proto_read_str(&r);
-	if (!r.bad && name[0] == 0)
+	if (r.bad)
+		return;
+	if (name[0] == 0)
 		client_note_set(c, (const uint8_t *)query, strlen(query));
+	else
+		client_note_features(c, sqlscan_session_features(query, strlen(query)));
 }
 
 /* Report a forwarded message to the transaction state; count a transaction it starts. */
@@ -981,7 +1046,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	case 'Q':
 		if (pooled && client_nothing_in_flight(c) && ps_simple_query(c, m->body, m->len))
 			return RELAY_CONSUME;
-		if (pooled && client_nothing_in_flight(c) && c->txn.status == 'I')
+		if (pooled)
 			client_note_set(c, m->body, m->len);
 		client_txn_request(c, m->type, now);
 		if (observe_enabled()) {
@@ -1007,7 +1072,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	case 'C':
 		if (observe_enabled())
 			note_texts(c, m);
-		if (m->type == 'P' && pooled && c->txn.status == 'I' && client_nothing_in_flight(c))
+		if (m->type == 'P' && pooled)
 			client_note_parse_set(c, m);
 		client_txn_request(c, m->type, now);
 		break;

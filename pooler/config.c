@@ -87,6 +87,7 @@ static const struct key_def main_keys[] = {
     {"client_idle_timeout", KEY_TIME, F(client_idle_timeout), 0, CONFIG_TIME_MAX_MS},
     {"client_login_timeout", KEY_TIME, F(client_login_timeout), 0, CONFIG_TIME_MAX_MS},
     {"idle_transaction_timeout", KEY_TIME, F(idle_transaction_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"notify_stall_timeout", KEY_TIME, F(notify_stall_timeout), 0, CONFIG_TIME_MAX_MS},
     {"ignore_startup_parameters", KEY_LIST, F(ignore_startup_parameters), 0, 0},
     {"track_extra_parameters", KEY_LIST, F(track_extra_parameters), 0, 0},
     /* The protocol's length word is an int32, so nothing larger can be framed. */
@@ -199,18 +200,37 @@ static const struct ignored_key ignored_db_keys[] = {
 
 /* PgBouncer [users] keys that pgscope does not implement. */
 static const struct ignored_key ignored_user_keys[] = {
-    {"client_idle_timeout", "set per user is not supported; the global value applies"},
-    {"idle_transaction_timeout", "set per user is not supported; the global value applies"},
+    {"client_idle_timeout", "not supported yet; ignored"},
+    {"idle_transaction_timeout", "not supported yet; ignored"},
     {"max_user_client_connections", NOT_USED},
     {"pool_size", "set per user is not supported; use [databases] pool_size"},
-    {"query_timeout", "set per user is not supported; the global value applies"},
+    {"query_timeout", "not supported yet; ignored"},
     {"query_wait_timeout", "set per user is not supported; the global value applies"},
     {"reserve_pool_size", "set per user is not supported; use [databases] reserve_pool"},
     {"transaction_timeout", NOT_USED},
 };
 
+/*
+ * pgscope's own keys that are read and checked but not acted on yet. Set to
+ * anything but the default, each warns once, so that nobody counts on a limit
+ * that is not enforced. A key leaves this table when the pooler honours it.
+ */
+#define NOT_YET "not supported yet; ignored"
+static const struct ignored_key unacted_keys[] = {
+    {"admin_users", NOT_YET ": there is no admin console"},
+    {"stats_users", NOT_YET ": there is no admin console"},
+    {"query_timeout", NOT_YET ": a long query is not cancelled"},
+    {"client_idle_timeout", NOT_YET ": idle clients are not disconnected"},
+    {"idle_transaction_timeout", NOT_YET ": clients idle in a transaction are not disconnected"},
+    {"track_extra_parameters", NOT_YET ": the tracked parameters are a fixed list"},
+    {"sbuf_loopcnt", NOT_YET ": each read is handled whole"},
+    {"log_pooler_errors", NOT_YET ": errors sent to clients are always logged"},
+    {"databases.replicas", NOT_YET ": all queries go to the primary"},
+};
+
 #undef NOT_USED
 #undef NO_TLS
+#undef NOT_YET
 
 enum section {
 	SECTION_NONE = 0, /* before the first [section] header */
@@ -236,6 +256,7 @@ struct loader {
 	int auth_type_line;
 	char *capture_file; /* where capture was set */
 	int capture_line;
+	struct config defaults; /* what an unacted key must equal not to warn */
 };
 
 /* --- small helpers --- */
@@ -321,6 +342,16 @@ static const struct ignored_key *find_ignored(const struct ignored_key *keys, si
 			return &keys[i];
 	}
 	return NULL;
+}
+
+/* Warn when qualified names a key that is read but not acted on yet. */
+static void warn_if_unacted(struct loader *ld, const char *qualified)
+{
+	const struct ignored_key *un =
+	    find_ignored(unacted_keys, sizeof(unacted_keys) / sizeof(unacted_keys[0]), qualified);
+
+	if (un != NULL)
+		warn_ignored(ld, un->name, un->reason);
 }
 
 /* --- value parsers: each returns false with a reason in why --- */
@@ -674,13 +705,68 @@ static bool tls_required(const char *key, const char *value)
 	       strcasecmp(value, "verify-full") == 0;
 }
 
+static bool str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Lists of names compare case-insensitively, as parameter names do; NULL is the empty list. */
+static bool list_equal(char *const *a, char *const *b)
+{
+	for (; a != NULL && *a != NULL; a++, b++) {
+		if (b == NULL || *b == NULL || strcasecmp(*a, *b) != 0)
+			return false;
+	}
+	return b == NULL || *b == NULL;
+}
+
+/* true when the field that def describes holds the same value in a and b. */
+static bool field_equal(const struct key_def *def, const struct config *a, const struct config *b)
+{
+	const char *fa = (const char *)a + def->offset;
+	const char *fb = (const char *)b + def->offset;
+
+	switch (def->kind) {
+	case KEY_COUNT:
+	case KEY_SIZE:
+		return *(const size_t *)fa == *(const size_t *)fb;
+	case KEY_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case KEY_STR:
+	case KEY_PATH:
+		return str_equal(*(char *const *)fa, *(char *const *)fb);
+	case KEY_LIST:
+		return list_equal(*(char **const *)fa, *(char **const *)fb);
+	case KEY_POOL_MODE:
+		return *(const enum pool_mode *)fa == *(const enum pool_mode *)fb;
+	case KEY_AUTH_TYPE:
+		return *(const enum auth_type *)fa == *(const enum auth_type *)fb;
+	case KEY_LOG_FORMAT:
+		return *(const enum log_format *)fa == *(const enum log_format *)fb;
+	case KEY_INT:
+	case KEY_TIME:
+	case KEY_OCTAL:
+	case KEY_LOG_LEVEL:
+	case KEY_VERBOSE:
+		return *(const int *)fa == *(const int *)fb;
+	}
+	return false;
+}
+
 static bool handle_main(struct loader *ld, const char *key, const char *value)
 {
 	const struct key_def *def = find_main_key(key);
 	const struct ignored_key *ign;
 
-	if (def != NULL)
-		return set_main_key(ld, def, value);
+	if (def != NULL) {
+		if (!set_main_key(ld, def, value))
+			return false;
+		if (!field_equal(def, ld->cfg, &ld->defaults))
+			warn_if_unacted(ld, def->name);
+		return true;
+	}
 	ign = find_ignored(ignored_main_keys,
 	                   sizeof(ignored_main_keys) / sizeof(ignored_main_keys[0]), key);
 	if (ign != NULL && tls_required(key, value))
@@ -1029,6 +1115,8 @@ static bool handle_database(struct loader *ld, const char *name, const char *val
 	}
 	if (replicas != NULL && !parse_replicas(&db, replicas, why, sizeof(why)))
 		goto out_invalid;
+	if (db.replicas != NULL)
+		warn_if_unacted(ld, "databases.replicas");
 	/* The "*" entry serves any database: NULL dbname means the client's. */
 	if (db.dbname == NULL && strcmp(name, "*") != 0) {
 		db.dbname = strdup(name);
@@ -1364,6 +1452,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->server_login_retry = 15000;
 	cfg->query_wait_timeout = 120000;
 	cfg->client_login_timeout = 60000;
+	cfg->notify_stall_timeout = 30000;
 	cfg->max_packet_size = 64 * MIB;
 	cfg->pkt_buf = 4096;
 	cfg->sbuf_loopcnt = 5;
@@ -1387,9 +1476,11 @@ bool config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	if (errlen > 0)
 		err[0] = '\0';
 	config_init_defaults(cfg);
+	config_init_defaults(&ld.defaults);
 	cfg->path = strdup(path);
 	if (cfg->path == NULL || cfg->unix_socket_dir == NULL || cfg->server_reset_query == NULL ||
-	    cfg->server_check_query == NULL || cfg->track_extra_parameters == NULL) {
+	    cfg->server_check_query == NULL || cfg->track_extra_parameters == NULL ||
+	    ld.defaults.track_extra_parameters == NULL) {
 		ok = fail_oom(&ld);
 		goto out;
 	}
@@ -1400,6 +1491,7 @@ out:
 	free(ld.warned);
 	free(ld.auth_type_file);
 	free(ld.capture_file);
+	config_free(&ld.defaults);
 	if (!ok)
 		config_free(cfg);
 	return ok;

@@ -7,7 +7,8 @@
  * settings, and [rules] for the analyzer. Keys match pgbouncer.ini where the
  * meaning is the same. A bad value or a key that neither pgscope nor PgBouncer
  * knows is an error naming file, line and key; a PgBouncer key pgscope does
- * not use gives one warning.
+ * not use, or a key it reads but does not act on yet set to anything but its
+ * default, gives one warning.
  */
 #ifndef PGSCOPE_POOLER_CONFIG_H
 #define PGSCOPE_POOLER_CONFIG_H
@@ -119,6 +120,7 @@ struct config {
 	int client_idle_timeout;          /* ms, 0 = off */
 	int client_login_timeout;         /* ms, default 60000 */
 	int idle_transaction_timeout;     /* ms, 0 = off */
+	int notify_stall_timeout;         /* ms, default 30000; 0 = off */
 	char **ignore_startup_parameters; /* NULL-terminated list */
 	char **track_extra_parameters;    /* NULL-terminated, SET-tracked; default IntervalStyle */
 

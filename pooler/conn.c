@@ -142,6 +142,14 @@ enum conn_io conn_flush(struct conn *c)
 	return CONN_OK;
 }
 
+void conn_release_idle(struct conn *c)
+{
+	if (pbuf_len(&c->in) == 0 && c->pass_left == 0)
+		pbuf_release(&c->in);
+	if (pbuf_len(&c->out) == 0)
+		pbuf_release(&c->out);
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->fd >= 0) {

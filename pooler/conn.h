@@ -77,6 +77,13 @@ enum conn_io conn_fill(struct conn *c, size_t chunk);
 /* Send as much of c->out as the socket takes; arms the write watcher if not all went. */
 enum conn_io conn_flush(struct conn *c);
 
+/*
+ * Free whichever buffer holds nothing pending, for a connection about to sit
+ * idle; the next read or write allocates again. Not for the forwarding path:
+ * a buffer freed after every message would cost a malloc per message.
+ */
+void conn_release_idle(struct conn *c);
+
 /* Stop watchers, close the socket and free the buffers. Idempotent. */
 void conn_close(struct conn *c);
 

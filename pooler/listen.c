@@ -12,8 +12,6 @@
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
 
-#define NOTIFY_HOLD_MAX (1024u * 1024u) /* notifications held per client in a transaction */
-
 /* One channel some clients of a pool listen to. */
 struct listen_channel {
 	int refs;       /* subscribed clients */
@@ -79,6 +77,69 @@ static void listen_kick(struct pool *p)
 	free(sql);
 }
 
+/*
+ * Backpressure. Every listener of a pool is fed from the one listening
+ * connection, so a listener that does not take its notifications would make
+ * pgscope buffer them without bound. Instead, a listener with CONN_HIGH_WATER
+ * bytes unread is "stalled" and the listening connection stops reading (the
+ * notifications wait in PostgreSQL's queue) until every stalled listener has
+ * drained below CONN_LOW_WATER, left, or been disconnected for staying
+ * stalled longer than notify_stall_timeout.
+ */
+
+/* Bytes a listener has not taken yet: held notifications, and between transactions its output. */
+static size_t pending_bytes(const struct client *c)
+{
+	size_t n = pbuf_len(&c->notify_out);
+
+	if (c->state == CL_IDLE)
+		n += pbuf_len(&c->conn.out);
+	return n;
+}
+
+static void listen_pause(struct pool *p)
+{
+	struct server *sv = p->listen_server;
+
+	if (sv == NULL || sv->conn.paused)
+		return;
+	sv->conn.paused = true;
+	conn_stop_read(&sv->conn);
+}
+
+/*
+ * Only starts the read watcher: the relay has handled every whole message it
+ * had, so nothing waits in the buffer, and nothing runs inside the caller.
+ */
+static void listen_resume(struct pool *p)
+{
+	struct server *sv = p->listen_server;
+
+	if (sv == NULL || !sv->conn.paused)
+		return;
+	if (sv->state == SV_LISTEN || sv->state == SV_INTERNAL)
+		conn_start_read(&sv->conn);
+}
+
+static void stall_begin(struct client *c)
+{
+	if (c->listen_stalled)
+		return;
+	c->listen_stalled = true;
+	c->stalled_since = ev_now(pooler.loop);
+	c->pool->listen_stalled++;
+}
+
+/* c no longer holds its pool's listening connection up; the last one lets it read. */
+static void stall_end(struct client *c)
+{
+	if (!c->listen_stalled)
+		return;
+	c->listen_stalled = false;
+	if (--c->pool->listen_stalled == 0)
+		listen_resume(c->pool);
+}
+
 static void subscribe(struct client *c, const char *channel)
 {
 	struct pool *p = c->pool;
@@ -119,6 +180,8 @@ static void unsubscribe(struct client *c, const char *channel)
 
 	if (ch == NULL)
 		return;
+	if (c->channels.count == 0)
+		stall_end(c); /* nothing more comes its way */
 	if (--ch->refs > 0)
 		return;
 	htab_del(&p->channels, channel, strlen(channel));
@@ -254,25 +317,58 @@ static bool client_has_channel(const struct client *c, const char *channel)
 	return htab_get(&c->channels, channel, strlen(channel)) != NULL;
 }
 
-static void deliver_to(struct client *c, const uint8_t *body, size_t len)
+/* One NotificationResponse into b; false if b is at its limit. */
+static bool append_notification(struct pbuf *b, const uint8_t *body, size_t len)
 {
 	struct proto_writer w;
 
-	if (c->state == CL_IDLE && pbuf_len(&c->notify_out) == 0) {
-		proto_begin(&w, &c->conn.out, 'A');
-		proto_put_bytes(&w, body, len);
-		if (proto_end(&w))
-			client_flush(c);
-		return;
-	}
-	if (pbuf_len(&c->notify_out) + len + 5 > NOTIFY_HOLD_MAX) {
-		log_event(LOG_WARNING, "listen.dropped", LOG_INT, "client", (long long)c->id,
-		          LOG_END);
-		return;
-	}
-	proto_begin(&w, &c->notify_out, 'A');
+	proto_begin(&w, b, 'A');
 	proto_put_bytes(&w, body, len);
-	proto_end(&w);
+	return proto_end(&w);
+}
+
+/* Move whole held notifications to the client's output while it is below the high-water mark. */
+static void move_held(struct client *c)
+{
+	struct pbuf *held = &c->notify_out;
+
+	while (pbuf_len(held) >= PROTO_HDR && pbuf_len(&c->conn.out) < CONN_HIGH_WATER) {
+		size_t whole = 1 + (size_t)proto_get32(pbuf_head(held) + 1);
+
+		if (!pbuf_append(&c->conn.out, pbuf_head(held), whole))
+			break;
+		pbuf_consume(held, whole);
+	}
+	if (pbuf_len(held) == 0)
+		pbuf_release(held);
+}
+
+static void count_drop(struct client *c, const char *why)
+{
+	pooler.stats.notifications_dropped++;
+	log_event(LOG_WARNING, "listen.dropped", LOG_INT, "client", (long long)c->id, LOG_STR,
+	          "addr", c->addr, LOG_STR, "reason", why, LOG_INT, "dropped_total",
+	          (long long)pooler.stats.notifications_dropped, LOG_END);
+}
+
+/*
+ * Between transactions a notification goes out at once, behind any still
+ * held; inside one it is held until the transaction ends.
+ */
+static void deliver_to(struct client *c, const uint8_t *body, size_t len)
+{
+	bool idle = c->state == CL_IDLE;
+
+	if (!(idle && pbuf_len(&c->notify_out) == 0 &&
+	      append_notification(&c->conn.out, body, len)) &&
+	    !append_notification(&c->notify_out, body, len)) {
+		count_drop(c, "buffer limit");
+		return;
+	}
+	if (idle && !client_flush(c))
+		return; /* it went away */
+	if (pending_bytes(c) >= CONN_HIGH_WATER)
+		stall_begin(c);
 }
 
 static void deliver_list(struct list *head, const char *channel, const uint8_t *body, size_t len)
@@ -296,20 +392,37 @@ void listen_deliver(struct pool *p, const uint8_t *body, size_t len)
 	proto_reader_init(&r, body, len);
 	proto_read_int32(&r);
 	channel = proto_read_str(&r);
-	if (r.bad)
+	if (r.bad) {
+		pooler.stats.notifications_dropped++;
+		log_event(LOG_WARNING, "listen.dropped", LOG_STR, "db", p->db->name, LOG_STR,
+		          "reason", "malformed NotificationResponse", LOG_INT, "dropped_total",
+		          (long long)pooler.stats.notifications_dropped, LOG_END);
 		return;
+	}
 	deliver_list(&p->idle_clients, channel, body, len);
 	deliver_list(&p->active_clients, channel, body, len);
 	deliver_list(&p->waiting_clients, channel, body, len);
+	/* The rest of what was read is still delivered: at most one read's worth more. */
+	if (p->listen_stalled > 0)
+		listen_pause(p);
 }
 
 void listen_flush_client(struct client *c)
 {
-	if (pbuf_len(&c->notify_out) == 0)
-		return;
-	if (pbuf_append(&c->conn.out, pbuf_head(&c->notify_out), pbuf_len(&c->notify_out)))
-		pbuf_consume(&c->notify_out, pbuf_len(&c->notify_out));
-	pbuf_release(&c->notify_out);
+	move_held(c);
+}
+
+void listen_client_flushed(struct client *c)
+{
+	if (c->state == CL_IDLE && pbuf_len(&c->notify_out) > 0 &&
+	    pbuf_len(&c->conn.out) < CONN_HIGH_WATER) {
+		move_held(c);
+		/* Sent on the next writable event, with client_flush()'s error handling. */
+		if (pbuf_len(&c->conn.out) > 0 && !ev_is_active(&c->conn.wio))
+			ev_io_start(pooler.loop, &c->conn.wio);
+	}
+	if (c->listen_stalled && (c->state == CL_CLOSING || pending_bytes(c) < CONN_LOW_WATER))
+		stall_end(c);
 }
 
 void listen_server_gone(struct server *sv)
@@ -318,6 +431,11 @@ void listen_server_gone(struct server *sv)
 
 	if (p->listen_server != sv)
 		return;
+	if (!pooler.shutting_down && p->channels.count > 0)
+		log_event(LOG_WARNING, "listen.interrupted", LOG_STR, "db", p->db->name, LOG_STR,
+		          "note",
+		          "notifications sent before the listening connection is reopened are lost",
+		          LOG_END);
 	p->listen_server = NULL;
 	for (size_t i = 0; i < p->channels.n_buckets; i++) {
 		for (struct htab_item *it = p->channels.buckets[i]; it != NULL; it = it->next)
@@ -327,14 +445,68 @@ void listen_server_gone(struct server *sv)
 
 void listen_client_gone(struct client *c)
 {
-	if (c->pool != NULL)
+	if (c->pool != NULL) {
+		stall_end(c);
 		unsubscribe_all(c);
+	}
 	htab_release(&c->channels);
 	pbuf_release(&c->notify_out);
+}
+
+/* The first client on LIST stalled since before DEADLINE, or NULL. */
+static struct client *stalled_since(struct list *head, ev_tstamp deadline)
+{
+	for (struct list *it = head->next; it != head; it = it->next) {
+		struct client *c = list_entry(it, struct client, node);
+
+		if (c->listen_stalled && c->stalled_since <= deadline)
+			return c;
+	}
+	return NULL;
+}
+
+/* Disconnect c for holding notifications up too long; what it had not taken is lost. */
+static void stall_fail(struct client *c, int timeout_ms)
+{
+	size_t pending = pending_bytes(c);
+	char msg[256];
+
+	pooler.stats.listeners_disconnected++;
+	log_event(LOG_WARNING, "listen.stalled", LOG_INT, "client", (long long)c->id, LOG_STR,
+	          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_INT,
+	          "pending_bytes", (long long)pending, LOG_INT, "stalled_ms",
+	          (long long)((ev_now(pooler.loop) - c->stalled_since) * 1000), LOG_END);
+	snprintf(msg, sizeof(msg),
+	         "terminating connection because %zu bytes of notifications were not read within "
+	         "notify_stall_timeout (%d ms)",
+	         pending, timeout_ms);
+	stall_end(c);
+	pbuf_release(&c->notify_out);
+	client_fail(c, SQLSTATE_CONFIG_LIMIT_EXCEEDED, msg);
+}
+
+/* One at a time: client_fail() can move other clients between the lists. */
+static void expire_stalls(struct pool *p)
+{
+	int ms = pooler.cfg->notify_stall_timeout;
+	ev_tstamp deadline = ev_now(pooler.loop) - ms / 1000.0;
+	struct client *c;
+
+	while (ms > 0 && p->listen_stalled > 0) {
+		c = stalled_since(&p->idle_clients, deadline);
+		if (c == NULL)
+			c = stalled_since(&p->active_clients, deadline);
+		if (c == NULL)
+			c = stalled_since(&p->waiting_clients, deadline);
+		if (c == NULL)
+			return;
+		stall_fail(c, ms);
+	}
 }
 
 void listen_janitor(struct pool *p)
 {
 	if (p->listen_server == NULL && p->channels.count > 0)
 		listen_kick(p);
+	expire_stalls(p);
 }

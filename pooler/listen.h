@@ -9,6 +9,11 @@
  * transactions, else when its transaction ends (as PostgreSQL itself only
  * delivers notifications between transactions). UNLISTEN and disconnects
  * drop subscriptions; a channel nobody listens to any more is UNLISTENed.
+ *
+ * Nothing is dropped for a client that reads: a client with too much unread
+ * stops the listening connection being read until it catches up (the
+ * notifications wait in PostgreSQL's queue), and is disconnected with an
+ * error if that lasts longer than notify_stall_timeout.
  */
 #ifndef PGSCOPE_POOLER_LISTEN_H
 #define PGSCOPE_POOLER_LISTEN_H
@@ -37,6 +42,12 @@ void listen_server_gone(struct server *sv);
 
 /* Send notifications held back while c was in a transaction. */
 void listen_flush_client(struct client *c);
+
+/*
+ * client_flush() has sent what the socket took: pass on held notifications
+ * and, once c has caught up, let its pool's listening connection read again.
+ */
+void listen_client_flushed(struct client *c);
 
 /* The client is going away: drop its subscriptions. */
 void listen_client_gone(struct client *c);

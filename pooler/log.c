@@ -431,18 +431,13 @@ static void line_end(struct log_line *l)
 	l->len += strlen(tail);
 }
 
-/*
- * One write(2) under the lock, so lines from several threads never mix even
- * on pipes where writes over PIPE_BUF are not atomic. A short write (disk
- * full, signal) is finished with further writes while still holding the lock.
- */
-static void line_write(const struct log_line *l)
+/* Write all of l to fd, finishing a short write (disk full, signal) with further writes. */
+static void line_write_fd(const struct log_line *l, int fd)
 {
 	size_t off = 0;
 
-	pthread_mutex_lock(&logger.lock);
 	while (off < l->len) {
-		ssize_t n = write(logger.fd, l->buf + off, l->len - off);
+		ssize_t n = write(fd, l->buf + off, l->len - off);
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -450,6 +445,20 @@ static void line_write(const struct log_line *l)
 			break; /* nowhere left to report a logging failure */
 		off += (size_t)n;
 	}
+}
+
+/*
+ * One write(2) under the lock, so lines from several threads never mix even
+ * on pipes where writes over PIPE_BUF are not atomic. A fatal event goes to
+ * stderr as well when the log is a file: whoever started the process is
+ * watching the terminal, not the log, when it refuses to start.
+ */
+static void line_write(const struct log_line *l, enum log_level level)
+{
+	pthread_mutex_lock(&logger.lock);
+	line_write_fd(l, logger.fd);
+	if (level >= LOG_FATAL && logger.fd != STDERR_FILENO)
+		line_write_fd(l, STDERR_FILENO);
 	pthread_mutex_unlock(&logger.lock);
 }
 
@@ -489,5 +498,5 @@ void log_event(enum log_level level, const char *event, ...)
 	va_end(ap);
 
 	line_end(&line);
-	line_write(&line);
+	line_write(&line, level);
 }

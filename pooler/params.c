@@ -13,11 +13,10 @@ void params_init(struct params *p)
 
 void params_clear(struct params *p)
 {
-	for (int i = 0; i < p->n; i++) {
+	for (int i = 0; i < p->n; i++)
 		free(p->items[i].name);
-		free(p->items[i].value);
-	}
-	p->n = 0;
+	free(p->items);
+	params_init(p);
 }
 
 bool params_copy(struct params *dst, const struct params *src)
@@ -46,32 +45,50 @@ const char *params_get(const struct params *p, const char *name)
 	return i < 0 ? NULL : p->items[i].value;
 }
 
+/* Room for one more item; false when the set is full or memory ran out. */
+static bool params_grow(struct params *p)
+{
+	struct param *items;
+	int cap;
+
+	if (p->n < p->cap)
+		return true;
+	if (p->n >= PARAMS_MAX)
+		return false;
+	cap = p->cap > 0 ? p->cap * 2 : 4;
+	if (cap > PARAMS_MAX)
+		cap = PARAMS_MAX;
+	items = realloc(p->items, (size_t)cap * sizeof(*items));
+	if (items == NULL)
+		return false;
+	p->items = items;
+	p->cap = cap;
+	return true;
+}
+
 bool params_set(struct params *p, const char *name, const char *value)
 {
 	int i = params_find(p, name);
-	char *v;
+	size_t nlen = strlen(name), vlen = strlen(value);
+	char *s;
 
-	if (strlen(name) >= PARAMS_NAME_MAX || strlen(value) >= PARAMS_VALUE_MAX)
+	if (nlen >= PARAMS_NAME_MAX || vlen >= PARAMS_VALUE_MAX)
 		return false;
-	v = strdup(value);
-	if (v == NULL)
+	if (i < 0 && !params_grow(p))
 		return false;
-	if (i >= 0) {
-		free(p->items[i].value);
-		p->items[i].value = v;
-		return true;
-	}
-	if (p->n >= PARAMS_MAX)
-		goto out_free;
-	p->items[p->n].name = strdup(name);
-	if (p->items[p->n].name == NULL)
-		goto out_free;
-	p->items[p->n].value = v;
-	p->n++;
+	s = malloc(nlen + vlen + 2);
+	if (s == NULL)
+		return false;
+	/* Copied before the old item is freed: name or value may point into it. */
+	memcpy(s, i >= 0 ? p->items[i].name : name, nlen + 1);
+	memcpy(s + nlen + 1, value, vlen + 1);
+	if (i >= 0)
+		free(p->items[i].name);
+	else
+		i = p->n++;
+	p->items[i].name = s;
+	p->items[i].value = s + nlen + 1;
 	return true;
-out_free:
-	free(v);
-	return false;
 }
 
 void params_unset(struct params *p, const char *name)
@@ -81,9 +98,28 @@ void params_unset(struct params *p, const char *name)
 	if (i < 0)
 		return;
 	free(p->items[i].name);
-	free(p->items[i].value);
 	p->items[i] = p->items[p->n - 1];
 	p->n--;
+}
+
+bool params_reset_all(struct params *p, const struct params *base)
+{
+	static const char *const kept[] = {"role", "session_authorization"};
+	struct params keep;
+	bool ok = true;
+
+	params_init(&keep);
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		const char *v = params_get(p, kept[i]);
+
+		if (v != NULL)
+			ok = ok && params_set(&keep, kept[i], v);
+	}
+	ok = ok && params_copy(p, base);
+	for (int i = 0; ok && i < keep.n; i++)
+		ok = params_set(p, keep.items[i].name, keep.items[i].value);
+	params_clear(&keep);
+	return ok;
 }
 
 bool params_is_tracked(const char *name)
@@ -104,6 +140,7 @@ bool params_is_tracked(const char *name)
 	    "idle_in_transaction_session_timeout",
 	    "bytea_output",
 	    "role",
+	    "session_authorization",
 	    NULL,
 	};
 

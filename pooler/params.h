@@ -17,17 +17,19 @@
 #define PARAMS_VALUE_MAX 1024 /* bytes, including NUL */
 
 struct param {
-	char *name;  /* owned */
-	char *value; /* owned */
+	char *name;  /* owned: one allocation holding "name\0value\0" */
+	char *value; /* points into name's allocation */
 };
 
+/* Grown on demand: most sets hold a handful, and every idle client has two. */
 struct params {
-	struct param items[PARAMS_MAX];
+	struct param *items; /* cap entries, owned; NULL while empty */
 	int n;
+	int cap; /* at most PARAMS_MAX */
 };
 
 void params_init(struct params *p);
-/* Free every name and value; the set is empty afterwards. */
+/* Free every name and value and the array; the set is empty afterwards. */
 void params_clear(struct params *p);
 /* Copy src into dst (dst is cleared first). false on allocation failure. */
 bool params_copy(struct params *dst, const struct params *src);
@@ -40,6 +42,13 @@ const char *params_get(const struct params *p, const char *name);
 bool params_set(struct params *p, const char *name, const char *value);
 /* Remove name if present. */
 void params_unset(struct params *p, const char *name);
+
+/*
+ * What RESET ALL leaves: base, except role and session_authorization, which
+ * RESET ALL does not touch and which keep their values in p. false on
+ * allocation failure.
+ */
+bool params_reset_all(struct params *p, const struct params *base);
 
 /*
  * Parameters that PostgreSQL reports with ParameterStatus and that a client

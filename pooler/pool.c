@@ -114,66 +114,152 @@ static bool server_param_resettable(const struct server *sv, const char *name)
 	return params_is_tracked(name) && have != NULL && strcmp(dflt, have) != 0;
 }
 
-/*
- * The SQL that makes sv's session parameters what c wants: set_config() for each
- * wanted value that differs, RESET for what an earlier client changed and
- * this one did not ask for. Records the new values on sv. Returns a malloc'd
- * string (caller frees) or NULL when nothing differs.
- */
-static char *pool_sync_sql(struct client *c, struct server *sv)
+/* The pooler's own query that brings a server in line with a client, being built. */
+struct sync_sql {
+	char *sql; /* malloc'd, NUL-terminated */
+	size_t len, cap;
+	bool oom; /* an allocation failed: the query is incomplete */
+};
+
+static void sync_add(struct sync_sql *b, const char *stmt)
 {
-	size_t cap = 256, len = 0;
-	char *sql = NULL;
-	char lit[PARAMS_VALUE_MAX * 2 + 4], ident[PARAMS_NAME_MAX * 2 + 4];
+	size_t n = strlen(stmt), cap = b->cap ? b->cap : 256;
+	char *grown;
 
-	for (int pass = 0; pass < 2; pass++) {
-		const struct params *from = pass == 0 ? &c->params : &sv->params;
-
-		for (int i = 0; i < from->n; i++) {
-			const char *name = from->items[i].name;
-			const char *want = pass == 0 ? from->items[i].value : NULL;
-			const char *have = params_get(&sv->params, name);
-			char stmt[2 * sizeof(lit) + 64];
-
-			if (pass == 1) {
-				/* Only what an earlier client changed and this one left alone. */
-				if (params_get(&c->params, name) != NULL ||
-				    !server_param_resettable(sv, name))
-					continue;
-				if (!proto_quote_ident(name, ident, sizeof(ident)))
-					continue;
-				snprintf(stmt, sizeof(stmt), "RESET %s;", ident);
-			} else {
-				if (have != NULL && strcmp(have, want) == 0)
-					continue;
-				/*
-				 * set_config() takes the value as the server shows it, so list
-				 * values such as search_path keep their meaning.
-				 */
-				if (!proto_quote_literal(name, ident, sizeof(ident)) ||
-				    !proto_quote_literal(want, lit, sizeof(lit)))
-					continue;
-				snprintf(stmt, sizeof(stmt),
-				         "SELECT pg_catalog.set_config(%s, %s, false);", ident,
-				         lit);
-			}
-			while (len + strlen(stmt) + 1 > cap)
-				cap *= 2;
-			{
-				char *grown = realloc(sql, cap);
-
-				if (grown == NULL) {
-					free(sql);
-					return NULL;
-				}
-				sql = grown;
-			}
-			memcpy(sql + len, stmt, strlen(stmt) + 1);
-			len += strlen(stmt);
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		grown = realloc(b->sql, cap);
+		if (grown == NULL) {
+			b->oom = true;
+			return;
 		}
+		b->sql = grown;
+		b->cap = cap;
 	}
-	if (sql == NULL)
-		return NULL;
+	memcpy(b->sql + b->len, stmt, n + 1);
+	b->len += n;
+}
+
+/*
+ * set_config(NAME, VALUE, false): it takes the value as the server shows it,
+ * so list values such as search_path keep their meaning.
+ */
+static void sync_set(struct sync_sql *b, const char *name, const char *value)
+{
+	char lit[PARAMS_VALUE_MAX * 2 + 4], ident[PARAMS_NAME_MAX * 2 + 4];
+	char stmt[2 * sizeof(lit) + 64];
+
+	if (!proto_quote_literal(name, ident, sizeof(ident)) ||
+	    !proto_quote_literal(value, lit, sizeof(lit)))
+		return;
+	snprintf(stmt, sizeof(stmt), "SELECT pg_catalog.set_config(%s, %s, false);", ident, lit);
+	sync_add(b, stmt);
+}
+
+static void sync_reset(struct sync_sql *b, const char *name)
+{
+	char ident[PARAMS_NAME_MAX * 2 + 4], stmt[sizeof(ident) + 16];
+
+	if (!proto_quote_ident(name, ident, sizeof(ident)))
+		return;
+	snprintf(stmt, sizeof(stmt), "RESET %s;", ident);
+	sync_add(b, stmt);
+}
+
+/* The session user and the role: set after every other parameter and undone before them. */
+static bool param_is_identity(const char *name)
+{
+	return strcasecmp(name, "session_authorization") == 0 || strcasecmp(name, "role") == 0;
+}
+
+/* The parameters other than the identity: set what differs, RESET what an earlier client set. */
+static void sync_params(struct sync_sql *b, const struct client *c, const struct server *sv)
+{
+	for (int i = 0; i < c->params.n; i++) {
+		const char *name = c->params.items[i].name;
+		const char *have = params_get(&sv->params, name);
+
+		if (!param_is_identity(name) &&
+		    (have == NULL || strcmp(have, c->params.items[i].value) != 0))
+			sync_set(b, name, c->params.items[i].value);
+	}
+	for (int i = 0; i < sv->params.n; i++) {
+		const char *name = sv->params.items[i].name;
+
+		if (!param_is_identity(name) && params_get(&c->params, name) == NULL &&
+		    server_param_resettable(sv, name))
+			sync_reset(b, name);
+	}
+}
+
+/* The session user in p if it is not the one sv logged in as, else NULL. */
+static const char *changed_session_user(const struct params *p, const struct server *sv)
+{
+	const char *v = params_get(p, "session_authorization");
+	const char *dflt = params_get(&sv->defaults, "session_authorization");
+
+	return v != NULL && (dflt == NULL || strcmp(v, dflt) != 0) ? v : NULL;
+}
+
+static bool same_value(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * The SQL that makes sv's session what c wants into b: an earlier client's
+ * session user and role undone first (the rest then runs with the pool's own
+ * privileges), then the other parameters, then c's session user and role.
+ */
+static void sync_session(struct sync_sql *b, const struct client *c, const struct server *sv)
+{
+	struct sync_sql rest = {0};
+	const char *sv_user = changed_session_user(&sv->params, sv);
+	const char *c_user = changed_session_user(&c->params, sv);
+	const char *sv_role = params_get(&sv->params, "role");
+	const char *c_role = params_get(&c->params, "role");
+	bool same = same_value(sv_user, c_user) && same_value(sv_role, c_role);
+
+	sync_params(&rest, c, sv);
+	if ((sv_user != NULL || sv_role != NULL) && (!same || rest.len > 0)) {
+		if (sv_user != NULL)
+			sync_reset(b, "session_authorization");
+		if (sv_role != NULL)
+			sync_reset(b, "role");
+		same = false;
+	}
+	if (rest.sql != NULL)
+		sync_add(b, rest.sql);
+	b->oom = b->oom || rest.oom;
+	free(rest.sql);
+	if (same)
+		return;
+	if (c_user != NULL)
+		sync_set(b, "session_authorization", c_user);
+	if (c_role != NULL)
+		sync_set(b, "role", c_role);
+}
+
+/*
+ * The SQL that makes sv's session parameters what c wants (sync_session()),
+ * into *out (malloc'd, caller frees; NULL when nothing differs). Records the
+ * new values on sv. false when memory ran out.
+ */
+static bool pool_sync_sql(struct client *c, struct server *sv, char **out)
+{
+	struct sync_sql b = {0};
+
+	sync_session(&b, c, sv);
+	*out = NULL;
+	if (b.oom) {
+		free(b.sql);
+		return false;
+	}
+	if (b.sql == NULL)
+		return true;
 	/* What the server will have once the query ran. */
 	for (int i = 0; i < sv->params.n;) {
 		const char *name = sv->params.items[i].name;
@@ -190,7 +276,8 @@ static char *pool_sync_sql(struct client *c, struct server *sv)
 	}
 	for (int i = 0; i < c->params.n; i++)
 		params_set(&sv->params, c->params.items[i].name, c->params.items[i].value);
-	return sql;
+	*out = b.sql;
+	return true;
 }
 
 /* ---- the pool's own queries on its servers (see server_query()) ---- */
@@ -237,6 +324,7 @@ static void sync_done(struct server *sv, void *arg, bool failed)
 	}
 	server_set_state(sv, SV_ACTIVE);
 	if (failed) {
+		sv->dirty = true; /* rolled back: it may still have another client's settings */
 		snprintf(msg, sizeof(msg), "could not apply session parameters: %s",
 		         sv->error_message);
 		client_fail(c, sv->error_sqlstate, msg);
@@ -264,7 +352,11 @@ static void reset_done(struct server *sv, void *arg, bool failed)
 	if (!query_left_clean(sv, failed, "internal query failed"))
 		return;
 	if (query_resets_all(pooler.cfg->server_reset_query)) {
-		params_copy(&sv->params, &sv->defaults);
+		/* RESET ALL leaves the role and session user; DISCARD ALL does not. */
+		if (strcasestr(pooler.cfg->server_reset_query, "discard all"))
+			params_copy(&sv->params, &sv->defaults);
+		else
+			params_reset_all(&sv->params, &sv->defaults);
 		ps_server_forget_all(&sv->ps);
 	}
 	pool_server_ready(sv);
@@ -333,7 +425,11 @@ static void pool_link(struct client *c, struct server *sv)
 	sv->client = c;
 	txn_unlink(&c->txn);
 	server_set_state(sv, SV_ACTIVE);
-	sql = pool_sync_sql(c, sv);
+	if (!pool_sync_sql(c, sv, &sql)) {
+		sv->dirty = true; /* its parameters may be another client's */
+		client_fail(c, SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return;
+	}
 	if (sql != NULL) {
 		bool ok = server_query(sv, sql, &sync_ops, NULL);
 
@@ -681,38 +777,146 @@ static void server_param_default(struct server *sv, const char *name)
 		params_unset(&sv->params, name);
 }
 
+void pool_session_warning(struct client *c, unsigned bit, const char *what)
+{
+	if (c->session_warned & bit)
+		return;
+	c->session_warned |= bit;
+	log_event(LOG_WARNING, "client.session_state", LOG_INT, "client", (long long)c->id, LOG_STR,
+	          "db", c->pool->db->name, LOG_STR, "user", c->user, LOG_STR, "what", what, LOG_STR,
+	          "pool_mode", config_pool_mode_name(c->pool->mode), LOG_END);
+}
+
+/* A committed SET/RESET: what the client wants now, and what sv has. */
+static void pool_apply_op(struct client *c, struct server *sv, const struct pending_set_op *op)
+{
+	const char *start = params_get(&c->startup, op->name);
+
+	switch (op->kind) {
+	case SQLSCAN_SET:
+		params_set(&c->params, op->name, op->value);
+		params_set(&sv->params, op->name, op->value);
+		break;
+	case SQLSCAN_RESET:
+		if (start != NULL)
+			params_set(&c->params, op->name, start);
+		else
+			params_unset(&c->params, op->name);
+		server_param_default(sv, op->name);
+		break;
+	case SQLSCAN_RESET_ALL:
+		params_reset_all(&c->params, &c->startup);
+		params_reset_all(&sv->params, &sv->defaults);
+		return;
+	default:
+		return; /* ended with its transaction */
+	}
+	if (strcasecmp(op->name, "session_authorization") == 0) {
+		/* A new session user drops the role, on the server as here. */
+		params_unset(&c->params, "role");
+		params_unset(&sv->params, "role");
+	}
+}
+
+/* Whether a transaction that committed ran a SET that cannot be followed. */
+static bool pending_uncertain(const struct pending_set *ps)
+{
+	for (int i = 0; i < ps->n; i++) {
+		if (ps->ops[i].confirmed &&
+		    (ps->rolled_back || ps->ops[i].kind == SQLSCAN_UNTRACKED))
+			return true; /* a savepoint rollback may have undone some of them */
+	}
+	return ps->unknown;
+}
+
+/*
+ * The transaction of the confirmed pending SETs ended. When it committed,
+ * they are the client's wishes; when that cannot be told, the server is not
+ * reused (closed when released), so no other client gets its settings.
+ * Unconfirmed ones belong to statements not yet answered.
+ */
+static void pool_settle_sets(struct client *c, struct server *sv, bool committed)
+{
+	struct pending_set *ps = c->pending_set;
+	bool uncertain = committed && pending_uncertain(ps);
+	int kept = 0;
+
+	if (uncertain) {
+		sv->dirty = true;
+		pool_session_warning(
+		    c, POOL_WARNED_UNTRACKED_SET,
+		    "a SET that cannot follow the client (inside a transaction that "
+		    "rolled back to a savepoint, or of a form not recognised)");
+	}
+	for (int i = 0; i < ps->n; i++) {
+		if (!ps->ops[i].confirmed)
+			ps->ops[kept++] = ps->ops[i];
+		else if (committed && !uncertain)
+			pool_apply_op(c, sv, &ps->ops[i]);
+	}
+	ps->n = kept;
+	ps->failed = ps->rolled_back = ps->unknown = false;
+}
+
 void pool_apply_set(struct client *c, struct server *sv)
 {
 	struct pending_set *ps = c->pending_set;
+	int kept = 0;
 
-	c->pending_set = NULL;
-	if (ps->failed || !ps->confirmed || sv->tx_status != 'I') {
+	if (sv->tx_status == 'I')
+		pool_settle_sets(c, sv, !ps->failed && !ps->rolled_back);
+	/* Unconfirmed ones whose request this ReadyForQuery ends never ran (an error came first).
+	 */
+	for (int i = 0; i < ps->n; i++) {
+		if (!ps->ops[i].confirmed)
+			ps->ops[i].ahead--;
+		if (!ps->ops[i].confirmed && ps->ops[i].ahead < 0)
+			continue;
+		if (kept != i)
+			ps->ops[kept] = ps->ops[i];
+		kept++;
+	}
+	ps->n = kept;
+	if (ps->n == 0 && !ps->failed && !ps->rolled_back && !ps->unknown) {
 		free(ps);
-		return;
+		c->pending_set = NULL;
 	}
-	switch (ps->kind) {
-	case SQLSCAN_SET:
-		params_set(&c->params, ps->name, ps->value);
-		params_set(&sv->params, ps->name, ps->value);
-		break;
-	case SQLSCAN_RESET: {
-		const char *start = params_get(&c->startup, ps->name);
+}
 
-		if (start != NULL)
-			params_set(&c->params, ps->name, start);
-		else
-			params_unset(&c->params, ps->name);
-		server_param_default(sv, ps->name);
-		break;
-	}
-	case SQLSCAN_RESET_ALL:
+void pool_set_tag(struct client *c, struct server *sv, const char *tag)
+{
+	struct pending_set *ps = c->pending_set;
+	bool is_set = strcmp(tag, "SET") == 0 || strcmp(tag, "RESET") == 0;
+	int i = 0;
+
+	if (strcmp(tag, "DISCARD ALL") == 0) {
+		/* Never inside a transaction block: the session is back to its login settings. */
 		params_copy(&c->params, &c->startup);
 		params_copy(&sv->params, &sv->defaults);
-		break;
-	default:
-		break;
+		return;
 	}
-	free(ps);
+	if (ps == NULL && !is_set)
+		return;
+	if (ps == NULL) {
+		/* A SET not seen going out (a named prepared statement, say). */
+		ps = c->pending_set = calloc(1, sizeof(*ps));
+		if (ps == NULL) {
+			sv->dirty = true;
+			return;
+		}
+	}
+	if (is_set) {
+		while (i < ps->n && ps->ops[i].confirmed)
+			i++;
+		if (i < ps->n)
+			ps->ops[i].confirmed = true;
+		else
+			ps->unknown = true;
+	} else if (strcmp(tag, "COMMIT") == 0 || strcmp(tag, "PREPARE TRANSACTION") == 0) {
+		pool_settle_sets(c, sv, true);
+	} else if (strcmp(tag, "ROLLBACK") == 0) {
+		ps->rolled_back = true;
+	}
 }
 
 void pool_server_gone(struct server *sv)

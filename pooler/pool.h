@@ -77,11 +77,29 @@ void pool_transaction_done(struct client *c);
 void pool_cancel_done(uint64_t server_id);
 
 /*
- * The client's SET/RESET outside a transaction finished on sv: record the
- * new value for the client and the server (so the next server it lands on
- * gets it too), unless it failed. Frees c->pending_set.
+ * sv sent ReadyForQuery to c, which has SETs pending. Back outside a
+ * transaction, the SETs of one that committed (no error, no ROLLBACK) are
+ * recorded for the client and the server, so that the next server it lands
+ * on gets them too; those of one that rolled back are dropped, and so are
+ * those of the request just ended that never ran. Frees c->pending_set when
+ * nothing is left in it.
  */
 void pool_apply_set(struct client *c, struct server *sv);
+
+/*
+ * A CommandComplete TAG from sv for c (transaction mode): confirms the next
+ * pending SET/RESET, commits or rolls back the pending ones, or (DISCARD
+ * ALL) takes both back to their login settings.
+ */
+void pool_set_tag(struct client *c, struct server *sv, const char *tag);
+
+#define POOL_WARNED_UNTRACKED_SET 0x100u /* beside the sqlscan_feature bits */
+
+/*
+ * Log once per client (per BIT in c->session_warned) that it keeps session
+ * state, WHAT, that cannot follow it from server to server.
+ */
+void pool_session_warning(struct client *c, unsigned bit, const char *what);
 
 /* Forget a closed server (counts, and open a new one if clients wait). */
 void pool_server_gone(struct server *sv);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -291,6 +292,27 @@ static void expire_logins(ev_tstamp now)
 	}
 }
 
+/* A drop of this many clients from their peak counts as a mass disconnect. */
+#define TRIM_AFTER_CLIENTS_GONE 256
+
+/*
+ * After many clients left, give their memory back to the system: malloc keeps
+ * freed chunks in its heap, so RSS would stay at the peak. A steady churn of
+ * clients does not trigger this, only a net drop from the peak since the last
+ * trim.
+ */
+static void trim_after_mass_disconnect(void)
+{
+	static int peak; /* most clients seen since the last trim */
+
+	if (pooler.n_clients > peak)
+		peak = pooler.n_clients;
+	if (peak - pooler.n_clients < TRIM_AFTER_CLIENTS_GONE)
+		return;
+	malloc_trim(0);
+	peak = pooler.n_clients;
+}
+
 static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	ev_tstamp now = ev_now(loop);
@@ -299,6 +321,7 @@ static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
 	expire_logins(now);
 	for (it = pooler.pools.next; it != &pooler.pools; it = it->next)
 		pool_janitor(list_entry(it, struct pool, node), now);
+	trim_after_mass_disconnect();
 }
 
 static void pooler_shutdown(void)

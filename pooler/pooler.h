@@ -83,13 +83,28 @@ struct server_query_ops; /* an internal query's callbacks, see server.h */
 struct client;
 struct ps_pending;
 
-/* A session SET/RESET sent outside a transaction, applied once it succeeded (pool.c). */
-struct pending_set {
+/* One SET/RESET statement a client sent (transaction mode). */
+struct pending_set_op {
 	int kind;       /* enum sqlscan_set_kind */
-	bool failed;    /* an ErrorResponse came back */
-	bool confirmed; /* a CommandComplete SET/RESET came back */
+	bool confirmed; /* its CommandComplete SET/RESET came back */
+	int ahead;      /* ReadyForQuery messages due before the one that ends its request */
 	char name[PARAMS_NAME_MAX];
 	char value[PARAMS_VALUE_MAX];
+};
+
+#define PENDING_SET_OPS 8 /* SETs per transaction that can be followed; more are not */
+
+/*
+ * The SET/RESET statements of a client's current transaction, in the order
+ * the server answers them; applied to the client's wishes when the
+ * transaction commits, dropped when it rolls back (pool.c).
+ */
+struct pending_set {
+	struct pending_set_op ops[PENDING_SET_OPS];
+	int n;
+	bool failed;      /* an ErrorResponse came back: the transaction will not commit */
+	bool rolled_back; /* a ROLLBACK tag came back: to a savepoint, or the whole transaction */
+	bool unknown;     /* a SET that cannot be followed ran (see pool_set_tag()) */
 };
 
 /* Prepared statements in transaction mode (prepared.c): a client's names. */
@@ -148,24 +163,29 @@ struct client {
 	struct server *server;      /* linked server, or NULL */
 	struct params params;       /* what the client wants: startup parameters + tracked SETs */
 	struct params startup;      /* startup parameters, restored by RESET ALL */
-	struct pending_set *pending_set; /* SET awaiting its result (transaction mode), owned */
+	struct pending_set *pending_set; /* SETs awaiting their transaction's end, owned */
+	unsigned session_warned;         /* sqlscan_feature bits already logged for it */
 	struct htab channels;     /* channels it LISTENs to (transaction mode), see listen.c */
 	struct pbuf notify_out;   /* notifications held until its transaction ends */
 	struct htab stmt_texts;   /* statement name -> struct text_ref * (observe.c) */
 	struct htab portal_texts; /* portal name -> struct text_ref * */
 	bool listen_wait;         /* waiting for the listening connection to confirm a LISTEN */
+	bool listen_stalled;      /* holds up its pool's listening connection (listen.c) */
+	ev_tstamp stalled_since;  /* when listen_stalled was set */
 	uint32_t cancel_pid;      /* BackendKeyData handed to this client */
 	uint32_t cancel_key;
 	ev_tstamp created;    /* accept time */
 	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */
 	ev_tstamp last_active;
 	struct txn txn; /* what its server owes it, its transaction status and id (txn.c) */
-	struct stmt_track stmts[STMT_QUEUE_LEN]; /* requests in flight, a ring */
-	int stmt_head;                           /* oldest entry of stmts */
-	int stmt_count;                          /* entries in use */
-	ev_tstamp last_wait;                     /* how long it last waited for a server (s) */
-	struct ps_client ps;                     /* prepared statement names (transaction mode) */
-	struct scram_server *scram;              /* SCRAM exchange during CL_AUTH, owned */
+	/* Requests in flight, a ring of STMT_QUEUE_LEN, owned: allocated at the first, freed
+	 * when the client goes idle (an idle client needs none). */
+	struct stmt_track *stmts;
+	int stmt_head;              /* oldest entry of stmts */
+	int stmt_count;             /* entries in use */
+	ev_tstamp last_wait;        /* how long it last waited for a server (s) */
+	struct ps_client ps;        /* prepared statement names (transaction mode) */
+	struct scram_server *scram; /* SCRAM exchange during CL_AUTH, owned */
 	struct scram_keys *scram_keys; /* ClientKey from a verified SCRAM login, owned; lets the
 	                                  pool log in to the server */
 	uint8_t md5_salt[4];           /* salt sent with an md5 request */
@@ -214,6 +234,7 @@ struct pool {
 	struct server *listen_server;  /* listening connection for its clients' LISTENs, or NULL */
 	struct htab channels;          /* channel -> struct listen_channel *, see listen.c */
 	char *listen_sql;              /* LISTEN/UNLISTEN commands not yet sent, owned */
+	int listen_stalled;            /* its clients with listen_stalled set */
 	enum pool_mode mode;
 	int pool_size;
 	int min_pool_size;
@@ -246,6 +267,8 @@ struct pooler_stats {
 	uint64_t cancels_forwarded;
 	uint64_t cancels_dropped;
 	uint64_t statements;
+	uint64_t notifications_dropped;  /* not delivered to a listener (listen.c) */
+	uint64_t listeners_disconnected; /* for not reading within notify_stall_timeout */
 };
 
 #define POOLER_MAX_LISTENERS 16

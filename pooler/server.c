@@ -741,9 +741,8 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		tag[n] = 0;
 		stmt_command_complete(c, tag, now);
 		txn_command_complete(&c->txn, tag);
-		if (c->pending_set != NULL &&
-		    (strcmp(tag, "SET") == 0 || strcmp(tag, "RESET") == 0))
-			c->pending_set->confirmed = true;
+		if (pooled)
+			pool_set_tag(c, sv, tag);
 		if (pooled && strcmp(tag, "LISTEN") == 0)
 			sv->dirty = true; /* it now listens for one client: not for reuse */
 		if (pooled && strcmp(tag, "ROLLBACK") == 0)
@@ -792,7 +791,7 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 			            "transaction blocks are not allowed in statement pooling mode");
 			return RELAY_FAIL;
 		}
-		if (c->pending_set != NULL && c->txn.ready_due == 0)
+		if (c->pending_set != NULL)
 			pool_apply_set(c, sv);
 		return c->txn.ready_due == 0 ? RELAY_FORWARD_STOP : RELAY_FORWARD;
 	default:
@@ -898,6 +897,8 @@ static void server_process(struct server *sv)
 		res = conn_relay(&sv->conn, NULL, &internal_ops, sv);
 		if (res == RELAY_BAD_LEN || res == RELAY_TOO_LONG)
 			server_lost(sv, "invalid message from server");
+		else if (sv->state == SV_LISTEN && pbuf_len(&sv->conn.in) > 0)
+			server_process(sv); /* notifications read together with the reply */
 		return;
 	case SV_ACTIVE:
 		server_relay(sv);

@@ -1,5 +1,6 @@
 /* stmt.c - per-statement tracking and the completed-statement hook (see stmt.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pooler/log.h"
@@ -14,6 +15,12 @@ void stmt_begin(struct client *c, char kind, ev_tstamp now, uint64_t text_hash,
 
 	if (c->stmt_count >= STMT_QUEUE_LEN)
 		return;
+	if (c->stmts == NULL) {
+		c->stmts = malloc(STMT_QUEUE_LEN * sizeof(*c->stmts));
+		if (c->stmts == NULL)
+			return; /* the request goes untimed */
+		c->stmt_head = 0;
+	}
 	t = &c->stmts[(c->stmt_head + c->stmt_count) % STMT_QUEUE_LEN];
 	c->stmt_count++;
 	t->start = now;
@@ -34,6 +41,15 @@ void stmt_forget_all(struct client *c)
 {
 	c->stmt_head = 0;
 	c->stmt_count = 0;
+}
+
+void stmt_release(struct client *c)
+{
+	if (c->stmt_count > 0)
+		return;
+	free(c->stmts);
+	c->stmts = NULL;
+	c->stmt_head = 0;
 }
 
 static struct stmt_track *stmt_oldest(struct client *c)

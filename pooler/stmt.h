@@ -49,6 +49,8 @@ void stmt_ready(struct client *c, ev_tstamp now);
 int stmt_in_flight(const struct client *c);
 /* The client's server is gone: what it owed will never come. */
 void stmt_forget_all(struct client *c);
+/* Free the client's request ring when nothing is in flight (an idle client needs none). */
+void stmt_release(struct client *c);
 
 /* The hook: called once for every completed statement. */
 void stmt_completed(const struct stmt_event *ev);

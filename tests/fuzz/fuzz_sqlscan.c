@@ -1,4 +1,7 @@
-/* fuzz_sqlscan.c - libFuzzer target: the pooler's SET/RESET scanner and identifier reader. */
+/*
+ * fuzz_sqlscan.c - libFuzzer target: the pooler's SET/RESET scanner, identifier reader, statement
+ * splitter and session-feature scan.
+ */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case SQLSCAN_RESET_ALL:
 	case SQLSCAN_NOT_SET:
+	case SQLSCAN_SET_SCOPED:
+	case SQLSCAN_UNTRACKED:
 		break;
 	default:
 		abort();
@@ -72,5 +77,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = after;
 	}
 	(void)sqlscan_at_end(sql, end);
+
+	/* Statement by statement, as the pooler splits a simple query (up to a NUL). */
+	{
+		const char *stop = sql + strnlen(sql, size);
+
+		for (p = sql; p < stop;) {
+			const char *e = sqlscan_statement_end(p, end, NULL);
+
+			if (e <= p || e > stop)
+				abort();
+			p = e;
+		}
+	}
+	(void)sqlscan_session_features(sql, size);
 	return 0;
 }

@@ -185,6 +185,7 @@ static void assert_defaults(const struct config *cfg)
 	assert_int_equal(cfg->client_idle_timeout, 0);
 	assert_int_equal(cfg->client_login_timeout, 60000);
 	assert_int_equal(cfg->idle_transaction_timeout, 0);
+	assert_int_equal(cfg->notify_stall_timeout, 30000);
 	assert_null(cfg->ignore_startup_parameters);
 	assert_non_null(cfg->track_extra_parameters);
 	assert_string_equal(cfg->track_extra_parameters[0], "IntervalStyle");
@@ -273,6 +274,7 @@ static void test_every_pgscope_key(void **state)
 	              "client_idle_timeout = 1 min\n"
 	              "client_login_timeout = 9\n"
 	              "idle_transaction_timeout = 10\n"
+	              "notify_stall_timeout = 1.5\n"
 	              "ignore_startup_parameters = extra_float_digits, options\n"
 	              "track_extra_parameters = IntervalStyle, search_path\n"
 	              "max_packet_size = 1MB\n"
@@ -328,6 +330,7 @@ static void test_every_pgscope_key(void **state)
 	assert_int_equal(cfg.client_idle_timeout, 60000);
 	assert_int_equal(cfg.client_login_timeout, 9000);
 	assert_int_equal(cfg.idle_transaction_timeout, 10000);
+	assert_int_equal(cfg.notify_stall_timeout, 1500);
 	assert_true(config_list_has(cfg.ignore_startup_parameters, "extra_float_digits"));
 	assert_true(config_list_has(cfg.ignore_startup_parameters, "options"));
 	assert_false(config_list_has(cfg.ignore_startup_parameters, "application_name"));
@@ -386,6 +389,8 @@ static const char *const sample_unused[] = {
     "tcp_user_timeout",
     "application_name_add_host",
     "databases.auth_user",
+    "admin_users", /* read, but there is no admin console yet */
+    "stats_users",
 };
 
 static void test_pgbouncer_ini_loads_unchanged(void **state)
@@ -460,6 +465,58 @@ static void test_unused_key_warns_once(void **state)
 	assert_int_equal(count(warnings, "key=databases.auth_user "), 1);
 	assert_int_equal(count(warnings, "key=[peers] "), 1);
 	assert_int_equal(count(warnings, "\n"), 3);
+	free(warnings);
+}
+
+/*
+ * Keys that are read and checked but not acted on: set to anything but the
+ * default, each warns once, naming file, line and key; at its default, none.
+ */
+static void test_unacted_keys_warn_when_set(void **state)
+{
+	static const char *const unacted[] = {
+	    "admin_users",
+	    "stats_users",
+	    "query_timeout",
+	    "client_idle_timeout",
+	    "idle_transaction_timeout",
+	    "track_extra_parameters",
+	    "sbuf_loopcnt",
+	    "log_pooler_errors",
+	    "databases.replicas",
+	};
+	struct config cfg;
+	char needle[128];
+	char *warnings;
+
+	load_ok(&cfg, "[pgscope]\n"
+	              "query_timeout = 0\nclient_idle_timeout = 0\nidle_transaction_timeout = 0\n"
+	              "sbuf_loopcnt = 5\nlog_pooler_errors = on\n"
+	              "track_extra_parameters = intervalstyle\n"
+	              "admin_users =\nstats_users =\n");
+	config_free(&cfg);
+	warnings = slurp(logpath);
+	assert_string_equal(warnings, "");
+	free(warnings);
+
+	load_ok(&cfg, "[pgscope]\n"
+	              "admin_users = root\nstats_users = mon\n"
+	              "query_timeout = 5\nquery_timeout = 6\n"
+	              "client_idle_timeout = 1min\nidle_transaction_timeout = 10\n"
+	              "track_extra_parameters = IntervalStyle, search_path\n"
+	              "sbuf_loopcnt = 0\nlog_pooler_errors = off\n"
+	              "[databases]\na = host=x replicas=r1:5432\nb = host=y replicas=r2:5432\n");
+	config_free(&cfg);
+	warnings = slurp(logpath);
+	for (size_t i = 0; i < sizeof(unacted) / sizeof(unacted[0]); i++) {
+		snprintf(needle, sizeof(needle), " key=%s ", unacted[i]);
+		if (count(warnings, needle) != 1)
+			fail_msg("expected one warning for %s in:\n%s", unacted[i], warnings);
+	}
+	assert_int_equal(count(warnings, "\n"), sizeof(unacted) / sizeof(unacted[0]));
+	assert_non_null(strstr(
+	    warnings, "ok.ini line=4 key=query_timeout reason=\"not supported yet; ignored"));
+	assert_non_null(strstr(warnings, "ok.ini line=12 key=databases.replicas "));
 	free(warnings);
 }
 
@@ -902,6 +959,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_every_pgscope_key, setup_test),
 	    cmocka_unit_test_setup(test_pgbouncer_ini_loads_unchanged, setup_test),
 	    cmocka_unit_test_setup(test_unused_key_warns_once, setup_test),
+	    cmocka_unit_test_setup(test_unacted_keys_warn_when_set, setup_test),
 	    cmocka_unit_test_setup(test_pgscope_and_pgbouncer_sections_are_one, setup_test),
 	    cmocka_unit_test_setup(test_unknown_key_is_an_error, setup_test),
 	    cmocka_unit_test_setup(test_required_tls_is_an_error, setup_test),

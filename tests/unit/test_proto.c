@@ -150,6 +150,31 @@ static void test_params_bounded(void **state)
 	params_clear(&p);
 }
 
+/* RESET ALL leaves the role and the session user, as PostgreSQL does. */
+static void test_params_reset_all(void **state)
+{
+	struct params p, base;
+
+	params_init(&p);
+	params_init(&base);
+	assert_true(params_set(&base, "application_name", "app"));
+	assert_true(params_set(&base, "session_authorization", "pool"));
+	assert_true(params_set(&p, "work_mem", "22MB"));
+	assert_true(params_set(&p, "Role", "reader"));
+	assert_true(params_set(&p, "session_authorization", "other"));
+	assert_true(params_reset_all(&p, &base));
+	assert_null(params_get(&p, "work_mem"));
+	assert_string_equal(params_get(&p, "application_name"), "app");
+	assert_string_equal(params_get(&p, "role"), "reader");
+	assert_string_equal(params_get(&p, "session_authorization"), "other");
+	params_clear(&p);
+	assert_true(params_reset_all(&p, &base));
+	assert_null(params_get(&p, "role"));
+	assert_string_equal(params_get(&p, "session_authorization"), "pool");
+	params_clear(&p);
+	params_clear(&base);
+}
+
 static enum sqlscan_set_kind scan(const char *sql, char *name, char *value)
 {
 	return sqlscan_set(sql, strlen(sql) + 1, name, PARAMS_NAME_MAX, value, PARAMS_VALUE_MAX);
@@ -171,16 +196,16 @@ static void test_sqlscan_set(void **state)
 	assert_int_equal(scan("SET work_mem TO DEFAULT", name, value), SQLSCAN_RESET);
 	assert_int_equal(scan("RESET search_path", name, value), SQLSCAN_RESET);
 	assert_int_equal(scan("reset all;", name, value), SQLSCAN_RESET_ALL);
-	/* Not session-level, or not one statement: left to the server. */
-	assert_int_equal(scan("SET LOCAL search_path = a", name, value), SQLSCAN_NOT_SET);
+	/* Not session-level: nothing to follow. Not one statement: not understood. */
+	assert_int_equal(scan("SET LOCAL search_path = a", name, value), SQLSCAN_SET_SCOPED);
 	assert_int_equal(scan("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", name, value),
-	                 SQLSCAN_NOT_SET);
-	assert_int_equal(scan("SET a = 1; SELECT 1", name, value), SQLSCAN_NOT_SET);
+	                 SQLSCAN_SET_SCOPED);
+	assert_int_equal(scan("SET a = 1; SELECT 1", name, value), SQLSCAN_UNTRACKED);
 	assert_int_equal(scan("SELECT 1", name, value), SQLSCAN_NOT_SET);
 	/* The server stops at a NUL, and so does the scanner. */
 	assert_int_equal(
 	    sqlscan_set("SET \"\0\" = 'x'", 14, name, sizeof(name), value, sizeof(value)),
-	    SQLSCAN_NOT_SET);
+	    SQLSCAN_UNTRACKED);
 }
 
 static void test_htab(void **state)
@@ -219,6 +244,7 @@ int main(void)
 	    cmocka_unit_test(test_pbuf_bounded),
 	    cmocka_unit_test(test_params_options),
 	    cmocka_unit_test(test_params_bounded),
+	    cmocka_unit_test(test_params_reset_all),
 	    cmocka_unit_test(test_sqlscan_set),
 	    cmocka_unit_test(test_htab),
 	};
