@@ -181,11 +181,11 @@ struct client {
 	/* Requests in flight, a ring of STMT_QUEUE_LEN, owned: allocated at the first, freed
 	 * when the client goes idle (an idle client needs none). */
 	struct stmt_track *stmts;
-	int stmt_head;              /* oldest entry of stmts */
-	int stmt_count;             /* entries in use */
-	ev_tstamp last_wait;        /* how long it last waited for a server (s) */
-	struct ps_client ps;        /* prepared statement names (transaction mode) */
-	struct scram_server *scram; /* SCRAM exchange during CL_AUTH, owned */
+	int stmt_head;                 /* oldest entry of stmts */
+	int stmt_count;                /* entries in use */
+	ev_tstamp last_wait;           /* how long it last waited for a server (s) */
+	struct ps_client ps;           /* prepared statement names (transaction mode) */
+	struct scram_server *scram;    /* SCRAM exchange during CL_AUTH, owned */
 	struct scram_keys *scram_keys; /* ClientKey from a verified SCRAM login, owned; lets the
 	                                  pool log in to the server */
 	uint8_t md5_salt[4];           /* salt sent with an md5 request */
