@@ -1122,6 +1122,8 @@ void client_relay(struct client *c)
 	struct server *sv = c->server;
 	enum relay_result res;
 
+	if (sv == NULL)
+		return; /* nothing to relay to: the server went away under it */
 	if (session_ops.on_msg == NULL) {
 		session_ops = request_ops_template;
 		session_ops.max_len = pooler.cfg->max_packet_size;

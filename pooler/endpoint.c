@@ -96,10 +96,13 @@ struct endpoint *endpoint_get(struct list *list, const char *host, int port,
 
 void endpoint_free_all(struct list *list)
 {
-	while (!list_empty(list)) {
-		struct endpoint *ep = list_entry(list_first(list), struct endpoint, node);
+	struct list *it = list->next;
 
-		list_del(&ep->node);
-		free(ep);
+	while (it != list) {
+		struct list *next = it->next;
+
+		free(list_entry(it, struct endpoint, node));
+		it = next;
 	}
+	list_init(list);
 }

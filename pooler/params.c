@@ -31,6 +31,8 @@ bool params_copy(struct params *dst, const struct params *src)
 
 static int params_find(const struct params *p, const char *name)
 {
+	if (p->items == NULL)
+		return -1; /* empty: nothing allocated yet */
 	for (int i = 0; i < p->n; i++) {
 		if (strcasecmp(p->items[i].name, name) == 0)
 			return i;
@@ -51,7 +53,7 @@ static bool params_grow(struct params *p)
 	struct param *items;
 	int cap;
 
-	if (p->n < p->cap)
+	if (p->n < p->cap && p->items != NULL)
 		return true;
 	if (p->n >= PARAMS_MAX)
 		return false;
@@ -66,28 +68,45 @@ static bool params_grow(struct params *p)
 	return true;
 }
 
+/* One allocation holding NAME and VALUE, each NUL-terminated; NULL when out of memory. */
+static char *pair_new(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	char *s = malloc(nlen + vlen + 2);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s, name, nlen + 1);
+	memcpy(s + nlen + 1, value, vlen + 1);
+	return s;
+}
+
 bool params_set(struct params *p, const char *name, const char *value)
 {
 	int i = params_find(p, name);
 	size_t nlen = strlen(name), vlen = strlen(value);
+	struct param *item;
 	char *s;
 
 	if (nlen >= PARAMS_NAME_MAX || vlen >= PARAMS_VALUE_MAX)
 		return false;
-	if (i < 0 && !params_grow(p))
-		return false;
-	s = malloc(nlen + vlen + 2);
-	if (s == NULL)
-		return false;
-	/* Copied before the old item is freed: name or value may point into it. */
-	memcpy(s, i >= 0 ? p->items[i].name : name, nlen + 1);
-	memcpy(s + nlen + 1, value, vlen + 1);
-	if (i >= 0)
-		free(p->items[i].name);
-	else
-		i = p->n++;
-	p->items[i].name = s;
-	p->items[i].value = s + nlen + 1;
+	if (i >= 0 && p->items != NULL) {
+		item = &p->items[i];
+		/* The existing spelling is kept; made before the old pair is freed, since
+		 * name or value may point into it. */
+		s = pair_new(item->name, nlen, value, vlen);
+		if (s == NULL)
+			return false;
+		free(item->name);
+	} else {
+		if (!params_grow(p))
+			return false;
+		s = pair_new(name, nlen, value, vlen);
+		if (s == NULL)
+			return false;
+		item = &p->items[p->n++];
+	}
+	item->name = s;
+	item->value = s + nlen + 1;
 	return true;
 }
 
