@@ -980,6 +980,8 @@ static void client_note_set(struct client *c, const uint8_t *body, size_t len)
 	const char *end = s + strnlen(s, len);
 	unsigned fx = 0;
 
+	if (!sqlscan_may_touch_session(s, (size_t)(end - s)))
+		return; /* most queries: no tokenizing on the forwarding path */
 	while (s < end) {
 		const char *e = sqlscan_statement_end(s, end, &fx);
 

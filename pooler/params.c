@@ -29,12 +29,27 @@ bool params_copy(struct params *dst, const struct params *src)
 	return true;
 }
 
+uint32_t params_hash_name(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a over the lower-cased bytes */
+
+	for (const unsigned char *s = (const unsigned char *)name; *s != 0; s++) {
+		unsigned char ch = *s >= 'A' && *s <= 'Z' ? (unsigned char)(*s | 0x20) : *s;
+
+		h = (h ^ ch) * 16777619u;
+	}
+	return h;
+}
+
 static int params_find(const struct params *p, const char *name)
 {
+	uint32_t h;
+
 	if (p->items == NULL)
 		return -1; /* empty: nothing allocated yet */
+	h = params_hash_name(name);
 	for (int i = 0; i < p->n; i++) {
-		if (strcasecmp(p->items[i].name, name) == 0)
+		if (p->items[i].hash == h && strcasecmp(p->items[i].name, name) == 0)
 			return i;
 	}
 	return -1;
@@ -106,6 +121,7 @@ bool params_set(struct params *p, const char *name, const char *value)
 		item = &p->items[p->n++];
 	}
 	item->name = s;
+	item->hash = params_hash_name(s);
 	item->value = s + nlen + 1;
 	return true;
 }
@@ -143,6 +159,9 @@ bool params_reset_all(struct params *p, const struct params *base)
 
 bool params_is_tracked(const char *name)
 {
+	static uint32_t hashes[32];
+	static bool hashed;
+	uint32_t h = params_hash_name(name);
 	static const char *const tracked[] = {
 	    "application_name",
 	    "client_encoding",
@@ -163,8 +182,13 @@ bool params_is_tracked(const char *name)
 	    NULL,
 	};
 
+	if (!hashed) {
+		for (int i = 0; tracked[i]; i++)
+			hashes[i] = params_hash_name(tracked[i]);
+		hashed = true;
+	}
 	for (int i = 0; tracked[i]; i++) {
-		if (strcasecmp(tracked[i], name) == 0)
+		if (hashes[i] == h && strcasecmp(tracked[i], name) == 0)
 			return true;
 	}
 	return false;

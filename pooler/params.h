@@ -11,14 +11,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PARAMS_MAX       48   /* parameters per set */
 #define PARAMS_NAME_MAX  64   /* bytes, including NUL */
 #define PARAMS_VALUE_MAX 1024 /* bytes, including NUL */
 
 struct param {
-	char *name;  /* owned: one allocation holding "name\0value\0" */
-	char *value; /* points into name's allocation */
+	char *name;    /* owned: one allocation holding "name\0value\0" */
+	char *value;   /* points into name's allocation */
+	uint32_t hash; /* params_hash_name(name): lookups compare it before the name */
 };
 
 /* Grown on demand: most sets hold a handful, and every idle client has two. */
@@ -29,6 +31,12 @@ struct params {
 };
 
 void params_init(struct params *p);
+/*
+ * A hash of a parameter name that ignores case, as the names compare. Every
+ * server link compares the client's parameters with the server's, so
+ * lookups compare hashes first and names only when the hashes match.
+ */
+uint32_t params_hash_name(const char *name);
 /* Free every name and value and the array; the set is empty afterwards. */
 void params_clear(struct params *p);
 /* Copy src into dst (dst is cleared first). false on allocation failure. */

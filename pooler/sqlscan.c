@@ -463,3 +463,45 @@ unsigned sqlscan_session_features(const char *sql, size_t len)
 		sql = sqlscan_statement_end(sql, end, &fx);
 	return fx;
 }
+
+/* true if the LEN bytes at S are WORD (lower case) in any case. */
+static bool bytes_are(const char *s, size_t len, const char *word, size_t wlen)
+{
+	if (len < wlen)
+		return false;
+	for (size_t i = 0; i < wlen; i++) {
+		if ((s[i] | 0x20) != word[i])
+			return false;
+	}
+	return true;
+}
+
+bool sqlscan_may_touch_session(const char *sql, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		const char *p = sql + i;
+		size_t left = len - i;
+
+		switch (*p | 0x20) {
+		case 's':
+			if (bytes_are(p, left, "set", 3))
+				return true;
+			break;
+		case 'a':
+			if (bytes_are(p, left, "advisory", 8))
+				return true;
+			break;
+		case 't':
+			if (bytes_are(p, left, "temp", 4))
+				return true;
+			break;
+		case 'h':
+			if (bytes_are(p, left, "hold", 4))
+				return true;
+			break;
+		default:
+			break;
+		}
+	}
+	return false;
+}

@@ -64,6 +64,14 @@ enum sqlscan_feature {
 	SQLSCAN_FX_WITH_HOLD = 8,     /* DECLARE ... WITH HOLD */
 };
 
+/*
+ * false when the text cannot hold a SET or RESET nor any sqlscan_feature:
+ * none of the letters "set", "advisory", "temp" or "hold" (in any case)
+ * occur in it. A byte scan, so that the many queries that change no session
+ * state cost no tokenizing on the forwarding path.
+ */
+bool sqlscan_may_touch_session(const char *sql, size_t len);
+
 /* The sqlscan_feature bits of a text (any number of statements): a word scan. */
 unsigned sqlscan_session_features(const char *sql, size_t len);
 

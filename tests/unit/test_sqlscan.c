@@ -152,14 +152,44 @@ static void test_session_features(void **state)
 	assert_int_equal(fx("/* pg_advisory_lock(1) */ SELECT $$ WITH HOLD $$"), 0);
 }
 
+/* The byte pre-filter lets through every text the scanner could act on, and little else. */
+static void test_may_touch_session(void **state)
+{
+	static const char *const yes[] = {
+	    "SET work_mem = '1MB'",
+	    "reset all",
+	    "SELECT 1; sEt role x",
+	    "SELECT set_config('a.b', '1', false)",
+	    "SELECT pg_advisory_lock(1)",
+	    "CREATE TEMP TABLE t (a int)",
+	    "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+	    "SET SESSION AUTHORIZATION u",
+	    /* A superset: these pass the filter and the scanner then finds nothing. */
+	    "UPDATE t SET a = 1",
+	    "SELECT 'offset'",
+	};
+	static const char *const no[] = {
+	    "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+	    "INSERT INTO t VALUES (1)",
+	    "BEGIN",
+	    "COMMIT",
+	    "",
+	};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(sqlscan_may_touch_session(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(sqlscan_may_touch_session(no[i], strlen(no[i])));
+	/* The length bounds the scan: "set" past it is not seen. */
+	assert_false(sqlscan_may_touch_session("SELECT 1 set", 8));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_role),
-	    cmocka_unit_test(test_session_authorization),
-	    cmocka_unit_test(test_other_forms),
-	    cmocka_unit_test(test_statement_end),
-	    cmocka_unit_test(test_session_features),
+	    cmocka_unit_test(test_may_touch_session),     cmocka_unit_test(test_role),
+	    cmocka_unit_test(test_session_authorization), cmocka_unit_test(test_other_forms),
+	    cmocka_unit_test(test_statement_end),         cmocka_unit_test(test_session_features),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
