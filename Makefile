@@ -131,6 +131,12 @@ stress: pgscope $(BUILD)/tests/integration/test_relay_stress
 bench: pgscope
 	scripts/bench
 
+# Instructions per transaction under callgrind: repeatable where timings are
+# not. BASELINE=/path/to/an/older/pgscope adds a column to compare against.
+.PHONY: bench-instructions
+bench-instructions: pgscope
+	scripts/bench-instructions $(BASELINE)
+
 # Memory of 10,000 idle clients, pgscope vs PgBouncer (scripts/bench-idle).
 .PHONY: bench-idle
 bench-idle: pgscope
