@@ -149,9 +149,9 @@ $(BUILD)/tests/bench/%: tests/bench/%.c $(ANALYZER_LIB) $(BUILD)/config.h
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(ANALYZER_LIB) $(DEP_LIBS)
 
 # Debian package (debian/): build/deb/pgscope_VERSION_ARCH.deb. dpkg-buildpackage
-# runs in a copy of the files git tracks or would track, so that this tree's config.mk and
-# build/ stay as they are. debian/control's Build-Depends is the build group
-# of scripts/install-deps.
+# runs in a copy of the files git tracks or would track, so that this tree's
+# config.mk and build/ stay as they are. debian/control's Build-Depends is the
+# build group of scripts/install-deps.
 DEB_DIR := $(BUILD)/deb
 .PHONY: deb check-cleanroot
 
@@ -164,7 +164,8 @@ deb: debian/control
 	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$$(cat VERSION)" ] || \
 		{ echo "make deb: debian/changelog ($$v) and VERSION ($$(cat VERSION)) differ" >&2; exit 1; }
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
-	{ git ls-files --cached --others --exclude-standard; echo debian/control; } | tar --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_DIR)/src
+	{ git ls-files --cached --others --exclude-standard; echo debian/control; } | \
+		tar --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc
 	@ls $(DEB_DIR)/*.deb
 
@@ -208,4 +209,5 @@ clean:
 distclean: clean
 	rm -f config.mk
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (Not the copy that make deb builds in.)
+-include $(shell find $(BUILD) -path $(DEB_DIR) -prune -o -name '*.d' -type f -print 2>/dev/null)
