@@ -164,6 +164,34 @@ $(BUILD)/tests/bench/%: tests/bench/%.c $(ANALYZER_LIB) $(BUILD)/config.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(ANALYZER_LIB) $(DEP_LIBS)
 
+# Debian package (debian/): build/deb/pgscope_VERSION_ARCH.deb. dpkg-buildpackage
+# runs in a copy of the files git tracks or would track, so that this tree's
+# config.mk and build/ stay as they are. debian/control's Build-Depends is the
+# build group of scripts/install-deps.
+DEB_DIR := $(BUILD)/deb
+.PHONY: deb check-cleanroot
+
+debian/control: debian/control.in scripts/install-deps
+	deps=$$(scripts/install-deps --list build | paste -sd, - | sed 's/,/, /g') && \
+	sed "s/@BUILD_DEPENDS@/$$deps/" debian/control.in > $@.tmp && mv $@.tmp $@
+
+deb: debian/control
+	scripts/install-deps package
+	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = "$$(cat VERSION)" ] || \
+		{ echo "make deb: debian/changelog ($$v) and VERSION ($$(cat VERSION)) differ" >&2; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	{ git ls-files --cached --others --exclude-standard; echo debian/control; } | \
+		tar --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc
+	@ls $(DEB_DIR)/*.deb
+
+# The README's commands on a bare Debian 12 root (debootstrap, cached): ./run
+# until psql answers through pgscope, ./check check-unit check-rules, and the
+# .deb installed and started. Not part of make check: it takes minutes.
+check-cleanroot:
+	scripts/install-deps package
+	tests/cleanroot/run
+
 install: pgscope
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5
@@ -197,4 +225,5 @@ clean:
 distclean: clean
 	rm -f config.mk
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (Not the copy that make deb builds in.)
+-include $(shell find $(BUILD) -path $(DEB_DIR) -prune -o -name '*.d' -type f -print 2>/dev/null)
