@@ -72,6 +72,20 @@ $(BUILD)/%.o: %.c $(BUILD)/config.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# The git commit the binary is built from, for pgscope --version: rewritten
+# only when it changes, so that a build of the same commit relinks nothing.
+.PHONY: git-commit-check
+git-commit-check:
+	@mkdir -p $(BUILD)
+	@c=$$(git rev-parse --short=12 HEAD 2>/dev/null || true); \
+	  [ -z "$$c" ] || git diff --quiet HEAD -- 2>/dev/null || c="$$c-modified"; \
+	  line="#define PGSCOPE_GIT_COMMIT \"$$c\""; \
+	  [ "$$(cat $(BUILD)/git_commit.h 2>/dev/null)" = "$$line" ] || echo "$$line" > $(BUILD)/git_commit.h
+
+$(BUILD)/git_commit.h: git-commit-check
+
+$(BUILD)/cli/main.o: $(BUILD)/git_commit.h
+
 $(ANALYZER_LIB): $(ANALYZER_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -183,6 +197,7 @@ deb: debian/control
 	{ git ls-files --cached --others --exclude-standard; echo debian/control; } | \
 		tar --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error,warning $(DEB_DIR)/*.changes
 	@ls $(DEB_DIR)/*.deb
 
 # The README's commands on a bare Debian 12 root (debootstrap, cached): ./run

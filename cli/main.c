@@ -4,10 +4,15 @@
  * "pgscope CONFIG" is read as "pgscope serve CONFIG", as pgbouncer takes its
  * ini file as the only argument.
  */
+#include <ev.h>
+#include <openssl/opensslv.h>
+#include <pg_query.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "config.h"
+#include "git_commit.h"
 #include "cli/commands.h"
 
 struct command {
@@ -34,6 +39,16 @@ static void usage(FILE *out)
 	             "  --help     print this help; COMMAND --help for a command's\n");
 }
 
+/* The version, the commit it was built from, and the libraries it was built with. */
+static void print_version(void)
+{
+	printf("pgscope %s", PGSCOPE_VERSION);
+	if (PGSCOPE_GIT_COMMIT[0] != 0)
+		printf(" (git %s)", PGSCOPE_GIT_COMMIT);
+	printf("\nbuilt with: libpg_query (PostgreSQL %s parser), libev %d.%d, %s, zlib %s\n",
+	       PG_VERSION, EV_VERSION_MAJOR, EV_VERSION_MINOR, OPENSSL_VERSION_TEXT, ZLIB_VERSION);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -41,7 +56,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-		printf("pgscope %s\n", PGSCOPE_VERSION);
+		print_version();
 		return 0;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

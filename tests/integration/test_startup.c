@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "tests/integration/harness.h"
 
 #define RUN_TIMEOUT_S 20
@@ -136,9 +137,41 @@ static void test_bad_config(void **state)
 	expect_fatal((const char *const[]){"pgscope.ini:6: key 'no_such_key'", NULL});
 }
 
+/*
+ * pgscope --version: the version, the commit when built in a git checkout,
+ * and the libraries it was built with.
+ */
+static void test_version(void **state)
+{
+	const char *bin = getenv("PGSCOPE_BIN") ? getenv("PGSCOPE_BIN") : "./pgscope";
+	const char *argv[] = {bin, "--version", NULL};
+	const char *gitv[] = {"git", "rev-parse", "--short=12", "HEAD", NULL};
+	static const char *const needles[] = {
+	    "pgscope " PGSCOPE_VERSION, "libpg_query", "libev", "OpenSSL", "zlib", NULL};
+	struct harness_run_result res, git = {0};
+	char commit[64] = "";
+
+	assert_true(harness_run(argv, NULL, RUN_TIMEOUT_S, &res));
+	assert_int_equal(res.exit_code, 0);
+	for (int i = 0; needles[i] != NULL; i++) {
+		if (strstr(res.output, needles[i]) == NULL)
+			fail_msg("--version lacks '%s'; it printed:\n%s", needles[i], res.output);
+	}
+	/* Built from this checkout: its commit is named (tests run from the tree they built). */
+	if (harness_run(gitv, NULL, RUN_TIMEOUT_S, &git) && git.exit_code == 0 && git.len >= 12) {
+		snprintf(commit, sizeof(commit), "(git %.12s", git.output);
+		if (strstr(res.output, commit) == NULL)
+			fail_msg("--version lacks '%s'; it printed:\n%s", commit, res.output);
+	}
+	if (git.output != NULL)
+		harness_run_result_free(&git);
+	harness_run_result_free(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_version),
 	    cmocka_unit_test(test_missing_auth_file),
 	    cmocka_unit_test(test_port_in_use),
 	    cmocka_unit_test(test_bad_config),
