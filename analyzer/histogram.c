@@ -394,6 +394,10 @@ static bool fraction_below(const struct catalog_stats *s, enum hist_kind kind,
 		double num = 0;
 		if (!compare(s->hist[mid], kind, v, &cmp, &num))
 			return false;
+		if (cmp == 0) {
+			*frac = (double)mid / (double)(n - 1);
+			return true;
+		}
 		if (cmp < 0) {
 			lo = mid;
 			lo_num = num;
