@@ -831,7 +831,7 @@ static double or_index_selectivity(const struct ia_query *q, const struct ia_pre
 bool ia_op_indexable(enum ia_op op)
 {
 	return op == IA_OP_EQ || op == IA_OP_IN || op == IA_OP_RANGE || op == IA_OP_BETWEEN ||
-	       op == IA_OP_ISNULL;
+	       op == IA_OP_ISNULL || op == IA_OP_ISNOTNULL;
 }
 
 /* Is p a column = column join predicate with col of rel on one side? */
@@ -891,8 +891,8 @@ static double column_selectivity(const struct ia_query *q, int rel, const char *
 		}
 		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
 			continue;
-		bool p_eq =
-		    p->op == IA_OP_EQ || p->op == IA_OP_IN || (p->op == IA_OP_ISNULL && !hash_ops);
+		bool p_null = p->op == IA_OP_ISNULL || p->op == IA_OP_ISNOTNULL;
+		bool p_eq = p->op == IA_OP_EQ || p->op == IA_OP_IN || (p_null && !hash_ops);
 		bool p_range = p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN;
 		if (eq && p_eq) {
 			double s = ia_pred_selectivity(q, p);
@@ -916,7 +916,8 @@ static bool column_has_pred(const struct ia_query *q, int rel, const char *col, 
 			return true;
 		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
 			continue;
-		if (eq && (p->op == IA_OP_EQ || p->op == IA_OP_IN || p->op == IA_OP_ISNULL))
+		if (eq && (p->op == IA_OP_EQ || p->op == IA_OP_IN || p->op == IA_OP_ISNULL ||
+		           p->op == IA_OP_ISNOTNULL))
 			return true;
 		if (!eq && (p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN))
 			return true;

@@ -124,7 +124,7 @@ double ia_rel_filter_selectivity(const struct ia_query *q, int rel);
 bool ia_or_branch(const struct ia_query *q, const struct ia_pred *p, size_t i,
                   struct ia_query *out);
 
-/* Is op one an index could serve (EQ, IN, RANGE, BETWEEN, ISNULL)? */
+/* Is op one a btree could serve (EQ, IN, RANGE, BETWEEN, ISNULL, ISNOTNULL)? */
 bool ia_op_indexable(enum ia_op op);
 
 /*

@@ -133,6 +133,7 @@ static void test_selectivity(void **state)
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE b = $1"), 0.1, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a IN (1, 2, 3)"), 0.003, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE d IS NULL"), 0.9, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE d IS NOT NULL"), 0.1, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a > $1"), 1.0 / 3, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a > $1 AND a < $2"), 0.005, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a BETWEEN 1 AND 5"), 0.005, 1e-9);

@@ -74,6 +74,12 @@ SELECT id FROM users WHERE id = $1 OR bio = $2 ORDER BY id LIMIT 10;
 -- expect: none
 SELECT id FROM users WHERE id = $1 OR email = $2 ORDER BY id LIMIT 10;
 
+-- IS NOT NULL from null_frac: deleted_at is set on 0.5% (232 rows, seq scan); a btree
+-- on it would answer with an index-only scan.
+-- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON users (deleted_at);
+SELECT count(*) FROM users WHERE deleted_at IS NOT NULL;
+
 -- Never analyzed (reltuples = -1): the planner still sizes it from its 368 pages
 -- (27,600 rows) and scans it whole for batch = 7.
 -- expect: unindexed-filter

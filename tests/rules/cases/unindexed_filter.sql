@@ -38,7 +38,7 @@ SELECT id FROM users WHERE referrer_id = $1 ORDER BY id LIMIT 20;
 -- expect: none
 SELECT id FROM users WHERE referrer_id IS NULL ORDER BY id LIMIT 20;
 
--- IS NOT NULL is not an index lookup.
+-- IS NOT NULL keeps 20% of the rows (EXPLAIN: 9,975 of 50,000): not selective.
 -- expect: none
 SELECT id FROM users WHERE referrer_id IS NOT NULL ORDER BY id LIMIT 20;
 
