@@ -16,7 +16,8 @@
 /*
  * One large table t (100,000 rows), one small table s (100 rows), and r
  * (100,000 rows) whose column n has a histogram 0, 100, ..., 1000 and 10%
- * NULLs, with a primary key and an index on m only.
+ * NULLs, with a primary key and an index on m only; u, whose size the
+ * snapshot cannot tell (never analyzed, no page count).
  * t:
  *   id   primary key
  *   a    1,000 distinct values            btree (a, b)
@@ -69,7 +70,10 @@ static const char catalog_json[] =
 	" ], \"indexes\": [\n"
 	"  {\"name\": \"r_pkey\", \"method\": \"btree\", \"unique\": true, \"primary\": true, \"valid\": true, \"predicate\": null, \"definition\": \"\", \"keys\": [{\"column\": \"id\", \"expression\": null, \"opclass\": \"int8_ops\", \"desc\": false}], \"include\": []},\n"
 	"  {\"name\": \"r_m\", \"method\": \"btree\", \"unique\": false, \"primary\": false, \"valid\": true, \"predicate\": null, \"definition\": \"\", \"keys\": [{\"column\": \"m\", \"expression\": null, \"opclass\": \"int4_ops\", \"desc\": false}], \"include\": []}\n"
-	" ], \"foreign_keys\": []}\n"
+	" ], \"foreign_keys\": []},\n"
+	" {\"schema\": \"public\", \"name\": \"u\", \"kind\": \"r\", \"reltuples\": -1, \"relpages\": 0, \"columns\": [\n"
+	"  {\"name\": \"c\", \"type\": \"text\", \"not_null\": false, \"attnum\": 1, \"stats\": null}\n"
+	" ], \"indexes\": [], \"foreign_keys\": []}\n"
 	"]}\n";
 /* clang-format on */
 
@@ -307,6 +311,33 @@ static size_t run_rule(const char *sql, const char *id, char *sugg, size_t len)
 	return n;
 }
 
+/* Message of the first finding of rule id, or "" when there is none. */
+static void rule_message(const char *sql, const char *id, char *out, size_t len)
+{
+	struct analysis *a = analyze_sql(sql, strlen(sql), cat, NULL, NULL);
+	assert_non_null(a);
+	out[0] = '\0';
+	for (size_t i = 0; i < a->n_findings && out[0] == '\0'; i++) {
+		if (strcmp(a->findings[i].rule_id, id) == 0)
+			snprintf(out, len, "%s", a->findings[i].message);
+	}
+	analysis_free(a);
+}
+
+/* A table of unknown size is said to be one, never "-1 rows". */
+static void test_unknown_size(void **state)
+{
+	char m[512];
+
+	rule_message("SELECT c FROM u WHERE c LIKE '%x' LIMIT 1", "leading-wildcard-like", m,
+	             sizeof(m));
+	assert_non_null(strstr(m, "all rows of u (size unknown)"));
+	assert_null(strstr(m, "-1"));
+	rule_message("SELECT c FROM u", "missing-pagination", m, sizeof(m));
+	assert_non_null(strstr(m, "size unknown"));
+	assert_null(strstr(m, "-1"));
+}
+
 /* The advisor's classic mistakes: suggesting what exists, a prefix of it, or the primary key. */
 static void test_suggestions(void **state)
 {
@@ -415,6 +446,7 @@ int main(void)
 	    cmocka_unit_test(test_format_create_index),
 	    cmocka_unit_test(test_suggestions),
 	    cmocka_unit_test(test_other_rules),
+	    cmocka_unit_test(test_unknown_size),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
