@@ -4,6 +4,7 @@
  * Reading from a live server is in catalog_pg.c; this file knows nothing of libpq.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,7 @@ void catalog_stats_release(struct catalog_stats *s)
 {
 	free_strv(s->mcv_vals, s->n_mcv);
 	free(s->mcv_freqs);
+	free_strv(s->hist, s->n_hist);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -157,11 +159,30 @@ const struct catalog_column *catalog_find_column(const struct catalog_table *t, 
 	return NULL;
 }
 
+/* What the planner assumes of a heap page and row: BLCKSZ, page header, tuple header + line
+ * pointer. */
+#define CAT_BLCKSZ        8192
+#define CAT_PAGE_HEADER   24
+#define CAT_ROW_OVERHEAD  (24 + 4)
+#define CAT_DEFAULT_WIDTH 32
+#define CAT_MIN_PAGES_NEW 10
+
 double catalog_table_rows(const struct catalog_table *t)
 {
-	if (t == NULL || t->reltuples < 0)
+	if (t == NULL)
 		return -1;
-	return t->reltuples;
+	if (t->reltuples >= 0)
+		return t->reltuples;
+	/* Never analyzed: size it from the pages it has now, like estimate_rel_size(). */
+	if (t->cur_pages < 0 || (t->kind != 'r' && t->kind != 'm'))
+		return -1;
+	int width = CAT_ROW_OVERHEAD;
+	for (size_t i = 0; i < t->n_columns; i++)
+		width += t->columns[i].width > 0 ? t->columns[i].width : CAT_DEFAULT_WIDTH;
+	/* A table this new may grow before the plan runs: the planner assumes 10 pages. */
+	int64_t pages = t->cur_pages < CAT_MIN_PAGES_NEW ? CAT_MIN_PAGES_NEW : t->cur_pages;
+	double per_page = (double)((CAT_BLCKSZ - CAT_PAGE_HEADER) / width);
+	return rint(per_page * (double)pages);
 }
 
 static bool in_set(const char *s, const char *const *cols, size_t n)
@@ -272,7 +293,9 @@ static void write_stats(FILE *out, const struct catalog_stats *s)
 		json_write_number(out, s->mcv_freqs[i]);
 		putc('}', out);
 	}
-	fputs("]}", out);
+	fputs("],\"histogram\":", out);
+	write_strv(out, s->hist, s->n_hist);
+	putc('}', out);
 }
 
 static void write_index(FILE *out, const struct catalog_index *ix)
@@ -309,16 +332,16 @@ static void write_table(FILE *out, const struct catalog_table *t)
 	json_write_string(out, t->name);
 	fprintf(out, ",\"kind\":\"%c\",\"reltuples\":", t->kind ? t->kind : 'r');
 	json_write_number(out, t->reltuples);
-	fprintf(out, ",\"relpages\":%lld,\n   \"columns\":[", (long long)t->relpages);
+	fprintf(out, ",\"relpages\":%lld,\"cur_pages\":%lld,\n   \"columns\":[",
+	        (long long)t->relpages, (long long)t->cur_pages);
 	for (size_t i = 0; i < t->n_columns; i++) {
 		const struct catalog_column *c = &t->columns[i];
 		fputs(i > 0 ? ",\n    {\"name\":" : "\n    {\"name\":", out);
 		json_write_string(out, c->name);
 		fputs(",\"type\":", out);
 		json_write_string(out, c->type);
-		fprintf(out,
-		        ",\"not_null\":%s,\"attnum\":%d,\"stats\":", c->not_null ? "true" : "false",
-		        c->attnum);
+		fprintf(out, ",\"not_null\":%s,\"attnum\":%d,\"width\":%d,\"stats\":",
+		        c->not_null ? "true" : "false", c->attnum, c->width);
 		write_stats(out, &c->stats);
 		putc('}', out);
 	}
@@ -409,6 +432,15 @@ static bool load_stats(const struct json_value *jv, struct catalog_stats *s)
 	s->present = true;
 	s->null_frac = json_get_number(st, "null_frac", 0);
 	s->n_distinct = json_get_number(st, "n_distinct", 0);
+	bool ok = true;
+	s->hist = dup_strv(st, "histogram", &s->n_hist, &ok);
+	if (!ok)
+		return false;
+	if (s->n_hist > CATALOG_MAX_HIST) {
+		free_strv(s->hist, s->n_hist);
+		s->hist = NULL;
+		s->n_hist = 0;
+	}
 	const struct json_value *mcv = json_get(st, "mcv");
 	if (mcv == NULL || mcv->type != JSON_ARRAY || mcv->n == 0)
 		return true;
@@ -509,6 +541,7 @@ static bool load_table(const struct json_value *jv, struct catalog_table *t, cha
 	t->kind = kind != NULL && kind[0] != '\0' ? kind[0] : 'r';
 	t->reltuples = json_get_number(jv, "reltuples", -1);
 	t->relpages = (int64_t)json_get_number(jv, "relpages", 0);
+	t->cur_pages = (int64_t)json_get_number(jv, "cur_pages", -1);
 
 	const struct json_value *cols = json_get(jv, "columns");
 	t->columns = alloc_array(cols, sizeof(*t->columns), &ok);
@@ -519,6 +552,7 @@ static bool load_table(const struct json_value *jv, struct catalog_table *t, cha
 		c->type = dup_member(&cols->items[i], "type", false, &ok);
 		c->not_null = json_get_bool(&cols->items[i], "not_null", false);
 		c->attnum = (int)json_get_number(&cols->items[i], "attnum", (double)(i + 1));
+		c->width = (int)json_get_number(&cols->items[i], "width", 0);
 		ok = ok && load_stats(&cols->items[i], &c->stats);
 	}
 	const struct json_value *ixs = json_get(jv, "indexes");

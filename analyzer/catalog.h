@@ -26,7 +26,12 @@ struct catalog_stats {
 	char **mcv_vals;     /* most common values as text, owned */
 	double *mcv_freqs;   /* their frequencies, owned */
 	double mcv_max_freq; /* largest entry of mcv_freqs (0 if none) */
+	size_t n_hist;       /* entries in hist (at most CATALOG_MAX_HIST) */
+	char **hist;         /* histogram_bounds as text, ascending, owned; NULL if none */
 };
+
+/* Histogram bounds kept per column: the default statistics target gives 101. */
+#define CATALOG_MAX_HIST 101
 
 /* Most common values kept per column: enough for selectivity, bounded in size. */
 #define CATALOG_MAX_MCV 10
@@ -36,6 +41,7 @@ struct catalog_column {
 	char *type;    /* format_type() text, e.g. "character varying(40)" */
 	bool not_null; /* attnotnull */
 	int attnum;    /* 1-based attribute number */
+	int width; /* planner's average width in bytes (pg_stats avg_width, else from the type) */
 	struct catalog_stats stats;
 };
 
@@ -87,6 +93,7 @@ struct catalog_table {
 	char kind; /* relkind: 'r' table, 'p' partitioned, 'm' matview, 'v' view, 'f' foreign */
 	double reltuples; /* planner's row estimate; < 0 when never analyzed/vacuumed */
 	int64_t relpages;
+	int64_t cur_pages; /* pages on disk now (pg_relation_size), -1 when not known */
 	struct catalog_column *columns;
 	size_t n_columns;
 	struct catalog_index *indexes;
@@ -130,8 +137,11 @@ const struct catalog_table *catalog_find_table(const struct catalog *cat, const 
 const struct catalog_column *catalog_find_column(const struct catalog_table *t, const char *name);
 
 /*
- * Estimated rows of t: reltuples when the table has been analyzed, otherwise
- * -1 (unknown). Rules treat unknown as "could be large".
+ * Estimated rows of t: reltuples when the table has been analyzed; otherwise,
+ * as the planner does, its current pages times the rows a page holds at the
+ * columns' average widths (at least 10 pages for a table never analyzed);
+ * -1 (unknown) when the snapshot has neither. Rules treat unknown as "could be
+ * large".
  */
 double catalog_table_rows(const struct catalog_table *t);
 

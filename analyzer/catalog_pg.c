@@ -18,13 +18,22 @@ static const struct pq_api *pq;
 
 static const char q_tables[] =
     "SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text, c.reltuples::float8, "
-    "c.relpages::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "c.relpages::int8, pg_relation_size(c.oid) / current_setting('block_size')::int8 "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE" USER_REL_FILTER "ORDER BY c.oid";
+
+/* Width as get_typavgwidth() guesses it for a column without statistics. */
+#define TYPE_WIDTH                                                                           \
+	"CASE WHEN ty.typlen > 0 THEN ty.typlen::int "                                       \
+	"WHEN a.atttypmod > 4 AND ty.typname IN ('bpchar', 'varchar') THEN (SELECT CASE "    \
+	"WHEN ty.typname = 'bpchar' OR m <= 32 THEN m WHEN m < 1000 THEN 32 + (m - 32) / 2 " \
+	"ELSE 516 END FROM (SELECT (a.atttypmod - 4) * pg_encoding_max_length("              \
+	"pg_char_to_encoding(current_setting('server_encoding'))) + 4 AS m) w) ELSE 32 END"
 
 static const char q_columns[] =
     "SELECT a.attrelid::int8, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-    "a.attnum FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "a.attnum, " TYPE_WIDTH " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type ty ON ty.oid = a.atttypid "
     "WHERE" USER_REL_FILTER "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, a.attnum";
 
 static const char q_indexes[] =
@@ -58,7 +67,8 @@ static const char q_fkeys[] =
 
 static const char q_stats[] =
     "SELECT c.oid::int8, s.attname, s.null_frac::float8, s.n_distinct::float8, "
-    "s.most_common_vals::text, s.most_common_freqs::text FROM pg_stats s "
+    "s.most_common_vals::text, s.most_common_freqs::text, s.avg_width, "
+    "s.histogram_bounds::text FROM pg_stats s "
     "JOIN pg_namespace n ON n.nspname = s.schemaname JOIN pg_class c ON c.relname = "
     "s.tablename AND c.relnamespace = n.oid WHERE" USER_REL_FILTER "ORDER BY 1, 2, s.inherited";
 
@@ -165,6 +175,7 @@ static bool load_tables(struct loader *ld)
 		t->kind = pq->getvalue(res, r, 3)[0];
 		t->reltuples = strtod(pq->getvalue(res, r, 4), NULL);
 		t->relpages = atoll(pq->getvalue(res, r, 5));
+		t->cur_pages = atoll(pq->getvalue(res, r, 6));
 	}
 	return finish_rows(ld, res, ok);
 }
@@ -190,6 +201,7 @@ static bool load_columns(struct loader *ld)
 		c->type = dup_value(res, r, 2, &ok);
 		c->not_null = bool_value(res, r, 3);
 		c->attnum = atoi(pq->getvalue(res, r, 4));
+		c->width = atoi(pq->getvalue(res, r, 5));
 	}
 	return finish_rows(ld, res, ok);
 }
@@ -396,6 +408,37 @@ static size_t split_array(const char *s, char **out, size_t max, bool *ok)
 	return n;
 }
 
+/*
+ * Keep at most CATALOG_MAX_HIST bounds of a histogram, evenly spaced and
+ * always with both ends, so a raised statistics target stays bounded.
+ */
+static bool load_histogram(struct catalog_stats *s, const char *text)
+{
+	enum { HIST_READ_MAX = 10001 }; /* the largest statistics target is 10000 */
+	bool ok = true;
+	char **all = calloc(HIST_READ_MAX, sizeof(char *));
+
+	if (all == NULL)
+		return false;
+	size_t n = split_array(text, all, HIST_READ_MAX, &ok);
+	size_t keep = n < CATALOG_MAX_HIST ? n : CATALOG_MAX_HIST;
+	s->hist = ok && keep >= 2 ? calloc(keep, sizeof(char *)) : NULL;
+	if (s->hist != NULL) {
+		for (size_t i = 0; i < keep; i++) {
+			size_t from = keep == n ? i : i * (n - 1) / (keep - 1);
+			s->hist[i] = all[from];
+			all[from] = NULL;
+		}
+		s->n_hist = keep;
+	} else if (ok && keep >= 2) {
+		ok = false;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(all[i]);
+	free(all);
+	return ok;
+}
+
 static bool load_stats(struct loader *ld)
 {
 	PGresult *res = run_query(ld, q_stats);
@@ -416,6 +459,10 @@ static bool load_stats(struct loader *ld)
 		s->present = true;
 		s->null_frac = strtod(pq->getvalue(res, r, 2), NULL);
 		s->n_distinct = strtod(pq->getvalue(res, r, 3), NULL);
+		if (!pq->getisnull(res, r, 6))
+			col->width = atoi(pq->getvalue(res, r, 6));
+		if (!pq->getisnull(res, r, 7))
+			ok = load_histogram(s, pq->getvalue(res, r, 7));
 		if (pq->getisnull(res, r, 4) || pq->getisnull(res, r, 5))
 			continue;
 		char *vals[CATALOG_MAX_MCV], *freqs[CATALOG_MAX_MCV];

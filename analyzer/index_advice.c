@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/histogram.h"
 #include "analyzer/parse.h"
 
 /* PostgreSQL's own defaults (selfuncs.h) when statistics say nothing. */
@@ -362,6 +363,7 @@ static struct ia_pred *add_pred(struct ia_query *q, const PgQuery__Node *node, b
 	p->rel2 = -1;
 	p->expr = node;
 	p->location = node ? walk_node_location(node) : -1;
+	p->or_rel = -1;
 	return p;
 }
 
@@ -430,6 +432,44 @@ static void classify_op(struct ia_query *q, struct ia_pred *p, const PgQuery__AE
 	p->bound = (greater != flipped) ? 1 : 2;
 }
 
+static void collect_conjuncts(struct ia_query *q, const PgQuery__Node *n, bool on, int depth);
+
+/* Fill out with q's relations and the conjuncts of one OR branch. */
+static void branch_query(const struct ia_query *q, const PgQuery__Node *branch,
+                         struct ia_query *out)
+{
+	out->cat = q->cat;
+	out->scope = q->scope;
+	memcpy(out->rels, q->rels, q->n_rels * sizeof(q->rels[0]));
+	out->n_rels = q->n_rels;
+	out->n_preds = 0;
+	out->truncated = false;
+	out->or_depth = q->or_depth + 1;
+	collect_conjuncts(out, branch, false, 1);
+}
+
+/* The one relation every branch of an OR constrains, or -1. */
+static int or_relation(const struct ia_query *q, const PgQuery__BoolExpr *b)
+{
+	struct ia_query branch;
+	int rel = -1;
+
+	if (q->or_depth > 0 || b->n_args < 2)
+		return -1; /* one level of splitting bounds the work and the stack */
+	for (size_t i = 0; i < b->n_args; i++) {
+		branch_query(q, b->args[i], &branch);
+		if (branch.truncated || branch.n_preds == 0)
+			return -1;
+		for (size_t k = 0; k < branch.n_preds; k++) {
+			const struct ia_pred *p = &branch.preds[k];
+			if (p->rel < 0 || p->op == IA_OP_JOIN || (rel >= 0 && p->rel != rel))
+				return -1;
+			rel = p->rel;
+		}
+	}
+	return rel;
+}
+
 static void classify(struct ia_query *q, const PgQuery__Node *n, bool on)
 {
 	struct ia_pred *p = add_pred(q, n, on);
@@ -476,6 +516,10 @@ static void classify(struct ia_query *q, const PgQuery__Node *n, bool on)
 		}
 		break;
 	}
+	case PG_QUERY__NODE__NODE_BOOL_EXPR:
+		if (n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__OR_EXPR)
+			p->or_rel = or_relation(q, n->bool_expr);
+		break;
 	case PG_QUERY__NODE__NODE_NULL_TEST:
 		set_side(q, p, n->null_test->arg);
 		p->op = n->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NULL
@@ -522,6 +566,7 @@ static void query_init(struct ia_query *q, const struct catalog *cat,
 	q->n_rels = 0;
 	q->n_preds = 0;
 	q->truncated = false;
+	q->or_depth = 0;
 }
 
 void ia_query_collect_select(struct ia_query *q, const struct catalog *cat,
@@ -669,6 +714,56 @@ static double in_selectivity(const struct catalog_table *t, const struct ia_pred
 	return sum > 1 ? 1 : sum;
 }
 
+/* No bound of that side seen yet (hist_bound_selectivity() gives -1 for "not estimable"). */
+#define IA_NO_BOUND 2.0
+
+/* The tighter of two estimates of the same bound; an estimable one beats a guess. */
+static double tighter_bound(double cur, double sel)
+{
+	if (cur == IA_NO_BOUND || cur < 0)
+		return sel;
+	if (sel < 0)
+		return cur;
+	return sel < cur ? sel : cur;
+}
+
+/*
+ * col > lo AND col < hi keeps lo + hi - 1 of the rows, NULLs added back since
+ * both sides exclude them (clauselist_selectivity's range pairs). With either
+ * side not estimable (a parameter), the planner's default for ranges.
+ */
+static double range_pair(double lo, double hi, const struct catalog_stats *s, double rows)
+{
+	if (lo == IA_NO_BOUND && hi == IA_NO_BOUND)
+		return 1;
+	if (lo == IA_NO_BOUND || hi == IA_NO_BOUND) {
+		double one = lo == IA_NO_BOUND ? hi : lo;
+		return one < 0 ? IA_DEFAULT_INEQ_SEL : clamp_sel(one, rows);
+	}
+	if (lo < 0 || hi < 0)
+		return IA_DEFAULT_RANGE_SEL;
+	double sel = lo + hi - 1 + (s ? s->null_frac : 0);
+	return clamp_sel(sel, rows);
+}
+
+/* Lower/upper bound estimates of one range-like predicate folded into *lo / *hi. */
+static void range_bounds(const struct catalog_stats *s, const struct ia_pred *p, double *lo,
+                         double *hi)
+{
+	if (p->op == IA_OP_RANGE) {
+		double sel = hist_bound_selectivity(s, p->value, p->bound == 1);
+		if (p->bound == 1)
+			*lo = tighter_bound(*lo, sel);
+		else
+			*hi = tighter_bound(*hi, sel);
+		return;
+	}
+	const PgQuery__Node *v = p->value;
+	bool pair = v && v->node_case == PG_QUERY__NODE__NODE_LIST && v->list->n_items == 2;
+	*lo = tighter_bound(*lo, pair ? hist_bound_selectivity(s, v->list->items[0], true) : -1);
+	*hi = tighter_bound(*hi, pair ? hist_bound_selectivity(s, v->list->items[1], false) : -1);
+}
+
 double ia_pred_selectivity(const struct ia_query *q, const struct ia_pred *p)
 {
 	if (p->rel < 0 || !p->column || q->rels[p->rel].kind != IA_REL_TABLE)
@@ -681,9 +776,11 @@ double ia_pred_selectivity(const struct ia_query *q, const struct ia_pred *p)
 	case IA_OP_IN:
 		return in_selectivity(t, p);
 	case IA_OP_RANGE:
-		return IA_DEFAULT_INEQ_SEL;
-	case IA_OP_BETWEEN:
-		return IA_DEFAULT_RANGE_SEL;
+	case IA_OP_BETWEEN: {
+		double lo = IA_NO_BOUND, hi = IA_NO_BOUND;
+		range_bounds(s, p, &lo, &hi);
+		return range_pair(lo, hi, s, ia_table_rows(t));
+	}
 	case IA_OP_ISNULL:
 		return (s && s->present) ? clamp_sel(s->null_frac, ia_table_rows(t))
 		                         : IA_DEFAULT_EQ_SEL;
@@ -694,10 +791,47 @@ double ia_pred_selectivity(const struct ia_query *q, const struct ia_pred *p)
 	}
 }
 
+bool ia_or_branch(const struct ia_query *q, const struct ia_pred *p, size_t i, struct ia_query *out)
+{
+	if (p->or_rel < 0 || !p->node || p->node->node_case != PG_QUERY__NODE__NODE_BOOL_EXPR ||
+	    i >= p->node->bool_expr->n_args)
+		return false;
+	branch_query(q, p->node->bool_expr->args[i], out);
+	return true;
+}
+
+/* Fraction of rows an OR keeps: a OR b keeps a + b - ab. */
+static double or_selectivity(const struct ia_query *q, const struct ia_pred *p)
+{
+	struct ia_query branch;
+	double sel = 0;
+
+	for (size_t i = 0; ia_or_branch(q, p, i, &branch); i++) {
+		double s = ia_rel_filter_selectivity(&branch, p->or_rel);
+		sel = sel + s - sel * s;
+	}
+	return sel;
+}
+
+/* Rows a BitmapOr reads (sum of the branches' best indexes); 1 when a branch has none. */
+static double or_index_selectivity(const struct ia_query *q, const struct ia_pred *p)
+{
+	struct ia_query branch;
+	double sel = 0;
+
+	for (size_t i = 0; ia_or_branch(q, p, i, &branch); i++) {
+		double s = ia_best_index_selectivity(&branch, p->or_rel, NULL);
+		if (s >= 1)
+			return 1;
+		sel += s;
+	}
+	return sel > 1 ? 1 : sel;
+}
+
 bool ia_op_indexable(enum ia_op op)
 {
 	return op == IA_OP_EQ || op == IA_OP_IN || op == IA_OP_RANGE || op == IA_OP_BETWEEN ||
-	       op == IA_OP_ISNULL;
+	       op == IA_OP_ISNULL || op == IA_OP_ISNOTNULL;
 }
 
 /* Is p a column = column join predicate with col of rel on one side? */
@@ -740,8 +874,10 @@ static double column_selectivity(const struct ia_query *q, int rel, const char *
                                  bool hash_ops, bool joins)
 {
 	double best = 1;
-	bool lower = false;
-	bool upper = false;
+	double lo = IA_NO_BOUND;
+	double hi = IA_NO_BOUND;
+	const struct catalog_stats *stats =
+	    eq ? NULL : catalog_column_stats(q->rels[rel].table, col);
 
 	for (size_t i = 0; i < q->n_preds; i++) {
 		const struct ia_pred *p = &q->preds[i];
@@ -755,29 +891,20 @@ static double column_selectivity(const struct ia_query *q, int rel, const char *
 		}
 		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
 			continue;
-		bool p_eq =
-		    p->op == IA_OP_EQ || p->op == IA_OP_IN || (p->op == IA_OP_ISNULL && !hash_ops);
+		bool p_null = p->op == IA_OP_ISNULL || p->op == IA_OP_ISNOTNULL;
+		bool p_eq = p->op == IA_OP_EQ || p->op == IA_OP_IN || (p_null && !hash_ops);
 		bool p_range = p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN;
 		if (eq && p_eq) {
 			double s = ia_pred_selectivity(q, p);
 			if (s < best)
 				best = s;
 		} else if (!eq && p_range && !hash_ops) {
-			if (p->op == IA_OP_BETWEEN)
-				lower = upper = true;
-			else if (p->bound == 1)
-				lower = true;
-			else
-				upper = true;
+			range_bounds(stats, p, &lo, &hi);
 		}
 	}
 	if (eq)
 		return best;
-	if (lower && upper)
-		return IA_DEFAULT_RANGE_SEL;
-	if (lower || upper)
-		return IA_DEFAULT_INEQ_SEL;
-	return 1;
+	return range_pair(lo, hi, stats, ia_table_rows(q->rels[rel].table));
 }
 
 /* Does some predicate constrain column col of rel (eq-like or range-like)? */
@@ -789,7 +916,8 @@ static bool column_has_pred(const struct ia_query *q, int rel, const char *col, 
 			return true;
 		if (p->rel != rel || !p->column || strcmp(p->column, col) != 0)
 			continue;
-		if (eq && (p->op == IA_OP_EQ || p->op == IA_OP_IN || p->op == IA_OP_ISNULL))
+		if (eq && (p->op == IA_OP_EQ || p->op == IA_OP_IN || p->op == IA_OP_ISNULL ||
+		           p->op == IA_OP_ISNOTNULL))
 			return true;
 		if (!eq && (p->op == IA_OP_RANGE || p->op == IA_OP_BETWEEN))
 			return true;
@@ -821,6 +949,10 @@ static double rel_filter_selectivity(const struct ia_query *q, int rel)
 		double e = column_selectivity(q, rel, p->column, true, false, false);
 		double r = column_selectivity(q, rel, p->column, false, false, false);
 		sel *= e < r ? e : r;
+	}
+	for (size_t i = 0; i < q->n_preds; i++) {
+		if (q->preds[i].or_rel == rel)
+			sel *= or_selectivity(q, &q->preds[i]);
 	}
 	return sel;
 }
@@ -1019,6 +1151,16 @@ double ia_best_index_selectivity(const struct ia_query *q, int rel,
 			best_sel = s;
 			if (best)
 				*best = ix;
+		}
+	}
+	for (size_t i = 0; i < q->n_preds; i++) {
+		if (q->preds[i].or_rel != rel)
+			continue;
+		double s = or_index_selectivity(q, &q->preds[i]);
+		if (s < best_sel) {
+			best_sel = s;
+			if (best)
+				*best = NULL;
 		}
 	}
 	return best_sel;

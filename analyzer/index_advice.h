@@ -68,6 +68,7 @@ struct ia_pred {
 	int rel2;                   /* IA_OP_JOIN: relation of column2 */
 	const char *column2;        /* IA_OP_JOIN: the other column */
 	int location;               /* byte offset of the predicate */
+	int or_rel; /* an OR whose every branch constrains this relation only, else -1 */
 };
 
 struct ia_query {
@@ -78,6 +79,7 @@ struct ia_query {
 	struct ia_pred preds[IA_MAX_PREDS];
 	size_t n_preds;
 	bool truncated; /* something did not fit: results are incomplete */
+	int or_depth;   /* 0, or 1 for the query of one OR branch (ORs inside are not split) */
 };
 
 /*
@@ -109,11 +111,20 @@ double ia_pred_selectivity(const struct ia_query *q, const struct ia_pred *p);
 
 /*
  * Combined selectivity of the indexable predicates on relation `rel` (product
- * over columns, assuming independence); 1 when there are none.
+ * over columns, assuming independence), ORs on that relation included (a OR b
+ * keeps a + b - ab); 1 when there are none.
  */
 double ia_rel_filter_selectivity(const struct ia_query *q, int rel);
 
-/* Is op one an index could serve (EQ, IN, RANGE, BETWEEN, ISNULL)? */
+/*
+ * The query of branch i of an OR predicate p (p->or_rel >= 0): q's relations
+ * with that branch's conjuncts as the only predicates. Returns false when p
+ * has no branch i. Selectivity and index functions then apply to the branch.
+ */
+bool ia_or_branch(const struct ia_query *q, const struct ia_pred *p, size_t i,
+                  struct ia_query *out);
+
+/* Is op one a btree could serve (EQ, IN, RANGE, BETWEEN, ISNULL, ISNOTNULL)? */
 bool ia_op_indexable(enum ia_op op);
 
 /*
@@ -121,7 +132,9 @@ bool ia_op_indexable(enum ia_op op);
  * indexable predicates on that relation (1.0 when no index can be used).
  * Respects multicolumn prefixes, index methods and operator classes, and
  * partial-index predicates (an index is usable only when the query implies its
- * WHERE). *best (may be NULL) receives that index.
+ * WHERE). An OR on the relation is served when every branch is (a BitmapOr):
+ * its selectivity is then the sum of the branches'. *best (may be NULL)
+ * receives the index, or NULL when the best is such an OR.
  */
 double ia_best_index_selectivity(const struct ia_query *q, int rel,
                                  const struct catalog_index **best);

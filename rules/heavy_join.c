@@ -200,7 +200,8 @@ static void heavy_join_query(struct rule_ctx *ctx, const struct walk_scope *scop
 {
 	struct ia_query q;
 
-	if (!scope->select)
+	/* UPDATE ... FROM and DELETE ... USING join like SELECT. */
+	if (!scope->select && !scope->update && !scope->del)
 		return;
 	ia_query_collect(&q, ctx->catalog, scope);
 	if (q.truncated)

@@ -91,11 +91,13 @@ static void lwl_check(struct rule_ctx *ctx, const struct walk_pos *pos, const Pg
 	    "CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE INDEX CONCURRENTLY ON %s USING gin "
 	    "(%s%s%s gin_trgm_ops);",
 	    t->name, wrapped ? "(" : "", expr, wrapped ? ")" : "");
-	rule_report(
-	    ctx, walk_node_location(e->rexpr), sql,
-	    "%s pattern starts with a wildcard: no btree index can serve it, so all %.0f rows "
-	    "of %s are read and matched",
-	    ilike ? "ILIKE" : "LIKE", rows, t->name);
+	char size[48] = "";
+	if (rows >= 0)
+		snprintf(size, sizeof(size), "%.0f ", rows);
+	rule_report(ctx, walk_node_location(e->rexpr), sql,
+	            "%s pattern starts with a wildcard: no btree index can serve it, so all %srows "
+	            "of %s%s are read and matched",
+	            ilike ? "ILIKE" : "LIKE", size, t->name, rows >= 0 ? "" : " (size unknown)");
 }
 
 static void lwl_statement(struct rule_ctx *ctx, const PgQuery__Node *stmt)

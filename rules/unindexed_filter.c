@@ -13,6 +13,9 @@
  * belong to heavy-join, expressions over columns to function-on-indexed-column.
  * The suggested index puts equality columns first (most selective first) and
  * one range column last, and is never one that exists or a prefix of one.
+ * Ranges against constants (and now() +/- an interval, which the planner folds)
+ * are estimated from the histogram. An OR is served only when every branch
+ * is (a BitmapOr); otherwise the suggestion is for the first unserved branch.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +32,9 @@ static const struct rule_option unindexed_filter_options[] = {
     {"min_rows", 10000, 0, 1e15, "tables with fewer estimated rows are never flagged"},
     {"max_selectivity", 0.1, 0.0001, 1,
      "flag only filters keeping at most this fraction of the table's rows"},
+    {"index_selectivity", 0.2, 0.0001, 1,
+     "an index narrowing the scan to at most this fraction of the rows is one the planner "
+     "uses (a bitmap scan rechecks the rest): the filter counts as served"},
 };
 
 struct uf_col {
@@ -113,6 +119,30 @@ static size_t uf_pick_columns(const struct ia_query *q, int rel, const char **ou
 	return n;
 }
 
+/*
+ * For a filter whose only predicates on rel are ORs: the columns of the first
+ * branch no index serves (a BitmapOr needs every branch). Returns how many.
+ */
+static size_t uf_pick_or_columns(const struct ia_query *q, int rel, double index_sel,
+                                 const char **out, int *location)
+{
+	struct ia_query branch;
+
+	for (size_t i = 0; i < q->n_preds; i++) {
+		const struct ia_pred *p = &q->preds[i];
+		if (p->or_rel != rel)
+			continue;
+		for (size_t b = 0; ia_or_branch(q, p, b, &branch); b++) {
+			if (ia_best_index_selectivity(&branch, rel, NULL) <= index_sel)
+				continue;
+			size_t n = uf_pick_columns(&branch, rel, out, location);
+			if (n > 0)
+				return n;
+		}
+	}
+	return 0;
+}
+
 /* A valid btree (partial or not) whose leading keys are exactly cols, in order. */
 static const struct catalog_index *uf_existing(const struct catalog_table *t,
                                                const char *const *cols, size_t n)
@@ -144,9 +174,12 @@ static void uf_check_rel(struct rule_ctx *ctx, const struct ia_query *q, int rel
 	double sel = ia_rel_filter_selectivity(q, rel);
 	if (sel > max_sel)
 		return;
-	if (ia_best_index_selectivity(q, rel, NULL) <= max_sel)
+	double index_sel = rule_option(ctx, "index_selectivity");
+	if (ia_best_index_selectivity(q, rel, NULL) <= index_sel)
 		return;
 	size_t n = uf_pick_columns(q, rel, cols, &location);
+	if (n == 0)
+		n = uf_pick_or_columns(q, rel, index_sel, cols, &location);
 	if (n == 0)
 		return;
 	const struct catalog_index *have = uf_existing(r->table, cols, n);

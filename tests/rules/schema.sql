@@ -204,6 +204,25 @@ CREATE INDEX comments_product_idx ON comments (product_id, created_at);
 CREATE UNIQUE INDEX CONCURRENTLY comments_user_idx ON comments (user_id);
 \set ON_ERROR_STOP on
 
+-- ---------------------------------------------------------------- page_hits (100,000)
+-- Timestamps count back from the moment of loading, one a minute (about 69
+-- days), so `created_at > now() - interval '1 day'` keeps 1.4% of the rows as
+-- it would on a live table: the planner folds now() and reads the histogram.
+CREATE TABLE page_hits (
+	id bigint PRIMARY KEY,
+	user_id bigint NOT NULL,
+	path text NOT NULL,
+	status int NOT NULL,            -- 200 97%, 404 2%, 500 1%
+	bytes int NOT NULL,
+	created_at timestamptz NOT NULL
+);
+INSERT INTO page_hits
+SELECT i, (i * 7) % 50000 + 1, '/p/' || (i % 500),
+	CASE WHEN i % 100 = 0 THEN 500 WHEN i % 50 = 1 THEN 404 ELSE 200 END,
+	(i * 13) % 100000, now() - i * interval '1 minute'
+FROM generate_series(1, 100000) i;
+CREATE INDEX page_hits_user_idx ON page_hits (user_id);
+
 -- ---------------------------------------------------------------- pgbench (scale 1)
 CREATE TABLE pgbench_branches (bid int PRIMARY KEY, bbalance int, filler char(88));
 CREATE TABLE pgbench_tellers (tid int PRIMARY KEY, bid int, tbalance int, filler char(84));
@@ -289,3 +308,16 @@ CREATE INDEX lineitem_supp_idx ON lineitem (l_suppkey);
 CREATE INDEX lineitem_shipdate_idx ON lineitem (l_shipdate);
 
 ANALYZE;
+
+-- A table loaded after ANALYZE and never analyzed (reltuples = -1): the planner
+-- sizes it from its pages and the columns' widths (27,600 rows estimated).
+CREATE TABLE import_rows (
+	id bigint PRIMARY KEY,
+	batch int NOT NULL,
+	sku text NOT NULL,
+	qty int NOT NULL,
+	note text
+) WITH (autovacuum_enabled = false);
+INSERT INTO import_rows
+SELECT i, i % 200, 'SKU-' || lpad((i % 20000)::text, 6, '0'), i % 50, NULL
+FROM generate_series(1, 50000) i;

@@ -80,7 +80,8 @@ static const char schema_json[] =
     "  {\"name\":\"id\",\"type\":\"bigint\",\"not_null\":true,\"attnum\":1,\"stats\":null},"
     "  {\"name\":\"customer_id\",\"type\":\"bigint\",\"not_null\":true,\"attnum\":2,"
     "   "
-    "\"stats\":{\"null_frac\":0,\"n_distinct\":50000,\"mcv\":[{\"value\":\"7\",\"freq\":0.01}]}},"
+    "\"stats\":{\"null_frac\":0,\"n_distinct\":50000,\"mcv\":[{\"value\":\"7\",\"freq\":0.01}],"
+    "   \"histogram\":[\"1\",\"25000\",\"50000\"]}},"
     "  {\"name\":\"status\",\"type\":\"text\",\"not_null\":false,\"attnum\":3,"
     "   \"stats\":{\"null_frac\":0.1,\"n_distinct\":3,\"mcv\":[{\"value\":\"done\",\"freq\":0.8},"
     "    {\"value\":\"open\",\"freq\":0.15}]}},"
@@ -140,7 +141,19 @@ static const char schema_json[] =
     "{\"schema\":\"a\",\"name\":\"dup\",\"kind\":\"r\",\"reltuples\":5,\"relpages\":1,"
     " \"columns\":[],\"indexes\":[],\"foreign_keys\":[]},"
     "{\"schema\":\"b\",\"name\":\"dup\",\"kind\":\"r\",\"reltuples\":5,\"relpages\":1,"
-    " \"columns\":[],\"indexes\":[],\"foreign_keys\":[]}"
+    " \"columns\":[],\"indexes\":[],\"foreign_keys\":[]},"
+    /* never analyzed, 368 pages now; rows of 8 + 4 + 32 + 4 + 32 bytes */
+    "{\"schema\":\"public\",\"name\":\"staging\",\"kind\":\"r\",\"reltuples\":-1,\"relpages\":0,"
+    " \"cur_pages\":368,\"columns\":["
+    "  {\"name\":\"id\",\"type\":\"bigint\",\"attnum\":1,\"width\":8},"
+    "  {\"name\":\"batch\",\"type\":\"integer\",\"attnum\":2,\"width\":4},"
+    "  {\"name\":\"sku\",\"type\":\"text\",\"attnum\":3,\"width\":32},"
+    "  {\"name\":\"qty\",\"type\":\"integer\",\"attnum\":4,\"width\":4},"
+    "  {\"name\":\"note\",\"type\":\"text\",\"attnum\":5}],"
+    " \"indexes\":[],\"foreign_keys\":[]},"
+    "{\"schema\":\"public\",\"name\":\"fresh\",\"kind\":\"r\",\"reltuples\":-1,\"relpages\":0,"
+    " \"cur_pages\":0,\"columns\":[{\"name\":\"id\",\"type\":\"bigint\",\"attnum\":1,\"width\":8}],"
+    " \"indexes\":[],\"foreign_keys\":[]}"
     "]}";
 
 static struct catalog *load(void)
@@ -230,6 +243,20 @@ static void test_stats(void **state)
 	catalog_free(cat);
 }
 
+static void test_table_rows(void **state)
+{
+	struct catalog *cat = load();
+
+	assert_true(catalog_table_rows(catalog_find_table(cat, NULL, "orders")) == 2000000);
+	/* never analyzed: (8192 - 24) / (80 + 28) = 75 rows a page, as estimate_rel_size() */
+	assert_true(catalog_table_rows(catalog_find_table(cat, NULL, "staging")) == 27600);
+	/* never analyzed and empty: the planner assumes 10 pages of (8168 / 36) rows */
+	assert_true(catalog_table_rows(catalog_find_table(cat, NULL, "fresh")) == 2260);
+	/* a snapshot without the current size: unknown */
+	assert_true(catalog_table_rows(catalog_find_table(cat, NULL, "customers")) == -1);
+	catalog_free(cat);
+}
+
 static void test_round_trip(void **state)
 {
 	struct catalog *cat = load();
@@ -248,6 +275,7 @@ static void test_round_trip(void **state)
 		assert_string_equal(a->schema, b->schema);
 		assert_string_equal(a->name, b->name);
 		assert_true(a->reltuples == b->reltuples);
+		assert_true(a->cur_pages == b->cur_pages);
 		assert_int_equal(a->n_columns, b->n_columns);
 		assert_int_equal(a->n_indexes, b->n_indexes);
 		assert_int_equal(a->n_fkeys, b->n_fkeys);
@@ -261,6 +289,12 @@ static void test_round_trip(void **state)
 	assert_string_equal(o->fkeys[0].ref_table, "customers");
 	assert_string_equal(o->fkeys[0].ref_columns[0], "id");
 	assert_true(catalog_column_stats(o, "customer_id")->mcv_freqs[0] == 0.01);
+	const struct catalog_stats *cs = catalog_column_stats(o, "customer_id");
+	assert_int_equal(cs->n_hist, 3);
+	assert_string_equal(cs->hist[2], "50000");
+	const struct catalog_table *st = catalog_find_table(again, NULL, "staging");
+	assert_int_equal(st->columns[2].width, 32);
+	assert_true(catalog_table_rows(st) == 27600);
 	catalog_free(again);
 	catalog_free(cat);
 	free(buf);
@@ -290,6 +324,7 @@ int main(void)
 	    cmocka_unit_test(test_find_table),
 	    cmocka_unit_test(test_index_helpers),
 	    cmocka_unit_test(test_stats),
+	    cmocka_unit_test(test_table_rows),
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_malformed_schema_rejected),
 	};

@@ -14,7 +14,11 @@
 #include "analyzer/parse.h"
 
 /*
- * One large table t (100,000 rows) and one small table s (100 rows):
+ * One large table t (100,000 rows), one small table s (100 rows), and r
+ * (100,000 rows) whose column n has a histogram 0, 100, ..., 1000 and 10%
+ * NULLs, with a primary key and an index on m only; u, whose size the
+ * snapshot cannot tell (never analyzed, no page count).
+ * t:
  *   id   primary key
  *   a    1,000 distinct values            btree (a, b)
  *   b    10 values, 'rare' 0.5%           -
@@ -57,7 +61,19 @@ static const char catalog_json[] =
 	"  {\"name\": \"x\", \"type\": \"integer\", \"not_null\": false, \"attnum\": 1, \"stats\": {\"null_frac\": 0, \"n_distinct\": 5, \"mcv\": []}}\n"
 	" ], \"indexes\": [\n"
 	"  {\"name\": \"s_pkey\", \"method\": \"btree\", \"unique\": true, \"primary\": true, \"valid\": true, \"predicate\": null, \"definition\": \"\", \"keys\": [{\"column\": \"id\", \"expression\": null, \"opclass\": \"int4_ops\", \"desc\": false}], \"include\": []}\n"
-	" ], \"foreign_keys\": []}\n"
+	" ], \"foreign_keys\": []},\n"
+	" {\"schema\": \"public\", \"name\": \"r\", \"kind\": \"r\", \"reltuples\": 100000, \"relpages\": 1000, \"columns\": [\n"
+	"  {\"name\": \"id\", \"type\": \"bigint\", \"not_null\": true, \"attnum\": 1, \"stats\": {\"null_frac\": 0, \"n_distinct\": -1, \"mcv\": []}},\n"
+	"  {\"name\": \"m\", \"type\": \"integer\", \"not_null\": true, \"attnum\": 2, \"stats\": {\"null_frac\": 0, \"n_distinct\": 1000, \"mcv\": []}},\n"
+	"  {\"name\": \"n\", \"type\": \"integer\", \"not_null\": false, \"attnum\": 3, \"stats\": {\"null_frac\": 0.1, \"n_distinct\": 1000, \"mcv\": [],\n"
+	"   \"histogram\": [\"0\", \"100\", \"200\", \"300\", \"400\", \"500\", \"600\", \"700\", \"800\", \"900\", \"1000\"]}}\n"
+	" ], \"indexes\": [\n"
+	"  {\"name\": \"r_pkey\", \"method\": \"btree\", \"unique\": true, \"primary\": true, \"valid\": true, \"predicate\": null, \"definition\": \"\", \"keys\": [{\"column\": \"id\", \"expression\": null, \"opclass\": \"int8_ops\", \"desc\": false}], \"include\": []},\n"
+	"  {\"name\": \"r_m\", \"method\": \"btree\", \"unique\": false, \"primary\": false, \"valid\": true, \"predicate\": null, \"definition\": \"\", \"keys\": [{\"column\": \"m\", \"expression\": null, \"opclass\": \"int4_ops\", \"desc\": false}], \"include\": []}\n"
+	" ], \"foreign_keys\": []},\n"
+	" {\"schema\": \"public\", \"name\": \"u\", \"kind\": \"r\", \"reltuples\": -1, \"relpages\": 0, \"columns\": [\n"
+	"  {\"name\": \"c\", \"type\": \"text\", \"not_null\": false, \"attnum\": 1, \"stats\": null}\n"
+	" ], \"indexes\": [], \"foreign_keys\": []}\n"
 	"]}\n";
 /* clang-format on */
 
@@ -121,6 +137,7 @@ static void test_selectivity(void **state)
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE b = $1"), 0.1, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a IN (1, 2, 3)"), 0.003, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE d IS NULL"), 0.9, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE d IS NOT NULL"), 0.1, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a > $1"), 1.0 / 3, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a > $1 AND a < $2"), 0.005, 1e-9);
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a BETWEEN 1 AND 5"), 0.005, 1e-9);
@@ -131,6 +148,49 @@ static void test_selectivity(void **state)
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE id = $1"), 1e-5, 1e-12);
 	/* not index filters */
 	assert_float_equal(filter_sel("SELECT 1 FROM t WHERE a <> 1 OR b = 'x'"), 1.0, 1e-9);
+}
+
+static void test_histogram_ranges(void **state)
+{
+	const char *ix;
+
+	/* one bound against the histogram: the last 1% of the non-NULL 90% */
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE n > 990"), 0.009, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE 990 < n"), 0.009, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE n < 500"), 0.45, 1e-9);
+	/* two bounds on one column: lo + hi - 1, NULLs added back */
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE n > 100 AND n < 200"), 0.09, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE n BETWEEN 100 AND 900"), 0.72, 1e-9);
+	/* the tighter of two bounds on one side */
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE n > 500 AND n > 990"), 0.009, 1e-9);
+	/* a parameter on either side: the planner's defaults */
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE n > $1"), 1.0 / 3, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE n > 100 AND n < $1"), 0.005, 1e-9);
+	/* ranges on an indexed column use the same estimate */
+	assert_float_equal(index_sel("SELECT 1 FROM t WHERE a > $1", &ix), 1.0 / 3, 1e-9);
+}
+
+static void test_or_branches(void **state)
+{
+	const char *ix;
+
+	/* a OR b keeps a + b - ab */
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE n > 990 OR n < 100"),
+	                   0.009 + 0.09 - 0.009 * 0.09, 1e-9);
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE m = $1 OR n > 990"),
+	                   0.001 + 0.009 - 0.001 * 0.009, 1e-9);
+	/* with an AND inside a branch */
+	assert_float_equal(filter_sel("SELECT 1 FROM r WHERE m = $1 OR (n > 100 AND n < 200)"),
+	                   0.001 + 0.09 - 0.001 * 0.09, 1e-9);
+	/* served only when every branch is: a BitmapOr sums them */
+	assert_float_equal(index_sel("SELECT 1 FROM r WHERE m = $1 OR n > 990", &ix), 1.0, 1e-9);
+	assert_float_equal(index_sel("SELECT 1 FROM r WHERE m = $1 OR id = $2", &ix), 0.00101,
+	                   1e-9);
+	assert_null(ix);
+	/* an OR across two tables constrains neither */
+	assert_float_equal(filter_sel("SELECT 1 FROM r JOIN s ON s.id = r.m WHERE r.n > 990 OR "
+	                              "s.x = 1"),
+	                   1.0, 1e-9);
 }
 
 static void test_best_index(void **state)
@@ -251,6 +311,33 @@ static size_t run_rule(const char *sql, const char *id, char *sugg, size_t len)
 	return n;
 }
 
+/* Message of the first finding of rule id, or "" when there is none. */
+static void rule_message(const char *sql, const char *id, char *out, size_t len)
+{
+	struct analysis *a = analyze_sql(sql, strlen(sql), cat, NULL, NULL);
+	assert_non_null(a);
+	out[0] = '\0';
+	for (size_t i = 0; i < a->n_findings && out[0] == '\0'; i++) {
+		if (strcmp(a->findings[i].rule_id, id) == 0)
+			snprintf(out, len, "%s", a->findings[i].message);
+	}
+	analysis_free(a);
+}
+
+/* A table of unknown size is said to be one, never "-1 rows". */
+static void test_unknown_size(void **state)
+{
+	char m[512];
+
+	rule_message("SELECT c FROM u WHERE c LIKE '%x' LIMIT 1", "leading-wildcard-like", m,
+	             sizeof(m));
+	assert_non_null(strstr(m, "all rows of u (size unknown)"));
+	assert_null(strstr(m, "-1"));
+	rule_message("SELECT c FROM u", "missing-pagination", m, sizeof(m));
+	assert_non_null(strstr(m, "size unknown"));
+	assert_null(strstr(m, "-1"));
+}
+
 /* The advisor's classic mistakes: suggesting what exists, a prefix of it, or the primary key. */
 static void test_suggestions(void **state)
 {
@@ -351,12 +438,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_selectivity),
+	    cmocka_unit_test(test_histogram_ranges),
+	    cmocka_unit_test(test_or_branches),
 	    cmocka_unit_test(test_best_index),
 	    cmocka_unit_test(test_canon),
 	    cmocka_unit_test(test_resolve_and_pinned),
 	    cmocka_unit_test(test_format_create_index),
 	    cmocka_unit_test(test_suggestions),
 	    cmocka_unit_test(test_other_rules),
+	    cmocka_unit_test(test_unknown_size),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

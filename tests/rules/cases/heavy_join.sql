@@ -126,3 +126,21 @@ SELECT u.email, r.email FROM users u JOIN users r ON r.id = u.referrer_id WHERE 
 -- Self-join: the pinned referrer's referrals are found through referrer_id, which has no index.
 -- expect: heavy-join
 SELECT r.email, count(*) FROM users r JOIN users u ON u.referrer_id = r.id WHERE r.id = $1 GROUP BY r.email;
+
+-- UPDATE ... FROM and DELETE ... USING join like SELECT. audit_log.actor_id has no
+-- index: EXPLAIN scans all 60,000 rows for the one user.
+-- expect: heavy-join
+-- suggest: CREATE INDEX CONCURRENTLY ON audit_log (actor_id);
+DELETE FROM audit_log a USING users u WHERE u.id = a.actor_id AND u.id = $1;
+
+-- One session drives a hash join over all 200,000 events (no index on session_id).
+-- expect: heavy-join
+UPDATE events e SET processed = true FROM sessions s WHERE s.id = e.session_id AND s.user_id = $1;
+
+-- comments_product_idx looks the comments up (nested loop, bitmap index scan).
+-- expect: none
+UPDATE comments c SET rating = 1 FROM products p WHERE p.id = c.product_id AND p.sku = $1;
+
+-- sessions_user_idx looks the sessions up.
+-- expect: none
+DELETE FROM sessions s USING users u WHERE u.id = s.user_id AND u.email = $1;

@@ -38,7 +38,7 @@ SELECT id FROM users WHERE referrer_id = $1 ORDER BY id LIMIT 20;
 -- expect: none
 SELECT id FROM users WHERE referrer_id IS NULL ORDER BY id LIMIT 20;
 
--- IS NOT NULL is not an index lookup.
+-- IS NOT NULL keeps 20% of the rows (EXPLAIN: 9,975 of 50,000): not selective.
 -- expect: none
 SELECT id FROM users WHERE referrer_id IS NOT NULL ORDER BY id LIMIT 20;
 
@@ -161,7 +161,9 @@ SELECT id FROM products WHERE description = $1 ORDER BY id LIMIT 5;
 -- expect: unindexed-filter
 SELECT id, name FROM products WHERE stock = 0 ORDER BY id LIMIT 50;
 
--- expect: none
+-- stock is spread evenly over 0..299: the histogram gives 256 of 20,000 rows, no index.
+-- expect: unindexed-filter
+-- suggest: CREATE INDEX CONCURRENTLY ON products (stock);
 SELECT id, name FROM products WHERE stock < 5 ORDER BY id LIMIT 50;
 
 -- expect: none
