@@ -95,7 +95,7 @@ struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const c
 	list_init(&p->active_clients);
 	list_init(&p->idle_clients);
 	params_init(&p->server_params);
-	list_append(&p->loop->pools, &p->node);
+	list_append(&ls->pools, &p->node);
 	log_event(LOG_INFO, "pool.new", LOG_STR, "db", db->name, LOG_STR, "user", p->user, LOG_STR,
 	          "pool_mode", config_pool_mode_name(p->mode), LOG_INT, "pool_size",
 	          (long long)p->pool_size, LOG_END);
