@@ -84,7 +84,7 @@ void client_set_state(struct client *c, enum client_state st)
 		break;
 	case CL_LOGIN:
 	case CL_WAITING:
-		c->wait_since = ev_now(c->loop->ev);
+		c->wait_since = ev_now(c->conn.ev);
 		list_append(&p->waiting_clients, &c->node);
 		break;
 	case CL_IDLE:
@@ -200,7 +200,7 @@ static void client_begin_close(struct client *c, const char *sqlstate, const cha
 	conn_stop_read(&c->conn);
 	if (sqlstate != NULL && !mid_message)
 		proto_write_error(&c->conn.out, "FATAL", sqlstate, message);
-	c->last_active = ev_now(c->loop->ev); /* CLOSING_GRACE to read the error counts from now */
+	c->last_active = ev_now(c->conn.ev); /* CLOSING_GRACE to read the error counts from now */
 	client_set_state(c, CL_CLOSING);
 	client_flush(c);
 }
@@ -243,7 +243,7 @@ static void client_linger(struct client *c)
 		return;
 	}
 	pbuf_consume(&c->conn.in, pbuf_len(&c->conn.in));
-	c->last_active = ev_now(c->loop->ev);
+	c->last_active = ev_now(c->conn.ev);
 	client_set_state(c, CL_LINGER);
 	conn_start_read(&c->conn);
 }
@@ -341,7 +341,7 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		client_close(c, strerror(errno));
 		return;
 	}
-	c->last_active = ev_now(c->loop->ev);
+	c->last_active = ev_now(c->conn.ev);
 	client_process_input(c);
 }
 
@@ -813,7 +813,7 @@ void client_server_ready(struct client *c)
 		client_finish_login(c, &sv->defaults);
 		return;
 	}
-	c->last_wait = ev_now(c->loop->ev) - c->wait_since;
+	c->last_wait = ev_now(c->conn.ev) - c->wait_since;
 	counts_wait(&c->pool->traffic, c->last_wait);
 	counts_wait(&sv->endpoint->traffic, c->last_wait);
 	client_set_state(c, CL_ACTIVE);
@@ -1043,7 +1043,7 @@ static enum relay_action request_pooled(struct client *c, const struct relay_msg
 static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 {
 	struct client *c = owner;
-	ev_tstamp now = ev_now(c->loop->ev);
+	ev_tstamp now = ev_now(c->conn.ev);
 	bool pooled = c->pool->mode != POOL_MODE_SESSION;
 	enum relay_action act;
 

@@ -127,7 +127,7 @@ static void stall_begin(struct client *c)
 	if (c->listen_stalled)
 		return;
 	c->listen_stalled = true;
-	c->stalled_since = ev_now(c->loop->ev);
+	c->stalled_since = ev_now(c->conn.ev);
 	c->pool->listen_stalled++;
 }
 
@@ -420,7 +420,7 @@ void listen_client_flushed(struct client *c)
 		move_held(c);
 		/* Sent on the next writable event, with client_flush()'s error handling. */
 		if (pbuf_len(&c->conn.out) > 0 && !ev_is_active(&c->conn.wio))
-			ev_io_start(c->loop->ev, &c->conn.wio);
+			ev_io_start(c->conn.ev, &c->conn.wio);
 	}
 	if (c->listen_stalled && (c->state == CL_CLOSING || pending_bytes(c) < CONN_LOW_WATER))
 		stall_end(c);
@@ -476,7 +476,7 @@ static void stall_fail(struct client *c, int timeout_ms)
 	log_event(LOG_WARNING, "listen.stalled", LOG_INT, "client", (long long)c->id, LOG_STR,
 	          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_INT,
 	          "pending_bytes", (long long)pending, LOG_INT, "stalled_ms",
-	          (long long)((ev_now(c->loop->ev) - c->stalled_since) * 1000), LOG_END);
+	          (long long)((ev_now(c->conn.ev) - c->stalled_since) * 1000), LOG_END);
 	snprintf(msg, sizeof(msg),
 	         "terminating connection because %zu bytes of notifications were not read within "
 	         "notify_stall_timeout (%d ms)",

@@ -369,7 +369,7 @@ static void check_done(struct server *sv, void *arg, bool failed)
 {
 	if (failed || sv->tx_status != 'I')
 		endpoint_failed(sv->endpoint, ENDPOINT_FAIL_CHECK, sv->error_sqlstate,
-		                sv->error_message, ev_now(sv->loop->ev));
+		                sv->error_message, ev_now(sv->conn.ev));
 	if (!query_left_clean(sv, failed, "internal query failed"))
 		return;
 	pool_server_ready(sv);

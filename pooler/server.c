@@ -109,7 +109,7 @@ void server_set_state(struct server *sv, enum server_state st)
 		list_append(&p->login_servers, &sv->node);
 		break;
 	case SV_IDLE:
-		sv->last_used = ev_now(sv->loop->ev);
+		sv->last_used = ev_now(sv->conn.ev);
 		list_append(&p->idle_servers, &sv->node);
 		break;
 	case SV_ACTIVE:
@@ -487,7 +487,7 @@ static void server_login_done(struct server *sv)
 		free(sv->scram);
 		sv->scram = NULL;
 	}
-	endpoint_login_ok(sv->endpoint, ev_now(sv->loop->ev));
+	endpoint_login_ok(sv->endpoint, ev_now(sv->conn.ev));
 	params_copy(&sv->defaults, &sv->params);
 	params_copy(&p->server_params, &sv->params);
 	p->have_server_params = true;
@@ -726,7 +726,7 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 {
 	struct server *sv = owner;
 	struct client *c = sv->client;
-	ev_tstamp now = ev_now(sv->loop->ev);
+	ev_tstamp now = ev_now(sv->conn.ev);
 	struct proto_reader r;
 
 	bool pooled = sv->pool->mode != POOL_MODE_SESSION;
