@@ -12,6 +12,7 @@
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
@@ -21,6 +22,7 @@
 
 /* One outgoing cancel connection; frees itself when done. */
 struct cancel_conn {
+	struct loop_state *loop; /* the loop it runs on */
 	ev_io io;
 	ev_timer timer;
 	int fd;
@@ -30,11 +32,11 @@ struct cancel_conn {
 
 static void cancel_finish(struct cancel_conn *cc)
 {
-	ev_io_stop(pooler.loop, &cc->io);
-	ev_timer_stop(pooler.loop, &cc->timer);
+	ev_io_stop(cc->loop->ev, &cc->io);
+	ev_timer_stop(cc->loop->ev, &cc->timer);
 	close(cc->fd);
 	if (cc->server_id != 0)
-		pool_cancel_done(cc->server_id);
+		pool_cancel_done(cc->loop, cc->server_id);
 	free(cc);
 }
 
@@ -77,10 +79,10 @@ static void cancel_on_write(struct ev_loop *loop, ev_io *w, int revents)
 		cancel_finish(cc);
 		return;
 	}
-	ev_io_stop(pooler.loop, &cc->io);
+	ev_io_stop(cc->loop->ev, &cc->io);
 	ev_io_init(&cc->io, cancel_on_read, cc->fd, EV_READ);
 	cc->io.data = cc;
-	ev_io_start(pooler.loop, &cc->io);
+	ev_io_start(cc->loop->ev, &cc->io);
 }
 
 static void cancel_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -89,7 +91,8 @@ static void cancel_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	cancel_finish(w->data);
 }
 
-void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key, uint64_t server_id)
+void cancel_send(struct loop_state *ls, const struct db_config *db, uint32_t pid, uint32_t key,
+                 uint64_t server_id)
 {
 	struct cancel_conn *cc;
 	char err[256];
@@ -105,6 +108,7 @@ void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key, uint64_
 		close(fd);
 		goto out_done;
 	}
+	cc->loop = ls;
 	cc->fd = fd;
 	cc->server_id = server_id;
 	proto_put32(cc->packet, 16);
@@ -115,21 +119,21 @@ void cancel_send(const struct db_config *db, uint32_t pid, uint32_t key, uint64_
 	cc->io.data = cc;
 	ev_timer_init(&cc->timer, cancel_on_timeout, CANCEL_TIMEOUT, 0);
 	cc->timer.data = cc;
-	ev_io_start(pooler.loop, &cc->io);
-	ev_timer_start(pooler.loop, &cc->timer);
+	ev_io_start(ls->ev, &cc->io);
+	ev_timer_start(ls->ev, &cc->timer);
 	return;
 out_done:
 	if (server_id != 0)
-		pool_cancel_done(server_id);
+		pool_cancel_done(ls, server_id);
 }
 
-void cancel_request(uint32_t pid, uint32_t key)
+void cancel_request(struct loop_state *ls, uint32_t pid, uint32_t key)
 {
-	struct client *c = client_find_by_key(pid, key);
+	struct client *c = client_find_by_key(ls, pid, key);
 	struct server *sv;
 
 	if (c == NULL) {
-		pooler.stats.cancels_dropped++;
+		ls->stats.cancels_dropped++;
 		log_event(LOG_INFO, "cancel.unknown_key", LOG_END);
 		return;
 	}
@@ -137,14 +141,14 @@ void cancel_request(uint32_t pid, uint32_t key)
 	/* Only a request of this client that is running now may be cancelled. */
 	if (sv == NULL || sv->state != SV_ACTIVE ||
 	    (stmt_in_flight(c) == 0 && txn_settled(&c->txn))) {
-		pooler.stats.cancels_dropped++;
+		ls->stats.cancels_dropped++;
 		log_event(LOG_INFO, "cancel.dropped", LOG_INT, "client", (long long)c->id, LOG_STR,
 		          "reason", "no request running", LOG_END);
 		return;
 	}
-	pooler.stats.cancels_forwarded++;
+	ls->stats.cancels_forwarded++;
 	log_event(LOG_INFO, "cancel.forward", LOG_INT, "client", (long long)c->id, LOG_INT,
 	          "backend_pid", (long long)sv->backend_pid, LOG_END);
 	sv->cancels_pending++;
-	cancel_send(sv->pool->db, sv->backend_pid, sv->backend_key, sv->id);
+	cancel_send(ls, sv->pool->db, sv->backend_pid, sv->backend_key, sv->id);
 }

@@ -18,6 +18,7 @@
 #include "pooler/conn.h"
 #include "pooler/listen.h"
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/observe.h"
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
@@ -79,11 +80,11 @@ void client_set_state(struct client *c, enum client_state st)
 	switch (st) {
 	case CL_STARTUP:
 	case CL_AUTH:
-		list_append(&pooler.login_clients, &c->node);
+		list_append(&c->loop->login_clients, &c->node);
 		break;
 	case CL_LOGIN:
 	case CL_WAITING:
-		c->wait_since = ev_now(pooler.loop);
+		c->wait_since = ev_now(c->conn.ev);
 		list_append(&p->waiting_clients, &c->node);
 		break;
 	case CL_IDLE:
@@ -94,10 +95,10 @@ void client_set_state(struct client *c, enum client_state st)
 		break;
 	case CL_CLOSING:
 	case CL_LINGER:
-		list_append(&pooler.closing_clients, &c->node);
+		list_append(&c->loop->closing_clients, &c->node);
 		break;
 	case CL_FREE:
-		list_append(&pooler.dead_clients, &c->node);
+		list_append(&c->loop->dead_clients, &c->node);
 		break;
 	default:
 		abort();
@@ -105,7 +106,7 @@ void client_set_state(struct client *c, enum client_state st)
 	c->state = st;
 }
 
-void client_accept(int fd, bool is_unix, const char *addr)
+void client_accept(struct loop_state *ls, int fd, bool is_unix, const char *addr)
 {
 	struct config *cfg = pooler.cfg;
 	struct client *c = calloc(1, sizeof(*c));
@@ -117,8 +118,9 @@ void client_accept(int fd, bool is_unix, const char *addr)
 	}
 	list_init(&c->node);
 	list_init(&c->all);
+	c->loop = ls;
 	c->id = pooler_next_id();
-	c->created = c->last_active = ev_now(pooler.loop);
+	c->created = c->last_active = ev_now(ls->ev);
 	txn_init(&c->txn);
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	params_init(&c->params);
@@ -130,11 +132,11 @@ void client_accept(int fd, bool is_unix, const char *addr)
 	pbuf_init(&c->notify_out, 2u * 1024u * 1024u);
 	if (in_limit < PROTO_MAX_STARTUP)
 		in_limit = PROTO_MAX_STARTUP;
-	conn_init(&c->conn, fd, in_limit, CONN_HIGH_WATER + cfg->max_packet_size + 65536,
+	conn_init(&c->conn, ls->ev, fd, in_limit, CONN_HIGH_WATER + cfg->max_packet_size + 65536,
 	          client_on_read, client_on_write, c);
-	list_append(&pooler.clients, &c->all);
-	pooler.n_clients++;
-	pooler.stats.clients_accepted++;
+	list_append(&ls->clients, &c->all);
+	ls->n_clients++;
+	ls->stats.clients_accepted++;
 	client_set_state(c, CL_STARTUP);
 	conn_start_read(&c->conn);
 	(void)is_unix;
@@ -198,7 +200,7 @@ static void client_begin_close(struct client *c, const char *sqlstate, const cha
 	conn_stop_read(&c->conn);
 	if (sqlstate != NULL && !mid_message)
 		proto_write_error(&c->conn.out, "FATAL", sqlstate, message);
-	c->last_active = ev_now(pooler.loop); /* CLOSING_GRACE to read the error counts from now */
+	c->last_active = ev_now(c->conn.ev); /* CLOSING_GRACE to read the error counts from now */
 	client_set_state(c, CL_CLOSING);
 	client_flush(c);
 }
@@ -241,7 +243,7 @@ static void client_linger(struct client *c)
 		return;
 	}
 	pbuf_consume(&c->conn.in, pbuf_len(&c->conn.in));
-	c->last_active = ev_now(pooler.loop);
+	c->last_active = ev_now(c->conn.ev);
 	client_set_state(c, CL_LINGER);
 	conn_start_read(&c->conn);
 }
@@ -279,7 +281,7 @@ void client_close(struct client *c, const char *reason)
 		pool_client_gone(c);
 	conn_close(&c->conn);
 	list_del(&c->all);
-	pooler.n_clients--;
+	c->loop->n_clients--;
 	client_set_state(c, CL_FREE);
 }
 
@@ -301,11 +303,11 @@ void client_free(struct client *c)
 	free(c);
 }
 
-struct client *client_find_by_key(uint32_t pid, uint32_t key)
+struct client *client_find_by_key(struct loop_state *ls, uint32_t pid, uint32_t key)
 {
 	struct list *it;
 
-	for (it = pooler.clients.next; it != &pooler.clients; it = it->next) {
+	for (it = ls->clients.next; it != &ls->clients; it = it->next) {
 		struct client *c = list_entry(it, struct client, all);
 
 		if (c->cancel_pid == pid && c->cancel_key == key && c->state != CL_STARTUP)
@@ -339,7 +341,7 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		client_close(c, strerror(errno));
 		return;
 	}
-	c->last_active = ev_now(pooler.loop);
+	c->last_active = ev_now(c->conn.ev);
 	client_process_input(c);
 }
 
@@ -357,7 +359,8 @@ static void client_new_cancel_key(struct client *c)
 		}
 		c->cancel_pid = proto_get32(rnd) & 0x7fffffffu;
 		c->cancel_key = proto_get32(rnd + 4);
-	} while (c->cancel_pid == 0 || client_find_by_key(c->cancel_pid, c->cancel_key) != NULL);
+	} while (c->cancel_pid == 0 ||
+	         client_find_by_key(c->loop, c->cancel_pid, c->cancel_key) != NULL);
 }
 
 /* Collect the startup parameters; false after answering with an error. */
@@ -497,7 +500,7 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 	}
 	if (c->database[0] == 0)
 		snprintf(c->database, sizeof(c->database), "%s", c->user);
-	c->db = pool_resolve_db(c->database);
+	c->db = pool_resolve_db(c->loop, c->database);
 	if (c->db == NULL) {
 		char msg[160];
 
@@ -532,7 +535,7 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
  */
 static void client_garbled_startup(struct client *c, const char *why)
 {
-	pooler.stats.protocol_errors++;
+	c->loop->stats.protocol_errors++;
 	log_event(LOG_INFO, "client.bad_startup", LOG_INT, "client", (long long)c->id, LOG_STR,
 	          "addr", c->addr, LOG_STR, "error", why, LOG_END);
 	client_close(c, why);
@@ -567,7 +570,7 @@ static void client_handle_startup(struct client *c)
 		}
 		if (code == PROTO_CANCEL_CODE) {
 			if (len == 16)
-				cancel_request(proto_get32(pbuf_head(in) + 8),
+				cancel_request(c->loop, proto_get32(pbuf_head(in) + 8),
 				               proto_get32(pbuf_head(in) + 12));
 			client_close(c, "cancel request");
 			return;
@@ -750,7 +753,7 @@ static void client_begin_login(struct client *c)
 
 	if (client_ending(c))
 		return;
-	p = pool_get(c->db, c->user, err, sizeof(err));
+	p = pool_get(c->loop, c->db, c->user, err, sizeof(err));
 	if (p == NULL) {
 		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, err);
 		return;
@@ -810,7 +813,7 @@ void client_server_ready(struct client *c)
 		client_finish_login(c, &sv->defaults);
 		return;
 	}
-	c->last_wait = ev_now(pooler.loop) - c->wait_since;
+	c->last_wait = ev_now(c->conn.ev) - c->wait_since;
 	counts_wait(&c->pool->traffic, c->last_wait);
 	counts_wait(&sv->endpoint->traffic, c->last_wait);
 	client_set_state(c, CL_ACTIVE);
@@ -1040,7 +1043,7 @@ static enum relay_action request_pooled(struct client *c, const struct relay_msg
 static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 {
 	struct client *c = owner;
-	ev_tstamp now = ev_now(pooler.loop);
+	ev_tstamp now = ev_now(c->conn.ev);
 	bool pooled = c->pool->mode != POOL_MODE_SESSION;
 	enum relay_action act;
 
@@ -1098,11 +1101,14 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	return act;
 }
 
-static const struct relay_ops request_ops_template = {
-    .needs_body = request_needs_body,
-    .on_msg = request_msg,
-    .max_len = 0,
-};
+void client_relay_ops_build(struct relay_ops *session, struct relay_ops *pooled, size_t max_len)
+{
+	session->needs_body = request_needs_body;
+	session->on_msg = request_msg;
+	session->max_len = max_len;
+	*pooled = *session;
+	pooled->needs_body = pooled_needs_body;
+}
 
 /*
  * The message at the front of the read buffer is refused: drop what has
@@ -1120,22 +1126,16 @@ static void client_skip_message(struct client *c)
 
 void client_relay(struct client *c)
 {
-	static struct relay_ops session_ops, pooled_ops;
 	struct server *sv = c->server;
+	const struct relay_ops *ops;
 	enum relay_result res;
 
 	if (sv == NULL)
 		return; /* nothing to relay to: the server went away under it */
-	if (session_ops.on_msg == NULL) {
-		session_ops = request_ops_template;
-		session_ops.max_len = pooler.cfg->max_packet_size;
-		pooled_ops = session_ops;
-		pooled_ops.needs_body = pooled_needs_body;
-	}
+	ops = c->pool->mode == POOL_MODE_SESSION ? &c->loop->client_session_ops
+	                                         : &c->loop->client_pooled_ops;
 	for (;;) {
-		res =
-		    conn_relay(&c->conn, &sv->conn.out,
-		               c->pool->mode == POOL_MODE_SESSION ? &session_ops : &pooled_ops, c);
+		res = conn_relay(&c->conn, &sv->conn.out, ops, c);
 		if (client_ending(c))
 			return;
 		if (pbuf_len(&c->conn.out) > 0 && !client_flush(c))
@@ -1160,13 +1160,13 @@ void client_relay(struct client *c)
 		conn_stop_read(&c->conn);
 		return;
 	case RELAY_BAD_LEN:
-		pooler.stats.protocol_errors++;
+		c->loop->stats.protocol_errors++;
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "invalid message length");
 		return;
 	case RELAY_TOO_LONG: {
 		char msg[128];
 
-		pooler.stats.protocol_errors++;
+		c->loop->stats.protocol_errors++;
 		client_skip_message(c);
 		snprintf(msg, sizeof(msg), "message too long: over max_packet_size (%zu bytes)",
 		         (size_t)pooler.cfg->max_packet_size);

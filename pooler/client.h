@@ -9,11 +9,13 @@
 #define PGSCOPE_POOLER_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
+#include "pooler/conn.h"
 #include "pooler/pooler.h"
 
-/* Take ownership of an accepted socket (already non-blocking). */
-void client_accept(int fd, bool is_unix, const char *addr);
+/* Take ownership of an accepted socket (already non-blocking), on loop ls. */
+void client_accept(struct loop_state *ls, int fd, bool is_unix, const char *addr);
 
 /* Move c to state st (and to the matching list). */
 void client_set_state(struct client *c, enum client_state st);
@@ -46,6 +48,12 @@ void client_server_ready(struct client *c);
 /* Finish a login without a server (transaction/statement mode, parameters known). */
 void client_finish_login(struct client *c, const struct params *server_params);
 
+/*
+ * Fill the relay handlers for client requests in session and pooled modes,
+ * accepting bodies up to max_len whole (loop_apply_config()).
+ */
+void client_relay_ops_build(struct relay_ops *session, struct relay_ops *pooled, size_t max_len);
+
 /* Relay what the client sent to its linked server. */
 void client_relay(struct client *c);
 
@@ -58,8 +66,8 @@ void client_resume(struct client *c);
 /* Flush the write buffer; closes the client on a socket error. false if closed. */
 bool client_flush(struct client *c);
 
-/* The live client that was handed this BackendKeyData, or NULL. */
-struct client *client_find_by_key(uint32_t pid, uint32_t key);
+/* The live client of ls that was handed this BackendKeyData, or NULL. */
+struct client *client_find_by_key(struct loop_state *ls, uint32_t pid, uint32_t key);
 
 const char *client_state_name(enum client_state st);
 

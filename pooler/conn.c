@@ -60,12 +60,13 @@ int conn_shutdown_write(struct conn *c)
 	return c->fd >= 0 ? c->io->shutdown_write(c) : -1;
 }
 
-void conn_init(struct conn *c, int fd, size_t in_limit, size_t out_limit,
+void conn_init(struct conn *c, struct ev_loop *ev, int fd, size_t in_limit, size_t out_limit,
                void (*on_read)(struct ev_loop *, ev_io *, int),
                void (*on_write)(struct ev_loop *, ev_io *, int), void *data)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->ev = ev;
 	c->io = &conn_io_plain;
 	pbuf_init(&c->in, in_limit);
 	pbuf_init(&c->out, out_limit);
@@ -79,13 +80,13 @@ void conn_start_read(struct conn *c)
 {
 	c->paused = false;
 	if (c->fd >= 0 && !ev_is_active(&c->rio))
-		ev_io_start(pooler.loop, &c->rio);
+		ev_io_start(c->ev, &c->rio);
 }
 
 void conn_stop_read(struct conn *c)
 {
 	if (ev_is_active(&c->rio))
-		ev_io_stop(pooler.loop, &c->rio);
+		ev_io_stop(c->ev, &c->rio);
 }
 
 enum conn_io conn_fill(struct conn *c, size_t chunk)
@@ -104,7 +105,7 @@ enum conn_io conn_fill(struct conn *c, size_t chunk)
 	n = c->io->recv(c, pbuf_tail(&c->in), chunk);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		if (c->io_wants_write && !ev_is_active(&c->wio))
-			ev_io_start(pooler.loop, &c->wio);
+			ev_io_start(c->ev, &c->wio);
 		return CONN_AGAIN;
 	}
 	if (n == -1)
@@ -129,7 +130,7 @@ enum conn_io conn_flush(struct conn *c)
 
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (!ev_is_active(&c->wio))
-				ev_io_start(pooler.loop, &c->wio);
+				ev_io_start(c->ev, &c->wio);
 			return CONN_AGAIN;
 		}
 		if (n == -1)
@@ -137,7 +138,7 @@ enum conn_io conn_flush(struct conn *c)
 		pbuf_consume(&c->out, (size_t)n);
 	}
 	if (ev_is_active(&c->wio))
-		ev_io_stop(pooler.loop, &c->wio);
+		ev_io_stop(c->ev, &c->wio);
 	pbuf_shrink(&c->out, 16384);
 	return CONN_OK;
 }
@@ -155,7 +156,7 @@ void conn_close(struct conn *c)
 	if (c->fd >= 0) {
 		conn_stop_read(c);
 		if (ev_is_active(&c->wio))
-			ev_io_stop(pooler.loop, &c->wio);
+			ev_io_stop(c->ev, &c->wio);
 		c->io->release(c);
 		close(c->fd);
 		c->fd = -1;

@@ -61,10 +61,10 @@ int conn_shutdown_write(struct conn *c);
 
 /*
  * Set up c on fd (already non-blocking) with callbacks for readable and
- * writable events; data is the owner (client or server). Buffers are bounded
- * by in_limit and out_limit. Watchers are not started.
+ * writable events; data is the owner (client or server). Its watchers run on
+ * ev. Buffers are bounded by in_limit and out_limit. Watchers are not started.
  */
-void conn_init(struct conn *c, int fd, size_t in_limit, size_t out_limit,
+void conn_init(struct conn *c, struct ev_loop *ev, int fd, size_t in_limit, size_t out_limit,
                void (*on_read)(struct ev_loop *, ev_io *, int),
                void (*on_write)(struct ev_loop *, ev_io *, int), void *data);
 

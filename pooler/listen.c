@@ -7,6 +7,7 @@
 #include "pooler/conn.h"
 #include "pooler/listen.h"
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
@@ -126,7 +127,7 @@ static void stall_begin(struct client *c)
 	if (c->listen_stalled)
 		return;
 	c->listen_stalled = true;
-	c->stalled_since = ev_now(pooler.loop);
+	c->stalled_since = ev_now(c->conn.ev);
 	c->pool->listen_stalled++;
 }
 
@@ -345,10 +346,10 @@ static void move_held(struct client *c)
 
 static void count_drop(struct client *c, const char *why)
 {
-	pooler.stats.notifications_dropped++;
+	c->loop->stats.notifications_dropped++;
 	log_event(LOG_WARNING, "listen.dropped", LOG_INT, "client", (long long)c->id, LOG_STR,
 	          "addr", c->addr, LOG_STR, "reason", why, LOG_INT, "dropped_total",
-	          (long long)pooler.stats.notifications_dropped, LOG_END);
+	          (long long)c->loop->stats.notifications_dropped, LOG_END);
 }
 
 /*
@@ -393,10 +394,10 @@ void listen_deliver(struct pool *p, const uint8_t *body, size_t len)
 	proto_read_int32(&r);
 	channel = proto_read_str(&r);
 	if (r.bad) {
-		pooler.stats.notifications_dropped++;
+		p->loop->stats.notifications_dropped++;
 		log_event(LOG_WARNING, "listen.dropped", LOG_STR, "db", p->db->name, LOG_STR,
 		          "reason", "malformed NotificationResponse", LOG_INT, "dropped_total",
-		          (long long)pooler.stats.notifications_dropped, LOG_END);
+		          (long long)p->loop->stats.notifications_dropped, LOG_END);
 		return;
 	}
 	deliver_list(&p->idle_clients, channel, body, len);
@@ -419,7 +420,7 @@ void listen_client_flushed(struct client *c)
 		move_held(c);
 		/* Sent on the next writable event, with client_flush()'s error handling. */
 		if (pbuf_len(&c->conn.out) > 0 && !ev_is_active(&c->conn.wio))
-			ev_io_start(pooler.loop, &c->conn.wio);
+			ev_io_start(c->conn.ev, &c->conn.wio);
 	}
 	if (c->listen_stalled && (c->state == CL_CLOSING || pending_bytes(c) < CONN_LOW_WATER))
 		stall_end(c);
@@ -471,11 +472,11 @@ static void stall_fail(struct client *c, int timeout_ms)
 	size_t pending = pending_bytes(c);
 	char msg[256];
 
-	pooler.stats.listeners_disconnected++;
+	c->loop->stats.listeners_disconnected++;
 	log_event(LOG_WARNING, "listen.stalled", LOG_INT, "client", (long long)c->id, LOG_STR,
 	          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_INT,
 	          "pending_bytes", (long long)pending, LOG_INT, "stalled_ms",
-	          (long long)((ev_now(pooler.loop) - c->stalled_since) * 1000), LOG_END);
+	          (long long)((ev_now(c->conn.ev) - c->stalled_since) * 1000), LOG_END);
 	snprintf(msg, sizeof(msg),
 	         "terminating connection because %zu bytes of notifications were not read within "
 	         "notify_stall_timeout (%d ms)",
@@ -489,7 +490,7 @@ static void stall_fail(struct client *c, int timeout_ms)
 static void expire_stalls(struct pool *p)
 {
 	int ms = pooler.cfg->notify_stall_timeout;
-	ev_tstamp deadline = ev_now(pooler.loop) - ms / 1000.0;
+	ev_tstamp deadline = ev_now(p->loop->ev) - ms / 1000.0;
 	struct client *c;
 
 	while (ms > 0 && p->listen_stalled > 0) {

@@ -12,6 +12,7 @@
 #include "pooler/conn.h"
 #include "pooler/listen.h"
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
@@ -20,38 +21,39 @@
 #include "pooler/stmt.h"
 #include "pooler/userlist.h"
 
-const struct db_config *pool_resolve_db(const char *name)
+const struct db_config *pool_resolve_db(struct loop_state *ls, const char *name)
 {
 	const struct db_config *d = config_find_db(pooler.cfg, name);
 	struct db_config *copy, **grown;
 
 	if (d == NULL || strcmp(d->name, "*") != 0)
 		return d;
-	for (size_t i = 0; i < pooler.n_autodbs; i++) {
-		if (strcmp(pooler.autodbs[i]->name, name) == 0)
-			return pooler.autodbs[i];
+	for (size_t i = 0; i < ls->n_autodbs; i++) {
+		if (strcmp(ls->autodbs[i]->name, name) == 0)
+			return ls->autodbs[i];
 	}
-	grown = realloc(pooler.autodbs, (pooler.n_autodbs + 1) * sizeof(*grown));
+	grown = realloc(ls->autodbs, (ls->n_autodbs + 1) * sizeof(*grown));
 	if (grown == NULL)
 		return NULL;
-	pooler.autodbs = grown;
+	ls->autodbs = grown;
 	copy = config_db_instantiate(d, name);
 	if (copy == NULL)
 		return NULL;
-	pooler.autodbs[pooler.n_autodbs++] = copy;
+	ls->autodbs[ls->n_autodbs++] = copy;
 	return copy;
 }
 
-void pool_free_autodbs(void)
+void pool_free_autodbs(struct loop_state *ls)
 {
-	for (size_t i = 0; i < pooler.n_autodbs; i++)
-		config_db_free(pooler.autodbs[i]);
-	free(pooler.autodbs);
-	pooler.autodbs = NULL;
-	pooler.n_autodbs = 0;
+	for (size_t i = 0; i < ls->n_autodbs; i++)
+		config_db_free(ls->autodbs[i]);
+	free(ls->autodbs);
+	ls->autodbs = NULL;
+	ls->n_autodbs = 0;
 }
 
-struct pool *pool_get(const struct db_config *db, const char *client_user, char *err, size_t errlen)
+struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const char *client_user,
+                      char *err, size_t errlen)
 {
 	struct config *cfg = pooler.cfg;
 	const char *user = db->user ? db->user : client_user;
@@ -59,7 +61,7 @@ struct pool *pool_get(const struct db_config *db, const char *client_user, char 
 	struct list *it;
 	struct pool *p;
 
-	for (it = pooler.pools.next; it != &pooler.pools; it = it->next) {
+	for (it = ls->pools.next; it != &ls->pools; it = it->next) {
 		p = list_entry(it, struct pool, node);
 		if (p->db == db && strcmp(p->user, user) == 0)
 			return p;
@@ -69,8 +71,9 @@ struct pool *pool_get(const struct db_config *db, const char *client_user, char 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	p->loop = ls;
 	p->db = db;
-	p->primary = endpoint_get(&pooler.endpoints, db->host, db->port, ENDPOINT_PRIMARY);
+	p->primary = endpoint_get(&ls->endpoints, db->host, db->port, ENDPOINT_PRIMARY);
 	if (p->primary == NULL) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
@@ -92,7 +95,7 @@ struct pool *pool_get(const struct db_config *db, const char *client_user, char 
 	list_init(&p->active_clients);
 	list_init(&p->idle_clients);
 	params_init(&p->server_params);
-	list_append(&pooler.pools, &p->node);
+	list_append(&ls->pools, &p->node);
 	log_event(LOG_INFO, "pool.new", LOG_STR, "db", db->name, LOG_STR, "user", p->user, LOG_STR,
 	          "pool_mode", config_pool_mode_name(p->mode), LOG_INT, "pool_size",
 	          (long long)p->pool_size, LOG_END);
@@ -366,7 +369,7 @@ static void check_done(struct server *sv, void *arg, bool failed)
 {
 	if (failed || sv->tx_status != 'I')
 		endpoint_failed(sv->endpoint, ENDPOINT_FAIL_CHECK, sv->error_sqlstate,
-		                sv->error_message, ev_now(pooler.loop));
+		                sv->error_message, ev_now(sv->conn.ev));
 	if (!query_left_clean(sv, failed, "internal query failed"))
 		return;
 	pool_server_ready(sv);
@@ -445,7 +448,7 @@ static int servers_where(const struct pool *p, bool same_db)
 {
 	int total = 0;
 
-	for (struct list *it = pooler.pools.next; it != &pooler.pools; it = it->next) {
+	for (struct list *it = p->loop->pools.next; it != &p->loop->pools; it = it->next) {
 		const struct pool *o = list_entry(it, struct pool, node);
 
 		if (same_db ? o->db == p->db : strcmp(o->user, p->user) == 0)
@@ -467,7 +470,7 @@ static int pool_limit(const struct pool *p)
 	if (reserve > 0 && first != NULL) {
 		const struct client *c = list_entry(first, struct client, node);
 
-		if (ev_now(pooler.loop) - c->wait_since >= cfg->reserve_pool_timeout / 1000.0)
+		if (ev_now(p->loop->ev) - c->wait_since >= cfg->reserve_pool_timeout / 1000.0)
 			return p->pool_size + reserve;
 	}
 	return p->pool_size;
@@ -497,7 +500,7 @@ static bool pool_recently_failed(const struct pool *p)
 	ev_tstamp retry = pooler.cfg->server_login_retry / 1000.0;
 
 	return p->last_connect_failure > 0 && p->n_servers == 0 &&
-	       ev_now(pooler.loop) - p->last_connect_failure < retry && p->last_error[0] != 0;
+	       ev_now(p->loop->ev) - p->last_connect_failure < retry && p->last_error[0] != 0;
 }
 
 static void pool_open_if_needed(struct pool *p)
@@ -533,7 +536,7 @@ static bool pool_take_idle(struct client *c)
 {
 	struct config *cfg = pooler.cfg;
 	struct pool *p = c->pool;
-	ev_tstamp now = ev_now(pooler.loop);
+	ev_tstamp now = ev_now(p->loop->ev);
 
 	while (!list_empty(&p->idle_servers)) {
 		struct server *sv = list_entry(list_first(&p->idle_servers), struct server, node);
@@ -616,11 +619,11 @@ static struct server *find_server(struct list *head, uint64_t id)
 	return NULL;
 }
 
-void pool_cancel_done(uint64_t server_id)
+void pool_cancel_done(struct loop_state *ls, uint64_t server_id)
 {
 	struct list *it;
 
-	for (it = pooler.pools.next; it != &pooler.pools; it = it->next) {
+	for (it = ls->pools.next; it != &ls->pools; it = it->next) {
 		struct pool *p = list_entry(it, struct pool, node);
 		struct server *sv = find_server(&p->active_servers, server_id);
 
@@ -690,9 +693,9 @@ void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *
 	int others;
 
 	endpoint_failed(ep, kind, sqlstate[0] ? sqlstate : SQLSTATE_CANNOT_CONNECT, message,
-	                ev_now(pooler.loop));
-	pooler.stats.servers_failed++;
-	p->last_connect_failure = ev_now(pooler.loop);
+	                ev_now(p->loop->ev));
+	p->loop->stats.servers_failed++;
+	p->last_connect_failure = ev_now(p->loop->ev);
 
 	snprintf(p->last_error_sqlstate, sizeof(p->last_error_sqlstate), "%s",
 	         sqlstate[0] ? sqlstate : SQLSTATE_CANNOT_CONNECT);

@@ -16,21 +16,23 @@
 #include "pooler/pooler.h"
 
 /*
- * The pool for (db, user), created on first use. The pooler owns pools; they
- * live until shutdown. NULL with a message in err if it cannot be created.
+ * The pool for (db, user) on loop ls, created on first use. The loop owns
+ * pools; they live until shutdown. NULL with a message in err if it cannot be
+ * created.
  */
-struct pool *pool_get(const struct db_config *db, const char *user, char *err, size_t errlen);
+struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const char *user,
+                      char *err, size_t errlen);
 
 /*
  * The [databases] entry for a client's database name. A name served by the
  * "*" fallback gets an entry of its own (so each database has its own
- * pools), made from the fallback on first use and owned by the pooler.
+ * pools), made from the fallback on first use and owned by loop ls.
  * NULL if neither exists.
  */
-const struct db_config *pool_resolve_db(const char *name);
+const struct db_config *pool_resolve_db(struct loop_state *ls, const char *name);
 
-/* Free the entries pool_resolve_db() made (shutdown). */
-void pool_free_autodbs(void);
+/* Free the entries pool_resolve_db() made on ls (shutdown). */
+void pool_free_autodbs(struct loop_state *ls);
 
 /* An authenticated client enters its pool: it gets a server or waits. */
 void pool_client_login(struct pool *p, struct client *c);
@@ -72,9 +74,9 @@ void pool_transaction_done(struct client *c);
 /*
  * A cancel sent for the server with this id is finished. A server parked in
  * SV_CANCEL_WAIT makes one round trip (which a late cancel can only hit)
- * before it is handed out again.
+ * before it is handed out again. Looks for it among the pools of ls.
  */
-void pool_cancel_done(uint64_t server_id);
+void pool_cancel_done(struct loop_state *ls, uint64_t server_id);
 
 /*
  * sv sent ReadyForQuery to c, which has SETs pending. Back outside a

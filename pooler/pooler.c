@@ -20,14 +20,16 @@
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/observe.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
 #include "pooler/userlist.h"
 
-/* The process state (see pooler.h). */
+/* The process state (see pooler.h) and its one loop. */
 struct pooler pooler;
+static struct loop_state main_loop;
 
 #define JANITOR_INTERVAL 0.25 /* seconds */
 #define CLOSING_GRACE    5.0  /* seconds a client may take to read its final error */
@@ -61,7 +63,7 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t out
 }
 
 /* Refuse a connection over max_client_conn with an error the client can read. */
-static void reject_client(int fd)
+static void reject_client(struct loop_state *ls, int fd)
 {
 	struct pbuf b;
 
@@ -71,12 +73,13 @@ static void reject_client(int fd)
 		(void)!send(fd, pbuf_head(&b), pbuf_len(&b), MSG_NOSIGNAL | MSG_DONTWAIT);
 	pbuf_release(&b);
 	close(fd);
-	pooler.stats.clients_rejected++;
+	ls->stats.clients_rejected++;
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct listener *l = w->data;
+	struct loop_state *ls = pooler.loop;
 
 	/* Accept a bounded batch per wakeup so one listener cannot starve the rest. */
 	for (int i = 0; i < 64; i++) {
@@ -97,12 +100,12 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		if (pooler.n_clients >= pooler.cfg->max_client_conn || pooler.shutting_down) {
-			reject_client(fd);
+		if (ls->n_clients >= pooler.cfg->max_client_conn || pooler.shutting_down) {
+			reject_client(ls, fd);
 			continue;
 		}
 		format_peer(&ss, addr, sizeof(addr));
-		client_accept(fd, l->is_unix, addr);
+		client_accept(ls, fd, l->is_unix, addr);
 	}
 }
 
@@ -133,7 +136,7 @@ static struct listener *listener_add(int fd, bool is_unix)
 	l->is_unix = is_unix;
 	ev_io_init(&l->io, on_accept, fd, EV_READ);
 	l->io.data = l;
-	ev_io_start(pooler.loop, &l->io);
+	ev_io_start(pooler.loop->ev, &l->io);
 	return l;
 }
 
@@ -247,7 +250,7 @@ static void listeners_close(void)
 	for (int i = 0; i < pooler.n_listeners; i++) {
 		struct listener *l = &pooler.listeners[i];
 
-		ev_io_stop(pooler.loop, &l->io);
+		ev_io_stop(pooler.loop->ev, &l->io);
 		close(l->fd);
 		if (l->is_unix && l->path[0])
 			unlink(l->path);
@@ -258,21 +261,23 @@ static void listeners_close(void)
 /* Free what was closed during the last loop iteration. */
 static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	while (!list_empty(&pooler.dead_clients))
-		client_free(list_entry(list_first(&pooler.dead_clients), struct client, node));
-	while (!list_empty(&pooler.dead_servers))
-		server_free(list_entry(list_first(&pooler.dead_servers), struct server, node));
-	if (pooler.shutting_down && pooler.n_clients == 0)
-		ev_break(pooler.loop, EVBREAK_ALL);
+	struct loop_state *ls = w->data;
+
+	while (!list_empty(&ls->dead_clients))
+		client_free(list_entry(list_first(&ls->dead_clients), struct client, node));
+	while (!list_empty(&ls->dead_servers))
+		server_free(list_entry(list_first(&ls->dead_servers), struct server, node));
+	if (pooler.shutting_down && ls->n_clients == 0)
+		ev_break(loop, EVBREAK_ALL);
 }
 
-static void expire_logins(ev_tstamp now)
+static void expire_logins(struct loop_state *ls, ev_tstamp now)
 {
 	struct config *cfg = pooler.cfg;
 	ev_tstamp login = cfg->client_login_timeout / 1000.0;
-	struct list *it = pooler.login_clients.next;
+	struct list *it = ls->login_clients.next;
 
-	while (it != &pooler.login_clients) {
+	while (it != &ls->login_clients) {
 		struct client *c = list_entry(it, struct client, node);
 
 		it = it->next;
@@ -280,8 +285,8 @@ static void expire_logins(ev_tstamp now)
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
 			            "client_login_timeout: login not completed in time");
 	}
-	it = pooler.closing_clients.next;
-	while (it != &pooler.closing_clients) {
+	it = ls->closing_clients.next;
+	while (it != &ls->closing_clients) {
 		struct client *c = list_entry(it, struct client, node);
 
 		it = it->next;
@@ -301,46 +306,46 @@ static void expire_logins(ev_tstamp now)
  * clients does not trigger this, only a net drop from the peak since the last
  * trim.
  */
-static void trim_after_mass_disconnect(void)
+static void trim_after_mass_disconnect(struct loop_state *ls)
 {
-	static int peak; /* most clients seen since the last trim */
-
-	if (pooler.n_clients > peak)
-		peak = pooler.n_clients;
-	if (peak - pooler.n_clients < TRIM_AFTER_CLIENTS_GONE)
+	if (ls->n_clients > ls->peak_clients)
+		ls->peak_clients = ls->n_clients;
+	if (ls->peak_clients - ls->n_clients < TRIM_AFTER_CLIENTS_GONE)
 		return;
 	malloc_trim(0);
-	peak = pooler.n_clients;
+	ls->peak_clients = ls->n_clients;
 }
 
 static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	struct loop_state *ls = w->data;
 	ev_tstamp now = ev_now(loop);
 	struct list *it;
 
-	expire_logins(now);
-	for (it = pooler.pools.next; it != &pooler.pools; it = it->next)
+	expire_logins(ls, now);
+	for (it = ls->pools.next; it != &ls->pools; it = it->next)
 		pool_janitor(list_entry(it, struct pool, node), now);
-	trim_after_mass_disconnect();
+	trim_after_mass_disconnect(ls);
 }
 
 static void pooler_shutdown(void)
 {
+	struct loop_state *ls = pooler.loop;
 	struct list *it;
 
 	if (pooler.shutting_down)
 		return;
 	pooler.shutting_down = true;
-	log_event(LOG_INFO, "pooler.shutdown", LOG_INT, "clients", (long long)pooler.n_clients,
+	log_event(LOG_INFO, "pooler.shutdown", LOG_INT, "clients", (long long)ls->n_clients,
 	          LOG_END);
 	listeners_close();
-	while (!list_empty(&pooler.login_clients))
-		client_close(list_entry(list_first(&pooler.login_clients), struct client, node),
+	while (!list_empty(&ls->login_clients))
+		client_close(list_entry(list_first(&ls->login_clients), struct client, node),
 		             "shutdown");
-	for (it = pooler.pools.next; it != &pooler.pools; it = it->next)
+	for (it = ls->pools.next; it != &ls->pools; it = it->next)
 		pool_shutdown(list_entry(it, struct pool, node));
 	/* Clients flushing their final error get CLOSING_GRACE, then the loop ends. */
-	ev_break(pooler.loop, EVBREAK_ALL);
+	ev_break(ls->ev, EVBREAK_ALL);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -373,18 +378,12 @@ static bool write_pidfile(const char *path)
 	return true;
 }
 
-void pooler_init_state(struct config *cfg)
+void pooler_init_state(struct config *cfg, struct ev_loop *ev)
 {
 	memset(&pooler, 0, sizeof(pooler));
 	pooler.cfg = cfg;
-	list_init(&pooler.pools);
-	list_init(&pooler.endpoints);
-	list_init(&pooler.clients);
-	list_init(&pooler.login_clients);
-	list_init(&pooler.closing_clients);
-	list_init(&pooler.dead_clients);
-	list_init(&pooler.dead_servers);
-	htab_init(&pooler.ps_registry);
+	loop_init(&main_loop, ev, cfg);
+	pooler.loop = &main_loop;
 }
 
 static bool load_auth_file(void)
@@ -410,17 +409,17 @@ static bool load_auth_file(void)
 	return true;
 }
 
-static void drain_closing(void)
+static void drain_closing(struct loop_state *ls)
 {
 	/* Give clients a moment to read their shutdown error, then close the rest. */
 	ev_tstamp deadline = ev_time() + 1.0;
 
-	while (!list_empty(&pooler.closing_clients) && ev_time() < deadline)
-		ev_run(pooler.loop, EVRUN_ONCE);
-	while (!list_empty(&pooler.closing_clients))
-		client_close(list_entry(list_first(&pooler.closing_clients), struct client, node),
+	while (!list_empty(&ls->closing_clients) && ev_time() < deadline)
+		ev_run(ls->ev, EVRUN_ONCE);
+	while (!list_empty(&ls->closing_clients))
+		client_close(list_entry(list_first(&ls->closing_clients), struct client, node),
 		             "shutdown");
-	on_reap(pooler.loop, &pooler.reaper, 0);
+	on_reap(ls->ev, &ls->reaper, 0);
 }
 
 /*
@@ -439,21 +438,23 @@ static void prewarm_pools(void)
 
 		if (db->user == NULL || min <= 0 || strcmp(db->name, "*") == 0)
 			continue;
-		p = pool_get(db, db->user, err, sizeof(err));
+		p = pool_get(pooler.loop, db, db->user, err, sizeof(err));
 		if (p != NULL)
-			pool_janitor(p, ev_now(pooler.loop));
+			pool_janitor(p, ev_now(pooler.loop->ev));
 	}
 }
 
 int pooler_run(struct config *cfg)
 {
+	struct ev_loop *ev = ev_default_loop(EVFLAG_AUTO);
+	struct loop_state *ls;
 	int status = 1;
 
-	pooler_init_state(cfg);
-	signal(SIGPIPE, SIG_IGN);
-	pooler.loop = ev_default_loop(EVFLAG_AUTO);
-	if (pooler.loop == NULL)
+	if (ev == NULL)
 		return 1;
+	pooler_init_state(cfg, ev);
+	ls = pooler.loop;
+	signal(SIGPIPE, SIG_IGN);
 	if (!load_auth_file())
 		goto out;
 	if (!listeners_open())
@@ -468,36 +469,34 @@ int pooler_run(struct config *cfg)
 			goto out_pidfile;
 		}
 	}
-	ev_prepare_init(&pooler.reaper, on_reap);
-	ev_prepare_start(pooler.loop, &pooler.reaper);
-	ev_timer_init(&pooler.janitor, on_janitor, JANITOR_INTERVAL, JANITOR_INTERVAL);
-	ev_timer_start(pooler.loop, &pooler.janitor);
+	ev_prepare_init(&ls->reaper, on_reap);
+	ls->reaper.data = ls;
+	ev_prepare_start(ev, &ls->reaper);
+	ev_timer_init(&ls->janitor, on_janitor, JANITOR_INTERVAL, JANITOR_INTERVAL);
+	ls->janitor.data = ls;
+	ev_timer_start(ev, &ls->janitor);
 	ev_signal_init(&pooler.sig_term, on_signal, SIGTERM);
 	ev_signal_init(&pooler.sig_int, on_signal, SIGINT);
 	ev_signal_init(&pooler.sig_hup, on_signal, SIGHUP);
-	ev_signal_start(pooler.loop, &pooler.sig_term);
-	ev_signal_start(pooler.loop, &pooler.sig_int);
-	ev_signal_start(pooler.loop, &pooler.sig_hup);
+	ev_signal_start(ev, &pooler.sig_term);
+	ev_signal_start(ev, &pooler.sig_int);
+	ev_signal_start(ev, &pooler.sig_hup);
 	prewarm_pools();
 	log_event(LOG_INFO, "pooler.start", LOG_STR, "config", cfg->path, LOG_STR, "pool_mode",
 	          config_pool_mode_name(cfg->pool_mode), LOG_INT, "pid", (long long)getpid(),
 	          LOG_END);
-	ev_run(pooler.loop, 0);
+	ev_run(ev, 0);
 	pooler_shutdown();
-	drain_closing();
+	drain_closing(ls);
 	observe_stop();
-	ev_prepare_stop(pooler.loop, &pooler.reaper);
-	ev_timer_stop(pooler.loop, &pooler.janitor);
-	while (!list_empty(&pooler.pools))
-		pool_free(list_entry(list_first(&pooler.pools), struct pool, node));
-	htab_release(&pooler.ps_registry);
-	pool_free_autodbs(); /* every entry went with its last client and server */
-	endpoint_free_all(&pooler.endpoints);
+	ev_prepare_stop(ev, &ls->reaper);
+	ev_timer_stop(ev, &ls->janitor);
+	loop_release(ls);
 	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0)
 		unlink(cfg->pidfile);
 	log_event(LOG_INFO, "pooler.stop", LOG_INT, "clients_accepted",
-	          (long long)pooler.stats.clients_accepted, LOG_INT, "statements",
-	          (long long)pooler.stats.statements, LOG_END);
+	          (long long)ls->stats.clients_accepted, LOG_INT, "statements",
+	          (long long)ls->stats.statements, LOG_END);
 	status = 0;
 	goto out_listeners;
 out_pidfile:

@@ -37,6 +37,7 @@ struct conn_io_ops;
 
 struct conn {
 	int fd;                       /* -1 when closed */
+	struct ev_loop *ev;           /* the loop its watchers run on */
 	const struct conn_io_ops *io; /* how bytes cross the socket (conn.h) */
 	void *io_state;               /* the transport's own state (a TLS session), owned by it */
 	bool io_wants_write;          /* the last read can go on only once the socket is writable */
@@ -130,6 +131,7 @@ struct ps_server {
 
 struct pool;
 struct server;
+struct loop_state; /* the event loop a connection lives on, see loop.h */
 struct scram_client;
 struct scram_server;
 struct scram_keys;
@@ -150,8 +152,9 @@ struct stmt_track {
 #define STMT_QUEUE_LEN 32 /* requests timed per client; more in one pipeline go untimed */
 
 struct client {
-	struct list node; /* on the list of its state (pooler or pool) */
-	struct list all;  /* on pooler.clients: every live client */
+	struct list node; /* on the list of its state (loop or pool) */
+	struct list all;  /* on its loop's clients: every live client */
+	struct loop_state *loop;
 	enum client_state state;
 	uint64_t id; /* pooler-local id, for logs and capture */
 	struct conn conn;
@@ -196,6 +199,7 @@ struct client {
 
 struct server {
 	struct list node; /* on its pool's list for its state */
+	struct loop_state *loop;
 	enum server_state state;
 	const struct server_query_ops *query_ops; /* the internal query running (SV_INTERNAL) */
 	void *query_arg;                          /* its callbacks' argument */
@@ -225,7 +229,8 @@ struct server {
 
 /* Servers and clients of one (database, user) pair. */
 struct pool {
-	struct list node;              /* on pooler.pools */
+	struct list node; /* on its loop's pools */
+	struct loop_state *loop;
 	const struct db_config *db;    /* owned by the config */
 	struct endpoint *primary;      /* where its servers connect (owned by the pooler) */
 	char user[NAME_MAX_LEN];       /* server login user */
@@ -281,44 +286,31 @@ struct listener {
 };
 
 /*
- * The process state: the one global of the pooler (pooler.c defines it). Owned
- * and touched by the event-loop thread only.
+ * The process state: the one global of the pooler (pooler.c defines it). It
+ * holds what is process-wide; what belongs to an event loop is in struct
+ * loop_state (loop.h), reached from each connection. Owned and touched by the
+ * event-loop thread only.
  */
 struct pooler {
 	struct config *cfg;
-	struct ev_loop *loop;
+	struct loop_state *loop; /* the one event loop (signals, listeners and start use it) */
 	struct listener listeners[POOLER_MAX_LISTENERS];
 	int n_listeners;
-	struct list pools;
-	struct list endpoints;       /* struct endpoint: every server address in use */
-	struct list clients;         /* every live client (cancel lookup, shutdown) */
-	struct list login_clients;   /* CL_STARTUP, CL_AUTH */
-	struct list closing_clients; /* CL_CLOSING: flushing a final error */
-	struct list dead_clients;    /* closed; freed by the reaper before the next poll */
-	struct list dead_servers;
-	int n_clients;
 	uint64_t next_id;
-	ev_prepare reaper;
-	ev_timer janitor;
 	ev_signal sig_term, sig_int, sig_hup;
 	bool shutting_down;
-	struct pooler_stats stats;
-	struct userlist *users;     /* auth_file contents, or NULL */
-	struct htab ps_registry;    /* Parse body -> struct ps_entry *, see prepared.c */
-	uint64_t ps_next_id;        /* last statement number handed out */
-	struct observer *observer;  /* the analysis thread (observe.c), or NULL */
-	struct db_config **autodbs; /* entries made from the "*" fallback, owned (pool.c) */
-	size_t n_autodbs;
+	struct userlist *users;    /* auth_file contents, or NULL */
+	struct observer *observer; /* the analysis thread (observe.c), or NULL */
 };
 
 extern struct pooler pooler;
 
 /*
- * Reset the process state for cfg: empty lists, no loop. pooler_run() does
- * this first; tests that drive pools and servers on a loop of their own
- * call it and then set pooler.loop.
+ * Reset the process state for cfg, with an empty loop state on ev.
+ * pooler_run() does this first; tests that drive pools and servers on a loop
+ * of their own call it with that loop.
  */
-void pooler_init_state(struct config *cfg);
+void pooler_init_state(struct config *cfg, struct ev_loop *ev);
 
 /* Run the pooler with cfg until SIGTERM/SIGINT. Returns an exit status. */
 int pooler_run(struct config *cfg);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
 #include "pooler/sqlscan.h"
@@ -38,20 +39,20 @@ struct ps_pending {
 	struct ps_entry *restore; /* Parse of a SQL DEALLOCATE: what client_name named */
 };
 
-/* ---- the process-wide registry ---- */
+/* ---- the registry of a loop ---- */
 
 static void entry_unref(struct ps_entry *e)
 {
 	if (--e->refs > 0)
 		return;
-	htab_del(&pooler.ps_registry, e->body, e->body_len);
+	htab_del(&e->loop->ps_registry, e->body, e->body_len);
 	free(e->body);
 	free(e);
 }
 
-static struct ps_entry *entry_get(const uint8_t *body, size_t len)
+static struct ps_entry *entry_get(struct loop_state *ls, const uint8_t *body, size_t len)
 {
-	struct ps_entry *e = htab_get(&pooler.ps_registry, body, len);
+	struct ps_entry *e = htab_get(&ls->ps_registry, body, len);
 
 	if (e != NULL)
 		return e;
@@ -63,9 +64,10 @@ static struct ps_entry *entry_get(const uint8_t *body, size_t len)
 		goto out_free;
 	memcpy(e->body, body, len);
 	e->body_len = len;
-	e->id = ++pooler.ps_next_id;
+	e->loop = ls;
+	e->id = ++ls->ps_next_id;
 	snprintf(e->name, sizeof(e->name), "pgscope_%llu", (unsigned long long)e->id);
-	if (!htab_put(&pooler.ps_registry, e->body, len, e))
+	if (!htab_put(&ls->ps_registry, e->body, len, e))
 		goto out_free_body;
 	return e;
 out_free_body:
@@ -75,9 +77,9 @@ out_free:
 	return NULL;
 }
 
-size_t ps_registry_size(void)
+size_t ps_registry_size(const struct loop_state *ls)
 {
-	return pooler.ps_registry.count;
+	return ls->ps_registry.count;
 }
 
 /* ---- client names ---- */
@@ -476,7 +478,7 @@ static enum ps_verdict on_parse(struct client *c, struct server *sv, const struc
 			return PS_FAIL;
 		return PS_REWRITTEN;
 	}
-	e = entry_get(rest, rest_len);
+	e = entry_get(c->loop, rest, rest_len);
 	if (e == NULL)
 		return PS_FAIL;
 	if (!client_map(&c->ps, name, e)) {

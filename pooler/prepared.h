@@ -4,7 +4,7 @@
  *
  * A client's named statements live on whichever server it used when it
  * prepared them, but in transaction mode its next transaction may land on
- * another server. So the pooler keeps, process-wide, one entry per distinct
+ * another server. So each event loop keeps one entry per distinct
  * (query text, parameter types), named "pgscope_N" on servers; each client
  * maps its own names to entries, and each server connection knows which
  * entries it has prepared (an LRU bounded by max_prepared_statements, with
@@ -31,8 +31,9 @@
 #include "pooler/htab.h"
 #include "pooler/pooler.h"
 
-/* A distinct statement shared by every client (owned by the registry). */
+/* A distinct statement shared by every client of a loop (owned by its registry). */
 struct ps_entry {
+	struct loop_state *loop; /* whose registry holds it */
 	uint64_t id;
 	char name[32]; /* server-side name, "pgscope_<id>" */
 	uint8_t *body; /* Parse body after the name: query NUL, int16 n, n OIDs */
@@ -100,7 +101,7 @@ bool ps_simple_query(struct client *c, const uint8_t *body, size_t len);
 /* A Sync or a Query went to sv: the pipeline segment it closes is complete. */
 void ps_segment_sent(struct server *sv);
 
-/* Statements known to the whole process (for stats and tests). */
-size_t ps_registry_size(void);
+/* Statements known to loop ls (for stats and tests). */
+size_t ps_registry_size(const struct loop_state *ls);
 
 #endif

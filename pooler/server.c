@@ -22,6 +22,7 @@
 #include "pooler/conn.h"
 #include "pooler/listen.h"
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
@@ -108,7 +109,7 @@ void server_set_state(struct server *sv, enum server_state st)
 		list_append(&p->login_servers, &sv->node);
 		break;
 	case SV_IDLE:
-		sv->last_used = ev_now(pooler.loop);
+		sv->last_used = ev_now(sv->conn.ev);
 		list_append(&p->idle_servers, &sv->node);
 		break;
 	case SV_ACTIVE:
@@ -118,7 +119,7 @@ void server_set_state(struct server *sv, enum server_state st)
 		list_append(&p->active_servers, &sv->node);
 		break;
 	case SV_CLOSING:
-		list_append(&pooler.dead_servers, &sv->node);
+		list_append(&sv->loop->dead_servers, &sv->node);
 		break;
 	case SV_FREE:
 	default:
@@ -200,7 +201,7 @@ struct server *server_connect(struct pool *p, struct endpoint *ep)
 	char err[256];
 	int fd;
 
-	endpoint_connecting(ep, ev_now(pooler.loop));
+	endpoint_connecting(ep, ev_now(p->loop->ev));
 	fd = server_open_socket(p->db, err, sizeof(err));
 	if (fd == -1) {
 		log_event(LOG_ERROR, "server.connect_failed", LOG_STR, "db", p->db->name, LOG_STR,
@@ -215,20 +216,21 @@ struct server *server_connect(struct pool *p, struct endpoint *ep)
 		return NULL;
 	}
 	list_init(&sv->node);
+	sv->loop = p->loop;
 	sv->id = pooler_next_id();
 	sv->pool = p;
 	sv->endpoint = ep;
-	sv->created = ev_now(pooler.loop);
+	sv->created = ev_now(sv->loop->ev);
 	sv->tx_status = 'I';
 	params_init(&sv->params);
 	params_init(&sv->defaults);
 	ps_server_init(&sv->ps);
-	conn_init(&sv->conn, fd, cfg->max_packet_size + PROTO_HDR, cfg->max_packet_size + 65536,
-	          server_on_read, server_on_write, sv);
+	conn_init(&sv->conn, sv->loop->ev, fd, cfg->max_packet_size + PROTO_HDR,
+	          cfg->max_packet_size + 65536, server_on_read, server_on_write, sv);
 	p->n_servers++;
-	pooler.stats.servers_opened++;
+	sv->loop->stats.servers_opened++;
 	server_set_state(sv, SV_CONNECTING);
-	ev_io_start(pooler.loop, &sv->conn.wio);
+	ev_io_start(sv->loop->ev, &sv->conn.wio);
 	log_event(LOG_DEBUG, "server.connecting", LOG_INT, "server", (long long)sv->id, LOG_STR,
 	          "db", p->db->name, LOG_STR, "user", p->user, LOG_END);
 	return sv;
@@ -272,7 +274,7 @@ static void server_connected(struct server *sv)
 	socklen_t len = sizeof(soerr);
 	char msg[256];
 
-	ev_io_stop(pooler.loop, &sv->conn.wio);
+	ev_io_stop(sv->loop->ev, &sv->conn.wio);
 	if (getsockopt(sv->conn.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
 		soerr = errno;
 	if (soerr != 0) {
@@ -485,7 +487,7 @@ static void server_login_done(struct server *sv)
 		free(sv->scram);
 		sv->scram = NULL;
 	}
-	endpoint_login_ok(sv->endpoint, ev_now(pooler.loop));
+	endpoint_login_ok(sv->endpoint, ev_now(sv->conn.ev));
 	params_copy(&sv->defaults, &sv->params);
 	params_copy(&p->server_params, &sv->params);
 	p->have_server_params = true;
@@ -724,7 +726,7 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 {
 	struct server *sv = owner;
 	struct client *c = sv->client;
-	ev_tstamp now = ev_now(pooler.loop);
+	ev_tstamp now = ev_now(sv->conn.ev);
 	struct proto_reader r;
 
 	bool pooled = sv->pool->mode != POOL_MODE_SESSION;
@@ -799,11 +801,12 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 	}
 }
 
-static const struct relay_ops active_ops = {
-    .needs_body = active_needs_body,
-    .on_msg = active_msg,
-    .max_len = 0, /* set from the config at first use */
-};
+void server_relay_ops_build(struct relay_ops *active, size_t max_len)
+{
+	active->needs_body = active_needs_body;
+	active->on_msg = active_msg;
+	active->max_len = max_len;
+}
 
 static bool server_release_due(const struct server *sv)
 {
@@ -815,16 +818,12 @@ static bool server_release_due(const struct server *sv)
 
 void server_relay(struct server *sv)
 {
-	static struct relay_ops ops;
+	const struct relay_ops *ops = &sv->loop->server_active_ops;
 	struct client *c = sv->client;
 	enum relay_result res;
 
-	if (ops.on_msg == NULL) {
-		ops = active_ops;
-		ops.max_len = pooler.cfg->max_packet_size;
-	}
 	for (;;) {
-		res = conn_relay(&sv->conn, &c->conn.out, &ops, sv);
+		res = conn_relay(&sv->conn, &c->conn.out, ops, sv);
 		if (!client_flush(c))
 			return; /* the client went away; it released this server */
 		if (res == RELAY_STOPPED && server_release_due(sv)) {

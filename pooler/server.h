@@ -8,6 +8,9 @@
 #ifndef PGSCOPE_POOLER_SERVER_H
 #define PGSCOPE_POOLER_SERVER_H
 
+#include <stddef.h>
+
+#include "pooler/conn.h"
 #include "pooler/pooler.h"
 
 /*
@@ -60,6 +63,12 @@ bool server_query(struct server *sv, const char *sql, const struct server_query_
 
 /* Relay what the server sent to its linked client. */
 void server_relay(struct server *sv);
+
+/*
+ * Fill the relay handler for server answers to a linked client, accepting
+ * bodies up to max_len whole (loop_apply_config()).
+ */
+void server_relay_ops_build(struct relay_ops *active, size_t max_len);
 
 /* The client drained its buffer: start reading from the server again. */
 void server_resume(struct server *sv);

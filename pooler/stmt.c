@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/observe.h"
 #include "pooler/proto.h"
 #include "pooler/stmt.h"
@@ -139,7 +140,7 @@ void stmt_ready(struct client *c, ev_tstamp now)
 
 void stmt_completed(const struct stmt_event *ev)
 {
-	pooler.stats.statements++;
+	ev->client->loop->stats.statements++;
 	ev->client->pool->traffic.queries++;
 	if (ev->client->server != NULL)
 		ev->client->server->endpoint->traffic.queries++;

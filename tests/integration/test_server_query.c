@@ -18,6 +18,7 @@
 
 #include "pooler/config.h"
 #include "pooler/log.h"
+#include "pooler/loop.h"
 #include "pooler/pool.h"
 #include "pooler/pooler.h"
 #include "pooler/server.h"
@@ -68,7 +69,7 @@ static bool run_until(const bool *flag)
 	ev_tstamp deadline = ev_time() + 10;
 
 	while (!*flag && ev_time() < deadline)
-		ev_run(pooler.loop, EVRUN_ONCE | EVRUN_NOWAIT);
+		ev_run(pooler.loop->ev, EVRUN_ONCE | EVRUN_NOWAIT);
 	return *flag;
 }
 
@@ -77,7 +78,7 @@ static bool run_until_idle(void)
 	ev_tstamp deadline = ev_time() + 10;
 
 	while (sv->state != SV_IDLE && ev_time() < deadline)
-		ev_run(pooler.loop, EVRUN_ONCE | EVRUN_NOWAIT);
+		ev_run(pooler.loop->ev, EVRUN_ONCE | EVRUN_NOWAIT);
 	return sv->state == SV_IDLE;
 }
 
@@ -105,9 +106,8 @@ static int group_setup(void **state)
 	}
 	remove(path);
 	log_setup(NULL, false, LOG_WARNING);
-	pooler_init_state(&cfg);
-	pooler.loop = ev_default_loop(0);
-	p = pool_get(config_find_db(&cfg, "postgres"), "postgres", err, sizeof(err));
+	pooler_init_state(&cfg, ev_default_loop(0));
+	p = pool_get(pooler.loop, config_find_db(&cfg, "postgres"), "postgres", err, sizeof(err));
 	if (p == NULL)
 		return -1;
 	sv = server_connect(p, p->primary);
