@@ -541,6 +541,34 @@ static void client_garbled_startup(struct client *c, const char *why)
 	client_close(c, why);
 }
 
+/* The encryption request bit of CODE (SSLRequest or GSSENCRequest). */
+static unsigned client_encryption_bit(uint32_t code)
+{
+	return code == PROTO_SSL_CODE ? CLIENT_ASKED_SSL : CLIENT_ASKED_GSSENC;
+}
+
+/* Whether the client has already asked for this kind of encryption. */
+static bool client_encryption_asked(const struct client *c, uint32_t code)
+{
+	return (c->encryption_asked & client_encryption_bit(code)) != 0;
+}
+
+/*
+ * The encryption negotiation step of the startup: an SSLRequest or a
+ * GSSENCRequest, each answered once, as PostgreSQL does (asking again is
+ * an unsupported protocol). The answer comes from what the listener can
+ * offer: plain sockets only for now, so 'N' and the client goes on in plain
+ * text in CL_STARTUP. A TLS transport answers 'S' for SSL and moves the
+ * client to its handshake before the startup packet. false if the client
+ * was closed.
+ */
+static bool client_negotiate_encryption(struct client *c, uint32_t code)
+{
+	c->encryption_asked |= client_encryption_bit(code);
+	pbuf_append(&c->conn.out, "N", 1);
+	return client_flush(c);
+}
+
 /* Startup phase: SSLRequest, GSSENCRequest, CancelRequest or StartupMessage. */
 static void client_handle_startup(struct client *c)
 {
@@ -556,15 +584,14 @@ static void client_handle_startup(struct client *c)
 		}
 		if (pbuf_len(in) < len)
 			return;
-		if (code == PROTO_SSL_CODE || code == PROTO_GSSENC_CODE) {
+		if ((code == PROTO_SSL_CODE || code == PROTO_GSSENC_CODE) &&
+		    !client_encryption_asked(c, code)) {
 			if (len != 8) {
 				client_garbled_startup(c, "invalid encryption request");
 				return;
 			}
 			pbuf_consume(in, len);
-			/* No TLS yet: 'N' and the client carries on in plain text. */
-			pbuf_append(&c->conn.out, "N", 1);
-			if (!client_flush(c))
+			if (!client_negotiate_encryption(c, code))
 				return;
 			continue;
 		}
@@ -576,8 +603,13 @@ static void client_handle_startup(struct client *c)
 			return;
 		}
 		if ((code >> 16) != 3) {
-			client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED,
-			            "unsupported frontend protocol");
+			/* Also a second SSLRequest or GSSENCRequest, as with PostgreSQL. */
+			char msg[96];
+
+			snprintf(msg, sizeof(msg),
+			         "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+			         code >> 16, code & 0xffff);
+			client_fail(c, SQLSTATE_FEATURE_NOT_SUPPORTED, msg);
 			return;
 		}
 		/*

@@ -64,6 +64,12 @@ enum client_state {
 	                not turn the close into a reset that destroys the error */
 };
 
+/* Encryption requests a client made during CL_STARTUP (client.c), as bits. */
+enum client_encryption_asked {
+	CLIENT_ASKED_SSL = 1,
+	CLIENT_ASKED_GSSENC = 2,
+};
+
 enum server_state {
 	SV_FREE = 0,    /* not in use */
 	SV_CONNECTING,  /* TCP/Unix connect in progress */
@@ -193,6 +199,7 @@ struct client {
 	                                  pool log in to the server */
 	uint8_t md5_salt[4];           /* salt sent with an md5 request */
 	int auth_step;                 /* progress within CL_AUTH */
+	unsigned encryption_asked;     /* CL_STARTUP: CLIENT_ASKED_* bits, each asked once */
 	uint32_t linger_skip;          /* CL_LINGER: bytes of an oversized message still to discard
 	                                  before the write side is shut */
 };

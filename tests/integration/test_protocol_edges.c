@@ -337,6 +337,78 @@ static void test_negotiate_protocol_version_first(void **state)
 	close(fd);
 }
 
+/* An 8-byte SSLRequest (80877103) or GSSENCRequest (80877104). */
+static void send_encryption_request(int fd, uint32_t code)
+{
+	uint32_t pkt[2] = {htonl(8), htonl(code)};
+
+	assert_true(harness_send_all(fd, pkt, sizeof(pkt)));
+}
+
+/* One byte of answer within 5 s; 0 on close or silence. */
+static char read_answer_byte(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char byte = 0;
+
+	if (poll(&p, 1, 5000) != 1 || recv(fd, &byte, 1, 0) != 1)
+		return 0;
+	return byte;
+}
+
+/*
+ * The encryption negotiation: SSLRequest and GSSENCRequest are each answered
+ * 'N' (no TLS or GSSAPI here), and the login goes on in plain text after both.
+ */
+static void test_encryption_requests_answered(void **state)
+{
+	char pkt[256];
+	size_t len = harness_startup_packet(pkt, sizeof(pkt), "postgres", "postgres");
+	int fd;
+	struct harness_msg m;
+	char type;
+
+	if (harness_direct_mode())
+		skip(); /* PostgreSQL built with GSSAPI answers 'G' and expects a handshake */
+	fd = harness_tcp_connect(ps.port);
+	assert_true(fd >= 0);
+	send_encryption_request(fd, 80877104u);
+	assert_int_equal(read_answer_byte(fd), 'N');
+	send_encryption_request(fd, 80877103u);
+	assert_int_equal(read_answer_byte(fd), 'N');
+	assert_true(harness_send_all(fd, pkt, len));
+	do {
+		assert_int_equal(harness_read_msg(fd, &m, 5000), 1);
+		type = m.type;
+		free(m.data);
+		assert_true(type != 'E');
+	} while (type != 'Z');
+	close(fd);
+}
+
+/* Asking for SSL a second time is an unsupported protocol, as PostgreSQL says. */
+static void test_second_ssl_request_refused(void **state)
+{
+	int fd = harness_tcp_connect(ps.port);
+	struct harness_msg m;
+	char code[8], text[160];
+
+	assert_true(fd >= 0);
+	send_encryption_request(fd, 80877103u);
+	assert_int_equal(read_answer_byte(fd), 'N');
+	send_encryption_request(fd, 80877103u);
+	assert_int_equal(harness_read_msg(fd, &m, 5000), 1);
+	assert_int_equal(m.type, 'E');
+	assert_true(harness_error_field(&m, 'C', code, sizeof(code)));
+	assert_string_equal(code, "0A000");
+	assert_true(harness_error_field(&m, 'M', text, sizeof(text)));
+	assert_string_equal(text,
+	                    "unsupported frontend protocol 1234.5679: server supports 3.0 to 3.0");
+	free(m.data);
+	assert_true(harness_wait_closed(fd, 5000));
+	close(fd);
+}
+
 /* Wait up to MS for FD to be closed by the peer; true if it closed with no byte sent. */
 static bool closed_silently(int fd, int ms)
 {
@@ -443,6 +515,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_large_value_from_server, check_alive),
 	    cmocka_unit_test_teardown(test_client_message_over_limit_gets_error, check_alive),
 	    cmocka_unit_test_teardown(test_negotiate_protocol_version_first, check_alive),
+	    cmocka_unit_test_teardown(test_encryption_requests_answered, check_alive),
+	    cmocka_unit_test_teardown(test_second_ssl_request_refused, check_alive),
 	    cmocka_unit_test_teardown(test_terminate_before_startup, check_alive),
 	    cmocka_unit_test_teardown(test_garbled_startup_is_silent, check_alive),
 	    cmocka_unit_test_teardown(test_terminated_backend_idle_in_transaction, check_alive),
