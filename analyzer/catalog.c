@@ -181,8 +181,9 @@ double catalog_table_rows(const struct catalog_table *t)
 		width += t->columns[i].width > 0 ? t->columns[i].width : CAT_DEFAULT_WIDTH;
 	/* A table this new may grow before the plan runs: the planner assumes 10 pages. */
 	int64_t pages = t->cur_pages < CAT_MIN_PAGES_NEW ? CAT_MIN_PAGES_NEW : t->cur_pages;
-	double per_page = (double)((CAT_BLCKSZ - CAT_PAGE_HEADER) / width);
-	return rint(per_page * (double)pages);
+	/* Whole rows per page, as the planner counts them (an integer division). */
+	int per_page = (CAT_BLCKSZ - CAT_PAGE_HEADER) / width;
+	return rint((double)per_page * (double)pages);
 }
 
 static bool in_set(const char *s, const char *const *cols, size_t n)
