@@ -148,7 +148,7 @@ bool client_flush(struct client *c)
 	enum conn_io r = conn_flush(&c->conn);
 
 	if (c->pool != NULL)
-		counts_bytes(&c->pool->traffic.bytes_out, queued - pbuf_len(&c->conn.out));
+		c->pool->traffic.bytes_out += queued - pbuf_len(&c->conn.out);
 
 	if (r == CONN_ERROR) {
 		client_close(c, "write to client failed");
@@ -329,7 +329,7 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	had = pbuf_len(&c->conn.in);
 	r = conn_fill(&c->conn, pooler.cfg->pkt_buf);
 	if (r == CONN_OK && c->pool != NULL)
-		counts_bytes(&c->pool->traffic.bytes_in, pbuf_len(&c->conn.in) - had);
+		c->pool->traffic.bytes_in += pbuf_len(&c->conn.in) - had;
 
 	if (r == CONN_AGAIN)
 		return;
@@ -948,12 +948,6 @@ static bool client_nothing_in_flight(const struct client *c)
 	return txn_settled(&c->txn) && stmt_in_flight(c) == 0;
 }
 
-/* Query, Sync and FunctionCall each end a segment the server answers with ReadyForQuery. */
-static bool request_closes_segment(uint8_t type)
-{
-	return type == 'Q' || type == 'S' || type == 'F';
-}
-
 /*
  * Session state that cannot follow the client from server to server (fx,
  * sqlscan_feature bits): logged once per client. A set_config() that is not
@@ -1128,7 +1122,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	if (!pooled)
 		return RELAY_FORWARD;
 	act = request_pooled(c, m);
-	if (request_closes_segment(m->type) && act == RELAY_FORWARD)
+	if (txn_closes_segment(m->type) && act == RELAY_FORWARD)
 		ps_segment_sent(c->server);
 	return act;
 }

@@ -10,8 +10,3 @@ void counts_wait(struct traffic_counts *t, double seconds)
 	if (seconds > t->wait_max)
 		t->wait_max = seconds;
 }
-
-void counts_bytes(uint64_t *counter, size_t n)
-{
-	*counter += n;
-}

@@ -25,7 +25,4 @@ struct traffic_counts {
 /* A client waited SECONDS for its server. */
 void counts_wait(struct traffic_counts *t, double seconds);
 
-/* Add N bytes to *counter: a helper for the many places that move bytes. */
-void counts_bytes(uint64_t *counter, size_t n);
-
 #endif

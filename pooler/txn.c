@@ -9,8 +9,7 @@ void txn_init(struct txn *t)
 	t->status = 'I';
 }
 
-/* Query, Sync and FunctionCall each end a segment the server answers with ReadyForQuery. */
-static bool closes_segment(uint8_t type)
+bool txn_closes_segment(uint8_t type)
 {
 	return type == 'Q' || type == 'S' || type == 'F';
 }
@@ -54,9 +53,9 @@ bool txn_request(struct txn *t, uint8_t type, double now, int timed)
 		t->id = ++t->count;
 		t->wrote = false;
 	}
-	if (txn_settled(t) && (closes_segment(type) || opens_batch(type)))
+	if (txn_settled(t) && (txn_closes_segment(type) || opens_batch(type)))
 		t->oldest_start = now;
-	if (closes_segment(type)) {
+	if (txn_closes_segment(type)) {
 		t->ready_due++;
 		t->batch_open = false;
 	} else if (opens_batch(type)) {

@@ -43,6 +43,9 @@ void txn_ready(struct txn *t, char status, double now);
 /* A CommandComplete with TAG: notes whether the statement wrote. */
 void txn_command_complete(struct txn *t, const char *tag);
 
+/* Query, Sync and FunctionCall each end a segment the server answers with ReadyForQuery. */
+bool txn_closes_segment(uint8_t type);
+
 /* true when the server owes this client nothing: no ReadyForQuery due, no batch open. */
 bool txn_settled(const struct txn *t);
 

@@ -972,3 +972,22 @@ bool harness_raw_login(int fd, const char *user, const char *database, int timeo
 			return false;
 	}
 }
+
+bool harness_run_driver(const char *const argv[], const char *name, int timeout_s)
+{
+	struct harness_run_result res;
+	bool ok;
+
+	if (!harness_run(argv, NULL, timeout_s, &res)) {
+		fprintf(stderr, "harness: could not run %s\n", name);
+		return false;
+	}
+	ok = !res.timed_out && res.exit_code == 0 && strstr(res.output, " 0 errors") != NULL;
+	if (ok)
+		printf("%s", res.output);
+	else
+		fprintf(stderr, "%s output (exit status %d%s):\n%s\n", name, res.exit_code,
+		        res.timed_out ? ", timed out" : "", res.output);
+	harness_run_result_free(&res);
+	return ok;
+}

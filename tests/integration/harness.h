@@ -144,6 +144,13 @@ bool harness_run(const char *const argv[], const char *input, int timeout_s,
 bool harness_run_signal(const char *const argv[], const char *input, int timeout_s,
                         int signal_after_ms, int sig, struct harness_run_result *res);
 
+/*
+ * Run a driver workload script (argv[0] looked up in PATH) for at most
+ * TIMEOUT_S seconds. True when it exited 0 and its summary says " 0 errors";
+ * its output is printed either way (to stderr, headed by NAME, on failure).
+ */
+bool harness_run_driver(const char *const argv[], const char *name, int timeout_s);
+
 /* Free the output of a run result. */
 void harness_run_result_free(struct harness_run_result *res);
 

@@ -256,18 +256,7 @@ static void test_pgbench_prepared(void **state)
 /* Run a driver workload script; it must exit 0 and report 0 errors. */
 static void run_driver(const char *const argv[], const char *name)
 {
-	struct harness_run_result res;
-
-	assert_true(harness_run(argv, NULL, 180, &res));
-	if (res.exit_code != 0 || strstr(res.output, " 0 errors") == NULL)
-		fprintf(stderr, "%s output (exit status %d):\n%s\n", name, res.exit_code,
-		        res.output);
-	else
-		printf("%s", res.output);
-	assert_false(res.timed_out);
-	assert_int_equal(res.exit_code, 0);
-	assert_non_null(strstr(res.output, " 0 errors"));
-	harness_run_result_free(&res);
+	assert_true(harness_run_driver(argv, name, 180));
 }
 
 static void test_psycopg(void **state)

@@ -261,12 +261,14 @@ static void test_large_value_from_server(void **state)
 static void test_client_message_over_limit_gets_error(void **state)
 {
 	size_t n = 4u * 1024u * 1024u;
-	char *sql = malloc(n + 64);
-	PGconn *conn = harness_connect(ps.port, NULL);
+	char *sql;
+	PGconn *conn;
 	PGresult *res;
 
 	if (harness_direct_mode())
 		skip(); /* PostgreSQL's own limit is 1 GB */
+	sql = malloc(n + 64);
+	conn = harness_connect(ps.port, NULL);
 	assert_non_null(sql);
 	assert_non_null(conn);
 	memcpy(sql, "SELECT length('", 15);

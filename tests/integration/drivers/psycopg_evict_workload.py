@@ -13,25 +13,16 @@ must fail with SQLSTATE 26000 and PostgreSQL's own message. Prints one summary
 line; exit status 0 only when there were no errors.
 """
 import sys
-import threading
 
 import psycopg
+
+from threaded_clients import check, run
 
 HOST, PORT, DBNAME = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 CLIENTS = int(sys.argv[4]) if len(sys.argv) > 4 else 4
 ROUNDS = int(sys.argv[5]) if len(sys.argv) > 5 else 30
 
 QUERIES = [f"SELECT %s::int + {k * 100} AS evict_{k}" for k in range(5)]
-
-errors = []
-statements = [0]
-lock = threading.Lock()
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
 
 def missing_name(conn, name):
     try:
@@ -69,24 +60,7 @@ def client(n):
                 done += 1
         missing_name(conn, f"_pg3_never_{n}")
         missing_name(conn, "_pg3_0")  # evicted and deallocated long ago
-    with lock:
-        statements[0] += done
+    return done
 
 
-def run(n):
-    try:
-        client(n)
-    except Exception as e:  # every failure is reported, none stops the others
-        with lock:
-            errors.append(f"client {n}: {type(e).__name__}: {e}")
-
-
-threads = [threading.Thread(target=run, args=(n,)) for n in range(CLIENTS)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-for e in errors:
-    print(e)
-print(f"psycopg {psycopg.__version__}: {CLIENTS} clients, {statements[0]} statements, {len(errors)} errors")
-sys.exit(1 if errors else 0)
+run(client, CLIENTS, f"psycopg {psycopg.__version__}")

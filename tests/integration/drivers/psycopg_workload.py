@@ -9,23 +9,14 @@ Every result is checked. Prints one summary line; exit status 0 only when
 there were no errors.
 """
 import sys
-import threading
 
 import psycopg
+
+from threaded_clients import check, run
 
 HOST, PORT, DBNAME = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 CLIENTS = int(sys.argv[4]) if len(sys.argv) > 4 else 6
 ROUNDS = int(sys.argv[5]) if len(sys.argv) > 5 else 40
-
-errors = []
-statements = [0]
-lock = threading.Lock()
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
 
 def client(n):
     who = f"psycopg-{n}"
@@ -51,24 +42,7 @@ def client(n):
             for k, cur in enumerate(curs):
                 check(cur.fetchone()[0] == 2 * k, "pipelined result")
             done += 5
-    with lock:
-        statements[0] += done
+    return done
 
 
-def run(n):
-    try:
-        client(n)
-    except Exception as e:  # every failure is reported, none stops the others
-        with lock:
-            errors.append(f"client {n}: {type(e).__name__}: {e}")
-
-
-threads = [threading.Thread(target=run, args=(n,)) for n in range(CLIENTS)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-for e in errors:
-    print(e)
-print(f"psycopg {psycopg.__version__}: {CLIENTS} clients, {statements[0]} statements, {len(errors)} errors")
-sys.exit(1 if errors else 0)
+run(client, CLIENTS, f"psycopg {psycopg.__version__}")
