@@ -115,6 +115,40 @@ struct catalog {
  */
 struct catalog *catalog_load_dsn(const char *dsn, char *err, size_t errlen);
 
+/*
+ * Building a snapshot from rows, however they arrive. Run the
+ * CATALOG_QUERIES queries (catalog_builder_query(0..)) in order, in one
+ * snapshot (CATALOG_SNAPSHOT_BEGIN ... COMMIT), hand each row to
+ * catalog_builder_row() as text values (NULL for SQL NULL) and end each
+ * query with catalog_builder_end(). catalog_builder_finish() returns the
+ * catalog (the caller frees it with catalog_free()) and frees the builder;
+ * catalog_builder_free() abandons one. Not thread-safe; one builder per load.
+ */
+struct catalog_builder;
+
+#define CATALOG_QUERIES        6
+#define CATALOG_QUERY_INDEXES  2 /* the query after which index pointers are final */
+#define CATALOG_SNAPSHOT_BEGIN "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+/* The SQL of query number QUERY (0 .. CATALOG_QUERIES-1), or NULL. */
+const char *catalog_builder_query(int query);
+
+/* A new, empty builder; NULL when out of memory. */
+struct catalog_builder *catalog_builder_new(void);
+
+/* One row of query QUERY with N columns; false when it is out of order, too narrow or OOM. */
+bool catalog_builder_row(struct catalog_builder *b, int query, int n, const char *const *values);
+
+/* Query QUERY has no more rows; false when out of order or out of memory. */
+bool catalog_builder_end(struct catalog_builder *b, int query);
+
+/* The catalog built, named SOURCE; NULL with a message in err. Frees b either way. */
+struct catalog *catalog_builder_finish(struct catalog_builder *b, const char *source, char *err,
+                                       size_t errlen);
+
+/* Abandon a build (NULL is ignored). */
+void catalog_builder_free(struct catalog_builder *b);
+
 /* Parse the JSON written by catalog_write_json(). NULL with err (incl. position) on error. */
 struct catalog *catalog_load_json(const char *text, size_t len, char *err, size_t errlen);
 

@@ -29,6 +29,7 @@ static void pq_open(void)
 	    {"PQresultStatus", (void **)&api.result_status},
 	    {"PQresultErrorMessage", (void **)&api.result_error_message},
 	    {"PQntuples", (void **)&api.ntuples},
+	    {"PQnfields", (void **)&api.nfields},
 	    {"PQgetvalue", (void **)&api.getvalue},
 	    {"PQgetisnull", (void **)&api.getisnull},
 	    {"PQclear", (void **)&api.clear},

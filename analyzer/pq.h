@@ -28,6 +28,7 @@ struct pq_api {
 	ExecStatusType (*result_status)(const PGresult *res);
 	char *(*result_error_message)(const PGresult *res);
 	int (*ntuples)(const PGresult *res);
+	int (*nfields)(const PGresult *res);
 	char *(*getvalue)(const PGresult *res, int row, int col);
 	int (*getisnull)(const PGresult *res, int row, int col);
 	void (*clear)(PGresult *res);
