@@ -912,8 +912,8 @@ static void note_texts(struct client *c, const struct relay_msg *m)
 		name = proto_read_str(&r);
 		query = proto_read_str(&r);
 		if (!r.bad)
-			text_ref_set(&c->stmt_texts, name, observe_text(query, strlen(query), &raw),
-			             0);
+			text_ref_set(&c->stmt_texts, name,
+			             observe_text(c->pool->scope, query, strlen(query), &raw), 0);
 		return;
 	}
 	case 'B':
@@ -1082,7 +1082,8 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 		client_txn_request(c, m->type, now);
 		if (observe_enabled()) {
 			uint64_t raw;
-			uint64_t h = observe_text((const char *)m->body, m->len, &raw);
+			uint64_t h =
+			    observe_text(c->pool->scope, (const char *)m->body, m->len, &raw);
 
 			stmt_begin(c, 'Q', now, h, raw); /* the literals are in the text */
 		} else {

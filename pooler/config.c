@@ -96,6 +96,8 @@ static const struct key_def main_keys[] = {
     {"sbuf_loopcnt", KEY_COUNT, F(sbuf_loopcnt), 0, 1000000},
     {"analyze", KEY_BOOL, F(analyze), 0, 0},
     {"analyze_max_bytes", KEY_SIZE, F(analyze_max_bytes), 1, GIB},
+    {"catalog_refresh", KEY_TIME, F(catalog_refresh), 0, CONFIG_TIME_MAX_MS},
+    {"analyze_user", KEY_STR, F(analyze_user), 0, 0},
     {"capture", KEY_BOOL, F(capture), 0, 0},
     {"capture_dir", KEY_PATH, F(capture_dir), 0, 0},
     {"capture_compress", KEY_BOOL, F(capture_compress), 0, 0},
@@ -1458,6 +1460,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->sbuf_loopcnt = 5;
 	cfg->analyze = true;
 	cfg->analyze_max_bytes = 65536;
+	cfg->catalog_refresh = 300000;
 	cfg->capture_max_bytes = 64 * MIB;
 	cfg->capture_max_age = 3600000;
 	cfg->capture_queue_size = 8 * MIB;
@@ -1510,6 +1513,7 @@ void config_free(struct config *cfg)
 	list_free(cfg->ignore_startup_parameters);
 	list_free(cfg->track_extra_parameters);
 	free(cfg->capture_dir);
+	free(cfg->analyze_user);
 	free(cfg->logfile);
 	free(cfg->pidfile);
 	for (size_t i = 0; i < cfg->n_dbs; i++)

@@ -132,6 +132,9 @@ struct config {
 	/* analysis and capture */
 	bool analyze;              /* default true */
 	size_t analyze_max_bytes;  /* default 65536 */
+	int catalog_refresh;       /* ms between schema snapshots per database, default 300000;
+	                              0 = one at start (and after DDL) only */
+	char *analyze_user;        /* server user whose pools read the schema; NULL = any pool's */
 	bool capture;              /* default false */
 	char *capture_dir;         /* default NULL */
 	bool capture_compress;     /* gzip capture files, default false */

@@ -37,6 +37,7 @@ struct loop_state {
 	ev_timer janitor;
 	struct pooler_stats stats;
 	struct htab ps_registry;    /* Parse body -> struct ps_entry *, see prepared.c */
+	struct htab schemas;        /* database name -> struct schema_db *, see schema.c */
 	uint64_t ps_next_id;        /* last statement number handed out */
 	struct db_config **autodbs; /* entries made from the "*" fallback, owned (pool.c) */
 	size_t n_autodbs;

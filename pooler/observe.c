@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "analyzer/cache.h"
+#include "analyzer/catalog.h"
 #include "analyzer/engine.h"
 #include "analyzer/parse.h"
 #include "analyzer/rule.h"
@@ -42,13 +43,21 @@ struct obs_stmt {
 	char sqlstate[6];
 };
 
-/* A new text as queued. */
+/* A new text as queued, or a schema snapshot for the texts after it. */
 struct obs_text {
 	struct obs_text *next;
 	uint64_t hash;
-	bool reset; /* the event loop forgot every text: so does the thread */
+	uint64_t db;             /* the scope's database (0: none) */
+	struct catalog *catalog; /* not NULL: this is a snapshot of db's schema, owned */
+	bool reset;              /* the event loop forgot every text: so does the thread */
 	size_t len;
 	char sql[]; /* NUL-terminated */
+};
+
+/* A database's schema snapshot on the thread, and the analyses made against it. */
+struct obs_db {
+	struct catalog *catalog;
+	struct analysis_cache *cache;
 };
 
 /* What the thread knows of a text. */
@@ -79,6 +88,8 @@ struct observer {
 	struct traffic *traffic;
 	struct htab results;  /* text hash -> struct obs_result * */
 	struct htab reported; /* rule id + fingerprint already logged */
+	struct htab dbs;      /* scope db -> struct obs_db *: the latest snapshot */
+	struct htab flagged;  /* scope db + fingerprint -> rules last logged (char *, owned) */
 	bool capture;
 	bool literals;
 	/* counters (atomic) */
@@ -121,7 +132,7 @@ static void count(uint64_t *counter)
 static void enqueue_text(struct observer *o, struct obs_text *t)
 {
 	pthread_mutex_lock(&o->lock);
-	if (!t->reset && o->text_bytes + t->len > OBS_TEXT_BYTES) {
+	if (!t->reset && t->catalog == NULL && o->text_bytes + t->len > OBS_TEXT_BYTES) {
 		pthread_mutex_unlock(&o->lock);
 		htab_del(&o->known, &t->hash, sizeof(t->hash)); /* try again next time */
 		free(t);
@@ -242,7 +253,18 @@ static uint64_t text_shape(const char *sql, size_t len)
 	return h ? h : 1;
 }
 
-uint64_t observe_text(const char *sql, size_t len, uint64_t *raw_hash)
+/* Texts of another database or schema snapshot get another key. */
+static uint64_t scope_mix(uint64_t h, const struct observe_scope *scope)
+{
+	if (scope == NULL)
+		return h;
+	h ^= scope->db * 0x9e3779b97f4a7c15ull;
+	h ^= (scope->generation + 1) * 0xc2b2ae3d27d4eb4full;
+	return h ? h : 1;
+}
+
+uint64_t observe_text(const struct observe_scope *scope, const char *sql, size_t len,
+                      uint64_t *raw_hash)
 {
 	struct observer *o = obs_state();
 	struct obs_text *t;
@@ -261,6 +283,7 @@ uint64_t observe_text(const char *sql, size_t len, uint64_t *raw_hash)
 		h = text_shape(sql, len);
 	if (h == 0)
 		h = *raw_hash ? *raw_hash : 1;
+	h = scope_mix(h, scope);
 	if (htab_get(&o->known, &h, sizeof(h)) != NULL)
 		return h;
 	if (o->known.count >= OBS_KNOWN_MAX) {
@@ -283,12 +306,33 @@ uint64_t observe_text(const char *sql, size_t len, uint64_t *raw_hash)
 		return h;
 	t->next = NULL;
 	t->hash = h;
+	t->db = scope != NULL ? scope->db : 0;
+	t->catalog = NULL;
 	t->reset = false;
 	t->len = len;
 	memcpy(t->sql, sql, len);
 	t->sql[len] = 0;
 	enqueue_text(o, t);
 	return h;
+}
+
+void observe_catalog(uint64_t db, struct catalog *cat)
+{
+	struct observer *o = obs_state();
+	struct obs_text *t;
+
+	if (o == NULL) {
+		catalog_free(cat);
+		return;
+	}
+	t = calloc(1, sizeof(*t) + 1);
+	if (t == NULL) {
+		catalog_free(cat);
+		return;
+	}
+	t->db = db;
+	t->catalog = cat;
+	enqueue_text(o, t);
 }
 
 /* The command word of a tag: "INSERT 0 1" -> "INSERT", "CREATE TABLE" stays. */
@@ -356,33 +400,120 @@ static void result_free(void *value, void *arg)
 	(void)arg;
 }
 
-static void log_findings(struct observer *o, const struct analysis *a, const char *sql)
+static void free_entry(void *value, void *arg)
 {
-	char rules[256];
+	free(value);
+	(void)arg;
+}
+
+/* The ids of a's findings, comma-separated, into rules ("" when none). */
+static void finding_ids(const struct analysis *a, char *rules, size_t size)
+{
 	size_t used = 0;
 
 	rules[0] = 0;
-	for (size_t i = 0; i < a->n_findings && used + 2 < sizeof(rules); i++) {
-		int n = snprintf(rules + used, sizeof(rules) - used, "%s%s", used ? "," : "",
+	for (size_t i = 0; i < a->n_findings && used + 2 < size; i++) {
+		int n = snprintf(rules + used, size - used, "%s%s", used ? "," : "",
 		                 a->findings[i].rule_id);
 
 		if (n < 0)
 			break;
 		used += (size_t)n;
 	}
-	count(&o->stats.flagged);
-	log_event(LOG_INFO, "query.flagged", LOG_STR, "fingerprint", a->fingerprint_hex, LOG_STR,
-	          "rules", rules, LOG_STR, "severity", severity_name(analysis_max_severity(a)),
-	          LOG_STR, "message", a->findings[0].message, LOG_STR, "query",
-	          a->normalized ? a->normalized : sql, LOG_END);
+}
+
+/*
+ * Log a text's findings when they differ from what was last logged for its
+ * fingerprint in its database: a new snapshot (an index created) can clear
+ * a finding, which is logged too, and an unchanged one is not repeated.
+ */
+static void log_findings(struct observer *o, uint64_t db, const struct analysis *a, const char *sql)
+{
+	uint64_t key[2] = {db, a->fingerprint};
+	char rules[256];
+	char *before, *copy;
+
+	finding_ids(a, rules, sizeof(rules));
+	before = htab_get(&o->flagged, key, sizeof(key));
+	if ((before == NULL && rules[0] == 0) || (before != NULL && strcmp(before, rules) == 0))
+		return;
+	if (before == NULL && o->flagged.count >= OBS_KNOWN_MAX) {
+		htab_foreach(&o->flagged, free_entry, NULL); /* bounded: start over */
+		htab_release(&o->flagged);
+	}
+	copy = strdup(rules);
+	if (copy == NULL)
+		return;
+	if (rules[0] == 0) {
+		log_event(LOG_INFO, "query.cleared", LOG_STR, "fingerprint", a->fingerprint_hex,
+		          LOG_STR, "rules_before", before, LOG_STR, "query",
+		          a->normalized ? a->normalized : sql, LOG_END);
+	} else {
+		count(&o->stats.flagged);
+		log_event(LOG_INFO, "query.flagged", LOG_STR, "fingerprint", a->fingerprint_hex,
+		          LOG_STR, "rules", rules, LOG_STR, "severity",
+		          severity_name(analysis_max_severity(a)), LOG_STR, "message",
+		          a->findings[0].message, LOG_STR, "query",
+		          a->normalized ? a->normalized : sql, LOG_END);
+	}
+	free(before);
+	htab_put(&o->flagged, key, sizeof(key), copy);
+}
+
+static void obs_db_free(void *value, void *arg)
+{
+	struct obs_db *d = value;
+
+	catalog_free(d->catalog);
+	if (d->cache != NULL)
+		analysis_cache_free(d->cache);
+	free(d);
+	(void)arg;
+}
+
+/* A new schema snapshot for t->db: texts analysed from now on use it. */
+static void install_catalog(struct observer *o, struct obs_text *t)
+{
+	struct obs_db *d = htab_get(&o->dbs, &t->db, sizeof(t->db));
+
+	if (d == NULL) {
+		d = calloc(1, sizeof(*d));
+		if (d == NULL) {
+			catalog_free(t->catalog);
+			t->catalog = NULL;
+			return;
+		}
+		htab_put(&o->dbs, &t->db, sizeof(t->db), d);
+	}
+	catalog_free(d->catalog);
+	if (d->cache != NULL)
+		analysis_cache_free(d->cache);
+	d->catalog = t->catalog;
+	d->cache = analysis_cache_new(10000, 16u * 1024 * 1024);
+	t->catalog = NULL;
+}
+
+/* The analysis of t, against its database's latest snapshot when there is one. */
+static const struct analysis *analyze_text(struct observer *o, const struct obs_text *t)
+{
+	struct analyze_options opts = {.max_bytes = o->max_bytes};
+	struct obs_db *d = t->db ? htab_get(&o->dbs, &t->db, sizeof(t->db)) : NULL;
+
+	if (d != NULL && d->cache != NULL)
+		return analysis_cache_analyze(d->cache, t->sql, t->len, d->catalog, o->rules,
+		                              &opts);
+	return analysis_cache_analyze(o->cache, t->sql, t->len, NULL, o->rules, &opts);
 }
 
 static void process_text(struct observer *o, struct obs_text *t)
 {
-	struct analyze_options opts = {.max_bytes = o->max_bytes};
 	const struct analysis *a = NULL;
 	struct obs_result *r;
 
+	if (t->catalog != NULL) {
+		install_catalog(o, t);
+		return;
+	}
 	if (t->reset) {
 		htab_foreach(&o->results, result_free, NULL);
 		htab_release(&o->results);
@@ -392,13 +523,12 @@ static void process_text(struct observer *o, struct obs_text *t)
 	if (r == NULL)
 		return;
 	if (t->len > 0)
-		a = analysis_cache_analyze(o->cache, t->sql, t->len, NULL, o->rules, &opts);
+		a = analyze_text(o, t);
 	count(&o->stats.analyzed);
 	if (a != NULL && a->status == PARSE_OK) {
 		r->fingerprint = a->fingerprint;
 		r->normalized = a->normalized ? strdup(a->normalized) : NULL;
-		if (a->n_findings > 0)
-			log_findings(o, a, t->sql);
+		log_findings(o, t->db, a, t->sql);
 	}
 	if (o->literals && t->len > 0)
 		r->text = strdup(t->sql);
@@ -536,6 +666,7 @@ static void *observer_main(void *arg)
 			struct obs_text *next = texts->next;
 
 			process_text(o, texts);
+			catalog_free(texts->catalog); /* a snapshot left over when stopping */
 			free(texts);
 			texts = next;
 		}
@@ -586,6 +717,10 @@ static void observer_free(struct observer *o)
 	htab_foreach(&o->results, result_free, NULL);
 	htab_release(&o->results);
 	htab_release(&o->reported);
+	htab_foreach(&o->dbs, obs_db_free, NULL);
+	htab_release(&o->dbs);
+	htab_foreach(&o->flagged, free_entry, NULL);
+	htab_release(&o->flagged);
 	htab_release(&o->known);
 	pthread_mutex_destroy(&o->lock);
 	pthread_cond_destroy(&o->wake);

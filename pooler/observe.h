@@ -42,12 +42,34 @@ void observe_stop(void);
 bool observe_enabled(void);
 
 /*
- * Event loop: the key of a statement text, queuing the text for analysis
- * the first time its key is seen. Texts that differ only in literal values
- * share a key. *raw_hash gets a hash of the exact text (for telling
- * parameter values apart). A trailing NUL is ignored.
+ * Which schema a text is analysed against: its database, and how many
+ * snapshots of that database's schema were handed over (see schema.h). A
+ * text is analysed again when either changes.
  */
-uint64_t observe_text(const char *sql, size_t len, uint64_t *raw_hash);
+struct observe_scope {
+	uint64_t db;         /* hash of the database name */
+	uint64_t generation; /* schema snapshots of it handed over so far */
+};
+
+/*
+ * Event loop: the key of a statement text in SCOPE (NULL: no schema),
+ * queuing the text for analysis the first time its key is seen. Texts that
+ * differ only in literal values share a key. *raw_hash gets a hash of the
+ * exact text (for telling parameter values apart). A trailing NUL is
+ * ignored.
+ */
+uint64_t observe_text(const struct observe_scope *scope, const char *sql, size_t len,
+                      uint64_t *raw_hash);
+
+struct catalog;
+
+/*
+ * Event loop: the schema snapshot CAT of database DB (a struct observe_scope
+ * db), for texts queued after it. Ownership passes to the analysis thread,
+ * which frees the snapshot it replaces; CAT is freed at once when analysis
+ * is off.
+ */
+void observe_catalog(uint64_t db, struct catalog *cat);
 
 /* Event loop: a statement completed (see stmt_completed()). */
 void observe_statement(const struct stmt_event *ev);

@@ -23,6 +23,7 @@
 #include "pooler/loop.h"
 #include "pooler/observe.h"
 #include "pooler/pool.h"
+#include "pooler/schema.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
 #include "pooler/userlist.h"
@@ -323,8 +324,10 @@ static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
 	struct list *it;
 
 	expire_logins(ls, now);
-	for (it = ls->pools.next; it != &ls->pools; it = it->next)
+	for (it = ls->pools.next; it != &ls->pools; it = it->next) {
 		pool_janitor(list_entry(it, struct pool, node), now);
+		schema_janitor(list_entry(it, struct pool, node), now);
+	}
 	trim_after_mass_disconnect(ls);
 }
 

@@ -143,6 +143,8 @@ struct scram_server;
 struct scram_keys;
 struct userlist;
 struct observer;
+struct schema_db;
+struct observe_scope;
 
 /* One request in flight, for timing and the completed-statement hook (stmt.c). */
 struct stmt_track {
@@ -238,9 +240,11 @@ struct server {
 struct pool {
 	struct list node; /* on its loop's pools */
 	struct loop_state *loop;
-	const struct db_config *db;    /* owned by the config */
-	struct endpoint *primary;      /* where its servers connect (owned by the pooler) */
-	char user[NAME_MAX_LEN];       /* server login user */
+	const struct db_config *db;        /* owned by the config */
+	struct endpoint *primary;          /* where its servers connect (owned by the pooler) */
+	struct schema_db *schema;          /* its database's schema snapshots (owned by the loop) */
+	const struct observe_scope *scope; /* in schema: what its texts are analysed against */
+	char user[NAME_MAX_LEN];           /* server login user */
 	char password[256];            /* server password or auth_file secret ("" if none known) */
 	struct scram_keys *scram_keys; /* ClientKey from a client's SCRAM login, owned, or NULL */
 	struct server *listen_server;  /* listening connection for its clients' LISTENs, or NULL */

@@ -925,6 +925,8 @@ void server_close(struct server *sv, const char *reason)
 
 	if (sv->state == SV_CLOSING || sv->state == SV_FREE)
 		return;
+	if (sv->state == SV_INTERNAL && sv->query_ops != NULL && sv->query_ops->on_close != NULL)
+		sv->query_ops->on_close(sv, sv->query_arg);
 	if (sv->client != NULL) {
 		sv->client->server = NULL;
 		sv->client = NULL;

@@ -48,6 +48,11 @@ struct server_query_ops {
 	 * on (hands it out, idles it, runs another query or closes it).
 	 */
 	void (*on_done)(struct server *sv, void *arg, bool failed);
+	/*
+	 * The server is being closed while the query runs: on_done will not
+	 * come. May be NULL. Must not touch the server after returning.
+	 */
+	void (*on_close)(struct server *sv, void *arg);
 };
 
 /* Columns of one row an internal query can hand over; wider rows are an error. */

@@ -7,6 +7,7 @@
 #include "pooler/loop.h"
 #include "pooler/observe.h"
 #include "pooler/proto.h"
+#include "pooler/schema.h"
 #include "pooler/stmt.h"
 
 void stmt_begin(struct client *c, char kind, ev_tstamp now, uint64_t text_hash,
@@ -145,6 +146,7 @@ void stmt_completed(const struct stmt_event *ev)
 	if (ev->client->server != NULL)
 		ev->client->server->endpoint->traffic.queries++;
 	observe_statement(ev);
+	schema_statement_done(ev->client->pool, ev->tag, ev->end);
 	if (!log_enabled(LOG_DEBUG))
 		return;
 	log_event(LOG_DEBUG, "statement.done", LOG_INT, "client", (long long)ev->client->id,

@@ -27,6 +27,8 @@
 
 static const struct rule_option missing_pagination_options[] = {
     {"min_rows", 10000, 0, 1e15, "tables with fewer estimated rows are never flagged"},
+    {"min_result_rows", 1000, 0, 1e15,
+     "a table whose filters are estimated to keep fewer rows than this is not flagged"},
     {"max_groups", 1000, 1, 1e15,
      "GROUP BY/DISTINCT over columns with at most this many value combinations is bounded"},
 };
@@ -35,6 +37,7 @@ struct mp_result {
 	int *budget;       /* SELECT levels still allowed to be examined (shared) */
 	const char *table; /* a large table read without bound */
 	double rows;       /* its estimated rows, -1 unknown */
+	double kept;       /* of those, the rows its filters are estimated to keep, -1 unknown */
 	int location;
 };
 
@@ -95,10 +98,15 @@ static bool mp_rel_unbounded(struct rule_ctx *ctx, const struct ia_query *q, siz
 	switch (r->kind) {
 	case IA_REL_TABLE: {
 		double rows = ia_table_rows(r->table);
+		double kept = rows >= 0 ? rows * ia_rel_filter_selectivity(q, (int)i) : -1;
 		if (pinned[i] || (rows >= 0 && rows < rule_option(ctx, "min_rows")))
+			return false;
+		/* What the client gets is what the filters keep, not the table. */
+		if (kept >= 0 && kept < rule_option(ctx, "min_result_rows"))
 			return false;
 		res->table = r->table->name;
 		res->rows = rows;
+		res->kept = kept;
 		res->location = r->location;
 		return true;
 	}
@@ -107,6 +115,7 @@ static bool mp_rel_unbounded(struct rule_ctx *ctx, const struct ia_query *q, siz
 			return false;
 		res->table = r->name;
 		res->rows = -1;
+		res->kept = -1;
 		res->location = r->location;
 		return true;
 	case IA_REL_CTE:
@@ -172,14 +181,16 @@ static bool mp_unbounded(struct rule_ctx *ctx, const struct walk_scope *scope,
 static void missing_pagination_query(struct rule_ctx *ctx, const struct walk_scope *scope)
 {
 	int budget = MP_BUDGET;
-	struct mp_result res = {&budget, NULL, -1, -1};
+	struct mp_result res = {&budget, NULL, -1, -1, -1};
 
 	if (scope->kind != WALK_SCOPE_TOP || !scope->select || scope->select->into_clause)
 		return;
 	if (!mp_unbounded(ctx, scope, scope->select, 0, &res))
 		return;
-	char size[64];
-	if (res.rows >= 0)
+	char size[96];
+	if (res.rows >= 0 && res.kept >= 0 && res.kept < res.rows * 0.999)
+		snprintf(size, sizeof(size), "about %.0f of %.0f rows", res.kept, res.rows);
+	else if (res.rows >= 0)
 		snprintf(size, sizeof(size), "%.0f rows", res.rows);
 	else
 		snprintf(size, sizeof(size), "size unknown");

@@ -146,7 +146,7 @@ ALTER TABLE users ADD COLUMN IF NOT EXISTS locale text;
 -- expect: missing-pagination
 SELECT id, email, username FROM users WHERE plan_id = 1;
 
--- expect: select-star, missing-pagination
+-- expect: select-star
 SELECT * FROM comments WHERE product_id = $1;
 
 -- expect: unindexed-filter, nondeterministic-pagination
