@@ -61,6 +61,8 @@ struct logread_stmt {
 struct logread_query {
 	uint64_t fingerprint;
 	const char *query;
+	const char *rules; /* rule ids the pooler raised on its text as sent, comma-separated;
+	                      NULL when the capture does not say */
 };
 
 /* Statements the pooler completed but could not capture (capture "lost" records). */

@@ -173,6 +173,8 @@ static int parse_line(struct logread *r, char *line, size_t len, struct logread_
 			version = int_or(&v, 0);
 		} else if (key[0] == 'q' && strcmp(key, "query") == 0) {
 			ev->query.query = str_or_null(&v);
+		} else if (key[0] == 'r' && strcmp(key, "rules") == 0) {
+			ev->query.rules = str_or_null(&v);
 		} else if (!lost_member(&ev->lost, key, &v)) {
 			stmt_member(st, key, &v);
 		}

@@ -307,11 +307,13 @@ static char *dup_bounded(const char *s)
 	return d;
 }
 
-void report_add_query(struct report *r, uint64_t fingerprint, const char *query)
+void report_add_query(struct report *r, uint64_t fingerprint, const char *query, const char *rules)
 {
 	struct report_fp *e = fp_find(r, fingerprint, true);
 	if (e && !e->query)
 		e->query = dup_bounded(query);
+	if (e && !e->rules && rules)
+		e->rules = dup_bounded(rules);
 }
 
 /* Fingerprint (and on first sight, normalized text) of a log statement's text. */
@@ -588,7 +590,7 @@ int report_add_file(struct report *r, const char *path, char *err, size_t errsiz
 	int rc;
 	while ((rc = logread_next(lr, &ev)) > 0) {
 		if (ev.kind == LOGREAD_QUERY)
-			report_add_query(r, ev.query.fingerprint, ev.query.query);
+			report_add_query(r, ev.query.fingerprint, ev.query.query, ev.query.rules);
 		else if (ev.kind == LOGREAD_LOST)
 			add_lost(r, &ev.lost);
 		else
@@ -632,8 +634,10 @@ void report_free(struct report *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n_fps; i++)
+	for (size_t i = 0; i < r->n_fps; i++) {
 		free(r->fps[i].query);
+		free(r->fps[i].rules);
+	}
 	for (size_t i = 0; i < r->n_findings; i++) {
 		free(r->findings[i].message);
 		free(r->findings[i].suggestion);
@@ -705,16 +709,59 @@ static bool add_finding(struct report *r, const struct report_fp *fp, const stru
 	return true;
 }
 
-static void analyze_fingerprints(struct report *r)
+/* Is ID one of the comma-separated ids in LIST? */
+static bool id_listed(const char *list, const char *id)
 {
-	for (size_t i = 0; i < r->n_fps; i++) {
-		const struct report_fp *fp = &r->fps[i];
-		if (!fp->query)
-			continue;
-		struct analysis *a =
-		    analyze_sql(fp->query, strlen(fp->query), r->opts.catalog, r->opts.rules, NULL);
-		if (!a)
-			continue;
+	size_t n = strlen(id);
+
+	for (const char *p = list; p != NULL && *p != 0;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (len == n && strncmp(p, id, n) == 0)
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
+
+/*
+ * Whose verdict counts for RULE on fp: the pooler's, recorded on the text as
+ * sent, when the rule judges literal values (the normalized text has $n in
+ * their place) or needs a schema the report was not given; else the
+ * report's own analysis of the normalized text.
+ */
+static bool verdict_recorded(const struct report *r, const struct report_fp *fp,
+                             const struct rule *rule)
+{
+	if (fp->rules == NULL || rule == NULL)
+		return false;
+	return rule->judges_literals || (rule->needs_schema && r->opts.catalog == NULL);
+}
+
+/* A finding the pooler recorded that the normalized text cannot show. */
+static void add_recorded(struct report *r, const struct report_fp *fp, const struct rule *rule)
+{
+	struct finding f = {.rule_id = rule->id};
+	char msg[512];
+
+	f.severity = rule_config_severity(r->opts.rules, rule);
+	if (f.severity == SEVERITY_OFF)
+		return;
+	snprintf(msg, sizeof(msg), "%s (raised by the pooler on the statement as sent: %s)",
+	         rule->summary,
+	         rule->judges_literals ? "its values are not in the capture"
+	                               : "with the live schema");
+	f.message = msg;
+	add_finding(r, fp, &f);
+}
+
+static void analyze_one(struct report *r, const struct report_fp *fp)
+{
+	struct analysis *a =
+	    analyze_sql(fp->query, strlen(fp->query), r->opts.catalog, r->opts.rules, NULL);
+
+	if (a != NULL) {
 		for (size_t k = 0; k < a->n_findings; k++) {
 			const struct finding *f = &a->findings[k];
 			/* Engine findings are about the text, not the traffic: a normalized
@@ -722,9 +769,31 @@ static void analyze_fingerprints(struct report *r)
 			if (strcmp(f->rule_id, ENGINE_RULE_SYNTAX_ERROR) == 0 ||
 			    strcmp(f->rule_id, ENGINE_RULE_UNUSED_SUPPRESSION) == 0)
 				continue;
+			if (verdict_recorded(r, fp, rule_find(f->rule_id)) &&
+			    !id_listed(fp->rules, f->rule_id))
+				continue; /* the text as sent did not raise it */
 			add_finding(r, fp, f);
 		}
-		analysis_free(a);
+	}
+	for (size_t k = 0; rule_registry[k] != NULL; k++) {
+		const struct rule *rule = rule_registry[k];
+		bool found = false;
+
+		if (!verdict_recorded(r, fp, rule) || !id_listed(fp->rules, rule->id))
+			continue;
+		for (size_t j = 0; a != NULL && j < a->n_findings && !found; j++)
+			found = strcmp(a->findings[j].rule_id, rule->id) == 0;
+		if (!found)
+			add_recorded(r, fp, rule);
+	}
+	analysis_free(a);
+}
+
+static void analyze_fingerprints(struct report *r)
+{
+	for (size_t i = 0; i < r->n_fps; i++) {
+		if (r->fps[i].query != NULL)
+			analyze_one(r, &r->fps[i]);
 	}
 }
 

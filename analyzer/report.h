@@ -46,6 +46,7 @@ struct report_hist {
 struct report_fp {
 	uint64_t fingerprint;
 	char *query;         /* normalized text (owned), NULL until seen */
+	char *rules;         /* the pooler's verdict on its text as sent (owned), NULL unknown */
 	uint64_t calls;      /* statements, failed ones included */
 	uint64_t timed;      /* statements with a duration */
 	uint64_t errors;     /* failed statements */
@@ -166,7 +167,11 @@ int report_add_file(struct report *r, const char *path, char *err, size_t errsiz
 
 /* Add one statement / one fingerprint's normalized text (used by report_add_file, and tests). */
 void report_add_stmt(struct report *r, const struct logread_stmt *st);
-void report_add_query(struct report *r, uint64_t fingerprint, const char *query);
+/*
+ * RULES: the ids of the rules the pooler raised on the fingerprint's text as
+ * sent (comma-separated, "" for none), or NULL when the input does not say.
+ */
+void report_add_query(struct report *r, uint64_t fingerprint, const char *query, const char *rules);
 
 /* Rank fingerprints, run the rules, apply the baseline. Call once, after the last input. */
 void report_finish(struct report *r);

@@ -50,6 +50,12 @@ struct rule {
 	const struct rule_option *options; /* n_options entries, or NULL */
 	size_t n_options;
 	bool needs_schema; /* skipped when no catalog is loaded */
+	/*
+	 * Its verdict depends on literal values (a pattern, an offset, a list's
+	 * length), which a normalized text has replaced by $n: a report on a
+	 * capture without values takes the pooler's verdict on the text as sent.
+	 */
+	bool judges_literals;
 
 	/* Once per top-level statement, before the walk. */
 	void (*on_statement)(struct rule_ctx *ctx, const PgQuery__Node *stmt);

@@ -23,6 +23,7 @@ enum entry_str {
 	S_TRACE,
 	S_QUERY,
 	S_TEXT,
+	S_RULES,
 	S_COUNT,
 };
 
@@ -34,6 +35,7 @@ enum entry_str {
 struct entry_head {
 	uint32_t size;      /* whole entry, header included, rounded up to 8 */
 	uint32_t has_query; /* query was non-NULL */
+	uint32_t has_rules; /* rules was non-NULL */
 	uint32_t len[S_COUNT];
 	int64_t time_us;
 	int64_t duration_us;
@@ -191,6 +193,7 @@ bool capture_submit(const struct capture_record *rec)
 	    [S_DATABASE] = rec->database, [S_USER] = rec->user,   [S_APP] = rec->application_name,
 	    [S_ROUTE] = rec->route,       [S_TAG] = rec->tag,     [S_SQLSTATE] = rec->sqlstate,
 	    [S_TRACE] = rec->trace_id,    [S_QUERY] = rec->query, [S_TEXT] = rec->text,
+	    [S_RULES] = rec->rules,
 	};
 	const size_t max[S_COUNT] = {
 	    [S_DATABASE] = sizeof(rec->database),
@@ -202,6 +205,7 @@ bool capture_submit(const struct capture_record *rec)
 	    [S_TRACE] = sizeof(rec->trace_id),
 	    [S_QUERY] = CAPTURE_TEXT_MAX,
 	    [S_TEXT] = CAPTURE_TEXT_MAX,
+	    [S_RULES] = 1024,
 	};
 	struct entry_head h;
 	memset(&h, 0, sizeof(h));
@@ -213,6 +217,7 @@ bool capture_submit(const struct capture_record *rec)
 	size = (size + ENTRY_ALIGN - 1) & ~(size_t)(ENTRY_ALIGN - 1);
 	h.size = (uint32_t)size;
 	h.has_query = rec->query != NULL;
+	h.has_rules = rec->rules != NULL;
 	h.time_us = rec->time_us;
 	h.duration_us = rec->duration_us;
 	h.wait_us = rec->wait_us;
@@ -696,6 +701,8 @@ static void write_entry(struct capture *c, const struct entry_head *h, const cha
 		out_hex64(c, h->fingerprint);
 		out_str(c, ",\"query\":");
 		out_json_str(c, s[S_QUERY], h->len[S_QUERY]);
+		if (h->has_rules)
+			out_json_field(c, ",\"rules\":", s[S_RULES], h->len[S_RULES]);
 		out_str(c, "}\n");
 	}
 	out_str(c, "{\"type\":\"stmt\",\"time\":");

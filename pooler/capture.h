@@ -56,7 +56,9 @@ struct capture_record {
 	char sqlstate[6];                 /* "" when the statement succeeded */
 	char trace_id[CAPTURE_TRACE_MAX]; /* "" when none; see capture_trace_id() */
 	const char *query;                /* normalized text (borrowed, may be NULL if unknown) */
-	const char *text; /* statement as sent (borrowed); written only with literals on */
+	const char *rules; /* ids of the rules the pooler's analysis raised on the text, comma-
+	                      separated, "" for none (borrowed); NULL when it was not analysed */
+	const char *text;  /* statement as sent (borrowed); written only with literals on */
 };
 
 struct capture_stats {

@@ -65,6 +65,7 @@ struct obs_result {
 	uint64_t fingerprint; /* 0 when it did not parse */
 	char *normalized;     /* owned, may be NULL */
 	char *text;           /* owned raw text, only with capture_literals */
+	char *rules;          /* owned: ids of the rules raised on the text, "" for none */
 	char trace_id[CAPTURE_TRACE_MAX];
 };
 
@@ -396,6 +397,7 @@ static void result_free(void *value, void *arg)
 
 	free(r->normalized);
 	free(r->text);
+	free(r->rules);
 	free(r);
 	(void)arg;
 }
@@ -427,13 +429,12 @@ static void finding_ids(const struct analysis *a, char *rules, size_t size)
  * fingerprint in its database: a new snapshot (an index created) can clear
  * a finding, which is logged too, and an unchanged one is not repeated.
  */
-static void log_findings(struct observer *o, uint64_t db, const struct analysis *a, const char *sql)
+static void log_findings(struct observer *o, uint64_t db, const struct analysis *a, const char *sql,
+                         const char *rules)
 {
 	uint64_t key[2] = {db, a->fingerprint};
-	char rules[256];
 	char *before, *copy;
 
-	finding_ids(a, rules, sizeof(rules));
 	before = htab_get(&o->flagged, key, sizeof(key));
 	if ((before == NULL && rules[0] == 0) || (before != NULL && strcmp(before, rules) == 0))
 		return;
@@ -527,8 +528,12 @@ static void process_text(struct observer *o, struct obs_text *t)
 	count(&o->stats.analyzed);
 	if (a != NULL && a->status == PARSE_OK) {
 		r->fingerprint = a->fingerprint;
+		char rules[256];
+
 		r->normalized = a->normalized ? strdup(a->normalized) : NULL;
-		log_findings(o, t->db, a, t->sql);
+		finding_ids(a, rules, sizeof(rules));
+		r->rules = strdup(rules);
+		log_findings(o, t->db, a, t->sql, rules);
 	}
 	if (o->literals && t->len > 0)
 		r->text = strdup(t->sql);
@@ -593,6 +598,7 @@ static void process_stmt(struct observer *o, const struct obs_stmt *s)
 	memcpy(rec.sqlstate, s->sqlstate, sizeof(rec.sqlstate));
 	memcpy(rec.trace_id, r->trace_id, sizeof(rec.trace_id));
 	rec.query = r->normalized;
+	rec.rules = r->rules;
 	rec.text = r->text;
 	capture_submit(&rec);
 }

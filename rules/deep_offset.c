@@ -98,6 +98,7 @@ static void deep_offset_query(struct rule_ctx *ctx, const struct walk_scope *sco
 
 const struct rule rule_deep_offset = {
     .id = "deep-offset",
+    .judges_literals = true,
     .default_severity = SEVERITY_WARNING,
     .summary = "OFFSET pagination at a large or parameter offset",
     .options = deep_offset_options,

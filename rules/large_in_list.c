@@ -57,6 +57,7 @@ static void large_in_list_node(struct rule_ctx *ctx, const PgQuery__Node *node,
 
 const struct rule rule_large_in_list = {
     .id = "large-in-list",
+    .judges_literals = true,
     .default_severity = SEVERITY_WARNING,
     .summary = "IN list or ARRAY[] with many elements",
     .options = large_in_list_options,

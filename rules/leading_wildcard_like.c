@@ -128,6 +128,7 @@ static void lwl_node(struct rule_ctx *ctx, const PgQuery__Node *node, const stru
 
 const struct rule rule_leading_wildcard_like = {
     .id = "leading-wildcard-like",
+    .judges_literals = true,
     .default_severity = SEVERITY_WARNING,
     .summary = "LIKE/ILIKE pattern starting with a wildcard on a large table without trigram index",
     .options = leading_wildcard_like_options,

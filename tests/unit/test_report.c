@@ -144,6 +144,59 @@ static void test_fingerprint_folding(void **state)
 	report_free(r);
 }
 
+/* Rules raised on fingerprint fp of r, comma-joined into out. */
+static void rules_of(const struct report *r, uint64_t fp, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < r->n_findings; i++)
+		if (r->findings[i].fingerprint == fp && used + 1 < size)
+			used += (size_t)snprintf(out + used, size - used, "%s%s", used ? "," : "",
+			                         r->findings[i].rule_id);
+}
+
+/*
+ * A capture without literals: OFFSET and LIKE patterns are $n in the
+ * normalized text, so the verdict the pooler recorded on the text as sent
+ * decides the rules that judge values; without a record, the normalized
+ * text's analysis stands.
+ */
+static void test_recorded_verdict_for_literal_rules(void **state)
+{
+	struct report_options o;
+	struct logread_stmt st;
+	char rules[256];
+	struct report *r;
+
+	memset(&o, 0, sizeof(o));
+	r = report_new(&o);
+	assert_non_null(r);
+	report_add_query(r, 1, "SELECT id FROM t ORDER BY id LIMIT $1 OFFSET $2", "");
+	report_add_query(r, 2, "SELECT id FROM t ORDER BY id LIMIT $1 OFFSET $2 ", "deep-offset");
+	report_add_query(r, 3, "SELECT id FROM t WHERE name LIKE $1", "leading-wildcard-like");
+	report_add_query(r, 4, "SELECT id FROM t ORDER BY id LIMIT 10 OFFSET $1", NULL);
+	for (uint64_t fp = 1; fp <= 4; fp++) {
+		memset(&st, 0, sizeof(st));
+		st.fingerprint = fp;
+		st.time_us = 1795428000000000LL;
+		st.duration_us = 1000;
+		st.database = "shop";
+		report_add_stmt(r, &st);
+	}
+	report_finish(r);
+	rules_of(r, 1, rules, sizeof(rules));
+	assert_null(strstr(rules, "deep-offset")); /* OFFSET 20 as sent: not deep */
+	rules_of(r, 2, rules, sizeof(rules));
+	assert_non_null(strstr(rules, "deep-offset"));
+	rules_of(r, 3, rules, sizeof(rules));
+	assert_non_null(strstr(rules, "leading-wildcard-like"));
+	rules_of(r, 4, rules, sizeof(rules));
+	assert_non_null(
+	    strstr(rules, "deep-offset")); /* nothing recorded: the text's own verdict */
+	report_free(r);
+}
+
 static void test_aggregates_and_filters(void **state)
 {
 	struct report_options o;
@@ -153,7 +206,7 @@ static void test_aggregates_and_filters(void **state)
 	o.until_us = 1795428100000000LL;
 	struct report *r = report_new(&o);
 	assert_non_null(r);
-	report_add_query(r, 0xabc, "SELECT x FROM y WHERE id = $1");
+	report_add_query(r, 0xabc, "SELECT x FROM y WHERE id = $1", NULL);
 	struct logread_stmt st;
 	for (int i = 0; i < 10; i++) {
 		memset(&st, 0, sizeof(st));
@@ -438,6 +491,7 @@ int main(void)
 	    cmocka_unit_test(test_percentiles_known_data),
 	    cmocka_unit_test(test_fingerprint_folding),
 	    cmocka_unit_test(test_aggregates_and_filters),
+	    cmocka_unit_test(test_recorded_verdict_for_literal_rules),
 	    cmocka_unit_test(test_fingerprint_limit),
 	    cmocka_unit_test(test_time_buckets_widen),
 	    cmocka_unit_test(test_merge_capture_and_log),
