@@ -4,11 +4,14 @@
  * Flagged: a constant OFFSET at or above the `threshold` option (default
  * 1000), and an OFFSET given by a parameter (OFFSET $1, OFFSET $1 * 20): a
  * parameter grows with the page number, so the cost is unbounded. A small
- * constant OFFSET is fine and not flagged.
+ * constant OFFSET is fine and not flagged, and so is any OFFSET on a lookup
+ * that the schema says returns at most one row (every table of the level
+ * pinned by equality on a unique key): there is nothing to skip.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "analyzer/index_advice.h"
 #include "analyzer/rule.h"
 
 static const struct rule_option deep_offset_options[] = {
@@ -68,6 +71,24 @@ static void keyset_suggestion(const PgQuery__SelectStmt *sel, char *buf, size_t 
 	         params, multi ? ")" : "", order);
 }
 
+/* Does the level return at most one row: every table in it pinned by a unique key? */
+static bool single_row_lookup(struct rule_ctx *ctx, const struct walk_scope *scope)
+{
+	struct ia_query q;
+	bool pinned[IA_MAX_RELS];
+
+	if (ctx->catalog == NULL || scope->select->n_from_clause == 0)
+		return false;
+	ia_query_collect_select(&q, ctx->catalog, scope, scope->select);
+	if (q.truncated || q.n_rels == 0)
+		return false;
+	ia_pinned_rels(&q, pinned);
+	for (size_t i = 0; i < q.n_rels; i++)
+		if (q.rels[i].kind != IA_REL_TABLE || !pinned[i])
+			return false;
+	return true;
+}
+
 static void deep_offset_query(struct rule_ctx *ctx, const struct walk_scope *scope)
 {
 	const PgQuery__SelectStmt *sel = scope->select;
@@ -75,6 +96,8 @@ static void deep_offset_query(struct rule_ctx *ctx, const struct walk_scope *sco
 	char suggestion[600];
 
 	if (sel == NULL || sel->limit_offset == NULL)
+		return;
+	if (single_row_lookup(ctx, scope))
 		return;
 	double threshold = rule_option(ctx, "threshold");
 	int loc = walk_node_location(sel->limit_offset);

@@ -123,3 +123,23 @@ SELECT * FROM users WHERE id = $1; -- pgscope:ignore select-star
 
 -- expect: none
 INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now()) ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- A window ordered by random(): the planner sorts all 20,000 products before the LIMIT.
+-- expect: order-by-random, nondeterministic-pagination
+SELECT id, row_number() OVER (ORDER BY random()) FROM products LIMIT 10;
+
+-- The same through a named window, with an ORDER BY that pins the page.
+-- expect: order-by-random
+SELECT id, rank() OVER w FROM products WINDOW w AS (ORDER BY random()) ORDER BY id LIMIT 5;
+
+-- A window ordered by a real key is not a random sample.
+-- expect: none
+SELECT id, row_number() OVER (ORDER BY created_at) FROM events WHERE user_id = $1 ORDER BY id LIMIT 20;
+
+-- OFFSET on a primary-key lookup: one row at most, nothing to skip (Index Scan, rows=1).
+-- expect: none
+SELECT id, email FROM users WHERE id = $1 OFFSET 5000;
+
+-- The same OFFSET on a filter that keeps many rows is deep.
+-- expect: deep-offset
+SELECT id, email FROM users WHERE plan_id = $1 ORDER BY id LIMIT 20 OFFSET 5000;
