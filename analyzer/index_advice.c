@@ -284,6 +284,59 @@ bool ia_node_is_value(const PgQuery__Node *node)
 	return node_is_value(node, 0);
 }
 
+/* Depth-bounded worker of ia_count_columns(). */
+static int count_columns(const PgQuery__Node *n, const PgQuery__Node **col, int depth)
+{
+	int total = 0;
+
+	if (!n || depth > 32)
+		return -1;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_COLUMN_REF:
+		*col = n;
+		return 1;
+	case PG_QUERY__NODE__NODE_A_CONST:
+	case PG_QUERY__NODE__NODE_PARAM_REF:
+	case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
+		return 0;
+	case PG_QUERY__NODE__NODE_TYPE_CAST:
+		return count_columns(n->type_cast->arg, col, depth + 1);
+	case PG_QUERY__NODE__NODE_FUNC_CALL:
+		if (n->func_call->over || ia_is_aggregate_call(n))
+			return -1;
+		for (size_t i = 0; i < n->func_call->n_args; i++) {
+			int c = count_columns(n->func_call->args[i], col, depth + 1);
+			if (c < 0)
+				return -1;
+			total += c;
+		}
+		return total;
+	case PG_QUERY__NODE__NODE_A_EXPR: {
+		const PgQuery__AExpr *e = n->a_expr;
+		if (e->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP)
+			return -1;
+		int l = e->lexpr ? count_columns(e->lexpr, col, depth + 1) : 0;
+		int r = count_columns(e->rexpr, col, depth + 1);
+		return (l < 0 || r < 0) ? -1 : l + r;
+	}
+	case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+		for (size_t i = 0; i < n->coalesce_expr->n_args; i++) {
+			int c = count_columns(n->coalesce_expr->args[i], col, depth + 1);
+			if (c < 0)
+				return -1;
+			total += c;
+		}
+		return total;
+	default:
+		return -1;
+	}
+}
+
+int ia_count_columns(const PgQuery__Node *expr, const PgQuery__Node **col)
+{
+	return count_columns(expr, col, 0);
+}
+
 int ia_resolve_column(const struct ia_query *q, const PgQuery__Node *node, const char **column)
 {
 	const char *qual = NULL;
@@ -930,6 +983,18 @@ double ia_rel_filter_selectivity(const struct ia_query *q, int rel)
 	return rel_filter_selectivity(q, rel);
 }
 
+/* The relation of an expression predicate over one column ("lower(a) = $1"), or -1. */
+static int expr_pred_rel(const struct ia_query *q, const struct ia_pred *p)
+{
+	const PgQuery__Node *colref = NULL;
+	const char *col = NULL;
+
+	if ((p->op != IA_OP_EQ && p->op != IA_OP_IN) || p->rel >= 0 || p->expr == NULL ||
+	    ia_count_columns(p->expr, &colref) != 1)
+		return -1;
+	return ia_resolve_column(q, colref, &col);
+}
+
 static double rel_filter_selectivity(const struct ia_query *q, int rel)
 {
 	double sel = 1;
@@ -951,10 +1016,15 @@ static double rel_filter_selectivity(const struct ia_query *q, int rel)
 		sel *= e < r ? e : r;
 	}
 	for (size_t i = 0; i < q->n_preds; i++) {
-		if (q->preds[i].or_rel == rel)
-			sel *= or_selectivity(q, &q->preds[i]);
+		const struct ia_pred *p = &q->preds[i];
+
+		if (p->or_rel == rel)
+			sel *= or_selectivity(q, p);
+		else if (p->or_rel < 0 && expr_pred_rel(q, p) == rel)
+			sel *= IA_EXPR_EQ_SEL *
+			       (p->op == IA_OP_IN && p->n_values > 1 ? (double)p->n_values : 1);
 	}
-	return sel;
+	return sel < 1 ? sel : 1;
 }
 
 /* Operator classes of GIN/GiST that serve only their own operators (@>, &&, @@, ...). */

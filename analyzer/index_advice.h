@@ -116,6 +116,9 @@ double ia_pred_selectivity(const struct ia_query *q, const struct ia_pred *p);
  */
 double ia_rel_filter_selectivity(const struct ia_query *q, int rel);
 
+/* The planner's selectivity of "expression = value" without statistics (DEFAULT_EQ_SEL). */
+#define IA_EXPR_EQ_SEL 0.005
+
 /*
  * The query of branch i of an OR predicate p (p->or_rel >= 0): q's relations
  * with that branch's conjuncts as the only predicates. Returns false when p
@@ -161,6 +164,14 @@ bool ia_canon_index_expr(const char *text, char *out, size_t outlen);
 const struct catalog_index *ia_find_expression_index(const struct catalog_table *t,
                                                      const PgQuery__Node *node, int key,
                                                      const char *opclass_sub);
+
+/*
+ * Column references in an expression (functions, casts, operators, COALESCE
+ * over columns and values); the last one found goes to *col. -1 when the
+ * expression holds something not followed (a subquery, a window, an
+ * aggregate).
+ */
+int ia_count_columns(const PgQuery__Node *expr, const PgQuery__Node **col);
 
 /* Does a valid btree or hash index have `col` as its leading key (any predicate)? */
 const struct catalog_index *ia_find_lookup_index(const struct catalog_table *t, const char *col);

@@ -26,54 +26,6 @@ static const struct rule_option function_on_indexed_column_options[] = {
     {"min_rows", 10000, 0, 1e15, "tables with fewer estimated rows are never flagged"},
 };
 
-/* Count column references in an expression; -1 when it holds something we do not follow. */
-static int foic_count_columns(const PgQuery__Node *n, const PgQuery__Node **col, int depth)
-{
-	int total = 0;
-
-	if (!n || depth > 32)
-		return -1;
-	switch (n->node_case) {
-	case PG_QUERY__NODE__NODE_COLUMN_REF:
-		*col = n;
-		return 1;
-	case PG_QUERY__NODE__NODE_A_CONST:
-	case PG_QUERY__NODE__NODE_PARAM_REF:
-	case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
-		return 0;
-	case PG_QUERY__NODE__NODE_TYPE_CAST:
-		return foic_count_columns(n->type_cast->arg, col, depth + 1);
-	case PG_QUERY__NODE__NODE_FUNC_CALL:
-		if (n->func_call->over || ia_is_aggregate_call(n))
-			return -1;
-		for (size_t i = 0; i < n->func_call->n_args; i++) {
-			int c = foic_count_columns(n->func_call->args[i], col, depth + 1);
-			if (c < 0)
-				return -1;
-			total += c;
-		}
-		return total;
-	case PG_QUERY__NODE__NODE_A_EXPR: {
-		const PgQuery__AExpr *e = n->a_expr;
-		if (e->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP)
-			return -1;
-		int l = e->lexpr ? foic_count_columns(e->lexpr, col, depth + 1) : 0;
-		int r = foic_count_columns(e->rexpr, col, depth + 1);
-		return (l < 0 || r < 0) ? -1 : l + r;
-	}
-	case PG_QUERY__NODE__NODE_COALESCE_EXPR:
-		for (size_t i = 0; i < n->coalesce_expr->n_args; i++) {
-			int c = foic_count_columns(n->coalesce_expr->args[i], col, depth + 1);
-			if (c < 0)
-				return -1;
-			total += c;
-		}
-		return total;
-	default:
-		return -1;
-	}
-}
-
 /* The internal name of a format_type() text, for comparing with a cast's type name. */
 static const char *foic_type_key(const char *t)
 {
@@ -122,7 +74,7 @@ static void foic_check_side(struct rule_ctx *ctx, const struct walk_pos *pos,
 
 	if (!side || side->node_case == PG_QUERY__NODE__NODE_COLUMN_REF)
 		return;
-	if (foic_count_columns(side, &colref, 0) != 1)
+	if (ia_count_columns(side, &colref) != 1)
 		return;
 	ia_query_collect(&q, ctx->catalog, pos->scope);
 	int rel = ia_resolve_column(&q, colref, &column);

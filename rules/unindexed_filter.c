@@ -4,13 +4,17 @@
  *
  * For every table of a query level (SELECT, UPDATE, DELETE) the plain-column
  * predicates of WHERE and JOIN ... ON (=, <, >, BETWEEN, IN, = ANY, IS NULL)
- * are combined with pg_stats selectivity. The rule fires only when all of
+ * are combined with pg_stats selectivity; an equality on an expression over
+ * one column that no index covers at all (lower(email) = $1 with no index on
+ * email) counts with the planner's default of 0.5% for an expression without
+ * statistics, and its fix is an expression index. The rule fires only when all of
  * these hold: the table has at least min_rows rows; the filter keeps at most
  * max_selectivity of them (a filter that keeps most rows is better served by a
  * sequential scan); and no valid index can deliver that selectivity
  * (multicolumn prefixes, index methods and operator classes, and partial-index
  * predicates are respected by index_advice). Column = column join predicates
- * belong to heavy-join, expressions over columns to function-on-indexed-column.
+ * belong to heavy-join; an expression over an indexed column is
+ * function-on-indexed-column's.
  * The suggested index puts equality columns first (most selective first) and
  * one range column last, and is never one that exists or a prefix of one.
  * Ranges against constants (and now() +/- an interval, which the planner folds)
@@ -206,6 +210,89 @@ static void uf_check_rel(struct rule_ctx *ctx, const struct ia_query *q, int rel
 	    have ? " does not cover this query)" : "");
 }
 
+/*
+ * Can an index be built on this expression: only functions and operators
+ * known to be IMMUTABLE, so the suggestion is one PostgreSQL accepts
+ * (date(timestamptz) depends on the time zone and is refused).
+ */
+static bool uf_expr_indexable(const PgQuery__Node *n, int depth)
+{
+	static const char *const immutable[] = {
+	    "lower",       "upper",   "btrim",      "ltrim",   "rtrim", "substring",
+	    "substr",      "left",    "right",      "md5",     "abs",   "length",
+	    "char_length", "reverse", "split_part", "replace", NULL};
+
+	if (n == NULL || depth > 16)
+		return false;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_COLUMN_REF:
+	case PG_QUERY__NODE__NODE_A_CONST:
+		return true;
+	case PG_QUERY__NODE__NODE_FUNC_CALL: {
+		const PgQuery__FuncCall *f = n->func_call;
+		const char *name =
+		    f->n_funcname ? walk_node_string(f->funcname[f->n_funcname - 1]) : NULL;
+		bool known = false;
+
+		for (int i = 0; name != NULL && immutable[i] != NULL && !known; i++)
+			known = strcmp(name, immutable[i]) == 0;
+		for (size_t i = 0; known && i < f->n_args; i++)
+			known = uf_expr_indexable(f->args[i], depth + 1);
+		return known;
+	}
+	case PG_QUERY__NODE__NODE_A_EXPR: {
+		const PgQuery__AExpr *e = n->a_expr;
+		const char *op = e->n_name ? walk_node_string(e->name[e->n_name - 1]) : NULL;
+
+		/* JSON field extraction: data->>'email'. */
+		return e->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP && op != NULL &&
+		       (strcmp(op, "->>") == 0 || strcmp(op, "->") == 0) &&
+		       uf_expr_indexable(e->lexpr, depth + 1) &&
+		       uf_expr_indexable(e->rexpr, depth + 1);
+	}
+	default:
+		return false;
+	}
+}
+
+/*
+ * Predicate p of q an equality on an expression over one column of a large
+ * table, where neither the column nor the expression leads an index and no
+ * index serves the table's other filters: report it with its expression
+ * index.
+ */
+static void uf_check_expr(struct rule_ctx *ctx, const struct ia_query *q, const struct ia_pred *p)
+{
+	const PgQuery__Node *colref = NULL;
+	const char *column = NULL;
+	char expr[IA_CANON_MAX], sql[IA_CANON_MAX + 128];
+
+	if ((p->op != IA_OP_EQ && p->op != IA_OP_IN) || p->rel >= 0 || p->expr == NULL ||
+	    p->or_rel >= 0 || ia_count_columns(p->expr, &colref) != 1)
+		return;
+	int rel = ia_resolve_column(q, colref, &column);
+	if (rel < 0 || q->rels[rel].kind != IA_REL_TABLE)
+		return;
+	const struct catalog_table *t = q->rels[rel].table;
+	double rows = ia_table_rows(t);
+	if (rows < rule_option(ctx, "min_rows") || rows <= 0)
+		return;
+	if (ia_find_lookup_index(t, column) || ia_find_expression_index(t, p->expr, 0, NULL))
+		return; /* the column's index is function-on-indexed-column's business */
+	double sel = ia_rel_filter_selectivity(q, rel); /* the expression's share included */
+	if (sel > rule_option(ctx, "max_selectivity") ||
+	    ia_best_index_selectivity(q, rel, NULL) <= rule_option(ctx, "index_selectivity"))
+		return;
+	if (!uf_expr_indexable(p->expr, 0) || !ia_canon_expr(p->expr, expr, sizeof(expr)) ||
+	    strstr(expr, "cast(") != NULL)
+		return;
+	snprintf(sql, sizeof(sql), "CREATE INDEX CONCURRENTLY ON %s ((%s));", t->name, expr);
+	rule_report(ctx, walk_node_location(p->expr), sql,
+	            "filter on %s over %s.%s keeps about %.2g%% of %.0f rows and no index can "
+	            "serve it: every execution reads the whole table and computes it per row",
+	            expr, t->name, column, sel * 100, rows);
+}
+
 static void unindexed_filter_query(struct rule_ctx *ctx, const struct walk_scope *scope)
 {
 	struct ia_query q;
@@ -219,6 +306,8 @@ static void unindexed_filter_query(struct rule_ctx *ctx, const struct walk_scope
 		if (q.rels[i].kind == IA_REL_TABLE)
 			uf_check_rel(ctx, &q, (int)i);
 	}
+	for (size_t i = 0; i < q.n_preds; i++)
+		uf_check_expr(ctx, &q, &q.preds[i]);
 }
 
 const struct rule rule_unindexed_filter = {

@@ -233,8 +233,10 @@ GROUP BY s_name
 ORDER BY numwait DESC, s_name
 LIMIT 100;
 
--- Q22: global sales opportunity.
--- expect: missing-pagination
+-- Q22: global sales opportunity. The planner returns about one group per country code,
+-- after a Seq Scan of customer for substring(c_phone) IN (7 codes), 3% of 15,000 rows: an
+-- index on that expression is used (Bitmap Index Scan) once it exists.
+-- expect: unindexed-filter
 SELECT cntrycode, count(*) AS numcust, sum(c_acctbal) AS totacctbal
 FROM (
 	SELECT substring(c_phone FROM 1 FOR 2) AS cntrycode, c_acctbal
