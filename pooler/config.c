@@ -105,6 +105,8 @@ static const struct key_def main_keys[] = {
     {"capture_queue_size", KEY_SIZE, F(capture_queue_size), 64 * KIB, GIB},
     {"logfile", KEY_PATH, F(logfile), 0, 0},
     {"pidfile", KEY_PATH, F(pidfile), 0, 0},
+    {"shutdown_timeout", KEY_TIME, F(shutdown_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"takeover_socket", KEY_PATH, F(takeover_socket), 0, 0},
     {"log_format", KEY_LOG_FORMAT, F(log_format), 0, 0},
     {"log_level", KEY_LOG_LEVEL, F(log_level), 0, 0},
     {"verbose", KEY_VERBOSE, F(log_level), 0, 1000},
@@ -1461,6 +1463,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->capture_max_bytes = 64 * MIB;
 	cfg->capture_max_age = 3600000;
 	cfg->capture_queue_size = 8 * MIB;
+	cfg->shutdown_timeout = 30000;
 	cfg->log_format = LOG_FORMAT_LOGFMT;
 	cfg->log_level = LOG_INFO;
 	cfg->log_connections = true;
@@ -1512,6 +1515,7 @@ void config_free(struct config *cfg)
 	free(cfg->capture_dir);
 	free(cfg->logfile);
 	free(cfg->pidfile);
+	free(cfg->takeover_socket);
 	for (size_t i = 0; i < cfg->n_dbs; i++)
 		db_config_release(&cfg->dbs[i]);
 	free(cfg->dbs);
