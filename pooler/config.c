@@ -171,7 +171,7 @@ static const struct ignored_key ignored_main_keys[] = {
     {"server_tls_protocols", NO_TLS},
     {"server_tls_sslmode", NO_TLS},
     {"service_name", NOT_USED},
-    {"so_reuseport", NOT_USED},
+    {"so_reuseport", "not used: pgscope serve --takeover hands the listening sockets over"},
     {"stats_period", NOT_USED},
     {"suspend_timeout", NOT_USED},
     {"syslog", "pgscope logs to logfile or stderr only"},

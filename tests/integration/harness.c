@@ -257,6 +257,7 @@ static bool write_config(const struct harness_pgscope *ps, const struct harness_
 	        "logfile = %s\n"
 	        "pidfile = %s/pgscope.pid\n"
 	        "max_packet_size = %ld\n"
+	        "shutdown_timeout = 5\n"
 	        "%s\n"
 	        "[databases]\n"
 	        "postgres = host=%s port=%d dbname=postgres user=postgres\n",

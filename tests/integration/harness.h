@@ -8,7 +8,9 @@
  * with tests/pgcluster itself and stops it at exit or on SIGINT/SIGTERM.
  *
  * pgscope is started from PGSCOPE_BIN (default ./pgscope) with a generated
- * config on a free port. With PGSCOPE_TEST_TARGET=direct no pgscope is started
+ * config on a free port, with shutdown_timeout = 5 (extra_main may set
+ * another) so that harness_pgscope_stop() ends within its 10 s even when a
+ * test leaves a transaction open. With PGSCOPE_TEST_TARGET=direct no pgscope is started
  * and the tests talk to the primary itself, to check the tests against
  * PostgreSQL's own behaviour; tests that measure pgscope itself skip there.
  *

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
@@ -399,7 +401,8 @@ static void test_online_restart_during_pgbench(void **state)
 	FILE *f;
 	long before, pidfile_pid = 0;
 
-	start_pgscope(NULL);
+	/* Longer than the run: the old process keeps its sessions until pgbench ends them. */
+	start_pgscope("shutdown_timeout = 30");
 	primary_exec("DROP TABLE IF EXISTS restart_log; CREATE TABLE restart_log (client int)");
 	snprintf(port, sizeof(port), "%d", ps.port);
 	snprintf(script, sizeof(script), "%s/restart.sql", ps.dir);
@@ -452,6 +455,57 @@ static void test_takeover_without_old_process(void **state)
 	assert_true(harness_file_has_line(next.log_path, "event=takeover.failed", NULL));
 }
 
+/* A blocking connection to pgscope's control socket (the default path in its directory). */
+static int control_connect(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char path[400];
+	int len = snprintf(path, sizeof(path), "%s/.s.PGSQL.%d.takeover", ps.dir, ps.port);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_true(len > 0 && (size_t)len < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, (size_t)len + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+static void assert_serves(void)
+{
+	PGconn *conn = harness_connect(ps.port, NULL);
+
+	assert_non_null(conn);
+	assert_true(harness_exec_ok(conn, "SELECT 1"));
+	PQfinish(conn);
+}
+
+/*
+ * A hand-over that does not complete leaves the running pgscope serving: garbage on the
+ * control socket, and a new process that takes the sockets and goes away before READY.
+ */
+static void test_failed_handover_keeps_serving(void **state)
+{
+	char buf[64];
+	int fd;
+
+	start_pgscope(NULL);
+	fd = control_connect();
+	assert_true(harness_send_all(fd, "HELLO\n", 6));
+	assert_true(harness_wait_closed(fd, 3000));
+	close(fd);
+	assert_true(wait_log("event=takeover.aborted", 3000));
+	assert_serves();
+
+	fd = control_connect();
+	assert_true(harness_send_all(fd, "TAKEOVER 1\n", 11));
+	assert_true(recv(fd, buf, sizeof(buf), 0) > 0); /* "LISTENERS n", sockets attached */
+	assert_true(wait_log("event=takeover.sent", 3000));
+	close(fd);
+	assert_true(wait_log("the new process closed the connection", 3000));
+	assert_serves();
+	assert_false(harness_file_has_line(ps.log_path, "event=takeover.handed_over", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +516,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_sigterm_during_pgbench, teardown),
 	    cmocka_unit_test_teardown(test_online_restart_during_pgbench, teardown),
 	    cmocka_unit_test_teardown(test_takeover_without_old_process, teardown),
+	    cmocka_unit_test_teardown(test_failed_handover_keeps_serving, teardown),
 	};
 
 	return cmocka_run_group_tests_name("shutdown", tests, NULL, NULL);
