@@ -32,6 +32,21 @@ static int teardown(void **state)
 	return harness_pgscope_stop(&ps) ? 0 : -1;
 }
 
+/* Wait up to TIMEOUT_MS until pgscope's log has a line with NEEDLE. */
+static bool wait_log(const char *needle, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+
+	while (!harness_file_has_line(ps.log_path, needle, NULL)) {
+		if (harness_now_ms() > deadline) {
+			fprintf(stderr, "no \"%s\" in the log within %d ms\n", needle, timeout_ms);
+			return false;
+		}
+		harness_sleep_ms(20);
+	}
+	return true;
+}
+
 static void start_pgscope_mode(const char *pool_mode, const char *extra_main)
 {
 	struct harness_pgscope_opts opts = {
@@ -40,6 +55,8 @@ static void start_pgscope_mode(const char *pool_mode, const char *extra_main)
 	if (harness_direct_mode())
 		skip(); /* the pooler's own shutdown */
 	assert_true(harness_pgscope_start(&ps, &opts));
+	/* Accepting already; its signal handlers are in place once it logs its start. */
+	assert_true(wait_log("event=pooler.start", 5000));
 }
 
 static void primary_exec(const char *sql)
@@ -190,6 +207,8 @@ static void sigterm_lets_transaction_finish(const char *pool_mode)
 	assert_false(path_exists(ps.dir, "pgscope.pid"));
 	snprintf(sock, sizeof(sock), ".s.PGSQL.%d", ps.port);
 	assert_false(path_exists(ps.dir, sock));
+	snprintf(sock, sizeof(sock), ".s.PGSQL.%d.takeover", ps.port);
+	assert_false(path_exists(ps.dir, sock));
 	primary_exec("DROP TABLE shutdown_t");
 }
 
@@ -225,21 +244,6 @@ static void test_shutdown_timeout_cuts_transaction(void **state)
 	printf("cut after %lld ms (shutdown_timeout 1 s)\n", waited);
 	assert_true(waited >= 900);
 	assert_int_equal(harness_pgscope_wait_exit(&ps, 3000), 0);
-}
-
-/* Wait up to TIMEOUT_MS until pgscope's log has a line with NEEDLE. */
-static bool wait_log(const char *needle, int timeout_ms)
-{
-	long long deadline = harness_now_ms() + timeout_ms;
-
-	while (!harness_file_has_line(ps.log_path, needle, NULL)) {
-		if (harness_now_ms() > deadline) {
-			fprintf(stderr, "no \"%s\" in the log within %d ms\n", needle, timeout_ms);
-			return false;
-		}
-		harness_sleep_ms(20);
-	}
-	return true;
 }
 
 /* A second SIGTERM ends at once what the first was waiting for. */
@@ -387,11 +391,11 @@ static void assert_bench_clean(struct bench *b, const char *what)
  */
 static void test_online_restart_during_pgbench(void **state)
 {
-	char port[16], script[400], conninfo[400];
+	char port[16], script[400], script_c[400], conninfo[400];
 	const char *sessions[] = {"pgbench", "-n",       "-f",       script,      "-c", "4",
 	                          "-T",      "8",        "-h",       "127.0.0.1", "-p", port,
 	                          "-U",      "postgres", "postgres", NULL};
-	const char *connects[] = {"pgbench", "-n", "-C",       "-f",       script,      "-c",
+	const char *connects[] = {"pgbench", "-n", "-C",       "-f",       script_c,    "-c",
 	                          "2",       "-T", "8",        "-h",       "127.0.0.1", "-p",
 	                          port,      "-U", "postgres", "postgres", NULL};
 	struct bench b1 = {.argv = sessions}, b2 = {.argv = connects};
@@ -399,27 +403,34 @@ static void test_online_restart_during_pgbench(void **state)
 	pthread_t t1, t2;
 	PGconn *conn;
 	FILE *f;
-	long before, pidfile_pid = 0;
+	long before, after, pidfile_pid = 0;
 
 	/* Longer than the run: the old process keeps its sessions until pgbench ends them. */
 	start_pgscope("shutdown_timeout = 30");
-	primary_exec("DROP TABLE IF EXISTS restart_log; CREATE TABLE restart_log (client int)");
+	primary_exec(
+	    "DROP TABLE IF EXISTS restart_log, restart_conn_log; "
+	    "CREATE TABLE restart_log (client int); CREATE TABLE restart_conn_log (client int)");
 	snprintf(port, sizeof(port), "%d", ps.port);
 	snprintf(script, sizeof(script), "%s/restart.sql", ps.dir);
 	write_script(script, "restart_log");
+	snprintf(script_c, sizeof(script_c), "%s/restart-connect.sql", ps.dir);
+	write_script(script_c, "restart_conn_log");
 	assert_int_equal(pthread_create(&t1, NULL, bench_thread, &b1), 0);
 	assert_int_equal(pthread_create(&t2, NULL, bench_thread, &b2), 0);
 	assert_true(wait_count("SELECT count(*) FROM restart_log", 40, 10000));
 
 	assert_true(harness_pgscope_takeover(&ps, &next));
-	before = primary_long("SELECT count(*) FROM restart_log");
+	before = primary_long("SELECT count(*) FROM restart_conn_log");
 	/* The old process keeps its sessions until pgbench ends them, then exits. */
 	assert_int_equal(harness_pgscope_wait_exit(&ps, 20000), 0);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
 	assert_bench_clean(&b1, "pgbench -c 4 (sessions across the restart)");
 	assert_bench_clean(&b2, "pgbench -C -c 2 (a new connection per transaction)");
-	assert_true(primary_long("SELECT count(*) FROM restart_log") > before);
+	/* Connections made after the hand-over, which only the new process accepted. */
+	after = primary_long("SELECT count(*) FROM restart_conn_log");
+	printf("new connections served after the hand-over: %ld\n", after - before);
+	assert_true(after - before > 50);
 	assert_true(harness_file_has_line(next.log_path, "event=takeover.handed_over", NULL));
 
 	/* The new one serves, over TCP and over the Unix socket, and owns the pidfile. */
@@ -440,7 +451,7 @@ static void test_online_restart_during_pgbench(void **state)
 	assert_int_equal(fscanf(f, "%ld", &pidfile_pid), 1);
 	fclose(f);
 	assert_int_equal(pidfile_pid, (long)ps.pid);
-	primary_exec("DROP TABLE restart_log");
+	primary_exec("DROP TABLE restart_log, restart_conn_log");
 }
 
 /* --takeover with no pgscope to take over from: a clear error, a failed exit status. */
