@@ -2,6 +2,9 @@
  * takeover.c - online restart: the running pgscope hands its listening
  * sockets to a new process over a control Unix socket (see takeover.h).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* struct ucred, accept4() */
+#endif
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,6 +22,9 @@
 #include "pooler/takeover.h"
 
 #define TAKEOVER_LINE_MAX 64 /* the longest line of the protocol, with room to spare */
+
+_Static_assert(TAKEOVER_MAX_FDS == POOLER_MAX_LISTENERS + 1,
+               "every listener and the control socket fit in one hand-over");
 
 /* Where the old side is with the one request it serves at a time. */
 enum takeover_step {
@@ -94,11 +100,6 @@ bool takeover_peer_alive(const char *path)
 		return false;
 	close(fd);
 	return true;
-}
-
-int takeover_control_fd(void)
-{
-	return ctl.fd;
 }
 
 /* ---- old side ---- */
@@ -452,9 +453,8 @@ bool takeover_request(struct takeover_request *req, const char *path, char *err,
 	return true;
 }
 
-/* true when sa (from getsockname) is the address a/alen. */
-static bool same_address(const struct sockaddr_storage *sa, socklen_t salen, const void *a,
-                         size_t alen)
+/* true when sa (from getsockname) is the address a. */
+static bool same_address(const struct sockaddr_storage *sa, const void *a)
 {
 	const struct sockaddr *b = a;
 
@@ -478,8 +478,6 @@ static bool same_address(const struct sockaddr_storage *sa, socklen_t salen, con
 		const struct sockaddr_un *x = (const struct sockaddr_un *)sa;
 		const struct sockaddr_un *y = a;
 
-		(void)salen;
-		(void)alen;
 		return strncmp(x->sun_path, y->sun_path, sizeof(x->sun_path)) == 0;
 	}
 	default:
@@ -494,9 +492,10 @@ int takeover_adopt(struct takeover_request *req, const void *addr, size_t len)
 		socklen_t sslen = sizeof(ss);
 		int fd = req->fds[i];
 
+		memset(&ss, 0, sizeof(ss));
 		if (fd == -1 || getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
 			continue;
-		if (same_address(&ss, sslen, addr, len)) {
+		if (len >= sizeof(sa_family_t) && same_address(&ss, addr)) {
 			req->fds[i] = -1;
 			return fd;
 		}

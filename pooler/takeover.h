@@ -57,9 +57,6 @@ bool takeover_listen(struct ev_loop *ev, const char *path, struct takeover_reque
  */
 void takeover_stop(struct ev_loop *ev, bool unlink_path);
 
-/* The control socket's descriptor, or -1 (handed over with the listeners). */
-int takeover_control_fd(void);
-
 /* New side: the running process's sockets, received and not yet confirmed. */
 struct takeover_request {
 	int conn;                  /* the control connection */
