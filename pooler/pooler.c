@@ -214,7 +214,8 @@ static bool listen_tcp(const char *addr, int port)
 		}
 		if (listener_add(fd, false) == NULL)
 			break;
-		log_event(LOG_INFO, "listener.tcp", LOG_STR, "address", what, LOG_END);
+		log_event(LOG_INFO, "listener.tcp", LOG_STR, "address", what, LOG_STR, "from",
+		          "bind", LOG_END);
 		any = true;
 	}
 	freeaddrinfo(res);
@@ -225,6 +226,7 @@ static bool listen_unix(const char *dir, int port, int mode)
 {
 	struct sockaddr_un sun;
 	struct listener *l;
+	const char *from = "takeover";
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -237,6 +239,7 @@ static bool listen_unix(const char *dir, int port, int mode)
 	}
 	fd = inherited_socket(&sun, sizeof(sun));
 	if (fd == -1) {
+		from = "bind";
 		unlink(sun.sun_path); /* a stale socket from an earlier run */
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd == -1)
@@ -251,7 +254,8 @@ static bool listen_unix(const char *dir, int port, int mode)
 	if (l == NULL)
 		return false;
 	snprintf(l->path, sizeof(l->path), "%s", sun.sun_path);
-	log_event(LOG_INFO, "listener.unix", LOG_STR, "path", sun.sun_path, LOG_END);
+	log_event(LOG_INFO, "listener.unix", LOG_STR, "path", sun.sun_path, LOG_STR, "from", from,
+	          LOG_END);
 	return true;
 }
 
@@ -497,17 +501,16 @@ void pooler_listeners_handed_over(void)
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	const char *name = w->signum == SIGINT ? "SIGINT" : "SIGTERM";
-
 	if (w->signum == SIGHUP) {
 		log_reopen();
 		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "log reopened", LOG_END);
 		return;
 	}
+	/* SIGTERM, SIGINT: a safe shutdown, or an immediate one at the second signal. */
 	if (pooler.shutting_down)
-		pooler_shutdown_now(name); /* a second signal */
+		pooler_shutdown_now(w->signum == SIGINT ? "second SIGINT" : "second SIGTERM");
 	else
-		pooler_shutdown_safe(name);
+		pooler_shutdown_safe(w->signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 static bool write_pidfile(const char *path)
@@ -690,9 +693,9 @@ int pooler_run(struct config *cfg, bool takeover)
 		goto out_takeover;
 	if (!listeners_open())
 		goto out_listeners;
+	/* Without a control socket pgscope serves all the same; only takeovers are refused. */
 	if (have_ctl)
-		takeover_listen(ev, ctl_path,
-		                inherited); /* without it, only takeovers are refused */
+		takeover_listen(ev, ctl_path, inherited);
 	if (!takeover && has_pidfile(cfg)) {
 		if (!write_pidfile(cfg->pidfile))
 			goto out_listeners;
