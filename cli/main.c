@@ -68,7 +68,8 @@ int main(int argc, char **argv)
 			return commands[i].run(argc - 1, argv + 1);
 	}
 	if (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0 ||
-	    strcmp(argv[1], "-q") == 0 || strcmp(argv[1], "--quiet") == 0)
+	    strcmp(argv[1], "-q") == 0 || strcmp(argv[1], "--quiet") == 0 ||
+	    strcmp(argv[1], "--takeover") == 0)
 		return cmd_serve(argc, argv); /* pgscope -v CONFIG, as pgbouncer -v CONFIG */
 	if (argv[1][0] == '-') {
 		fprintf(stderr, "pgscope: unknown option '%s'\n", argv[1]);

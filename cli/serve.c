@@ -1,4 +1,5 @@
 /* serve.c - `pgscope serve CONFIG`: load the config and run the pooler. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,14 +16,18 @@ static void serve_usage(FILE *out)
 	             "Options:\n"
 	             "  -v, --verbose   log at debug level\n"
 	             "  -q, --quiet     log warnings and errors only\n"
+	             "  --takeover      take the listening sockets over from the pgscope running\n"
+	             "                  with this config (online restart); it then stops\n"
 	             "  -h, --help      print this help\n\n"
-	             "Signals: SIGTERM/SIGINT stop, SIGHUP reopens the log file.\n");
+	             "Signals: SIGTERM/SIGINT stop once transactions end (shutdown_timeout),\n"
+	             "a second one at once; SIGHUP reopens the log file.\n");
 }
 
 int cmd_serve(int argc, char **argv)
 {
 	const char *path = NULL;
 	int level = -1;
+	bool takeover = false;
 	char err[512];
 	struct config cfg;
 	int status;
@@ -35,6 +40,8 @@ int cmd_serve(int argc, char **argv)
 			level = LOG_DEBUG;
 		} else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
 			level = LOG_WARNING;
+		} else if (strcmp(argv[i], "--takeover") == 0) {
+			takeover = true;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "pgscope serve: unknown option '%s'\n", argv[i]);
 			serve_usage(stderr);
@@ -62,7 +69,7 @@ int cmd_serve(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	status = pooler_run(&cfg);
+	status = pooler_run(&cfg, takeover);
 	log_shutdown();
 	config_free(&cfg);
 	return status;

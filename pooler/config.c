@@ -107,6 +107,8 @@ static const struct key_def main_keys[] = {
     {"capture_queue_size", KEY_SIZE, F(capture_queue_size), 64 * KIB, GIB},
     {"logfile", KEY_PATH, F(logfile), 0, 0},
     {"pidfile", KEY_PATH, F(pidfile), 0, 0},
+    {"shutdown_timeout", KEY_TIME, F(shutdown_timeout), 0, CONFIG_TIME_MAX_MS},
+    {"takeover_socket", KEY_PATH, F(takeover_socket), 0, 0},
     {"log_format", KEY_LOG_FORMAT, F(log_format), 0, 0},
     {"log_level", KEY_LOG_LEVEL, F(log_level), 0, 0},
     {"verbose", KEY_VERBOSE, F(log_level), 0, 1000},
@@ -171,7 +173,7 @@ static const struct ignored_key ignored_main_keys[] = {
     {"server_tls_protocols", NO_TLS},
     {"server_tls_sslmode", NO_TLS},
     {"service_name", NOT_USED},
-    {"so_reuseport", NOT_USED},
+    {"so_reuseport", "not used: pgscope serve --takeover hands the listening sockets over"},
     {"stats_period", NOT_USED},
     {"suspend_timeout", NOT_USED},
     {"syslog", "pgscope logs to logfile or stderr only"},
@@ -1464,6 +1466,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->capture_max_bytes = 64 * MIB;
 	cfg->capture_max_age = 3600000;
 	cfg->capture_queue_size = 8 * MIB;
+	cfg->shutdown_timeout = 30000;
 	cfg->log_format = LOG_FORMAT_LOGFMT;
 	cfg->log_level = LOG_INFO;
 	cfg->log_connections = true;
@@ -1516,6 +1519,7 @@ void config_free(struct config *cfg)
 	free(cfg->analyze_user);
 	free(cfg->logfile);
 	free(cfg->pidfile);
+	free(cfg->takeover_socket);
 	for (size_t i = 0; i < cfg->n_dbs; i++)
 		db_config_release(&cfg->dbs[i]);
 	free(cfg->dbs);

@@ -146,6 +146,8 @@ struct config {
 	/* logging and process */
 	char *logfile;              /* NULL = stderr */
 	char *pidfile;              /* NULL = none */
+	int shutdown_timeout;       /* ms a stop waits for transactions to end, default 30000 */
+	char *takeover_socket;      /* control socket for --takeover; NULL = derived (takeover.h) */
 	enum log_format log_format; /* default logfmt */
 	int log_level;              /* enum log_level, default LOG_INFO; verbose > 0 = LOG_DEBUG */
 	bool log_connections;       /* default true */

@@ -763,6 +763,8 @@ void pool_transaction_done(struct client *c)
 		return;
 	client_set_state(c, CL_IDLE);
 	listen_flush_client(c);
+	if (pooler_end_if_stopping(c))
+		return;
 	if (!client_flush(c))
 		return;
 	conn_start_read(&c->conn);
@@ -1011,7 +1013,23 @@ static void fail_clients(struct list *head)
 {
 	while (!list_empty(head))
 		client_fail(list_entry(list_first(head), struct client, node),
-		            SQLSTATE_ADMIN_SHUTDOWN, "pgscope is shutting down");
+		            SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
+}
+
+void pool_end_idle_clients(struct pool *p)
+{
+	struct list *it = p->active_clients.next;
+
+	fail_clients(&p->waiting_clients);
+	fail_clients(&p->idle_clients);
+	while (it != &p->active_clients) {
+		struct client *c = list_entry(it, struct client, node);
+
+		it = it->next;
+		if (c->server != NULL && c->server->state == SV_ACTIVE &&
+		    server_between_transactions(c->server))
+			pooler_end_if_stopping(c);
+	}
 }
 
 void pool_shutdown(struct pool *p)

@@ -112,6 +112,14 @@ void pool_client_gone(struct client *c);
 /* Periodic work: timeouts, idle server expiry, min_pool_size. */
 void pool_janitor(struct pool *p, ev_tstamp now);
 
+/*
+ * Safe shutdown: end with 57P01 the clients of p that are between
+ * transactions: idle, waiting for a server (their request has not started),
+ * or linked (session mode) with nothing in flight outside a transaction. The
+ * others are ended when their transaction ends.
+ */
+void pool_end_idle_clients(struct pool *p);
+
 /* Close every server and fail every client (shutdown). */
 void pool_shutdown(struct pool *p);
 

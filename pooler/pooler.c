@@ -26,11 +26,23 @@
 #include "pooler/schema.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
+#include "pooler/takeover.h"
 #include "pooler/userlist.h"
 
 /* The process state (see pooler.h) and its one loop. */
 struct pooler pooler;
 static struct loop_state main_loop;
+
+/*
+ * Stopping: the deadline of the current phase (shutdown_timeout), and whether
+ * the files that name this process are still its own to remove at exit (not
+ * once a new process took them over).
+ */
+static ev_timer stop_timer;
+static bool own_socket_files;
+static bool own_pidfile;
+/* The sockets received from the process being taken over, during the start. */
+static struct takeover_request *inherited;
 
 #define JANITOR_INTERVAL 0.25 /* seconds */
 #define CLOSING_GRACE    5.0  /* seconds a client may take to read its final error */
@@ -63,14 +75,13 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t out
 	snprintf(out, outlen, "%s:%d", host, port);
 }
 
-/* Refuse a connection over max_client_conn with an error the client can read. */
-static void reject_client(struct loop_state *ls, int fd)
+/* Refuse a connection (over max_client_conn, or stopping) with an error the client can read. */
+static void reject_client(struct loop_state *ls, int fd, const char *sqlstate, const char *message)
 {
 	struct pbuf b;
 
 	pbuf_init(&b, 1024);
-	if (proto_write_error(&b, "FATAL", SQLSTATE_TOO_MANY_CONNECTIONS,
-	                      "no more connections allowed (max_client_conn)"))
+	if (proto_write_error(&b, "FATAL", sqlstate, message))
 		(void)!send(fd, pbuf_head(&b), pbuf_len(&b), MSG_NOSIGNAL | MSG_DONTWAIT);
 	pbuf_release(&b);
 	close(fd);
@@ -101,8 +112,14 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		if (ls->n_clients >= pooler.cfg->max_client_conn || pooler.shutting_down) {
-			reject_client(ls, fd);
+		if (pooler.shutting_down) {
+			reject_client(ls, fd, SQLSTATE_CANNOT_CONNECT_NOW,
+			              "pgscope is shutting down");
+			continue;
+		}
+		if (ls->n_clients >= pooler.cfg->max_client_conn) {
+			reject_client(ls, fd, SQLSTATE_TOO_MANY_CONNECTIONS,
+			              "no more connections allowed (max_client_conn)");
 			continue;
 		}
 		format_peer(&ss, addr, sizeof(addr));
@@ -122,6 +139,18 @@ static bool listen_fd(int fd, struct sockaddr *sa, socklen_t salen, const char *
 		return false;
 	}
 	return true;
+}
+
+/* The socket received from the old process bound to addr/len, or -1 (takeover.h). */
+static int inherited_socket(const void *addr, size_t len)
+{
+	int fd = inherited != NULL ? takeover_adopt(inherited, addr, len) : -1;
+
+	if (fd != -1 && !conn_prepare_socket(fd, false)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static struct listener *listener_add(int fd, bool is_unix)
@@ -160,8 +189,18 @@ static bool listen_tcp(const char *addr, int port)
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		char what[128];
-		int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+		int fd = inherited_socket(ai->ai_addr, ai->ai_addrlen);
 
+		snprintf(what, sizeof(what), "%s:%d", addr, port);
+		if (fd != -1) {
+			if (listener_add(fd, false) == NULL)
+				break;
+			log_event(LOG_INFO, "listener.tcp", LOG_STR, "address", what, LOG_STR,
+			          "from", "takeover", LOG_END);
+			any = true;
+			continue;
+		}
+		fd = socket(ai->ai_family, SOCK_STREAM, 0);
 		if (fd == -1)
 			continue;
 		if (ai->ai_family == AF_INET6) {
@@ -169,7 +208,6 @@ static bool listen_tcp(const char *addr, int port)
 
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 		}
-		snprintf(what, sizeof(what), "%s:%d", addr, port);
 		if (!listen_fd(fd, ai->ai_addr, ai->ai_addrlen, what)) {
 			close(fd);
 			freeaddrinfo(res);
@@ -177,7 +215,8 @@ static bool listen_tcp(const char *addr, int port)
 		}
 		if (listener_add(fd, false) == NULL)
 			break;
-		log_event(LOG_INFO, "listener.tcp", LOG_STR, "address", what, LOG_END);
+		log_event(LOG_INFO, "listener.tcp", LOG_STR, "address", what, LOG_STR, "from",
+		          "bind", LOG_END);
 		any = true;
 	}
 	freeaddrinfo(res);
@@ -188,6 +227,7 @@ static bool listen_unix(const char *dir, int port, int mode)
 {
 	struct sockaddr_un sun;
 	struct listener *l;
+	const char *from = "takeover";
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -198,20 +238,25 @@ static bool listen_unix(const char *dir, int port, int mode)
 		          "unix socket path too long", LOG_END);
 		return false;
 	}
-	unlink(sun.sun_path); /* a stale socket from an earlier run */
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd == -1)
-		return false;
-	if (!listen_fd(fd, (struct sockaddr *)&sun, sizeof(sun), sun.sun_path)) {
-		close(fd);
-		return false;
+	fd = inherited_socket(&sun, sizeof(sun));
+	if (fd == -1) {
+		from = "bind";
+		unlink(sun.sun_path); /* a stale socket from an earlier run */
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd == -1)
+			return false;
+		if (!listen_fd(fd, (struct sockaddr *)&sun, sizeof(sun), sun.sun_path)) {
+			close(fd);
+			return false;
+		}
+		chmod(sun.sun_path, (mode_t)mode);
 	}
-	chmod(sun.sun_path, (mode_t)mode);
 	l = listener_add(fd, true);
 	if (l == NULL)
 		return false;
 	snprintf(l->path, sizeof(l->path), "%s", sun.sun_path);
-	log_event(LOG_INFO, "listener.unix", LOG_STR, "path", sun.sun_path, LOG_END);
+	log_event(LOG_INFO, "listener.unix", LOG_STR, "path", sun.sun_path, LOG_STR, "from", from,
+	          LOG_END);
 	return true;
 }
 
@@ -246,6 +291,12 @@ static bool listeners_open(void)
 	return any;
 }
 
+/*
+ * Stop listening. The Unix socket files are removed only while they are this
+ * process's own: after a hand-over (or during a takeover that failed) the
+ * same sockets live on in the other process, and closing this process's
+ * descriptors leaves them and their queued connections alone there.
+ */
 static void listeners_close(void)
 {
 	for (int i = 0; i < pooler.n_listeners; i++) {
@@ -253,10 +304,24 @@ static void listeners_close(void)
 
 		ev_io_stop(pooler.loop->ev, &l->io);
 		close(l->fd);
-		if (l->is_unix && l->path[0])
+		if (l->is_unix && l->path[0] && own_socket_files)
 			unlink(l->path);
 	}
 	pooler.n_listeners = 0;
+}
+
+/*
+ * Stopping: answer the connections already queued on the listeners (57P03,
+ * as PostgreSQL does while it shuts down) rather than reset them, then close
+ * the listeners and the control socket, so that new connections and
+ * takeovers are refused.
+ */
+static void listeners_refuse(void)
+{
+	for (int i = 0; i < pooler.n_listeners; i++)
+		on_accept(pooler.loop->ev, &pooler.listeners[i].io, EV_READ);
+	listeners_close();
+	takeover_stop(pooler.loop->ev, own_socket_files);
 }
 
 /* Free what was closed during the last loop iteration. */
@@ -268,7 +333,7 @@ static void on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 		client_free(list_entry(list_first(&ls->dead_clients), struct client, node));
 	while (!list_empty(&ls->dead_servers))
 		server_free(list_entry(list_first(&ls->dead_servers), struct server, node));
-	if (pooler.shutting_down && ls->n_clients == 0)
+	if ((pooler.shutting_down || pooler.handed_over) && ls->n_clients == 0)
 		ev_break(loop, EVBREAK_ALL);
 }
 
@@ -331,24 +396,110 @@ static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
 	trim_after_mass_disconnect(ls);
 }
 
-static void pooler_shutdown(void)
+bool pooler_end_if_stopping(struct client *c)
+{
+	if (!pooler.shutting_down)
+		return false;
+	client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
+	return true;
+}
+
+/* Stopping: refuse new connections and end the clients still logging in (57P01). */
+static void pooler_stop_arrivals(void)
+{
+	struct loop_state *ls = pooler.loop;
+
+	listeners_refuse();
+	while (!list_empty(&ls->login_clients))
+		client_fail(list_entry(list_first(&ls->login_clients), struct client, node),
+		            SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
+}
+
+/* Close what is left: listeners, logins, every pool's clients (57P01) and servers. */
+static void pooler_close_all(void)
 {
 	struct loop_state *ls = pooler.loop;
 	struct list *it;
 
-	if (pooler.shutting_down)
-		return;
-	pooler.shutting_down = true;
-	log_event(LOG_INFO, "pooler.shutdown", LOG_INT, "clients", (long long)ls->n_clients,
-	          LOG_END);
-	listeners_close();
-	while (!list_empty(&ls->login_clients))
-		client_close(list_entry(list_first(&ls->login_clients), struct client, node),
-		             "shutdown");
+	pooler_stop_arrivals();
 	for (it = ls->pools.next; it != &ls->pools; it = it->next)
 		pool_shutdown(list_entry(it, struct pool, node));
-	/* Clients flushing their final error get CLOSING_GRACE, then the loop ends. */
+}
+
+/*
+ * Immediate shutdown (a second signal, or shutdown_timeout): every client is
+ * told 57P01 now, transaction or not, and the loop ends; clients flushing
+ * their final error get a moment in drain_closing().
+ */
+static void pooler_shutdown_now(const char *cause)
+{
+	struct loop_state *ls = pooler.loop;
+
+	pooler.shutting_down = true;
+	ev_timer_stop(ls->ev, &stop_timer);
+	log_event(LOG_INFO, "pooler.shutdown", LOG_STR, "phase", "immediate", LOG_STR, "cause",
+	          cause, LOG_INT, "clients", (long long)ls->n_clients, LOG_END);
+	pooler_close_all();
 	ev_break(ls->ev, EVBREAK_ALL);
+}
+
+static void stop_timer_start(void)
+{
+	ev_timer_set(&stop_timer, pooler.cfg->shutdown_timeout / 1000.0, 0.0);
+	ev_timer_start(pooler.loop->ev, &stop_timer);
+}
+
+/*
+ * Safe shutdown (SIGTERM, SIGINT): refuse new connections, end at once with
+ * 57P01 every client between transactions, and each of the others right after
+ * its transaction ends (pooler_end_if_stopping()), for up to shutdown_timeout;
+ * the loop ends when no client is left (on_reap()).
+ */
+static void pooler_shutdown_safe(const char *cause)
+{
+	struct loop_state *ls = pooler.loop;
+	struct list *it;
+
+	if (pooler.cfg->shutdown_timeout == 0) {
+		pooler_shutdown_now(cause);
+		return;
+	}
+	pooler.shutting_down = true;
+	log_event(LOG_INFO, "pooler.shutdown", LOG_STR, "phase", "safe", LOG_STR, "cause", cause,
+	          LOG_INT, "clients", (long long)ls->n_clients, LOG_INT, "shutdown_timeout_ms",
+	          (long long)pooler.cfg->shutdown_timeout, LOG_END);
+	pooler_stop_arrivals();
+	for (it = ls->pools.next; it != &ls->pools; it = it->next)
+		pool_end_idle_clients(list_entry(it, struct pool, node));
+	/* After a hand-over the clock already runs (see pooler_listeners_handed_over()). */
+	if (!ev_is_active(&stop_timer))
+		stop_timer_start();
+}
+
+/*
+ * shutdown_timeout passed: after a hand-over, the clients that stayed are
+ * now ended at their transaction's end (another shutdown_timeout at most);
+ * during a safe shutdown, whatever is left is cut.
+ */
+static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	if (!pooler.shutting_down)
+		pooler_shutdown_safe("shutdown_timeout after takeover");
+	else
+		pooler_shutdown_now("shutdown_timeout");
+}
+
+void pooler_listeners_handed_over(void)
+{
+	struct loop_state *ls = pooler.loop;
+
+	log_event(LOG_INFO, "takeover.handed_over", LOG_INT, "clients", (long long)ls->n_clients,
+	          LOG_INT, "shutdown_timeout_ms", (long long)pooler.cfg->shutdown_timeout, LOG_END);
+	own_socket_files = false;
+	own_pidfile = false;
+	listeners_close();
+	pooler.handed_over = true;
+	stop_timer_start();
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -358,7 +509,11 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "log reopened", LOG_END);
 		return;
 	}
-	pooler_shutdown();
+	/* SIGTERM, SIGINT: a safe shutdown, or an immediate one at the second signal. */
+	if (pooler.shutting_down)
+		pooler_shutdown_now(w->signum == SIGINT ? "second SIGINT" : "second SIGTERM");
+	else
+		pooler_shutdown_safe(w->signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
 static bool write_pidfile(const char *path)
@@ -447,23 +602,108 @@ static void prewarm_pools(void)
 	}
 }
 
-int pooler_run(struct config *cfg)
+static bool has_pidfile(const struct config *cfg)
+{
+	return cfg->pidfile != NULL && cfg->pidfile[0] != 0;
+}
+
+/* A start without --takeover: refuse when a pgscope already answers on the control socket. */
+static bool pooler_alone(bool have_ctl, const char *ctl_path)
+{
+	if (!have_ctl || !takeover_peer_alive(ctl_path))
+		return true;
+	log_event(LOG_FATAL, "pooler.already_running", LOG_STR, "control_socket", ctl_path, LOG_STR,
+	          "error",
+	          "a pgscope already runs with this config: stop it, or replace it with "
+	          "pgscope serve --takeover",
+	          LOG_END);
+	return false;
+}
+
+/* --takeover, before the listeners open: receive the running process's sockets into req. */
+static bool takeover_begin(struct takeover_request *req, bool have_ctl, const char *ctl_path)
+{
+	char err[256];
+
+	if (!have_ctl) {
+		snprintf(err, sizeof(err),
+		         "no control socket: set unix_socket_dir or takeover_socket");
+		goto out_fail;
+	}
+	if (!takeover_request(req, ctl_path, err, sizeof(err)))
+		goto out_fail;
+	inherited = req;
+	log_event(LOG_INFO, "takeover.received", LOG_INT, "sockets", (long long)req->n_fds,
+	          LOG_END);
+	return true;
+out_fail:
+	log_event(LOG_FATAL, "takeover.failed", LOG_STR, "error", err, LOG_END);
+	return false;
+}
+
+/*
+ * --takeover, once this process is ready to serve: tell the old process to
+ * stop accepting, then own the socket files and the pidfile. Received
+ * sockets this config does not listen on are closed (connections queued on
+ * them are reset once the old process closes its copies).
+ */
+static bool takeover_finish(struct takeover_request *req)
+{
+	char err[256];
+	int unused = 0;
+
+	inherited = NULL;
+	for (int i = 0; i < req->n_fds; i++)
+		unused += req->fds[i] != -1;
+	if (unused > 0)
+		log_event(LOG_WARNING, "takeover.sockets_unused", LOG_INT, "count",
+		          (long long)unused, LOG_STR, "reason",
+		          "not listened on in this config: closed", LOG_END);
+	if (!takeover_confirm(req, err, sizeof(err))) {
+		log_event(LOG_FATAL, "takeover.failed", LOG_STR, "error", err, LOG_END);
+		return false;
+	}
+	takeover_request_release(req);
+	own_socket_files = true;
+	own_pidfile = has_pidfile(pooler.cfg) && write_pidfile(pooler.cfg->pidfile);
+	log_event(LOG_INFO, "takeover.done", LOG_INT, "pid", (long long)getpid(), LOG_INT,
+	          "listeners", (long long)pooler.n_listeners, LOG_END);
+	return true;
+}
+
+int pooler_run(struct config *cfg, bool takeover)
 {
 	struct ev_loop *ev = ev_default_loop(EVFLAG_AUTO);
+	struct takeover_request req = {.conn = -1};
 	struct loop_state *ls;
+	char ctl_path[108];
+	bool have_ctl;
 	int status = 1;
 
 	if (ev == NULL)
 		return 1;
 	pooler_init_state(cfg, ev);
 	ls = pooler.loop;
+	own_socket_files = !takeover;
+	own_pidfile = false;
+	ev_timer_init(&stop_timer, on_stop_timer, 0.0, 0.0);
+	have_ctl = takeover_socket_path(cfg, ctl_path, sizeof(ctl_path));
 	signal(SIGPIPE, SIG_IGN);
 	if (!load_auth_file())
 		goto out;
+	if (takeover ? !takeover_begin(&req, have_ctl, ctl_path)
+	             : !pooler_alone(have_ctl, ctl_path))
+		goto out_takeover;
 	if (!listeners_open())
 		goto out_listeners;
-	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0 && !write_pidfile(cfg->pidfile))
-		goto out_listeners;
+	/* Without a control socket pgscope serves all the same; only takeovers are refused. */
+	if (have_ctl)
+		takeover_listen(ev, ctl_path, inherited);
+	if (!takeover && has_pidfile(cfg)) {
+		if (!write_pidfile(cfg->pidfile))
+			goto out_listeners;
+		own_pidfile = true;
+	}
 	{
 		char err[512] = "";
 
@@ -485,17 +725,22 @@ int pooler_run(struct config *cfg)
 	ev_signal_start(ev, &pooler.sig_int);
 	ev_signal_start(ev, &pooler.sig_hup);
 	prewarm_pools();
+	if (takeover && !takeover_finish(&req)) {
+		observe_stop();
+		goto out_listeners;
+	}
 	log_event(LOG_INFO, "pooler.start", LOG_STR, "config", cfg->path, LOG_STR, "pool_mode",
 	          config_pool_mode_name(cfg->pool_mode), LOG_INT, "pid", (long long)getpid(),
 	          LOG_END);
 	ev_run(ev, 0);
-	pooler_shutdown();
+	pooler_close_all();
 	drain_closing(ls);
 	observe_stop();
 	ev_prepare_stop(ev, &ls->reaper);
 	ev_timer_stop(ev, &ls->janitor);
+	ev_timer_stop(ev, &stop_timer);
 	loop_release(ls);
-	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0)
+	if (own_pidfile)
 		unlink(cfg->pidfile);
 	log_event(LOG_INFO, "pooler.stop", LOG_INT, "clients_accepted",
 	          (long long)ls->stats.clients_accepted, LOG_INT, "statements",
@@ -503,10 +748,13 @@ int pooler_run(struct config *cfg)
 	status = 0;
 	goto out_listeners;
 out_pidfile:
-	if (cfg->pidfile != NULL && cfg->pidfile[0] != 0)
+	if (own_pidfile)
 		unlink(cfg->pidfile);
 out_listeners:
 	listeners_close();
+	takeover_stop(ev, own_socket_files);
+out_takeover:
+	takeover_request_release(&req);
 out:
 	if (pooler.users != NULL)
 		userlist_free(pooler.users);

@@ -310,6 +310,8 @@ struct pooler {
 	uint64_t next_id;
 	ev_signal sig_term, sig_int, sig_hup;
 	bool shutting_down;
+	bool handed_over;          /* the listeners went to a new process (takeover.h): serving only
+	                              the clients already here, until they leave */
 	struct userlist *users;    /* auth_file contents, or NULL */
 	struct observer *observer; /* the analysis thread (observe.c), or NULL */
 };
@@ -323,8 +325,25 @@ extern struct pooler pooler;
  */
 void pooler_init_state(struct config *cfg, struct ev_loop *ev);
 
-/* Run the pooler with cfg until SIGTERM/SIGINT. Returns an exit status. */
-int pooler_run(struct config *cfg);
+/*
+ * Run the pooler with cfg until SIGTERM/SIGINT, or until its clients are gone
+ * after it handed its listeners over. With TAKEOVER, first take the listening
+ * sockets of the pgscope running with this config (takeover.h). Returns an
+ * exit status.
+ */
+int pooler_run(struct config *cfg, bool takeover);
+
+/* What PostgreSQL says to a session it ends on shutdown (SQLSTATE 57P01). */
+#define POOLER_SHUTDOWN_MESSAGE "terminating connection due to administrator command"
+
+/*
+ * c is between transactions: when pgscope is shutting down, end it with
+ * 57P01 (true); else false and nothing done.
+ */
+bool pooler_end_if_stopping(struct client *c);
+
+/* takeover.c: a new process watches the listeners now; stop accepting and drain. */
+void pooler_listeners_handed_over(void);
 
 /* A fresh pooler-local id for a connection or a transaction. */
 uint64_t pooler_next_id(void);

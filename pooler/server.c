@@ -808,12 +808,14 @@ void server_relay_ops_build(struct relay_ops *active, size_t max_len)
 	active->max_len = max_len;
 }
 
+bool server_between_transactions(const struct server *sv)
+{
+	return txn_settled(&sv->client->txn) && sv->tx_status == 'I' && sv->conn.pass_left == 0;
+}
+
 static bool server_release_due(const struct server *sv)
 {
-	const struct client *c = sv->client;
-
-	return sv->pool->mode != POOL_MODE_SESSION && txn_settled(&c->txn) &&
-	       sv->tx_status == 'I' && sv->conn.pass_left == 0;
+	return sv->pool->mode != POOL_MODE_SESSION && server_between_transactions(sv);
 }
 
 void server_relay(struct server *sv)
@@ -830,6 +832,10 @@ void server_relay(struct server *sv)
 			pool_transaction_done(c);
 			return;
 		}
+		/* Session mode: a stopping pgscope ends the session between transactions. */
+		if (res == RELAY_STOPPED && pooler.shutting_down &&
+		    server_between_transactions(sv) && pooler_end_if_stopping(c))
+			return;
 		if (res == RELAY_STOPPED)
 			continue;
 		/*

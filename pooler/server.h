@@ -70,6 +70,12 @@ bool server_query(struct server *sv, const char *sql, const struct server_query_
 void server_relay(struct server *sv);
 
 /*
+ * sv's linked client is between transactions: nothing owed to it, the
+ * server idle outside a transaction, no message half relayed.
+ */
+bool server_between_transactions(const struct server *sv);
+
+/*
  * Fill the relay handler for server answers to a linked client, accepting
  * bodies up to max_len whole (loop_apply_config()).
  */

@@ -257,6 +257,7 @@ static bool write_config(const struct harness_pgscope *ps, const struct harness_
 	        "logfile = %s\n"
 	        "pidfile = %s/pgscope.pid\n"
 	        "max_packet_size = %ld\n"
+	        "shutdown_timeout = 5\n"
 	        "%s\n"
 	        "[databases]\n"
 	        "postgres = host=%s port=%d dbname=postgres user=postgres\n",
@@ -272,7 +273,8 @@ static bool write_config(const struct harness_pgscope *ps, const struct harness_
 	return fclose(f) == 0;
 }
 
-static pid_t spawn_pgscope(const struct harness_pgscope *ps)
+/* Run pgscope serve on PS's config; with TAKEOVER, `serve --takeover`. */
+static pid_t spawn_pgscope(const struct harness_pgscope *ps, bool takeover)
 {
 	const char *bin = getenv("PGSCOPE_BIN") ? getenv("PGSCOPE_BIN") : "./pgscope";
 	pid_t pid = fork();
@@ -288,7 +290,10 @@ static pid_t spawn_pgscope(const struct harness_pgscope *ps)
 	}
 	/* Never outlive the test, even when it is killed with SIGKILL. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	execl(bin, bin, "serve", ps->config_path, (char *)NULL);
+	if (takeover)
+		execl(bin, bin, "serve", "--takeover", ps->config_path, (char *)NULL);
+	else
+		execl(bin, bin, "serve", ps->config_path, (char *)NULL);
 	fprintf(stderr, "harness: exec %s: %s\n", bin, strerror(errno));
 	_exit(127);
 }
@@ -326,7 +331,7 @@ static int start_once(struct harness_pgscope *ps, const struct harness_pgscope_o
 	ps->port = free_port();
 	if (ps->port <= 0 || !write_config(ps, opts))
 		return -1;
-	ps->pid = spawn_pgscope(ps);
+	ps->pid = spawn_pgscope(ps, false);
 	if (ps->pid == -1) {
 		perror("fork");
 		ps->pid = 0;
@@ -442,6 +447,86 @@ bool harness_pgscope_stop(struct harness_pgscope *ps)
 		ps->dir[0] = '\0';
 	}
 	return clean;
+}
+
+bool harness_pgscope_signal(struct harness_pgscope *ps, int sig)
+{
+	if (ps->pid <= 0)
+		return false;
+	return kill(ps->pid, sig) == 0;
+}
+
+int harness_pgscope_wait_exit(struct harness_pgscope *ps, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+	int status;
+
+	if (ps->pid <= 0)
+		return -1;
+	while (waitpid(ps->pid, &status, WNOHANG) != ps->pid) {
+		if (harness_now_ms() > deadline) {
+			fprintf(stderr, "harness: pgscope %ld still running after %d ms\n",
+			        (long)ps->pid, timeout_ms);
+			return -1;
+		}
+		harness_sleep_ms(10);
+	}
+	children_remove(ps->pid);
+	ps->pid = 0;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+}
+
+bool harness_file_has_line(const char *path, const char *needle, const char *also)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	while (!found && getline(&line, &cap, f) != -1)
+		found =
+		    strstr(line, needle) != NULL && (also == NULL || strstr(line, also) != NULL);
+	free(line);
+	fclose(f);
+	return found;
+}
+
+bool harness_pgscope_takeover(const struct harness_pgscope *old, struct harness_pgscope *ps)
+{
+	long long deadline = harness_now_ms() + 10000;
+	char pid_field[32];
+	int status;
+
+	*ps = *old;
+	snprintf(ps->out_path, sizeof(ps->out_path), "%s/stdout-takeover.log", ps->dir);
+	ps->pid = spawn_pgscope(ps, true);
+	if (ps->pid == -1) {
+		perror("fork");
+		ps->pid = 0;
+		return false;
+	}
+	children_add(ps->pid, ps->dir);
+	snprintf(pid_field, sizeof(pid_field), " pid=%ld ", (long)ps->pid);
+	while (harness_now_ms() < deadline) {
+		if (waitpid(ps->pid, &status, WNOHANG) == ps->pid) {
+			children_remove(ps->pid);
+			ps->pid = 0;
+			fprintf(stderr, "harness: pgscope --takeover exited (status 0x%x)\n",
+			        status);
+			harness_pgscope_dump_log(ps);
+			return false;
+		}
+		if (harness_file_has_line(ps->log_path, "event=takeover.done", pid_field))
+			return true;
+		harness_sleep_ms(20);
+	}
+	fprintf(stderr, "harness: pgscope --takeover did not take over within 10 s\n");
+	harness_pgscope_dump_log(ps);
+	return false;
 }
 
 bool harness_pgscope_alive(struct harness_pgscope *ps)

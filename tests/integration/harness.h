@@ -8,7 +8,9 @@
  * with tests/pgcluster itself and stops it at exit or on SIGINT/SIGTERM.
  *
  * pgscope is started from PGSCOPE_BIN (default ./pgscope) with a generated
- * config on a free port. With PGSCOPE_TEST_TARGET=direct no pgscope is started
+ * config on a free port, with shutdown_timeout = 5 (extra_main may set
+ * another) so that harness_pgscope_stop() ends within its 10 s even when a
+ * test leaves a transaction open. With PGSCOPE_TEST_TARGET=direct no pgscope is started
  * and the tests talk to the primary itself, to check the tests against
  * PostgreSQL's own behaviour; tests that measure pgscope itself skip there.
  *
@@ -79,6 +81,26 @@ bool harness_pgscope_start(struct harness_pgscope *ps, const struct harness_pgsc
  * unless the stop failed or PGSCOPE_TEST_KEEP is set.
  */
 bool harness_pgscope_stop(struct harness_pgscope *ps);
+
+/* Send signal SIG to pgscope; false when it is not running. */
+bool harness_pgscope_signal(struct harness_pgscope *ps, int sig);
+
+/*
+ * Wait up to TIMEOUT_MS for pgscope to exit by itself. Returns its exit status,
+ * 128+signal when a signal ended it, or -1 on timeout (it is left running).
+ */
+int harness_pgscope_wait_exit(struct harness_pgscope *ps, int timeout_ms);
+
+/*
+ * Start a second pgscope, `serve --takeover`, on OLD's config (same port,
+ * directory and logfile) into PS, and wait (10 s) until it logs that it has
+ * taken over the listening sockets. On failure prints the logs and returns
+ * false. Its output goes to DIR/stdout-takeover.log.
+ */
+bool harness_pgscope_takeover(const struct harness_pgscope *old, struct harness_pgscope *ps);
+
+/* True when a line of the file at PATH (read whole) contains NEEDLE, and ALSO unless NULL. */
+bool harness_file_has_line(const char *path, const char *needle, const char *also);
 
 /* True while the pgscope process is alive (always true in direct mode). */
 bool harness_pgscope_alive(struct harness_pgscope *ps);

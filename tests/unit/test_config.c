@@ -204,6 +204,8 @@ static void assert_defaults(const struct config *cfg)
 	assert_int_equal(cfg->capture_queue_size, 8 * 1024 * 1024);
 	assert_null(cfg->logfile);
 	assert_null(cfg->pidfile);
+	assert_int_equal(cfg->shutdown_timeout, 30000);
+	assert_null(cfg->takeover_socket);
 	assert_int_equal(cfg->log_format, LOG_FORMAT_LOGFMT);
 	assert_int_equal(cfg->log_level, LOG_INFO);
 	assert_true(cfg->log_connections);
@@ -291,6 +293,8 @@ static void test_every_pgscope_key(void **state)
 	              "capture_queue_size = 64kB\n"
 	              "logfile = /var/log/pgscope.log\n"
 	              "pidfile = /run/pgscope.pid\n"
+	              "shutdown_timeout = 2.5\n"
+	              "takeover_socket = /run/pgscope/control\n"
 	              "log_format = json\n"
 	              "log_level = warning\n"
 	              "log_connections = 0\n"
@@ -349,6 +353,8 @@ static void test_every_pgscope_key(void **state)
 	assert_int_equal(cfg.capture_queue_size, 65536);
 	assert_string_equal(cfg.logfile, "/var/log/pgscope.log");
 	assert_string_equal(cfg.pidfile, "/run/pgscope.pid");
+	assert_int_equal(cfg.shutdown_timeout, 2500);
+	assert_string_equal(cfg.takeover_socket, "/run/pgscope/control");
 	assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
 	assert_int_equal(cfg.log_level, LOG_WARNING);
 	assert_false(cfg.log_connections);
