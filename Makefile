@@ -151,6 +151,11 @@ bench: pgscope
 bench-instructions: pgscope
 	scripts/bench-instructions $(BASELINE)
 
+# A 5,000-table schema read live, and its effect on traffic (scripts/bench-catalog).
+.PHONY: bench-catalog
+bench-catalog: pgscope
+	scripts/bench-catalog
+
 # Memory of 10,000 idle clients, pgscope vs PgBouncer (scripts/bench-idle).
 .PHONY: bench-idle
 bench-idle: pgscope

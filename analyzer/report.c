@@ -685,7 +685,12 @@ static struct report_rule_group *group_for(struct report *r, const char *rule_id
 	return g;
 }
 
-static bool add_finding(struct report *r, const struct report_fp *fp, const struct finding *f)
+/*
+ * Add f for fp; TIME_US is the time at stake, or -1 for the fingerprint's
+ * whole time.
+ */
+static bool add_finding(struct report *r, const struct report_fp *fp, const struct finding *f,
+                        int64_t time_us)
 {
 	if (r->opts.baseline && baseline_contains(r->opts.baseline, fp->fingerprint, f->rule_id)) {
 		r->baselined++;
@@ -705,7 +710,7 @@ static bool add_finding(struct report *r, const struct report_fp *fp, const stru
 	rf->fp = fp;
 	rf->message = strdup(f->message ? f->message : "");
 	rf->suggestion = f->suggestion ? strdup(f->suggestion) : NULL;
-	rf->time_us = fp->total_us;
+	rf->time_us = time_us >= 0 ? time_us : fp->total_us;
 	return true;
 }
 
@@ -753,7 +758,7 @@ static void add_recorded(struct report *r, const struct report_fp *fp, const str
 	         rule->judges_literals ? "its values are not in the capture"
 	                               : "with the live schema");
 	f.message = msg;
-	add_finding(r, fp, &f);
+	add_finding(r, fp, &f, -1);
 }
 
 static void analyze_one(struct report *r, const struct report_fp *fp)
@@ -772,7 +777,7 @@ static void analyze_one(struct report *r, const struct report_fp *fp)
 			if (verdict_recorded(r, fp, rule_find(f->rule_id)) &&
 			    !id_listed(fp->rules, f->rule_id))
 				continue; /* the text as sent did not raise it */
-			add_finding(r, fp, f);
+			add_finding(r, fp, f, -1);
 		}
 	}
 	for (size_t k = 0; rule_registry[k] != NULL; k++) {
@@ -869,7 +874,8 @@ static void traffic_findings(struct report *r)
 		f.severity = tf[i].severity;
 		f.message = tf[i].message;
 		f.suggestion = tf[i].suggestion[0] ? tf[i].suggestion : NULL;
-		add_finding(r, fp, &f);
+		/* Only the calls that make the pattern are at stake (an N+1 loop's calls). */
+		add_finding(r, fp, &f, (int64_t)tf[i].pattern_us);
 	}
 	traffic_findings_free(tf, n);
 }

@@ -23,8 +23,13 @@ struct fp_entry {
 	uint64_t n1_bursts;
 	uint64_t n1_peak;
 	uint64_t n1_client;
+	uint64_t n1_calls; /* executions inside reported bursts, and their time */
+	uint64_t n1_us;
 	uint64_t rep_seconds;
 	uint64_t rep_peak;
+	uint64_t rep_calls; /* executions inside seconds over the threshold, and their time */
+	uint64_t rep_us;
+	uint64_t total_us; /* every execution's time */
 };
 
 /* One client's run of one fingerprint (n-plus-one). */
@@ -38,6 +43,7 @@ struct burst {
 	uint64_t start_us;
 	uint64_t last_us;
 	uint64_t count;
+	uint64_t us; /* time of its executions */
 	uint64_t params[TRAFFIC_N_PARAMS];
 };
 
@@ -50,6 +56,7 @@ struct repeat {
 	uint64_t start_us;
 	uint64_t last_us;
 	uint64_t count;
+	uint64_t us; /* time of its executions */
 };
 
 struct traffic {
@@ -339,7 +346,12 @@ static void feed_n_plus_one(struct traffic *t, struct fp_entry *fe, const struct
 	}
 	b->last_us = s->time_us;
 	b->count++;
+	b->us += s->duration_us;
 	burst_add_param(b, s->params_hash);
+	if (b->reported) {
+		fe->n1_calls++;
+		fe->n1_us += s->duration_us;
+	}
 
 	double need = t->cfg.n1_min_repeats;
 	double need_distinct = need < TRAFFIC_N_PARAMS ? need : TRAFFIC_N_PARAMS;
@@ -347,6 +359,8 @@ static void feed_n_plus_one(struct traffic *t, struct fp_entry *fe, const struct
 		b->reported = true;
 		fe->n1_bursts++;
 		fe->n1_client = s->client_id;
+		fe->n1_calls += b->count; /* the burst so far makes the pattern */
+		fe->n1_us += b->us;
 	}
 	if (b->reported && b->count > fe->n1_peak)
 		fe->n1_peak = b->count;
@@ -366,11 +380,16 @@ static void feed_repeated(struct traffic *t, struct fp_entry *fe, const struct t
 	}
 	r->last_us = s->time_us;
 	r->count++;
+	r->us += s->duration_us;
 	if ((double)r->count >= t->cfg.rep_min_per_second) {
 		if (!r->over) {
 			r->over = true;
 			fe->rep_seconds++;
+			fe->rep_calls += r->count - 1; /* the second so far, this one below */
+			fe->rep_us += r->us - s->duration_us;
 		}
+		fe->rep_calls++;
+		fe->rep_us += s->duration_us;
 		if (r->count > fe->rep_peak)
 			fe->rep_peak = r->count;
 	}
@@ -385,6 +404,7 @@ int traffic_feed(struct traffic *t, const struct traffic_stmt *s)
 		return t->n_fps >= t->cfg.max_fingerprints ? 0 : -1;
 	}
 	fe->executions++;
+	fe->total_us += s->duration_us;
 	if (fe->hist[hist_bucket(s->duration_us)] < UINT32_MAX)
 		fe->hist[hist_bucket(s->duration_us)]++;
 	if (s->kind != TRAFFIC_OTHER && t->cfg.n1_severity != SEVERITY_OFF)
@@ -458,6 +478,8 @@ static bool report_one(const struct traffic *t, const struct fp_entry *e,
 		f->occurrences = e->n1_bursts;
 		f->peak = e->n1_peak;
 		f->example_client = e->n1_client;
+		f->pattern_calls = e->n1_calls;
+		f->pattern_us = e->n1_us;
 		snprintf(f->message, sizeof(f->message),
 		         "one client ran this query %llu times in a row with different parameters "
 		         "(%llu such runs): a loop issuing one query per row",
@@ -472,6 +494,8 @@ static bool report_one(const struct traffic *t, const struct fp_entry *e,
 			return false;
 		f->occurrences = e->rep_seconds;
 		f->peak = e->rep_peak;
+		f->pattern_calls = e->rep_calls;
+		f->pattern_us = e->rep_us;
 		snprintf(f->message, sizeof(f->message),
 		         "the same query with the same parameters ran %llu times within one second "
 		         "(%llu seconds at or over %.0f/s): the answer could be cached",
@@ -489,6 +513,8 @@ static bool report_one(const struct traffic *t, const struct fp_entry *e,
 			return false;
 		f->occurrences = 1;
 		f->peak = p95;
+		f->pattern_calls = e->executions; /* a slow query is slow on every call */
+		f->pattern_us = e->total_us;
 		snprintf(f->message, sizeof(f->message),
 		         "95th percentile duration %.1f ms over %llu executions is above %.0f ms",
 		         (double)p95 / 1000.0, (unsigned long long)e->executions, c->slow_p95_ms);

@@ -78,6 +78,10 @@ struct traffic_finding {
 	    occurrences; /* n-plus-one: bursts; repeated: seconds over the threshold; slow: 1 */
 	uint64_t peak;   /* n-plus-one: largest burst; repeated: most per second; slow: p95 in us */
 	uint64_t example_client; /* a client that showed it (n-plus-one) */
+	uint64_t pattern_calls;  /* the executions that make the pattern: those inside the loops
+	                            (n-plus-one), inside the seconds over the rate (repeated), all
+	                            (slow-query) */
+	uint64_t pattern_us;     /* and their total time: the time at stake */
 	char message[256];
 	char suggestion[256];
 };

@@ -162,9 +162,35 @@ static void test_repeated_identical(void **state)
 	assert_non_null(x);
 	assert_int_equal(x->occurrences, 3);
 	assert_true(x->peak >= 50);
+	assert_int_equal(x->pattern_calls, 150); /* every call of the three seconds over the rate */
 	assert_null(find(f, n, TRAFFIC_RULE_REPEATED, 31));
 	assert_null(find(f, n, TRAFFIC_RULE_REPEATED, 32));
 	assert_null(find(f, n, TRAFFIC_RULE_REPEATED, 33));
+	traffic_findings_free(f, n);
+	traffic_free(t);
+}
+
+/*
+ * The time at stake is the time of the calls that make the pattern: a loop of
+ * 59 lookups plus 41 calls of the same query spread over minutes counts 59.
+ */
+static void test_pattern_calls(void **state)
+{
+	struct traffic *t = traffic_new(NULL);
+	struct traffic_finding *f;
+
+	assert_non_null(t);
+	for (uint64_t i = 0; i < 59; i++)
+		feed(t, i * MS, 1, 77, 40, 1000 + i, 300,
+		     TRAFFIC_READ); /* one transaction's loop */
+	for (uint64_t i = 0; i < 41; i++)
+		feed(t, (i + 1) * 60 * SEC, 2 + i, 0, 40, i, 1000, TRAFFIC_READ); /* one a minute */
+	size_t n = traffic_report(t, &f);
+	const struct traffic_finding *x = find(f, n, TRAFFIC_RULE_N_PLUS_ONE, 40);
+	assert_non_null(x);
+	assert_int_equal(x->executions, 100);
+	assert_int_equal(x->pattern_calls, 59);
+	assert_int_equal(x->pattern_us, 59 * 300);
 	traffic_findings_free(f, n);
 	traffic_free(t);
 }
@@ -293,6 +319,7 @@ int main(void)
 	    cmocka_unit_test(test_n_plus_one_negatives),
 	    cmocka_unit_test(test_n_plus_one_writes_and_bursts),
 	    cmocka_unit_test(test_repeated_identical),
+	    cmocka_unit_test(test_pattern_calls),
 	    cmocka_unit_test(test_slow_query),
 	    cmocka_unit_test(test_config_from_rules),
 	    cmocka_unit_test(test_bounds),
