@@ -6,17 +6,20 @@
 #include "pooler/config.h"
 #include "pooler/log.h"
 #include "pooler/pooler.h"
+#include "pooler/reload.h"
 
 static void serve_usage(FILE *out)
 {
-	fprintf(out, "Usage: pgscope serve [OPTIONS] CONFIG\n"
-	             "       pgscope [OPTIONS] CONFIG\n\n"
-	             "Run the connection pooler with the pgbouncer.ini-style file CONFIG.\n\n"
-	             "Options:\n"
-	             "  -v, --verbose   log at debug level\n"
-	             "  -q, --quiet     log warnings and errors only\n"
-	             "  -h, --help      print this help\n\n"
-	             "Signals: SIGTERM/SIGINT stop, SIGHUP reopens the log file.\n");
+	fprintf(out,
+	        "Usage: pgscope serve [OPTIONS] CONFIG\n"
+	        "       pgscope [OPTIONS] CONFIG\n\n"
+	        "Run the connection pooler with the pgbouncer.ini-style file CONFIG.\n\n"
+	        "Options:\n"
+	        "  -v, --verbose   log at debug level\n"
+	        "  -q, --quiet     log warnings and errors only\n"
+	        "  -h, --help      print this help\n\n"
+	        "Signals: SIGTERM/SIGINT stop, SIGHUP reloads CONFIG and reopens the log file,\n"
+	        "SIGUSR1 pauses every pool, SIGUSR2 resumes them.\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -56,6 +59,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (level >= 0)
 		cfg.log_level = level;
+	reload_set_log_level(level);
 	if (!log_setup(cfg.logfile, cfg.log_format == LOG_FORMAT_JSON,
 	               (enum log_level)cfg.log_level)) {
 		fprintf(stderr, "pgscope: cannot open logfile %s\n", cfg.logfile);

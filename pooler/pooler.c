@@ -24,6 +24,7 @@
 #include "pooler/observe.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
+#include "pooler/reload.h"
 #include "pooler/server.h"
 #include "pooler/userlist.h"
 
@@ -325,6 +326,7 @@ static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
 	expire_logins(ls, now);
 	for (it = ls->pools.next; it != &ls->pools; it = it->next)
 		pool_janitor(list_entry(it, struct pool, node), now);
+	pool_free_unused(ls);
 	trim_after_mass_disconnect(ls);
 }
 
@@ -351,11 +353,21 @@ static void pooler_shutdown(void)
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
-		log_reopen();
-		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "log reopened", LOG_END);
+		log_reopen(); /* a rotated log is replaced even when the file does not reload */
+		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "reload", LOG_END);
+		reload_config(pooler.loop);
 		return;
 	}
 	pooler_shutdown();
+}
+
+/* SIGUSR1 pauses every pool, SIGUSR2 resumes them, as PgBouncer does. */
+static void on_pause_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	if (w->signum == SIGUSR1)
+		pool_pause(pooler.loop, NULL);
+	else
+		pool_resume(pooler.loop, NULL);
 }
 
 static bool write_pidfile(const char *path)
@@ -388,25 +400,12 @@ void pooler_init_state(struct config *cfg, struct ev_loop *ev)
 
 static bool load_auth_file(void)
 {
-	struct config *cfg = pooler.cfg;
-	char err[256];
+	char err[512];
 
-	if (cfg->auth_file == NULL || cfg->auth_file[0] == 0) {
-		if (cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
-		    cfg->auth_type == AUTH_SCRAM) {
-			log_event(LOG_FATAL, "config.invalid", LOG_STR, "key", "auth_file", LOG_STR,
-			          "error", "auth_type needs an auth_file", LOG_END);
-			return false;
-		}
+	if (reload_load_users(pooler.cfg, &pooler.users, err, sizeof(err)))
 		return true;
-	}
-	pooler.users = userlist_load(cfg->auth_file, err, sizeof(err));
-	if (pooler.users == NULL) {
-		log_event(LOG_FATAL, "auth_file.invalid", LOG_STR, "path", cfg->auth_file, LOG_STR,
-		          "error", err, LOG_END);
-		return false;
-	}
-	return true;
+	log_event(LOG_FATAL, "auth_file.invalid", LOG_STR, "error", err, LOG_END);
+	return false;
 }
 
 static void drain_closing(struct loop_state *ls)
@@ -481,6 +480,10 @@ int pooler_run(struct config *cfg)
 	ev_signal_start(ev, &pooler.sig_term);
 	ev_signal_start(ev, &pooler.sig_int);
 	ev_signal_start(ev, &pooler.sig_hup);
+	ev_signal_init(&pooler.sig_usr1, on_pause_signal, SIGUSR1);
+	ev_signal_init(&pooler.sig_usr2, on_pause_signal, SIGUSR2);
+	ev_signal_start(ev, &pooler.sig_usr1);
+	ev_signal_start(ev, &pooler.sig_usr2);
 	prewarm_pools();
 	log_event(LOG_INFO, "pooler.start", LOG_STR, "config", cfg->path, LOG_STR, "pool_mode",
 	          config_pool_mode_name(cfg->pool_mode), LOG_INT, "pid", (long long)getpid(),
