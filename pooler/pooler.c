@@ -350,12 +350,15 @@ static void pooler_shutdown(void)
 	ev_break(ls->ev, EVBREAK_ALL);
 }
 
+static void prewarm_pools(void);
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
 		log_reopen(); /* a rotated log is replaced even when the file does not reload */
 		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "reload", LOG_END);
-		reload_config(pooler.loop);
+		if (reload_config(pooler.loop))
+			prewarm_pools(); /* databases added with min_pool_size */
 		return;
 	}
 	pooler_shutdown();

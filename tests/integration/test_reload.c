@@ -115,6 +115,15 @@ static bool reload(void)
 	return signal_and_wait(SIGHUP, "event=config.reloaded");
 }
 
+/* Reload with a pool size of 2 and one database NAME beside postgres (EXTRA: its settings). */
+static bool reload_serving(const char *name, const char *extra)
+{
+	char line[256];
+
+	db_line(line, sizeof(line), name, extra);
+	return write_config(2, line, NULL) && reload();
+}
+
 static bool create_db(PGconn *primary, const char *name)
 {
 	char sql[128];
@@ -160,6 +169,22 @@ static long backends(const char *db, const char *application_name)
 	return txn_primary_long(sql);
 }
 
+/* Wait up to TIMEOUT_MS until the primary has N backends of DB with APP as application_name. */
+static bool wait_backends(const char *db, const char *app, long n, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+	long have = -1;
+
+	while (harness_now_ms() < deadline) {
+		have = backends(db, app);
+		if (have == n)
+			return true;
+		harness_sleep_ms(50);
+	}
+	fprintf(stderr, "%s/%s: %ld backends, expected %ld\n", db, app, have, n);
+	return false;
+}
+
 /* A connection through pgscope to DB, or NULL. */
 static PGconn *connect_db(const char *db)
 {
@@ -198,7 +223,7 @@ static void *bench_thread(void *arg)
 {
 	struct bench_run *run = arg;
 	const char *argv[] = {"pgbench", "-c",       "8",      "-j",        "2",  "-T",
-	                      "12",      "-n",       "-h",     "127.0.0.1", "-p", port_str,
+	                      "15",      "-n",       "-h",     "127.0.0.1", "-p", port_str,
 	                      "-U",      "postgres", BENCH_DB, NULL};
 
 	run->started = harness_run(argv, NULL, 120, &run->res);
@@ -213,17 +238,20 @@ static long report_number(const char *output, const char *label)
 	return p == NULL ? -1 : strtol(p + strlen(label), NULL, 10);
 }
 
-/* Sample the bench database's backends until DEADLINE_MS or the run ends; the most seen. */
-static long sample_until(struct bench_run *run, long long deadline_ms, long *last)
+/*
+ * Sample the bench database's backends for MS milliseconds while the run
+ * lasts; the most seen, or -1 when no sample could be taken.
+ */
+static long sample_for(struct bench_run *run, int ms)
 {
-	long most = 0;
+	long long deadline = harness_now_ms() + ms;
+	long most = -1;
 
-	while (!atomic_load(&run->done) && harness_now_ms() < deadline_ms) {
+	while (!atomic_load(&run->done) && harness_now_ms() < deadline) {
 		long n = backends(BENCH_DB, NULL);
 
 		if (n > most)
 			most = n;
-		*last = n;
 		harness_sleep_ms(50);
 	}
 	return most;
@@ -233,7 +261,7 @@ static long sample_until(struct bench_run *run, long long deadline_ms, long *las
  * pgbench -c 8 in transaction mode over a pool of 2; a SIGHUP raises the pool
  * to 6 and adds a database, a second one lowers it to 1. The primary's
  * backend count follows, pgbench loses no transaction, and the added database
- * takes clients.
+ * opens its min_pool_size and takes clients.
  */
 static void test_pool_size_and_added_db_under_pgbench(void **state)
 {
@@ -243,8 +271,7 @@ static void test_pool_size_and_added_db_under_pgbench(void **state)
 	struct harness_run_result res;
 	struct bench_run run = {.started = false};
 	pthread_t thread;
-	long before, grown, shrunk, last = -1, failed, done;
-	long long start;
+	long before, grown, shrunk, failed, done;
 	PGconn *conn;
 	char value[64];
 
@@ -257,31 +284,30 @@ static void test_pool_size_and_added_db_under_pgbench(void **state)
 	harness_run_result_free(&res);
 
 	db_line(bench, sizeof(bench), BENCH_DB, NULL);
-	db_line(added, sizeof(added), ADDED_DB, NULL);
+	db_line(added, sizeof(added), ADDED_DB, "min_pool_size=1");
 	assert_true(write_config(2, bench, NULL));
 	assert_true(reload());
 	assert_true(connect_refused(ADDED_DB));
 
-	start = harness_now_ms();
 	assert_int_equal(pthread_create(&thread, NULL, bench_thread, &run), 0);
-	before = sample_until(&run, start + 3000, &last);
+	before = sample_for(&run, 3000);
 
 	snprintf(dbs, sizeof(dbs), "%s%s", bench, added);
 	assert_true(write_config(6, dbs, NULL));
 	assert_true(reload());
-	grown = sample_until(&run, start + 7000, &last);
+	grown = sample_for(&run, 3000);
 
 	assert_true(write_config(1, dbs, NULL));
 	assert_true(reload());
 	/* Let the extra servers be released, then the count must stay at the new size. */
-	(void)sample_until(&run, start + 8500, &last);
-	shrunk = sample_until(&run, start + 11000, &last);
+	(void)sample_for(&run, 1500);
+	shrunk = sample_for(&run, 2500);
 
 	pthread_join(thread, NULL);
 	assert_true(run.started);
 	done = report_number(run.res.output, "number of transactions actually processed: ");
 	failed = report_number(run.res.output, "number of failed transactions: ");
-	printf("pgbench -c 8 -T 12, transaction mode: %ld transactions, %ld failed; server "
+	printf("pgbench -c 8 -T 15, transaction mode: %ld transactions, %ld failed; server "
 	       "backends at most %ld with pool 2, %ld with pool 6, %ld after lowering it to 1\n",
 	       done, failed, before, grown, shrunk);
 	if (run.res.exit_code != 0 || failed != 0)
@@ -296,6 +322,8 @@ static void test_pool_size_and_added_db_under_pgbench(void **state)
 	assert_int_equal(shrunk, 1);
 	harness_run_result_free(&run.res);
 
+	/* The added database's min_pool_size was opened without a client asking. */
+	assert_true(wait_backends(ADDED_DB, NULL, 1, 5000));
 	conn = connect_db(ADDED_DB);
 	assert_non_null(conn);
 	assert_true(harness_query_value(conn, "SELECT current_database()", value, sizeof(value)));
@@ -311,14 +339,12 @@ static void test_pool_size_and_added_db_under_pgbench(void **state)
  */
 static void test_removed_db_keeps_its_clients(void **state)
 {
-	char gone[256], value[64];
+	char value[64];
 	PGconn *conn;
 
 	if (harness_direct_mode())
 		skip();
-	db_line(gone, sizeof(gone), GONE_DB, NULL);
-	assert_true(write_config(2, gone, NULL));
-	assert_true(reload());
+	assert_true(reload_serving(GONE_DB, NULL));
 	conn = connect_db(GONE_DB);
 	assert_non_null(conn);
 	assert_true(harness_exec_ok(conn, "SELECT 1"));
@@ -345,14 +371,12 @@ static void test_removed_db_keeps_its_clients(void **state)
  */
 static void test_bad_config_keeps_old(void **state)
 {
-	char bench[256], value[64];
+	char value[64];
 	PGconn *conn, *fresh;
 
 	if (harness_direct_mode())
 		skip();
-	db_line(bench, sizeof(bench), BENCH_DB, NULL);
-	assert_true(write_config(2, bench, NULL));
-	assert_true(reload());
+	assert_true(reload_serving(BENCH_DB, NULL));
 	conn = connect_db(BENCH_DB);
 	assert_non_null(conn);
 
@@ -370,24 +394,7 @@ static void test_bad_config_keeps_old(void **state)
 	PQfinish(fresh);
 	PQfinish(conn);
 	/* Put a valid file back for the tests that follow. */
-	assert_true(write_config(2, bench, NULL));
-	assert_true(reload());
-}
-
-/* Wait up to TIMEOUT_MS until the primary has N backends of DB with APP as application_name. */
-static bool wait_backends(const char *db, const char *app, long n, int timeout_ms)
-{
-	long long deadline = harness_now_ms() + timeout_ms;
-	long have = -1;
-
-	while (harness_now_ms() < deadline) {
-		have = backends(db, app);
-		if (have == n)
-			return true;
-		harness_sleep_ms(50);
-	}
-	fprintf(stderr, "%s/%s: %ld backends, expected %ld\n", db, app, have, n);
-	return false;
+	assert_true(reload_serving(BENCH_DB, NULL));
 }
 
 /*
@@ -397,14 +404,12 @@ static bool wait_backends(const char *db, const char *app, long n, int timeout_m
  */
 static void test_changed_db_gets_new_servers(void **state)
 {
-	char line[256], value[64];
+	char value[64];
 	PGconn *conn;
 
 	if (harness_direct_mode())
 		skip();
-	db_line(line, sizeof(line), CHG_DB, "application_name=rl_first");
-	assert_true(write_config(2, line, NULL));
-	assert_true(reload());
+	assert_true(reload_serving(CHG_DB, "application_name=rl_first"));
 	conn = connect_db(CHG_DB);
 	assert_non_null(conn);
 	assert_true(harness_query_value(conn, "SELECT current_setting('application_name')", value,
@@ -412,9 +417,7 @@ static void test_changed_db_gets_new_servers(void **state)
 	assert_string_equal(value, "rl_first");
 	assert_true(wait_backends(CHG_DB, "rl_first", 1, 5000));
 
-	db_line(line, sizeof(line), CHG_DB, "application_name=rl_second");
-	assert_true(write_config(2, line, NULL));
-	assert_true(reload());
+	assert_true(reload_serving(CHG_DB, "application_name=rl_second"));
 	/* The idle server made with the old entry is closed at the reload. */
 	assert_true(wait_backends(CHG_DB, "rl_first", 0, 5000));
 	assert_true(harness_query_value(conn, "SELECT current_setting('application_name')", value,
@@ -453,16 +456,14 @@ static void drain_results(PGconn *conn)
  */
 static void test_pause_resume_signals(void **state)
 {
-	char bench[256], value[64];
+	char value[64];
 	PGconn *running, *waiter;
 	PGresult *r;
 	int paused_before;
 
 	if (harness_direct_mode())
 		skip();
-	db_line(bench, sizeof(bench), BENCH_DB, NULL);
-	assert_true(write_config(2, bench, NULL));
-	assert_true(reload());
+	assert_true(reload_serving(BENCH_DB, NULL));
 	running = connect_db(BENCH_DB);
 	waiter = connect_db(BENCH_DB);
 	assert_non_null(running);
@@ -496,6 +497,93 @@ static void test_pause_resume_signals(void **state)
 	PQfinish(waiter);
 }
 
+/*
+ * Timeouts follow a reload: with query_wait_timeout lowered to 1 s, a
+ * request that waits for a paused pool gets pgscope's error after about a
+ * second, and the pool serves again after RESUME.
+ */
+static void test_reloaded_timeout_bounds_pause(void **state)
+{
+	char line[256];
+	PGconn *conn;
+	PGresult *r;
+	long long start, waited;
+
+	if (harness_direct_mode())
+		skip();
+	db_line(line, sizeof(line), BENCH_DB, NULL);
+	assert_true(write_config(2, line, "query_wait_timeout = 1"));
+	assert_true(reload());
+	conn = connect_db(BENCH_DB);
+	assert_non_null(conn);
+	assert_true(harness_exec_ok(conn, "SELECT 1"));
+
+	assert_true(signal_and_wait(SIGUSR1, "event=pooler.pause"));
+	start = harness_now_ms();
+	assert_true(PQsendQuery(conn, "SELECT 1"));
+	r = wait_result(conn, 10000);
+	waited = harness_now_ms() - start;
+	assert_non_null(r);
+	if (strstr(PQresultErrorMessage(r), "query_wait_timeout") == NULL)
+		fprintf(stderr, "unexpected: %s\n", PQresultErrorMessage(r));
+	assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQresultErrorMessage(r), "query_wait_timeout"));
+	PQclear(r);
+	printf("a request to a paused pool failed after %lld ms (query_wait_timeout = 1 s)\n",
+	       waited);
+	assert_true(waited >= 900 && waited < 3000);
+	PQfinish(conn);
+
+	assert_true(signal_and_wait(SIGUSR2, "event=pooler.resume"));
+	conn = connect_db(BENCH_DB);
+	assert_non_null(conn);
+	assert_true(harness_exec_ok(conn, "SELECT 1"));
+	PQfinish(conn);
+	assert_true(reload_serving(BENCH_DB, NULL));
+}
+
+/*
+ * A new pool_mode is for clients that log in after the reload: the client
+ * already connected keeps working in transaction mode, a new one gets a
+ * session-mode pool (one backend for all its transactions).
+ */
+static void test_pool_mode_for_new_clients(void **state)
+{
+	char line[256], value[64];
+	PGconn *before, *after;
+	long pid1, pid2;
+	int retired;
+
+	if (harness_direct_mode())
+		skip();
+	assert_true(reload_serving(BENCH_DB, NULL));
+	before = connect_db(BENCH_DB);
+	assert_non_null(before);
+	assert_true(harness_exec_ok(before, "SELECT 1"));
+
+	retired = log_count("reason=\"pool_mode changed\"");
+	db_line(line, sizeof(line), BENCH_DB, "pool_mode=session");
+	assert_true(write_config(2, line, NULL));
+	assert_true(reload());
+	assert_true(log_count("reason=\"pool_mode changed\"") > retired);
+
+	after = connect_db(BENCH_DB);
+	assert_non_null(after);
+	pid1 = txn_backend_pid(after);
+	assert_true(harness_exec_ok(after, "SELECT 1"));
+	pid2 = txn_backend_pid(after);
+	assert_true(pid1 > 0);
+	assert_int_equal(pid1, pid2);
+	assert_true(log_count("event=pool.new db=" BENCH_DB " user=postgres pool_mode=session") >
+	            0);
+	/* The earlier client goes on, in its own (retired) pool. */
+	assert_true(harness_query_value(before, "SELECT 5", value, sizeof(value)));
+	assert_string_equal(value, "5");
+	PQfinish(before);
+	PQfinish(after);
+	assert_true(reload_serving(BENCH_DB, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +592,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_config_keeps_old),
 	    cmocka_unit_test(test_changed_db_gets_new_servers),
 	    cmocka_unit_test(test_pause_resume_signals),
+	    cmocka_unit_test(test_reloaded_timeout_bounds_pause),
+	    cmocka_unit_test(test_pool_mode_for_new_clients),
 	};
 
 	return cmocka_run_group_tests_name("reload", tests, group_setup, group_teardown);
