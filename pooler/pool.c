@@ -1137,12 +1137,17 @@ static void pool_retire(struct pool *p, const char *why)
 		close_servers(&p->idle_servers, why);
 }
 
-/* Servers made with p's old entry: idle ones closed now, the others when they come back. */
+/*
+ * Servers made with p's old entry: idle ones and those still logging in
+ * (they would log in to the old address with the new settings) closed now,
+ * busy ones when they come back.
+ */
 static void pool_replace_servers(struct pool *p)
 {
 	p->db_gen++;
 	p->have_server_params = false; /* the next login reports the new entry's settings */
 	close_servers(&p->idle_servers, "database entry changed");
+	close_servers(&p->login_servers, "database entry changed");
 }
 
 /* Idle servers above p's (lowered) size closed now; busy ones go as they come back. */
