@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/integration/harness.h"
 #include "tests/integration/txn_util.h"
@@ -365,6 +366,49 @@ static void test_removed_db_keeps_its_clients(void **state)
 }
 
 /*
+ * A client still logging in (asked for its password) when its database is
+ * removed gets 3D000 at the reload, not a login to a database that is gone.
+ */
+static void test_removed_db_refuses_client_in_login(void **state)
+{
+	char users[300], extra[400], line[256], pkt[256], sqlstate[6];
+	struct harness_msg msg;
+	size_t n;
+	FILE *f;
+	int fd;
+
+	if (harness_direct_mode())
+		skip();
+	snprintf(users, sizeof(users), "%s/users.txt", ps.dir);
+	f = fopen(users, "w");
+	assert_non_null(f);
+	fprintf(f, "\"postgres\" \"secret\"\n");
+	assert_int_equal(fclose(f), 0);
+	snprintf(extra, sizeof(extra), "auth_type = plain\nauth_file = %s", users);
+	db_line(line, sizeof(line), GONE_DB, NULL);
+	assert_true(write_config(2, line, extra));
+	assert_true(reload());
+
+	fd = harness_tcp_connect(ps.port);
+	assert_true(fd >= 0);
+	n = harness_startup_packet(pkt, sizeof(pkt), "postgres", GONE_DB);
+	assert_true(n > 0 && harness_send_all(fd, pkt, n));
+	assert_int_equal(harness_read_msg(fd, &msg, 5000), 1);
+	assert_int_equal(msg.type, 'R'); /* the password request */
+	free(msg.data);
+
+	assert_true(write_config(2, NULL, extra));
+	assert_true(reload());
+	assert_int_equal(harness_read_msg(fd, &msg, 5000), 1);
+	assert_int_equal(msg.type, 'E');
+	assert_true(harness_error_field(&msg, 'C', sqlstate, sizeof(sqlstate)));
+	assert_string_equal(sqlstate, "3D000");
+	free(msg.data);
+	close(fd);
+	assert_true(reload_serving(BENCH_DB, NULL));
+}
+
+/*
  * A config that fails validation: the reload is refused with a logged error,
  * and the old config goes on serving (the database it would have removed
  * still takes clients; the pool keeps working).
@@ -589,6 +633,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pool_size_and_added_db_under_pgbench),
 	    cmocka_unit_test(test_removed_db_keeps_its_clients),
+	    cmocka_unit_test(test_removed_db_refuses_client_in_login),
 	    cmocka_unit_test(test_bad_config_keeps_old),
 	    cmocka_unit_test(test_changed_db_gets_new_servers),
 	    cmocka_unit_test(test_pause_resume_signals),
