@@ -1243,12 +1243,12 @@ static const char *pool_pause_event(enum pool_pause st)
 /* The one place p->pause changes; each change is logged. */
 static void pool_set_pause(struct pool *p, enum pool_pause st)
 {
-	if (st != POOL_RUNNING && st != POOL_PAUSING && st != POOL_PAUSED)
-		abort();
+	const char *event = pool_pause_event(st); /* aborts on an unknown state */
+
 	p->pause = st;
-	log_event(LOG_INFO, pool_pause_event(st), LOG_STR, "db", p->db->name, LOG_STR, "user",
-	          p->user, LOG_INT, "servers", (long long)p->n_servers, LOG_INT, "clients",
-	          (long long)p->n_clients, LOG_END);
+	log_event(LOG_INFO, event, LOG_STR, "db", p->db->name, LOG_STR, "user", p->user, LOG_INT,
+	          "servers", (long long)p->n_servers, LOG_INT, "clients", (long long)p->n_clients,
+	          LOG_END);
 }
 
 /* Whether a PAUSE in force on p's loop covers p. */

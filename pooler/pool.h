@@ -142,7 +142,10 @@ void pool_free_unused(struct loop_state *ls);
  */
 bool pool_pause(struct loop_state *ls, const char *dbname);
 
-/* RESUME what pool_pause() paused (NULL: everything); waiting clients get servers. */
+/*
+ * RESUME what pool_pause() paused (NULL: everything); waiting clients get
+ * servers. Resuming one database does not lift a PAUSE of every database.
+ */
 void pool_resume(struct loop_state *ls, const char *dbname);
 
 /* Whether every pool of DBNAME (NULL: every pool) has reached POOL_PAUSED. */
