@@ -333,6 +333,7 @@ static void reload_apply(struct loop_state *ls, struct config *next, struct user
 	struct db_config **old_autodbs = ls->autodbs;
 	size_t n_old_autodbs = ls->n_autodbs;
 
+	apply_log_settings(next); /* first, so that what the reload logs goes where it says */
 	keep_start_keys(&old, next);
 	log_reloaded(&old, next);
 	*pooler.cfg = *next;
@@ -341,7 +342,6 @@ static void reload_apply(struct loop_state *ls, struct config *next, struct user
 	ls->autodbs = NULL; /* made again from the new "*" entry as pools and clients ask */
 	ls->n_autodbs = 0;
 	loop_apply_config(ls, pooler.cfg);
-	apply_log_settings(pooler.cfg);
 	reconfigure_pools(ls);
 	repoint_clients(ls);
 	/* Nothing points into these any more. */

@@ -72,10 +72,10 @@ static void db_line(char *out, size_t outsz, const char *name, const char *extra
 	         c->port, name, extra ? extra : "");
 }
 
-/* Occurrences of WHAT in pgscope's log. */
-static int log_count(const char *what)
+/* Occurrences of WHAT in the log file PATH. */
+static int log_count_in(const char *path, const char *what)
 {
-	FILE *f = fopen(ps.log_path, "r");
+	FILE *f = fopen(path, "r");
 	char line[8192];
 	int n = 0;
 
@@ -85,6 +85,11 @@ static int log_count(const char *what)
 		n += strstr(line, what) != NULL;
 	fclose(f);
 	return n;
+}
+
+static int log_count(const char *what)
+{
+	return log_count_in(ps.log_path, what);
 }
 
 /* Wait up to TIMEOUT_MS until WHAT appears in the log more than BEFORE times. */
@@ -628,6 +633,29 @@ static void test_pool_mode_for_new_clients(void **state)
 	assert_true(reload_serving(BENCH_DB, NULL));
 }
 
+/* A new logfile and log_format take effect at the reload, which logs there already. */
+static void test_logfile_follows_reload(void **state)
+{
+	char other[300], extra[400], line[256];
+	long long deadline;
+
+	if (harness_direct_mode())
+		skip();
+	snprintf(other, sizeof(other), "%s/other.log", ps.dir);
+	snprintf(extra, sizeof(extra), "logfile = %s\nlog_format = json", other);
+	db_line(line, sizeof(line), BENCH_DB, NULL);
+	assert_true(write_config(2, line, extra));
+	assert_int_equal(kill(ps.pid, SIGHUP), 0);
+	deadline = harness_now_ms() + RELOAD_MS;
+	while (log_count_in(other, "\"event\":\"config.reloaded\"") == 0 &&
+	       harness_now_ms() < deadline)
+		harness_sleep_ms(20);
+	assert_int_equal(log_count_in(other, "\"event\":\"config.reloaded\""), 1);
+	/* Back to the first file, in logfmt. */
+	assert_true(reload_serving(BENCH_DB, NULL));
+	assert_int_equal(log_count_in(other, "config.reloaded"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +667,7 @@ int main(void)
 	    cmocka_unit_test(test_pause_resume_signals),
 	    cmocka_unit_test(test_reloaded_timeout_bounds_pause),
 	    cmocka_unit_test(test_pool_mode_for_new_clients),
+	    cmocka_unit_test(test_logfile_follows_reload),
 	};
 
 	return cmocka_run_group_tests_name("reload", tests, group_setup, group_teardown);
