@@ -7,6 +7,7 @@
 #include "pooler/config.h"
 #include "pooler/log.h"
 #include "pooler/pooler.h"
+#include "pooler/reload.h"
 
 static void serve_usage(FILE *out)
 {
@@ -20,7 +21,8 @@ static void serve_usage(FILE *out)
 	             "                  with this config (online restart); it then stops\n"
 	             "  -h, --help      print this help\n\n"
 	             "Signals: SIGTERM/SIGINT stop once transactions end (shutdown_timeout),\n"
-	             "a second one at once; SIGHUP reopens the log file.\n");
+	             "a second one at once; SIGHUP reloads CONFIG and reopens the log file;\n"
+	             "SIGUSR1 pauses every pool, SIGUSR2 resumes them.\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -63,6 +65,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (level >= 0)
 		cfg.log_level = level;
+	reload_set_log_level(level);
 	if (!log_setup(cfg.logfile, cfg.log_format == LOG_FORMAT_JSON,
 	               (enum log_level)cfg.log_level)) {
 		fprintf(stderr, "pgscope: cannot open logfile %s\n", cfg.logfile);

@@ -185,9 +185,9 @@ const struct db_config *config_find_db(const struct config *cfg, const char *nam
 /*
  * A copy of the "*" entry for database name, as PgBouncer makes one per
  * database asked for: name is set, and dbname too unless the "*" entry
- * names one. The pool for that database keeps it and frees it with
- * config_db_free(); it does not point into cfg, so it outlives a reload.
- * NULL when out of memory.
+ * names one. Given any other entry and its own name, an exact copy (each
+ * pool keeps one of its entry). Free it with config_db_free(); it does not
+ * point into cfg, so it outlives a reload. NULL when out of memory.
  */
 struct db_config *config_db_instantiate(const struct db_config *fallback, const char *name);
 

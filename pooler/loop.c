@@ -23,6 +23,7 @@ void loop_init(struct loop_state *ls, struct ev_loop *ev, const struct config *c
 	list_init(&ls->dead_servers);
 	htab_init(&ls->ps_registry);
 	htab_init(&ls->schemas);
+	htab_init(&ls->paused_dbs);
 	loop_apply_config(ls, cfg);
 }
 
@@ -39,6 +40,7 @@ void loop_release(struct loop_state *ls)
 		pool_free(list_entry(list_first(&ls->pools), struct pool, node));
 	htab_release(&ls->ps_registry);
 	schema_release_all(ls);
+	htab_release(&ls->paused_dbs);
 	pool_free_autodbs(ls); /* every entry went with its last client and server */
 	endpoint_free_all(&ls->endpoints);
 }

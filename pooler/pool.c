@@ -16,6 +16,7 @@
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
+#include "pooler/reload.h"
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
@@ -52,18 +53,61 @@ void pool_free_autodbs(struct loop_state *ls)
 	ls->n_autodbs = 0;
 }
 
+static void pool_set_pause(struct pool *p, enum pool_pause st);
+static bool pool_pause_wanted(const struct pool *p);
+
+/* The server password for p: its entry's, else auth_file's for its user, else "". */
+static void pool_set_password(struct pool *p)
+{
+	const char *secret = p->db->password;
+
+	if (secret == NULL && pooler.users != NULL)
+		secret = userlist_lookup(pooler.users, p->user);
+	snprintf(p->password, sizeof(p->password), "%s", secret != NULL ? secret : "");
+}
+
+/* The sizes of p from its entry and the config in force. */
+static void pool_set_sizes(struct pool *p)
+{
+	const struct config *cfg = pooler.cfg;
+
+	p->pool_size = p->db->pool_size >= 0 ? p->db->pool_size : cfg->default_pool_size;
+	p->min_pool_size = p->db->min_pool_size >= 0 ? p->db->min_pool_size : cfg->min_pool_size;
+}
+
+/*
+ * Make p's entry a copy of DB and its primary DB's address. false when out
+ * of memory (p keeps what it had).
+ */
+static bool pool_set_db(struct pool *p, const struct db_config *db)
+{
+	struct db_config *copy = config_db_instantiate(db, db->name);
+	struct endpoint *ep;
+
+	if (copy == NULL)
+		return false;
+	ep = endpoint_get(&p->loop->endpoints, db->host, db->port, ENDPOINT_PRIMARY);
+	if (ep == NULL) {
+		config_db_free(copy);
+		return false;
+	}
+	config_db_free(p->db);
+	p->db = copy;
+	p->primary = ep;
+	return true;
+}
+
 struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const char *client_user,
                       char *err, size_t errlen)
 {
 	struct config *cfg = pooler.cfg;
 	const char *user = db->user ? db->user : client_user;
-	const char *secret;
 	struct list *it;
 	struct pool *p;
 
 	for (it = ls->pools.next; it != &ls->pools; it = it->next) {
 		p = list_entry(it, struct pool, node);
-		if (p->db == db && strcmp(p->user, user) == 0)
+		if (!p->retired && strcmp(p->db->name, db->name) == 0 && strcmp(p->user, user) == 0)
 			return p;
 	}
 	p = calloc(1, sizeof(*p));
@@ -72,22 +116,15 @@ struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const c
 		return NULL;
 	}
 	p->loop = ls;
-	p->db = db;
-	p->primary = endpoint_get(&ls->endpoints, db->host, db->port, ENDPOINT_PRIMARY);
-	if (p->primary == NULL) {
+	if (!pool_set_db(p, db)) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	snprintf(p->user, sizeof(p->user), "%s", user);
-	secret = db->password;
-	if (secret == NULL && pooler.users != NULL)
-		secret = userlist_lookup(pooler.users, user);
-	if (secret != NULL)
-		snprintf(p->password, sizeof(p->password), "%s", secret);
+	pool_set_password(p);
 	p->mode = config_pool_mode(cfg, db, client_user);
-	p->pool_size = db->pool_size >= 0 ? db->pool_size : cfg->default_pool_size;
-	p->min_pool_size = db->min_pool_size >= 0 ? db->min_pool_size : cfg->min_pool_size;
+	pool_set_sizes(p);
 	list_init(&p->idle_servers);
 	list_init(&p->active_servers);
 	list_init(&p->login_servers);
@@ -99,6 +136,8 @@ struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const c
 	log_event(LOG_INFO, "pool.new", LOG_STR, "db", db->name, LOG_STR, "user", p->user, LOG_STR,
 	          "pool_mode", config_pool_mode_name(p->mode), LOG_INT, "pool_size",
 	          (long long)p->pool_size, LOG_END);
+	if (pool_pause_wanted(p))
+		pool_set_pause(p, POOL_PAUSED); /* it has no server to wait for */
 	return p;
 }
 
@@ -451,7 +490,7 @@ static int servers_where(const struct pool *p, bool same_db)
 	for (struct list *it = p->loop->pools.next; it != &p->loop->pools; it = it->next) {
 		const struct pool *o = list_entry(it, struct pool, node);
 
-		if (same_db ? o->db == p->db : strcmp(o->user, p->user) == 0)
+		if (same_db ? strcmp(o->db->name, p->db->name) == 0 : strcmp(o->user, p->user) == 0)
 			total += o->n_servers;
 	}
 	return total;
@@ -476,6 +515,12 @@ static int pool_limit(const struct pool *p)
 	return p->pool_size;
 }
 
+/* Reserve servers p may open beyond its size. */
+static int pool_reserve(const struct pool *p)
+{
+	return p->db->reserve_pool >= 0 ? p->db->reserve_pool : pooler.cfg->reserve_pool_size;
+}
+
 static bool pool_can_open(const struct pool *p)
 {
 	struct config *cfg = pooler.cfg;
@@ -485,13 +530,19 @@ static bool pool_can_open(const struct pool *p)
 	int max_user = u != NULL && u->max_user_connections >= 0 ? u->max_user_connections
 	                                                         : cfg->max_user_connections;
 
-	if (pooler.shutting_down || p->n_servers >= pool_limit(p))
+	if (pooler.shutting_down || p->pause != POOL_RUNNING || p->n_servers >= pool_limit(p))
 		return false;
 	if (max_db > 0 && servers_where(p, true) >= max_db)
 		return false;
 	if (max_user > 0 && servers_where(p, false) >= max_user)
 		return false;
 	return true;
+}
+
+static void close_servers(struct list *head, const char *why)
+{
+	while (!list_empty(head))
+		server_close(list_entry(list_first(head), struct server, node), why);
 }
 
 /* Recently failed to connect: fail fast with that error rather than hammer the server. */
@@ -583,6 +634,8 @@ void pool_request_server(struct client *c, enum endpoint_route route)
 	(void)pool_route_endpoint(p, route);
 
 	client_set_state(c, CL_WAITING);
+	if (p->pause != POOL_RUNNING)
+		return; /* waits for RESUME, or query_wait_timeout */
 	if (pool_take_idle(c))
 		return;
 	if (pool_recently_failed(p)) {
@@ -639,9 +692,30 @@ void pool_cancel_done(struct loop_state *ls, uint64_t server_id)
 	}
 }
 
+/*
+ * Why a server that is free again must be closed rather than reused, or
+ * NULL: a reload changed its database entry, lowered the pool's size or
+ * removed the database, or the pool is paused.
+ */
+static const char *pool_server_unwanted(const struct server *sv)
+{
+	const struct pool *p = sv->pool;
+
+	if (sv->db_gen != p->db_gen)
+		return "database entry changed";
+	if (p->pause != POOL_RUNNING)
+		return "pool paused";
+	if (p->retired && p->n_clients == 0)
+		return "database removed";
+	if (p->n_servers > p->pool_size + pool_reserve(p))
+		return "pool size lowered";
+	return NULL;
+}
+
 void pool_server_ready(struct server *sv)
 {
 	struct pool *p = sv->pool;
+	const char *unwanted;
 	struct client *c;
 
 	if (sv->listen_conn) {
@@ -651,6 +725,11 @@ void pool_server_ready(struct server *sv)
 	if (sv->cancels_pending > 0) {
 		/* A cancel for its last client may still land: keep it out of use. */
 		server_set_state(sv, SV_CANCEL_WAIT);
+		return;
+	}
+	unwanted = pool_server_unwanted(sv);
+	if (unwanted != NULL) {
+		server_close(sv, unwanted);
 		return;
 	}
 
@@ -719,7 +798,12 @@ void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *
 static void pool_recycle(struct server *sv, bool mid_request)
 {
 	const char *reset = pool_reset_sql(sv->pool);
+	const char *unwanted = pool_server_unwanted(sv);
 
+	if (unwanted != NULL && sv->cancels_pending == 0) {
+		server_close(sv, unwanted); /* no rollback or reset for a server not kept */
+		return;
+	}
 	if (sv->dirty || mid_request || sv->conn.pass_left > 0 || pbuf_len(&sv->conn.in) > 0) {
 		sv->dirty = true;
 		server_close(sv, mid_request ? "client left during a request" : "unclean state");
@@ -928,6 +1012,8 @@ void pool_server_gone(struct server *sv)
 {
 	struct pool *p = sv->pool;
 
+	if (p->pause == POOL_PAUSING && p->n_servers == 0)
+		pool_set_pause(p, POOL_PAUSED);
 	if (!pooler.shutting_down && !pool_recently_failed(p))
 		pool_open_if_needed(p);
 }
@@ -991,6 +1077,8 @@ static void pool_expire_servers(struct pool *p, ev_tstamp now)
 
 void pool_janitor(struct pool *p, ev_tstamp now)
 {
+	if (p->retired && p->n_clients == 0)
+		close_servers(&p->idle_servers, "database removed");
 	listen_janitor(p);
 	pool_expire_waiters(p, now);
 	pool_expire_servers(p, now);
@@ -1001,12 +1089,6 @@ void pool_janitor(struct pool *p, ev_tstamp now)
 		}
 		pool_open_if_needed(p);
 	}
-}
-
-static void close_servers(struct list *head, const char *why)
-{
-	while (!list_empty(head))
-		server_close(list_entry(list_first(head), struct server, node), why);
 }
 
 static void fail_clients(struct list *head)
@@ -1056,5 +1138,211 @@ void pool_free(struct pool *p)
 	htab_release(&p->channels);
 	free(p->listen_sql);
 	free(p->scram_keys);
+	config_db_free(p->db);
 	free(p);
+}
+
+/* ---- reload (reload.c) ---- */
+
+/* Stop giving p to new clients; its own clients finish with it. */
+static void pool_retire(struct pool *p, const char *why)
+{
+	p->retired = true;
+	p->min_pool_size = 0;
+	log_event(LOG_INFO, "pool.retired", LOG_STR, "db", p->db->name, LOG_STR, "user", p->user,
+	          LOG_STR, "reason", why, LOG_INT, "clients", (long long)p->n_clients, LOG_END);
+	if (p->n_clients == 0)
+		close_servers(&p->idle_servers, why);
+}
+
+/*
+ * Servers made with p's old entry: idle ones and those still logging in
+ * (they would log in to the old address with the new settings) closed now,
+ * busy ones when they come back.
+ */
+static void pool_replace_servers(struct pool *p)
+{
+	p->db_gen++;
+	p->have_server_params = false; /* the next login reports the new entry's settings */
+	close_servers(&p->idle_servers, "database entry changed");
+	close_servers(&p->login_servers, "database entry changed");
+}
+
+/* Idle servers above p's (lowered) size closed now; busy ones go as they come back. */
+static void pool_trim(struct pool *p)
+{
+	while (p->n_servers > p->pool_size + pool_reserve(p) && !list_empty(&p->idle_servers))
+		server_close(list_entry(list_first(&p->idle_servers), struct server, node),
+		             "pool size lowered");
+}
+
+void pool_reconfigure(struct pool *p, const struct db_config *db)
+{
+	enum reload_db_change change;
+
+	if (db == NULL) {
+		pool_retire(p, "database removed");
+		return;
+	}
+	if ((db->user != NULL && strcmp(db->user, p->user) != 0) ||
+	    (db->user == NULL) != (p->db->user == NULL)) {
+		pool_retire(p, "forced user changed");
+		return;
+	}
+	if (config_pool_mode(pooler.cfg, db, p->user) != p->mode) {
+		pool_retire(p, "pool_mode changed");
+		return;
+	}
+	change = reload_db_compare(p->db, db);
+	if (!pool_set_db(p, db)) {
+		pool_retire(p, "out of memory");
+		return;
+	}
+	if (change == RELOAD_DB_CONNECTION)
+		pool_replace_servers(p);
+	pool_set_password(p);
+	pool_set_sizes(p);
+	pool_trim(p);
+	if (change != RELOAD_DB_SAME)
+		log_event(LOG_INFO, "pool.reconfigured", LOG_STR, "db", p->db->name, LOG_STR,
+		          "user", p->user, LOG_STR, "change", reload_db_change_name(change),
+		          LOG_INT, "pool_size", (long long)p->pool_size, LOG_END);
+	if (!pooler.shutting_down && !pool_recently_failed(p))
+		pool_open_if_needed(p); /* a larger pool serves its waiting clients now */
+}
+
+/* Nothing refers to p any more: no client, no server (closing ones included). */
+static bool pool_unused(const struct pool *p)
+{
+	if (p->n_clients > 0 || p->listen_server != NULL)
+		return false;
+	for (int i = 0; i < CL_STATES; i++) {
+		if (p->clients_by_state[i] != 0)
+			return false;
+	}
+	for (int i = 0; i < SV_STATES; i++) {
+		if (p->servers_by_state[i] != 0)
+			return false;
+	}
+	return true;
+}
+
+void pool_free_unused(struct loop_state *ls)
+{
+	struct list *it = ls->pools.next;
+
+	while (it != &ls->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+
+		it = it->next;
+		if (!p->retired || !pool_unused(p))
+			continue;
+		log_event(LOG_DEBUG, "pool.freed", LOG_STR, "db", p->db->name, LOG_STR, "user",
+		          p->user, LOG_END);
+		pool_free(p);
+	}
+}
+
+/* ---- PAUSE and RESUME ---- */
+
+static const char *pool_pause_event(enum pool_pause st)
+{
+	switch (st) {
+	case POOL_RUNNING:
+		return "pool.resumed";
+	case POOL_PAUSING:
+		return "pool.pausing";
+	case POOL_PAUSED:
+		return "pool.paused";
+	}
+	abort();
+}
+
+/* The one place p->pause changes; each change is logged. */
+static void pool_set_pause(struct pool *p, enum pool_pause st)
+{
+	const char *event = pool_pause_event(st); /* aborts on an unknown state */
+
+	p->pause = st;
+	log_event(LOG_INFO, event, LOG_STR, "db", p->db->name, LOG_STR, "user", p->user, LOG_INT,
+	          "servers", (long long)p->n_servers, LOG_INT, "clients", (long long)p->n_clients,
+	          LOG_END);
+}
+
+/* Whether a PAUSE in force on p's loop covers p. */
+static bool pool_pause_wanted(const struct pool *p)
+{
+	const char *name = p->db->name;
+
+	return p->loop->pause_all || htab_get(&p->loop->paused_dbs, name, strlen(name)) != NULL;
+}
+
+static bool pool_matches(const struct pool *p, const char *dbname)
+{
+	return dbname == NULL || strcmp(p->db->name, dbname) == 0;
+}
+
+/* Stop handing out p's servers; closed as they come back (at once when idle). */
+static void pool_pause_one(struct pool *p)
+{
+	if (p->pause != POOL_RUNNING)
+		return;
+	pool_set_pause(p, POOL_PAUSING);
+	close_servers(&p->idle_servers, "pool paused");
+	close_servers(&p->login_servers, "pool paused");
+	if (p->pause == POOL_PAUSING && p->n_servers == 0)
+		pool_set_pause(p, POOL_PAUSED);
+}
+
+static void pool_resume_one(struct pool *p)
+{
+	if (p->pause == POOL_RUNNING || pool_pause_wanted(p))
+		return;
+	pool_set_pause(p, POOL_RUNNING);
+	pool_open_if_needed(p); /* its waiting clients get servers as they log in */
+}
+
+bool pool_pause(struct loop_state *ls, const char *dbname)
+{
+	if (dbname == NULL)
+		ls->pause_all = true;
+	else if (!htab_put(&ls->paused_dbs, dbname, strlen(dbname), ls))
+		return false;
+	log_event(LOG_INFO, "pooler.pause", LOG_STR, "db", dbname != NULL ? dbname : "*", LOG_END);
+	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+
+		if (pool_matches(p, dbname))
+			pool_pause_one(p);
+	}
+	return true;
+}
+
+void pool_resume(struct loop_state *ls, const char *dbname)
+{
+	if (dbname == NULL) {
+		ls->pause_all = false;
+		htab_release(&ls->paused_dbs);
+		htab_init(&ls->paused_dbs);
+	} else {
+		(void)htab_del(&ls->paused_dbs, dbname, strlen(dbname));
+	}
+	log_event(LOG_INFO, "pooler.resume", LOG_STR, "db", dbname != NULL ? dbname : "*", LOG_END);
+	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
+		struct pool *p = list_entry(it, struct pool, node);
+
+		if (pool_matches(p, dbname))
+			pool_resume_one(p);
+	}
+}
+
+bool pool_pause_done(const struct loop_state *ls, const char *dbname)
+{
+	for (const struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
+		const struct pool *p = list_entry(it, struct pool, node);
+
+		if (pool_matches(p, dbname) && p->pause != POOL_PAUSED)
+			return false;
+	}
+	return true;
 }

@@ -126,4 +126,37 @@ void pool_shutdown(struct pool *p);
 /* Free a pool after shutdown. */
 void pool_free(struct pool *p);
 
+/*
+ * A reload: DB is the entry new clients of p's database get now (NULL: it
+ * was removed). p takes a copy of it and the new sizes; servers made with an
+ * entry that connects differently are closed (idle ones now, busy ones when
+ * they come back); idle servers above a lowered size are closed. A removed
+ * database, a changed pool_mode or forced user retires p instead: its clients
+ * finish with it and new clients get a new pool.
+ */
+void pool_reconfigure(struct pool *p, const struct db_config *db);
+
+/* Free the retired pools of ls that no client or server refers to any more. */
+void pool_free_unused(struct loop_state *ls);
+
+/*
+ * PAUSE the pools of database DBNAME (NULL: every database, including pools
+ * made later): no server is handed out any more; those in use are closed as
+ * their clients let them go (transaction mode: at the end of the current
+ * transaction; session mode: when the client leaves), idle ones at once.
+ * Requests wait meanwhile, subject to query_wait_timeout. Each pool logs
+ * pool.pausing, then pool.paused once it has no server left. false when out
+ * of memory.
+ */
+bool pool_pause(struct loop_state *ls, const char *dbname);
+
+/*
+ * RESUME what pool_pause() paused (NULL: everything); waiting clients get
+ * servers. Resuming one database does not lift a PAUSE of every database.
+ */
+void pool_resume(struct loop_state *ls, const char *dbname);
+
+/* Whether every pool of DBNAME (NULL: every pool) has reached POOL_PAUSED. */
+bool pool_pause_done(const struct loop_state *ls, const char *dbname);
+
 #endif

@@ -25,6 +25,7 @@
 #include "pooler/pool.h"
 #include "pooler/schema.h"
 #include "pooler/proto.h"
+#include "pooler/reload.h"
 #include "pooler/server.h"
 #include "pooler/takeover.h"
 #include "pooler/userlist.h"
@@ -393,6 +394,7 @@ static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
 		pool_janitor(list_entry(it, struct pool, node), now);
 		schema_janitor(list_entry(it, struct pool, node), now);
 	}
+	pool_free_unused(ls);
 	trim_after_mass_disconnect(ls);
 }
 
@@ -501,12 +503,15 @@ void pooler_listeners_handed_over(void)
 	pooler.handed_over = true;
 	stop_timer_start();
 }
+static void prewarm_pools(void);
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
-		log_reopen();
-		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "log reopened", LOG_END);
+		log_reopen(); /* a rotated log is replaced even when the file does not reload */
+		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "reload", LOG_END);
+		if (reload_config(pooler.loop))
+			prewarm_pools(); /* databases added with min_pool_size */
 		return;
 	}
 	/* SIGTERM, SIGINT: a safe shutdown, or an immediate one at the second signal. */
@@ -514,6 +519,15 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		pooler_shutdown_now(w->signum == SIGINT ? "second SIGINT" : "second SIGTERM");
 	else
 		pooler_shutdown_safe(w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* SIGUSR1 pauses every pool, SIGUSR2 resumes them, as PgBouncer does. */
+static void on_pause_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	if (w->signum == SIGUSR1)
+		pool_pause(pooler.loop, NULL);
+	else
+		pool_resume(pooler.loop, NULL);
 }
 
 static bool write_pidfile(const char *path)
@@ -546,25 +560,12 @@ void pooler_init_state(struct config *cfg, struct ev_loop *ev)
 
 static bool load_auth_file(void)
 {
-	struct config *cfg = pooler.cfg;
-	char err[256];
+	char err[512];
 
-	if (cfg->auth_file == NULL || cfg->auth_file[0] == 0) {
-		if (cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
-		    cfg->auth_type == AUTH_SCRAM) {
-			log_event(LOG_FATAL, "config.invalid", LOG_STR, "key", "auth_file", LOG_STR,
-			          "error", "auth_type needs an auth_file", LOG_END);
-			return false;
-		}
+	if (reload_load_users(pooler.cfg, &pooler.users, err, sizeof(err)))
 		return true;
-	}
-	pooler.users = userlist_load(cfg->auth_file, err, sizeof(err));
-	if (pooler.users == NULL) {
-		log_event(LOG_FATAL, "auth_file.invalid", LOG_STR, "path", cfg->auth_file, LOG_STR,
-		          "error", err, LOG_END);
-		return false;
-	}
-	return true;
+	log_event(LOG_FATAL, "auth_file.invalid", LOG_STR, "error", err, LOG_END);
+	return false;
 }
 
 static void drain_closing(struct loop_state *ls)
@@ -724,6 +725,10 @@ int pooler_run(struct config *cfg, bool takeover)
 	ev_signal_start(ev, &pooler.sig_term);
 	ev_signal_start(ev, &pooler.sig_int);
 	ev_signal_start(ev, &pooler.sig_hup);
+	ev_signal_init(&pooler.sig_usr1, on_pause_signal, SIGUSR1);
+	ev_signal_init(&pooler.sig_usr2, on_pause_signal, SIGUSR2);
+	ev_signal_start(ev, &pooler.sig_usr1);
+	ev_signal_start(ev, &pooler.sig_usr2);
 	prewarm_pools();
 	if (takeover && !takeover_finish(&req)) {
 		observe_stop();

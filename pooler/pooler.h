@@ -169,7 +169,9 @@ struct client {
 	char addr[64]; /* peer address, for logs */
 	char user[NAME_MAX_LEN];
 	char database[NAME_MAX_LEN];
-	const struct db_config *db; /* [databases] entry (owned by the config) */
+	const struct db_config *db; /* [databases] entry: the config's or the loop's "*" copy
+	                               until login, its pool's copy after; a reload repoints
+	                               it (reload.c) */
 	struct pool *pool;          /* its pool once logged in */
 	struct server *server;      /* linked server, or NULL */
 	struct params params;       /* what the client wants: startup parameters + tracked SETs */
@@ -228,6 +230,8 @@ struct server {
 	                           close that follows needs no error of the pooler's own */
 	int cancels_pending;    /* cancel requests sent for it and not yet acknowledged */
 	bool listen_conn;       /* the pool's listening connection (listen.c) */
+	unsigned db_gen;        /* its pool's db_gen when it connected: one made with an older
+	                           [databases] entry is closed instead of reused (reload.c) */
 	ev_tstamp created;
 	ev_tstamp last_used;
 	struct ps_server ps;        /* prepared statements on this server (transaction mode) */
@@ -236,16 +240,28 @@ struct server {
 	char error_message[256];
 };
 
+/* Whether a pool hands out servers (PAUSE/RESUME, pool.c). */
+enum pool_pause {
+	POOL_RUNNING = 0, /* servers handed out as usual */
+	POOL_PAUSING,     /* no new server handed out; those in use closed as they come back */
+	POOL_PAUSED,      /* no server left: requests wait until RESUME */
+};
+
 /* Servers and clients of one (database, user) pair. */
 struct pool {
 	struct list node; /* on its loop's pools */
 	struct loop_state *loop;
-	const struct db_config *db;        /* owned by the config */
-	struct endpoint *primary;          /* where its servers connect (owned by the pooler) */
-	struct schema_db *schema;          /* its database's schema snapshots (owned by the loop) */
+	struct db_config *db;     /* its own copy of its [databases] entry, owned: it never points
+	                             into a config, so a reload can free the old one at once */
+	unsigned db_gen;          /* bumped when a reload changes how its servers connect */
+	bool retired;             /* its database left the config, or its mode or forced user
+	                             changed: its clients finish, new ones get another pool */
+	enum pool_pause pause;    /* set by pool_set_pause() only */
+	struct endpoint *primary; /* where its servers connect (owned by the pooler) */
+	struct schema_db *schema; /* its database's schema snapshots (owned by the loop) */
 	const struct observe_scope *scope; /* in schema: what its texts are analysed against */
-	char user[NAME_MAX_LEN];           /* server login user */
-	char password[256];            /* server password or auth_file secret ("" if none known) */
+	char user[NAME_MAX_LEN];  /* server login user */
+	char password[256];       /* server password or auth_file secret ("" if none known) */
 	struct scram_keys *scram_keys; /* ClientKey from a client's SCRAM login, owned, or NULL */
 	struct server *listen_server;  /* listening connection for its clients' LISTENs, or NULL */
 	struct htab channels;          /* channel -> struct listen_channel *, see listen.c */
@@ -309,6 +325,7 @@ struct pooler {
 	int n_listeners;
 	uint64_t next_id;
 	ev_signal sig_term, sig_int, sig_hup;
+	ev_signal sig_usr1, sig_usr2; /* PAUSE and RESUME of every pool */
 	bool shutting_down;
 	bool handed_over;          /* the listeners went to a new process (takeover.h): serving only
 	                              the clients already here, until they leave */

@@ -220,6 +220,7 @@ struct server *server_connect(struct pool *p, struct endpoint *ep)
 	sv->id = pooler_next_id();
 	sv->pool = p;
 	sv->endpoint = ep;
+	sv->db_gen = p->db_gen;
 	sv->created = ev_now(sv->loop->ev);
 	sv->tx_status = 'I';
 	params_init(&sv->params);
