@@ -133,7 +133,7 @@ static bool cb_node(const PgQuery__Node *node, const struct walk_pos *pos, void 
  * at least one tree callback. Returns false when out of memory.
  */
 static bool select_rules(struct analysis_run *run, const struct catalog *cat,
-                         const struct rule_config *cfg)
+                         const struct rule_config *cfg, const struct analyze_options *opts)
 {
 	size_t n = 0;
 
@@ -145,7 +145,9 @@ static bool select_rules(struct analysis_run *run, const struct catalog *cat,
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rule_registry[i];
 		enum severity sev = rule_config_severity(cfg, r);
-		if (sev == SEVERITY_OFF || (r->needs_schema && cat == NULL))
+		bool schema_ok =
+		    !r->needs_schema || cat != NULL || (r->uses_observed_rows && opts->observed);
+		if (sev == SEVERITY_OFF || !schema_ok)
 			continue;
 		if (r->on_statement == NULL && r->on_query == NULL && r->on_node == NULL)
 			continue;
@@ -155,6 +157,7 @@ static bool select_rules(struct analysis_run *run, const struct catalog *cat,
 		ar->ctx.sql = run->sql;
 		ar->ctx.sql_len = run->len;
 		ar->ctx.options = rule_config_options(cfg, r);
+		ar->ctx.observed_rows = opts->observed ? opts->observed_rows : -1;
 		ar->ctx.engine = run;
 		ar->severity = sev;
 		ar->run = run;
@@ -361,7 +364,7 @@ static void analyze_body(void *arg)
 		if (a->normalized != NULL)
 			a->bytes += strlen(a->normalized) + 1;
 	}
-	if (!select_rules(&run, call->cat, call->cfg)) {
+	if (!select_rules(&run, call->cat, call->cfg, opts)) {
 		run.oom = true;
 		goto out_release;
 	}

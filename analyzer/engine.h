@@ -53,8 +53,10 @@ struct analysis {
 
 /* Limits and inputs of an analysis. Zeroed fields take the defaults. */
 struct analyze_options {
-	size_t max_bytes;    /* analyze_max_bytes; 0 = PARSE_DEFAULT_MAX_BYTES */
-	bool skip_normalize; /* don't compute normalized text (saves a parse) */
+	size_t max_bytes;     /* analyze_max_bytes; 0 = PARSE_DEFAULT_MAX_BYTES */
+	bool skip_normalize;  /* don't compute normalized text (saves a parse) */
+	bool observed;        /* observed_rows is known: the traffic showed the statement */
+	double observed_rows; /* rows per call it returned in the traffic (mean) */
 };
 
 /*

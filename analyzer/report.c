@@ -734,13 +734,19 @@ static bool id_listed(const char *list, const char *id)
  * Whose verdict counts for RULE on fp: the pooler's, recorded on the text as
  * sent, when the rule judges literal values (the normalized text has $n in
  * their place) or needs a schema the report was not given; else the
- * report's own analysis of the normalized text.
+ * report's own analysis of the normalized text, which also sees the rows per
+ * call the capture shows.
  */
+/* Calls with a row count a fingerprint needs before its rows per call count as evidence. */
+#define REPORT_MIN_ROWS_CALLS 3
+
 static bool verdict_recorded(const struct report *r, const struct report_fp *fp,
                              const struct rule *rule)
 {
 	if (fp->rules == NULL || rule == NULL)
 		return false;
+	if (rule->uses_observed_rows && fp->rows_calls >= REPORT_MIN_ROWS_CALLS)
+		return false; /* the rows it returned say more than any estimate */
 	return rule->judges_literals || (rule->needs_schema && r->opts.catalog == NULL);
 }
 
@@ -763,8 +769,14 @@ static void add_recorded(struct report *r, const struct report_fp *fp, const str
 
 static void analyze_one(struct report *r, const struct report_fp *fp)
 {
-	struct analysis *a =
-	    analyze_sql(fp->query, strlen(fp->query), r->opts.catalog, r->opts.rules, NULL);
+	struct analyze_options opts = {0};
+	struct analysis *a;
+
+	if (fp->rows_calls >= REPORT_MIN_ROWS_CALLS) {
+		opts.observed = true;
+		opts.observed_rows = (double)fp->rows / (double)fp->rows_calls;
+	}
+	a = analyze_sql(fp->query, strlen(fp->query), r->opts.catalog, r->opts.rules, &opts);
 
 	if (a != NULL) {
 		for (size_t k = 0; k < a->n_findings; k++) {

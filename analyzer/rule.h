@@ -56,6 +56,11 @@ struct rule {
 	 * capture without values takes the pooler's verdict on the text as sent.
 	 */
 	bool judges_literals;
+	/*
+	 * It can judge from the rows per call the traffic showed: it runs without
+	 * a schema when they are known (rule_ctx.observed_rows >= 0).
+	 */
+	bool uses_observed_rows;
 
 	/* Once per top-level statement, before the walk. */
 	void (*on_statement)(struct rule_ctx *ctx, const PgQuery__Node *stmt);
@@ -81,6 +86,7 @@ struct rule_ctx {
 	size_t stmt_offset; /* current statement's byte range in sql */
 	size_t stmt_len;
 	const double *options; /* effective option values, in rule->options order */
+	double observed_rows;  /* rows per call the traffic showed, -1 when unknown */
 	void *engine;          /* engine-private */
 };
 

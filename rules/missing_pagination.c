@@ -10,6 +10,11 @@
  * (every large table pinned by equality on a unique key, directly or through a
  * join to a pinned table), aggregates without GROUP BY, and GROUP BY / DISTINCT
  * over plain columns whose n_distinct product is at most max_groups.
+ *
+ * The rows a query returned per call in the traffic (pgscope report on a
+ * capture) are evidence too: fewer than min_result_rows on average and it is
+ * not flagged whatever the estimate; at least that many and an unbounded
+ * SELECT is flagged even with no schema at all.
  */
 #include <stdio.h>
 #include <string.h>
@@ -187,6 +192,20 @@ static void missing_pagination_query(struct rule_ctx *ctx, const struct walk_sco
 		return;
 	if (!mp_unbounded(ctx, scope, scope->select, 0, &res))
 		return;
+	double min_result = rule_option(ctx, "min_result_rows");
+	if (ctx->observed_rows >= 0) {
+		if (ctx->observed_rows < min_result)
+			return; /* the traffic says the result is small */
+		rule_report(ctx, res.location,
+		            "add ORDER BY a unique key and LIMIT n; page with WHERE key > $last "
+		            "(keyset)",
+		            "SELECT returned %.0f rows per call on average with no LIMIT: the "
+		            "result, its memory and its transfer grow with the data",
+		            ctx->observed_rows);
+		return;
+	}
+	if (ctx->catalog == NULL)
+		return;
 	char size[96];
 	if (res.rows >= 0 && res.kept >= 0 && res.kept < res.rows * 0.999)
 		snprintf(size, sizeof(size), "about %.0f of %.0f rows", res.kept, res.rows);
@@ -208,5 +227,6 @@ const struct rule rule_missing_pagination = {
     .options = missing_pagination_options,
     .n_options = sizeof(missing_pagination_options) / sizeof(missing_pagination_options[0]),
     .needs_schema = true,
+    .uses_observed_rows = true,
     .on_query = missing_pagination_query,
 };

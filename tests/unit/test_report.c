@@ -197,6 +197,44 @@ static void test_recorded_verdict_for_literal_rules(void **state)
 	report_free(r);
 }
 
+/*
+ * Rows per call are evidence for missing-pagination, with no schema at all:
+ * 100,000 rows a call is flagged, 5 rows a call is not.
+ */
+static void test_observed_rows_judge_pagination(void **state)
+{
+	struct report_options o;
+	struct logread_stmt st;
+	char rules[256];
+	struct report *r;
+
+	memset(&o, 0, sizeof(o));
+	r = report_new(&o);
+	assert_non_null(r);
+	report_add_query(r, 1, "SELECT aid, abalance FROM pgbench_accounts WHERE bid = $1", NULL);
+	report_add_query(r, 2, "SELECT id, kind FROM events WHERE user_id = $1", NULL);
+	report_add_query(r, 3, "SELECT id, kind FROM events WHERE user_id = $1 LIMIT 10", NULL);
+	for (int i = 0; i < 5; i++) {
+		for (uint64_t fp = 1; fp <= 3; fp++) {
+			memset(&st, 0, sizeof(st));
+			st.fingerprint = fp;
+			st.time_us = 1795428000000000LL + i;
+			st.duration_us = 1000;
+			st.rows = fp == 2 ? 5 : 100000;
+			st.database = "shop";
+			report_add_stmt(r, &st);
+		}
+	}
+	report_finish(r);
+	rules_of(r, 1, rules, sizeof(rules));
+	assert_non_null(strstr(rules, "missing-pagination"));
+	rules_of(r, 2, rules, sizeof(rules));
+	assert_null(strstr(rules, "missing-pagination"));
+	rules_of(r, 3, rules, sizeof(rules));
+	assert_null(strstr(rules, "missing-pagination")); /* bounded by its LIMIT */
+	report_free(r);
+}
+
 static void test_aggregates_and_filters(void **state)
 {
 	struct report_options o;
@@ -492,6 +530,7 @@ int main(void)
 	    cmocka_unit_test(test_fingerprint_folding),
 	    cmocka_unit_test(test_aggregates_and_filters),
 	    cmocka_unit_test(test_recorded_verdict_for_literal_rules),
+	    cmocka_unit_test(test_observed_rows_judge_pagination),
 	    cmocka_unit_test(test_fingerprint_limit),
 	    cmocka_unit_test(test_time_buckets_widen),
 	    cmocka_unit_test(test_merge_capture_and_log),
