@@ -10,8 +10,12 @@
  * checks), single-row lookups on a unique key, ORDER BY covering a unique key
  * of a relation (columns fixed by `= value` or joined to a relation pinned to
  * one row count as covered), ORDER BY
- * covering every GROUP BY or DISTINCT column, and ORDER BY items that are not
- * plain columns (their uniqueness is unknown). ORDER BY random() is
+ * covering every GROUP BY or DISTINCT column. An ORDER BY item that is not a
+ * plain column is flagged when ties are likely and no plain column follows to
+ * break them: a count (groups of the same size tie), or an expression over
+ * one column that itself repeats (lower(username)), unless a unique index has
+ * the expression as its key. Other expressions (a sum of amounts, a KNN
+ * distance) rarely tie and are left alone. ORDER BY random() is
  * order-by-random's business. The uniqueness checks need a schema; without
  * one only a missing ORDER BY is reported.
  */
@@ -148,6 +152,120 @@ static bool np_sort_is_random(const PgQuery__SelectStmt *sel)
 	return false;
 }
 
+/*
+ * The plain-column sort keys into out, and the first key that is an
+ * expression or an aggregate (NULL when all are columns); false when a
+ * column key is not of a table (a subquery's, a CTE's: uniqueness unknown).
+ */
+static bool np_split_sort(const struct ia_query *q, const PgQuery__SelectStmt *sel,
+                          struct np_col *out, size_t *n_out, const PgQuery__Node **expr)
+{
+	*n_out = 0;
+	*expr = NULL;
+	for (size_t i = 0; i < sel->n_sort_clause && *n_out < NP_MAX_COLS; i++) {
+		const PgQuery__Node *s = sel->sort_clause[i];
+		const PgQuery__Node *e;
+		const char *col = NULL;
+		int rel;
+
+		if (s->node_case != PG_QUERY__NODE__NODE_SORT_BY)
+			return false;
+		e = ia_output_expr(sel, s->sort_by->node);
+		rel = ia_resolve_column(q, e, &col);
+		if (rel >= 0) {
+			if (q->rels[rel].kind != IA_REL_TABLE)
+				return false;
+			out[*n_out].rel = rel;
+			out[*n_out].name = col;
+			(*n_out)++;
+		} else if (*expr == NULL) {
+			*expr = e != NULL ? e : s->sort_by->node;
+		}
+	}
+	return true;
+}
+
+/*
+ * Does sort key e tie often: a count() aggregate, or an expression over one
+ * column whose values repeat (not a unique key, n_distinct not -1)?
+ */
+static bool np_ties_likely(const struct ia_query *q, const PgQuery__Node *e)
+{
+	const PgQuery__Node *colref = NULL;
+	const char *col = NULL;
+
+	if (e == NULL)
+		return false;
+	if (e->node_case == PG_QUERY__NODE__NODE_FUNC_CALL && ia_is_aggregate_call(e)) {
+		const PgQuery__FuncCall *f = e->func_call;
+		const char *name =
+		    f->n_funcname ? walk_node_string(f->funcname[f->n_funcname - 1]) : NULL;
+		return name != NULL && strcmp(name, "count") == 0;
+	}
+	if (e->node_case != PG_QUERY__NODE__NODE_FUNC_CALL || ia_count_columns(e, &colref) != 1)
+		return false;
+	int rel = ia_resolve_column(q, colref, &col);
+	if (rel < 0 || q->rels[rel].kind != IA_REL_TABLE)
+		return false;
+	if (catalog_is_unique_key(q->rels[rel].table, &col, 1))
+		return false;
+	double nd = ia_column_ndistinct(q->rels[rel].table, col);
+	double rows = ia_table_rows(q->rels[rel].table);
+	return nd > 0 && rows > 0 && nd < rows * 0.99;
+}
+
+/* Is expression e the whole key of a valid unique index of one of q's tables? */
+static bool np_unique_expression(const struct ia_query *q, const PgQuery__Node *e)
+{
+	for (size_t r = 0; r < q->n_rels; r++) {
+		const struct catalog_index *ix;
+
+		if (q->rels[r].kind != IA_REL_TABLE)
+			continue;
+		ix = ia_find_expression_index(q->rels[r].table, e, 0, NULL);
+		if (ix != NULL && ix->unique && ix->n_keys == 1 && ix->predicate == NULL)
+			return true;
+	}
+	return false;
+}
+
+/* ORDER BY with an expression or aggregate key: flagged unless the plain keys fix the rows. */
+static void np_check_expression_order(struct rule_ctx *ctx, const struct ia_query *q,
+                                      const PgQuery__SelectStmt *sel)
+{
+	struct np_col sort[NP_MAX_COLS], need[NP_MAX_COLS];
+	size_t n_sort = 0, n_need = 0;
+	const PgQuery__Node *expr;
+	char text[IA_CANON_MAX];
+
+	if (!np_split_sort(q, sel, sort, &n_sort, &expr) || expr == NULL ||
+	    !np_ties_likely(q, expr))
+		return;
+	/* A column after it is the author's tie-breaker; whether it is unique enough is the
+	 * data's business (a name unique in practice is not declared so). */
+	if (n_sort > 0)
+		return;
+	if (n_sort > 0 && np_covers_unique(q, sort, n_sort))
+		return;
+	if (sel->n_group_clause > 0 &&
+	    (!np_columns(q, sel, sel->group_clause, sel->n_group_clause, NP_GROUP, need, &n_need) ||
+	     np_covers_all(sort, n_sort, need, n_need)))
+		return;
+	if (sel->n_distinct_clause > 0 &&
+	    (!np_columns(q, sel, sel->target_list, sel->n_target_list, NP_TARGET, need, &n_need) ||
+	     np_covers_all(sort, n_sort, need, n_need)))
+		return;
+	if (n_sort == 0 && sel->n_sort_clause == 1 && np_unique_expression(q, expr))
+		return;
+	if (!ia_canon_expr(expr, text, sizeof(text)))
+		snprintf(text, sizeof(text), "an expression");
+	rule_report(ctx, walk_node_location(sel->sort_clause[0]),
+	            "append a unique column to ORDER BY, e.g. ORDER BY count(*) DESC, id",
+	            "ORDER BY %s is not unique: rows that tie come back in any order, so pages "
+	            "overlap or skip rows",
+	            text);
+}
+
 static void np_check_order(struct rule_ctx *ctx, const struct walk_scope *scope,
                            const PgQuery__SelectStmt *sel)
 {
@@ -162,8 +280,10 @@ static void np_check_order(struct rule_ctx *ctx, const struct walk_scope *scope,
 	ia_query_collect(&q, ctx->catalog, scope);
 	if (q.truncated || np_all_pinned(&q))
 		return;
-	if (!np_columns(&q, sel, sel->sort_clause, sel->n_sort_clause, NP_SORT, sort, &n_sort))
+	if (!np_columns(&q, sel, sel->sort_clause, sel->n_sort_clause, NP_SORT, sort, &n_sort)) {
+		np_check_expression_order(ctx, &q, sel);
 		return;
+	}
 	for (size_t i = 0; i < n_sort; i++)
 		if (q.rels[sort[i].rel].kind != IA_REL_TABLE)
 			return; /* a column of a subquery or CTE: uniqueness unknown */

@@ -79,9 +79,25 @@ SELECT count(*) FROM events WHERE kind = 'click' LIMIT 1;
 -- expect: none
 SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind LIMIT 5;
 
--- Ordered by the aggregate only: ties between groups are unordered, but the order key is not a column.
--- expect: none
+-- Ordered by the count only: kinds with the same count tie, and ties come back in any order.
+-- expect: nondeterministic-pagination
 SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY n DESC LIMIT 5;
+
+-- The count with the group key after it: ties are broken.
+-- expect: none
+SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY n DESC, kind LIMIT 5;
+
+-- An expression over a column whose values are all distinct (n_distinct -1): no ties.
+-- expect: none
+SELECT id, username FROM users ORDER BY lower(username) LIMIT 20;
+
+-- An expression over a column that repeats: users of one country tie.
+-- expect: nondeterministic-pagination
+SELECT id, country_code FROM users ORDER BY lower(country_code) LIMIT 20;
+
+-- A sum of amounts rarely ties: not flagged.
+-- expect: none
+SELECT l_orderkey, sum(l_extendedprice) AS total FROM lineitem GROUP BY l_orderkey ORDER BY total DESC LIMIT 10;
 
 -- expect: nondeterministic-pagination
 SELECT kind, source, count(*) FROM events GROUP BY kind, source ORDER BY kind LIMIT 5;
