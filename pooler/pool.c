@@ -19,6 +19,7 @@
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
+#include "pooler/timeout.h"
 #include "pooler/userlist.h"
 
 const struct db_config *pool_resolve_db(struct loop_state *ls, const char *name)
@@ -948,7 +949,7 @@ static void pool_expire_waiters(struct pool *p, ev_tstamp now)
 
 		it = it->next;
 		if (c->server == NULL && now - c->wait_since >= limit)
-			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+			client_fail(c, SQLSTATE_CONNECTION_FAILURE,
 			            "query_wait_timeout: no server connection became free in time");
 	}
 }
@@ -990,6 +991,7 @@ static void pool_expire_servers(struct pool *p, ev_tstamp now)
 void pool_janitor(struct pool *p, ev_tstamp now)
 {
 	listen_janitor(p);
+	timeout_janitor(p, now);
 	pool_expire_waiters(p, now);
 	pool_expire_servers(p, now);
 	if (!pooler.shutting_down && !pool_recently_failed(p)) {
