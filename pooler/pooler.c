@@ -100,6 +100,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
+		if (!l->is_unix)
+			(void)conn_set_keepalive(fd, pooler.cfg);
 		if (ls->n_clients >= pooler.cfg->max_client_conn || pooler.shutting_down) {
 			reject_client(ls, fd);
 			continue;

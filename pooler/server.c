@@ -180,6 +180,7 @@ int server_open_socket(const struct db_config *db, char *err, size_t errlen)
 		freeaddrinfo(res);
 		goto out_errno;
 	}
+	(void)conn_set_keepalive(fd, pooler.cfg);
 	do {
 		rc = connect(fd, res->ai_addr, res->ai_addrlen);
 	} while (rc == -1 && errno == EINTR);

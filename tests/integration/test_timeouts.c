@@ -712,6 +712,70 @@ static void test_server_login_retry(void **state)
 	fake_server_stop(&f);
 }
 
+/*
+ * The timer of the IPv4 TCP socket LOCAL_PORT -> REMOTE_PORT in /proc/net/tcp:
+ * its kind (2: keepalive, when nothing is in flight) and when it fires, in
+ * clock ticks. false when there is no such socket.
+ */
+static bool tcp_timer(int local_port, int remote_port, int *kind, long *when)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512];
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		unsigned lport, rport, state;
+
+		if (sscanf(line, " %*d: %*8x:%x %*8x:%x %x %*x:%*x %x:%lx", &lport, &rport, &state,
+		           (unsigned *)kind, when) == 5 &&
+		    (int)lport == local_port && (int)rport == remote_port)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static int local_port_of(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	return ntohs(sa.sin_port);
+}
+
+/*
+ * tcp_keepidle = 7: pgscope's socket to the client and its socket to the
+ * server both run a keepalive timer due within 7 s.
+ */
+static void test_tcp_keepalive(void **state)
+{
+	const struct harness_cluster *cl = harness_cluster();
+	char sql[160];
+	long pid, server_port, when = -1;
+	int fd, kind = -1;
+
+	start_pgscope("transaction", 1, "tcp_keepidle = 7\n", NULL);
+	fd = raw_connect("postgres", "postgres");
+	assert_true(fd >= 0);
+	assert_true(tcp_timer(ps.port, local_port_of(fd), &kind, &when));
+	printf("client socket: timer %d in %ld ticks\n", kind, when);
+	assert_int_equal(kind, 2);
+	assert_true(when > 0 && when <= 7 * sysconf(_SC_CLK_TCK));
+	pid = pooled_backend_pid(fd);
+	assert_true(pid > 0);
+	snprintf(sql, sizeof(sql), "SELECT client_port FROM pg_stat_activity WHERE pid = %ld", pid);
+	server_port = txn_primary_long(sql);
+	assert_true(server_port > 0);
+	assert_true(tcp_timer((int)server_port, cl->port, &kind, &when));
+	printf("server socket: timer %d in %ld ticks\n", kind, when);
+	assert_int_equal(kind, 2);
+	assert_true(when > 0 && when <= 7 * sysconf(_SC_CLK_TCK));
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -729,7 +793,11 @@ int main(void)
 	    cmocka_unit_test_teardown(test_server_lifetime, teardown),
 	    cmocka_unit_test_teardown(test_server_connect_timeout, teardown),
 	    cmocka_unit_test_teardown(test_server_login_retry, teardown),
+	    cmocka_unit_test_teardown(test_tcp_keepalive, teardown),
 	};
 
+	/* PGSCOPE_TEST_ONLY=NAME runs the tests matching NAME (a glob) alone. */
+	if (getenv("PGSCOPE_TEST_ONLY") != NULL)
+		cmocka_set_test_filter(getenv("PGSCOPE_TEST_ONLY"));
 	return cmocka_run_group_tests_name("timeouts", tests, NULL, NULL);
 }
