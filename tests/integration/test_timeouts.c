@@ -239,6 +239,70 @@ static void test_comment_hint(void **state)
 	close(fd);
 }
 
+/* The error of CONN's current query: its SQLSTATE into CODE and primary message into MSG. */
+static void finish_with_error(PGconn *conn, char *code, size_t codesz, char *msg, size_t msgsz)
+{
+	PGresult *res;
+
+	code[0] = msg[0] = '\0';
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && code[0] == '\0') {
+			snprintf(code, codesz, "%s", harness_sqlstate(res));
+			snprintf(msg, msgsz, "%s",
+			         PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		}
+		PQclear(res);
+	}
+}
+
+/*
+ * Only the request that query_timeout cancelled gets pgscope's error: a
+ * client's own CancelRequest and pg_cancel_backend() keep the server's,
+ * before and after a query_timeout has fired on the same client.
+ */
+static void test_own_cancel_keeps_server_error(void **state)
+{
+	char code[8], msg[256];
+	PGcancel *cancel;
+	PGconn *conn;
+	char err[256];
+
+	start_pgscope("transaction", 2, "query_timeout = 10\n", NULL);
+	conn = harness_connect(ps.port, NULL);
+	assert_non_null(conn);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(PQsendQuery(conn, "SELECT pg_sleep(8) AS qt_own_cancel"), 1);
+		assert_true(harness_wait_running("qt_own_cancel", 5000));
+		cancel = PQgetCancel(conn);
+		assert_non_null(cancel);
+		assert_int_equal(PQcancel(cancel, err, sizeof(err)), 1);
+		PQfreeCancel(cancel);
+		finish_with_error(conn, code, sizeof(code), msg, sizeof(msg));
+		assert_string_equal(code, "57014");
+		assert_string_equal(msg, "canceling statement due to user request");
+
+		assert_int_equal(PQsendQuery(conn, "SELECT pg_sleep(8) AS qt_backend_cancel"), 1);
+		assert_true(harness_wait_running("qt_backend_cancel", 5000));
+		assert_int_equal(txn_primary_long("SELECT count(pg_cancel_backend(pid)) FROM "
+		                                  "pg_stat_activity WHERE query LIKE "
+		                                  "'%qt_backend_cancel%' AND state = 'active' AND "
+		                                  "pid <> pg_backend_pid()"),
+		                 1);
+		finish_with_error(conn, code, sizeof(code), msg, sizeof(msg));
+		assert_string_equal(code, "57014");
+		assert_string_equal(msg, "canceling statement due to user request");
+
+		/* Then one that query_timeout cancels: ours. */
+		assert_int_equal(
+		    PQsendQuery(conn, "SELECT pg_sleep(8) /* pgscope:timeout=300ms */"), 1);
+		finish_with_error(conn, code, sizeof(code), msg, sizeof(msg));
+		assert_string_equal(code, "57014");
+		assert_string_equal(msg,
+		                    "canceling statement due to pgscope query_timeout (300ms)");
+	}
+	PQfinish(conn);
+}
+
 /* A hint in a prepared statement's text applies to each execution of it. */
 static void test_comment_hint_prepared(void **state)
 {
@@ -783,6 +847,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_query_timeout_session, teardown),
 	    cmocka_unit_test_teardown(test_comment_hint, teardown),
 	    cmocka_unit_test_teardown(test_comment_hint_prepared, teardown),
+	    cmocka_unit_test_teardown(test_own_cancel_keeps_server_error, teardown),
 	    cmocka_unit_test_teardown(test_per_database_and_user, teardown),
 	    cmocka_unit_test_teardown(test_stopped_backend, teardown),
 	    cmocka_unit_test_teardown(test_idle_transaction_timeout, teardown),
