@@ -164,6 +164,7 @@ struct query_timer {
 	struct htab *stmt_hints; /* statement name -> hint ms + 1, owned; NULL while none has one */
 	int fired_ms;            /* the limit that cancelled the request, for the error */
 	ev_tstamp cancel_at;     /* when the request was cancelled for query_timeout, 0 if not */
+	uint64_t cancel_server;  /* the server the cancel went to */
 	bool error_sent;         /* the client got our 57014 in place of the server's */
 };
 

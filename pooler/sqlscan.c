@@ -585,12 +585,13 @@ static bool after_word(const char *start, const char *s)
 
 int sqlscan_timeout_hint(const char *sql, size_t len)
 {
-	const char *s = sql, *end = sql + strnlen(sql, len), *e;
+	const char *s = sql, *end = sql + len, *e;
 	size_t tag;
 	int ms;
 
 	if (!has_hint_marker(s, end))
-		return -1;
+		return -1; /* nearly every text: no pass over it but memchr's */
+	end = sql + strnlen(sql, len);
 	while (s < end) {
 		if (*s == '\'' || *s == '"') {
 			s = skip_quoted(s, end, *s, false);

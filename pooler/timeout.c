@@ -129,6 +129,7 @@ void timeout_note_extended(struct client *c, uint8_t type, const uint8_t *body, 
 static void query_timer_clear(struct client *c)
 {
 	c->qt.cancel_at = 0;
+	c->qt.cancel_server = 0;
 	c->qt.fired_ms = 0;
 	c->qt.error_sent = false;
 }
@@ -182,6 +183,7 @@ static ev_tstamp cancel_grace(int limit_ms)
 static void query_timer_fire(struct client *c, struct server *sv, int limit_ms, ev_tstamp now)
 {
 	c->qt.cancel_at = now;
+	c->qt.cancel_server = sv->id;
 	c->qt.fired_ms = limit_ms;
 	c->qt.error_sent = false;
 	log_event(LOG_WARNING, "query.timeout", LOG_INT, "client", (long long)c->id, LOG_STR, "db",
@@ -252,6 +254,8 @@ static bool query_timer_check(struct client *c, struct server *sv, ev_tstamp now
 {
 	int limit = query_limit(c);
 
+	if (c->qt.cancel_at > 0 && c->qt.cancel_server != sv->id)
+		query_timer_clear(c); /* that server is gone: this is another request */
 	if (c->qt.cancel_at > 0) {
 		if (now - c->qt.cancel_at < cancel_grace(c->qt.fired_ms))
 			return false;

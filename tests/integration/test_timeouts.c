@@ -379,6 +379,27 @@ static void test_per_database_and_user(void **state)
 	close(fd);
 }
 
+/* Send SQL on FD, stop the backend that runs it (MARKER) with SIGSTOP; returns when it was sent. */
+static long long run_and_stop(int fd, const char *sql, const char *marker)
+{
+	char buf[256], probe[256];
+	size_t used = 0;
+	long long start;
+
+	assert_true(txn_put_msg(buf, sizeof(buf), &used, 'Q', sql, strlen(sql) + 1));
+	start = harness_now_ms();
+	assert_true(harness_send_all(fd, buf, used));
+	assert_true(harness_wait_running(marker, 5000));
+	snprintf(probe, sizeof(probe),
+	         "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%%%s%%' "
+	         "AND pid <> pg_backend_pid()",
+	         marker);
+	stopped_pid = txn_primary_long(probe);
+	assert_true(stopped_pid > 0);
+	assert_int_equal(kill((pid_t)stopped_pid, SIGSTOP), 0);
+	return start;
+}
+
 /*
  * A backend stopped with SIGSTOP cannot act on the cancel: its server is closed
  * after the cancel's grace, the client gets its one 57014 and goes on, and
@@ -394,21 +415,7 @@ static void test_stopped_backend(void **state)
 	fa = raw_connect("postgres", "postgres");
 	fb = raw_connect("postgres", "postgres");
 	assert_true(fa >= 0 && fb >= 0);
-	{
-		char buf[256];
-		size_t used = 0;
-		const char *sql = "SELECT pg_sleep(20) AS qt_stop_me";
-
-		assert_true(txn_put_msg(buf, sizeof(buf), &used, 'Q', sql, strlen(sql) + 1));
-		start = harness_now_ms();
-		assert_true(harness_send_all(fa, buf, used));
-	}
-	assert_true(harness_wait_running("qt_stop_me", 5000));
-	stopped_pid = txn_primary_long(
-	    "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
-	    "'%qt_stop_me%' AND pid <> pg_backend_pid()");
-	assert_true(stopped_pid > 0);
-	assert_int_equal(kill((pid_t)stopped_pid, SIGSTOP), 0);
+	start = run_and_stop(fa, "SELECT pg_sleep(20) AS qt_stop_me", "qt_stop_me");
 	/* B is served while A's backend is stopped. */
 	while (harness_now_ms() - start < 1500) {
 		raw_query(fb, "SELECT 1", &b, 2000);
@@ -439,6 +446,47 @@ static void test_stopped_backend(void **state)
 	stopped_pid = 0;
 	close(fa);
 	close(fb);
+}
+
+/*
+ * A stopped backend under a client that cannot go on without it (inside a
+ * transaction block, or in session mode): the client gets one FATAL 57014
+ * naming query_timeout and is disconnected.
+ */
+static void test_stopped_backend_closes_session(void **state)
+{
+	static const char *const modes[] = {"transaction", "session"};
+
+	for (int i = 0; i < 2; i++) {
+		struct answer a;
+		long long start;
+		int fd;
+
+		start_pgscope(modes[i], 2, "query_timeout = 1\n", NULL);
+		fd = raw_connect("postgres", "postgres");
+		assert_true(fd >= 0);
+		if (i == 0) {
+			raw_query(fd, "BEGIN", &a, 5000);
+			assert_int_equal(a.ready, 'T');
+		}
+		start =
+		    run_and_stop(fd, "SELECT pg_sleep(20) AS qt_stop_session", "qt_stop_session");
+		memset(&a, 0, sizeof(a));
+		raw_collect(fd, &a, start, 10000);
+		printf("%s mode: %s %s \"%s\" after %lld ms, closed %d\n", modes[i], a.severity,
+		       a.sqlstate, a.message, a.ms, a.closed);
+		assert_int_equal(a.errors, 1);
+		assert_string_equal(a.severity, "FATAL");
+		assert_string_equal(a.sqlstate, "57014");
+		assert_non_null(strstr(a.message, "query_timeout (1s)"));
+		assert_int_equal(a.ready, 0);
+		assert_true(a.closed);
+		assert_in_range(a.ms, 1900, 5000);
+		close(fd);
+		kill((pid_t)stopped_pid, SIGCONT);
+		stopped_pid = 0;
+		assert_true(teardown(NULL) == 0);
+	}
 }
 
 /*
@@ -850,6 +898,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_own_cancel_keeps_server_error, teardown),
 	    cmocka_unit_test_teardown(test_per_database_and_user, teardown),
 	    cmocka_unit_test_teardown(test_stopped_backend, teardown),
+	    cmocka_unit_test_teardown(test_stopped_backend_closes_session, teardown),
 	    cmocka_unit_test_teardown(test_idle_transaction_timeout, teardown),
 	    cmocka_unit_test_teardown(test_client_idle_timeout, teardown),
 	    cmocka_unit_test_teardown(test_client_login_timeout, teardown),
