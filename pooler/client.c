@@ -801,7 +801,7 @@ static void client_begin_login(struct client *c)
 	}
 	c->pool = p;
 	p->n_clients++;
-	timeout_client_login(c);
+	timeout_client_configure(c);
 	params_copy(&c->startup, &c->params);
 	proto_write_auth(&c->conn.out, PROTO_AUTH_OK, NULL, 0);
 	if (pooler.cfg->log_connections)

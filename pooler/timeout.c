@@ -19,7 +19,7 @@ void timeout_client_init(struct client *c)
 	c->qt.unnamed_hint_ms = -1;
 }
 
-void timeout_client_login(struct client *c)
+void timeout_client_configure(struct client *c)
 {
 	config_client_timeouts(pooler.cfg, c->db, c->user, &c->limits);
 }

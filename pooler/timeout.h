@@ -37,8 +37,11 @@
 /* A new client: no hints, no cancel. */
 void timeout_client_init(struct client *c);
 
-/* A client logged in: its limits from the config for its database and user. */
-void timeout_client_login(struct client *c);
+/*
+ * Read c's limits from the config for its database and user: at login, and
+ * again for each client after the config is reloaded.
+ */
+void timeout_client_configure(struct client *c);
 
 /* Free what a client's hints hold (client_free()). */
 void timeout_client_release(struct client *c);
