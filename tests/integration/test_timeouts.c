@@ -174,23 +174,31 @@ static void assert_timed_out(const struct answer *a, const char *limit)
 	assert_false(a->closed);
 }
 
+static long pooled_backend_pid(int fd);
+static long backend_exists(long pid);
+
 /*
  * query_timeout = 1: SELECT pg_sleep(10) ends with one 57014 in about 1 s, the
- * backend runs nothing more, and the client's next query succeeds.
+ * backend runs nothing more, and the client's next query succeeds on the same
+ * server connection (the pool has one), which was kept.
  */
 static void test_query_timeout_global(void **state)
 {
 	struct answer a;
+	long pid;
 	int fd;
 
-	start_pgscope("transaction", 2, "query_timeout = 1\n", NULL);
+	start_pgscope("transaction", 1, "query_timeout = 1\n", NULL);
 	fd = raw_connect("postgres", "postgres");
 	assert_true(fd >= 0);
+	pid = pooled_backend_pid(fd);
+	assert_true(pid > 0);
 	raw_query(fd, "SELECT pg_sleep(10) AS qt_global", &a, 8000);
 	assert_timed_out(&a, "1s");
 	assert_in_range(a.ms, 900, 3000);
 	assert_int_equal(running_with("qt_global"), 0);
 	assert_query_ok(fd, "SELECT 1");
+	assert_int_equal(pooled_backend_pid(fd), pid);
 	/* A statement within the limit is untouched. */
 	assert_query_ok(fd, "SELECT pg_sleep(0.3)");
 	close(fd);
@@ -434,15 +442,9 @@ static void test_stopped_backend(void **state)
 	assert_query_ok(fb, "SELECT 1");
 	/* Continued, the backend finds its connection closed and exits. */
 	kill((pid_t)stopped_pid, SIGCONT);
-	for (int i = 0; i < 100; i++) {
-		char sql[128];
-
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %ld",
-		         stopped_pid);
-		if (txn_primary_long(sql) == 0)
-			break;
+	for (int i = 0; i < 100 && backend_exists(stopped_pid) != 0; i++)
 		harness_sleep_ms(50);
-	}
+	assert_int_equal(backend_exists(stopped_pid), 0);
 	stopped_pid = 0;
 	close(fa);
 	close(fb);
