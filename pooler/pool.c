@@ -495,13 +495,7 @@ static bool pool_can_open(const struct pool *p)
 	return true;
 }
 
-/*
- * server_login_retry: a pool whose last connect or login failed less than
- * that long ago, and that has no server, opens none and fails its clients
- * at once with that error rather than hammer the server. Per pool, as
- * PgBouncer keeps it: one user's refused login must not hold back another
- * user's pool on the same address.
- */
+/* Recently failed to connect: fail fast with that error rather than hammer the server. */
 static bool pool_recently_failed(const struct pool *p)
 {
 	ev_tstamp retry = pooler.cfg->server_login_retry / 1000.0;
