@@ -27,6 +27,7 @@
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
+#include "pooler/timeout.h"
 #include "pooler/userlist.h"
 
 /* What a client waiting for a server may queue before it is no longer read. */
@@ -122,6 +123,7 @@ void client_accept(struct loop_state *ls, int fd, bool is_unix, const char *addr
 	c->id = pooler_next_id();
 	c->created = c->last_active = ev_now(ls->ev);
 	txn_init(&c->txn);
+	timeout_client_init(c);
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	params_init(&c->params);
 	params_init(&c->startup);
@@ -300,6 +302,7 @@ void client_free(struct client *c)
 	ps_client_release(&c->ps);
 	text_refs_release(&c->stmt_texts);
 	text_refs_release(&c->portal_texts);
+	timeout_client_release(c);
 	free(c);
 }
 
@@ -798,6 +801,7 @@ static void client_begin_login(struct client *c)
 	}
 	c->pool = p;
 	p->n_clients++;
+	timeout_client_configure(c);
 	params_copy(&c->startup, &c->params);
 	proto_write_auth(&c->conn.out, PROTO_AUTH_OK, NULL, 0);
 	if (pooler.cfg->log_connections)
@@ -1079,6 +1083,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 			return RELAY_CONSUME;
 		if (pooled)
 			client_note_set(c, m->body, m->len);
+		timeout_note_query(c, m->body, m->len);
 		client_txn_request(c, m->type, now);
 		if (observe_enabled()) {
 			uint64_t raw;
@@ -1106,6 +1111,7 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 			note_texts(c, m);
 		if (m->type == 'P' && pooled)
 			client_note_parse_set(c, m);
+		timeout_note_extended(c, m->type, m->body, m->len);
 		client_txn_request(c, m->type, now);
 		break;
 	case 'F':

@@ -87,6 +87,12 @@ static const struct key_def main_keys[] = {
     {"client_idle_timeout", KEY_TIME, F(client_idle_timeout), 0, CONFIG_TIME_MAX_MS},
     {"client_login_timeout", KEY_TIME, F(client_login_timeout), 0, CONFIG_TIME_MAX_MS},
     {"idle_transaction_timeout", KEY_TIME, F(idle_transaction_timeout), 0, CONFIG_TIME_MAX_MS},
+    /* As in pgbouncer.ini: whole seconds, and tcp_user_timeout in milliseconds. */
+    {"tcp_keepalive", KEY_BOOL, F(tcp_keepalive), 0, 0},
+    {"tcp_keepidle", KEY_INT, F(tcp_keepidle), 0, 86400},
+    {"tcp_keepintvl", KEY_INT, F(tcp_keepintvl), 0, 86400},
+    {"tcp_keepcnt", KEY_INT, F(tcp_keepcnt), 0, 1000},
+    {"tcp_user_timeout", KEY_INT, F(tcp_user_timeout), 0, INT_MAX},
     {"notify_stall_timeout", KEY_TIME, F(notify_stall_timeout), 0, CONFIG_TIME_MAX_MS},
     {"ignore_startup_parameters", KEY_LIST, F(ignore_startup_parameters), 0, 0},
     {"track_extra_parameters", KEY_LIST, F(track_extra_parameters), 0, 0},
@@ -180,12 +186,7 @@ static const struct ignored_key ignored_main_keys[] = {
     {"syslog_facility", "pgscope logs to logfile or stderr only"},
     {"syslog_ident", "pgscope logs to logfile or stderr only"},
     {"tcp_defer_accept", NOT_USED},
-    {"tcp_keepalive", NOT_USED},
-    {"tcp_keepcnt", NOT_USED},
-    {"tcp_keepidle", NOT_USED},
-    {"tcp_keepintvl", NOT_USED},
     {"tcp_socket_buffer", NOT_USED},
-    {"tcp_user_timeout", NOT_USED},
     {"transaction_timeout", NOT_USED},
     {"unix_socket_group", NOT_USED},
     {"user", "pgscope does not switch to another OS user"},
@@ -204,11 +205,8 @@ static const struct ignored_key ignored_db_keys[] = {
 
 /* PgBouncer [users] keys that pgscope does not implement. */
 static const struct ignored_key ignored_user_keys[] = {
-    {"client_idle_timeout", "not supported yet; ignored"},
-    {"idle_transaction_timeout", "not supported yet; ignored"},
     {"max_user_client_connections", NOT_USED},
     {"pool_size", "set per user is not supported; use [databases] pool_size"},
-    {"query_timeout", "not supported yet; ignored"},
     {"query_wait_timeout", "set per user is not supported; the global value applies"},
     {"reserve_pool_size", "set per user is not supported; use [databases] reserve_pool"},
     {"transaction_timeout", NOT_USED},
@@ -223,9 +221,6 @@ static const struct ignored_key ignored_user_keys[] = {
 static const struct ignored_key unacted_keys[] = {
     {"admin_users", NOT_YET ": there is no admin console"},
     {"stats_users", NOT_YET ": there is no admin console"},
-    {"query_timeout", NOT_YET ": a long query is not cancelled"},
-    {"client_idle_timeout", NOT_YET ": idle clients are not disconnected"},
-    {"idle_transaction_timeout", NOT_YET ": clients idle in a transaction are not disconnected"},
     {"track_extra_parameters", NOT_YET ": the tracked parameters are a fixed list"},
     {"sbuf_loopcnt", NOT_YET ": each read is handled whole"},
     {"log_pooler_errors", NOT_YET ": errors sent to clients are always logged"},
@@ -971,6 +966,18 @@ static bool db_set_int(const char *key, const char *value, long long min, long l
 	return true;
 }
 
+/* A time in a [databases] or [users] entry, as the main section reads it (parse_time()). */
+static bool set_time_value(const char *key, const char *value, int *out, char *why, size_t whylen)
+{
+	char sub[256];
+
+	if (!parse_time(value, 0, CONFIG_TIME_MAX_MS, out, sub, sizeof(sub))) {
+		snprintf(why, whylen, "%s: %s", key, sub);
+		return false;
+	}
+	return true;
+}
+
 /* The string fields of a [databases] entry, by connection-string key. */
 static char **db_string_slot(struct db_config *db, const char *key)
 {
@@ -1049,6 +1056,8 @@ static int db_set(struct loader *ld, struct db_config *db, const struct kv *kv, 
 	slot_int = db_int_slot(db, kv->key, &min, &max);
 	if (slot_int != NULL)
 		return db_set_int(kv->key, kv->value, min, max, slot_int, why, whylen) ? 1 : -1;
+	if (strcmp(kv->key, "query_timeout") == 0)
+		return set_time_value(kv->key, kv->value, &db->query_timeout, why, whylen) ? 1 : -1;
 	if (strcmp(kv->key, "replicas") == 0)
 		return 1; /* applied after the loop, once port is known */
 	ign = find_ignored(ignored_db_keys, sizeof(ignored_db_keys) / sizeof(ignored_db_keys[0]),
@@ -1096,6 +1105,7 @@ static bool handle_database(struct loader *ld, const char *name, const char *val
 	    .reserve_pool = -1,
 	    .max_db_connections = -1,
 	    .pool_mode = POOL_MODE_UNSET,
+	    .query_timeout = -1,
 	    .line = ld->line,
 	};
 	struct kv pairs[CONNSTR_MAX_PAIRS];
@@ -1145,12 +1155,27 @@ out_release:
 	return false;
 }
 
+/* The timeouts a [users] entry may set, by key. */
+static int *user_time_slot(struct user_config *user, const char *key)
+{
+	if (strcmp(key, "query_timeout") == 0)
+		return &user->query_timeout;
+	if (strcmp(key, "idle_transaction_timeout") == 0)
+		return &user->idle_transaction_timeout;
+	if (strcmp(key, "client_idle_timeout") == 0)
+		return &user->client_idle_timeout;
+	return NULL;
+}
+
 static bool handle_user(struct loader *ld, const char *name, const char *value)
 {
 	struct config *cfg = ld->cfg;
 	struct user_config user = {
 	    .pool_mode = POOL_MODE_UNSET,
 	    .max_user_connections = -1,
+	    .query_timeout = -1,
+	    .idle_transaction_timeout = -1,
+	    .client_idle_timeout = -1,
 	    .line = ld->line,
 	};
 	struct kv pairs[CONNSTR_MAX_PAIRS];
@@ -1177,6 +1202,12 @@ static bool handle_user(struct loader *ld, const char *name, const char *value)
 		if (strcmp(pairs[i].key, "max_user_connections") == 0) {
 			if (!db_set_int(pairs[i].key, pairs[i].value, 0, 1000000,
 			                &user.max_user_connections, why, sizeof(why)))
+				goto out_invalid;
+			continue;
+		}
+		if (user_time_slot(&user, pairs[i].key) != NULL) {
+			if (!set_time_value(pairs[i].key, pairs[i].value,
+			                    user_time_slot(&user, pairs[i].key), why, sizeof(why)))
 				goto out_invalid;
 			continue;
 		}
@@ -1457,6 +1488,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->query_wait_timeout = 120000;
 	cfg->client_login_timeout = 60000;
 	cfg->notify_stall_timeout = 30000;
+	cfg->tcp_keepalive = true;
 	cfg->max_packet_size = 64 * MIB;
 	cfg->pkt_buf = 4096;
 	cfg->sbuf_loopcnt = 5;
@@ -1586,6 +1618,7 @@ struct db_config *config_db_instantiate(const struct db_config *fallback, const 
 	db->reserve_pool = fallback->reserve_pool;
 	db->max_db_connections = fallback->max_db_connections;
 	db->pool_mode = fallback->pool_mode;
+	db->query_timeout = fallback->query_timeout;
 	db->line = fallback->line;
 	/* The copy owns every string, so it outlives the config it came from. */
 	if (!copy_str(&db->name, name) ||
@@ -1631,6 +1664,23 @@ enum pool_mode config_pool_mode(const struct config *cfg, const struct db_config
 	if (db != NULL && db->pool_mode != POOL_MODE_UNSET)
 		return db->pool_mode;
 	return cfg->pool_mode;
+}
+
+void config_client_timeouts(const struct config *cfg, const struct db_config *db, const char *user,
+                            struct client_timeouts *out)
+{
+	const struct user_config *u = user != NULL ? config_find_user(cfg, user) : NULL;
+
+	out->query = cfg->query_timeout;
+	if (db != NULL && db->query_timeout >= 0)
+		out->query = db->query_timeout;
+	if (u != NULL && u->query_timeout >= 0)
+		out->query = u->query_timeout;
+	out->idle_transaction = u != NULL && u->idle_transaction_timeout >= 0
+	                            ? u->idle_transaction_timeout
+	                            : cfg->idle_transaction_timeout;
+	out->client_idle = u != NULL && u->client_idle_timeout >= 0 ? u->client_idle_timeout
+	                                                            : cfg->client_idle_timeout;
 }
 
 const char *config_pool_mode_name(enum pool_mode mode)

@@ -57,14 +57,18 @@ struct db_config {
 	int max_db_connections;   /* -1: global max_db_connections */
 	enum pool_mode pool_mode; /* POOL_MODE_UNSET: the user's or the global one */
 	char **replicas;          /* NULL-terminated "host:port" streaming replicas, or NULL */
+	int query_timeout;        /* ms; -1: the user's or the global one */
 	int line;                 /* line in the config file, for messages */
 };
 
 /* One [users] entry: "name = pool_mode=... max_user_connections=..." */
 struct user_config {
 	char *name;
-	enum pool_mode pool_mode; /* POOL_MODE_UNSET: inherit */
-	int max_user_connections; /* -1: global value */
+	enum pool_mode pool_mode;     /* POOL_MODE_UNSET: inherit */
+	int max_user_connections;     /* -1: global value */
+	int query_timeout;            /* ms; -1: the database's or the global one */
+	int idle_transaction_timeout; /* ms; -1: the global one */
+	int client_idle_timeout;      /* ms; -1: the global one */
 	int line;
 };
 
@@ -120,6 +124,11 @@ struct config {
 	int client_idle_timeout;          /* ms, 0 = off */
 	int client_login_timeout;         /* ms, default 60000 */
 	int idle_transaction_timeout;     /* ms, 0 = off */
+	bool tcp_keepalive;               /* SO_KEEPALIVE on TCP sockets, default true */
+	int tcp_keepidle;                 /* s before the first probe, 0 = the OS default */
+	int tcp_keepintvl;                /* s between probes, 0 = the OS default */
+	int tcp_keepcnt;                  /* probes before the connection is dropped, 0 = OS */
+	int tcp_user_timeout;             /* ms unacknowledged data may wait, 0 = the OS default */
 	int notify_stall_timeout;         /* ms, default 30000; 0 = off */
 	char **ignore_startup_parameters; /* NULL-terminated list */
 	char **track_extra_parameters;    /* NULL-terminated, SET-tracked; default IntervalStyle */
@@ -203,6 +212,22 @@ const struct user_config *config_find_user(const struct config *cfg, const char 
  */
 enum pool_mode config_pool_mode(const struct config *cfg, const struct db_config *db,
                                 const char *user);
+
+/* The timeouts that apply to one client, in ms (0 = off). */
+struct client_timeouts {
+	int query;            /* query_timeout */
+	int idle_transaction; /* idle_transaction_timeout */
+	int client_idle;      /* client_idle_timeout */
+};
+
+/*
+ * The timeouts for a client of (db, user): the [users] entry's value, else
+ * (query_timeout only) the [databases] entry's, else the global one. A
+ * pgscope:timeout comment in a statement overrides the query timeout for it
+ * (sqlscan_timeout_hint()).
+ */
+void config_client_timeouts(const struct config *cfg, const struct db_config *db, const char *user,
+                            struct client_timeouts *out);
 
 /* Name of a pool mode / auth type, as written in the file. */
 const char *config_pool_mode_name(enum pool_mode mode);

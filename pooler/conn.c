@@ -251,6 +251,25 @@ enum relay_result conn_relay(struct conn *src, struct pbuf *dst, const struct re
 	}
 }
 
+/* setsockopt of one int; a VALUE of 0 leaves the system's default alone. */
+static bool set_int_option(int fd, int level, int name, int value)
+{
+	return value == 0 || setsockopt(fd, level, name, &value, sizeof(value)) == 0;
+}
+
+bool conn_set_keepalive(int fd, const struct config *cfg)
+{
+	int on = cfg->tcp_keepalive ? 1 : 0;
+	bool ok = setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == 0;
+
+	if (on) {
+		ok = set_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, cfg->tcp_keepidle) && ok;
+		ok = set_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, cfg->tcp_keepintvl) && ok;
+		ok = set_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT, cfg->tcp_keepcnt) && ok;
+	}
+	return set_int_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, cfg->tcp_user_timeout) && ok;
+}
+
 bool conn_prepare_socket(int fd, bool tcp)
 {
 	int on = 1;

@@ -131,4 +131,12 @@ enum relay_result conn_relay(struct conn *src, struct pbuf *dst, const struct re
 /* Set a socket non-blocking and close-on-exec; TCP_NODELAY for TCP. */
 bool conn_prepare_socket(int fd, bool tcp);
 
+/*
+ * TCP keepalive on a client or server socket, as cfg's tcp_keepalive,
+ * tcp_keepidle, tcp_keepintvl, tcp_keepcnt and tcp_user_timeout say (a
+ * value of 0 leaves the system's default). false if an option was refused;
+ * the socket stays usable either way.
+ */
+bool conn_set_keepalive(int fd, const struct config *cfg);
+
 #endif

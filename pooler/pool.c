@@ -20,6 +20,7 @@
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
+#include "pooler/timeout.h"
 #include "pooler/userlist.h"
 
 const struct db_config *pool_resolve_db(struct loop_state *ls, const char *name)
@@ -1036,7 +1037,7 @@ static void pool_expire_waiters(struct pool *p, ev_tstamp now)
 
 		it = it->next;
 		if (c->server == NULL && now - c->wait_since >= limit)
-			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+			client_fail(c, SQLSTATE_CONNECTION_FAILURE,
 			            "query_wait_timeout: no server connection became free in time");
 	}
 }
@@ -1080,6 +1081,7 @@ void pool_janitor(struct pool *p, ev_tstamp now)
 	if (p->retired && p->n_clients == 0)
 		close_servers(&p->idle_servers, "database removed");
 	listen_janitor(p);
+	timeout_janitor(p, now);
 	pool_expire_waiters(p, now);
 	pool_expire_servers(p, now);
 	if (!pooler.shutting_down && !pool_recently_failed(p)) {

@@ -113,6 +113,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
+		if (!l->is_unix)
+			(void)conn_set_keepalive(fd, pooler.cfg);
 		if (pooler.shutting_down) {
 			reject_client(ls, fd, SQLSTATE_CANNOT_CONNECT_NOW,
 			              "pgscope is shutting down");

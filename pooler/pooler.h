@@ -159,6 +159,17 @@ struct stmt_track {
 
 #define STMT_QUEUE_LEN 32 /* requests timed per client; more in one pipeline go untimed */
 
+/* query_timeout of a client's current request and its statements' hints (timeout.c). */
+struct query_timer {
+	int hint_ms;             /* a pgscope:timeout comment's limit for the request, -1 if none */
+	int unnamed_hint_ms;     /* the hint of the last unnamed Parse, -1 if none */
+	struct htab *stmt_hints; /* statement name -> hint ms + 1, owned; NULL while none has one */
+	int fired_ms;            /* the limit that cancelled the request, for the error */
+	ev_tstamp cancel_at;     /* when the request was cancelled for query_timeout, 0 if not */
+	uint64_t cancel_server;  /* the server the cancel went to */
+	bool error_sent;         /* the client got our 57014 in place of the server's */
+};
+
 struct client {
 	struct list node; /* on the list of its state (loop or pool) */
 	struct list all;  /* on its loop's clients: every live client */
@@ -191,6 +202,8 @@ struct client {
 	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */
 	ev_tstamp last_active;
 	struct txn txn; /* what its server owes it, its transaction status and id (txn.c) */
+	struct client_timeouts limits; /* its query and idle timeouts, set at login (timeout.c) */
+	struct query_timer qt;         /* query_timeout of its current request (timeout.c) */
 	/* Requests in flight, a ring of STMT_QUEUE_LEN, owned: allocated at the first, freed
 	 * when the client goes idle (an idle client needs none). */
 	struct stmt_track *stmts;

@@ -15,6 +15,7 @@
 #include "pooler/pool.h"
 #include "pooler/proto.h"
 #include "pooler/reload.h"
+#include "pooler/timeout.h"
 #include "pooler/userlist.h"
 
 static int cli_log_level = -1; /* -v/-q, kept over reloads */
@@ -65,7 +66,8 @@ enum reload_db_change reload_db_compare(const struct db_config *old, const struc
 		return RELOAD_DB_CONNECTION;
 	if (old->pool_size != new->pool_size || old->min_pool_size != new->min_pool_size ||
 	    old->reserve_pool != new->reserve_pool ||
-	    old->max_db_connections != new->max_db_connections || old->pool_mode != new->pool_mode)
+	    old->max_db_connections != new->max_db_connections || old->pool_mode != new->pool_mode ||
+	    old->query_timeout != new->query_timeout)
 		return RELOAD_DB_SETTINGS;
 	return RELOAD_DB_SAME;
 }
@@ -306,6 +308,7 @@ static void repoint_clients(struct loop_state *ls)
 		it = it->next;
 		if (c->pool != NULL) {
 			c->db = c->pool->db;
+			timeout_client_configure(c); /* the new limits, for its next request */
 			continue;
 		}
 		if (c->db == NULL)

@@ -29,6 +29,7 @@
 #include "pooler/scram.h"
 #include "pooler/server.h"
 #include "pooler/stmt.h"
+#include "pooler/timeout.h"
 
 static void server_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void server_on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -179,6 +180,7 @@ int server_open_socket(const struct db_config *db, char *err, size_t errlen)
 		freeaddrinfo(res);
 		goto out_errno;
 	}
+	(void)conn_set_keepalive(fd, pooler.cfg);
 	do {
 		rc = connect(fd, res->ai_addr, res->ai_addrlen);
 	} while (rc == -1 && errno == EINTR);
@@ -756,15 +758,22 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 	}
 	case 'E': {
 		struct proto_error_info e;
+		bool parsed = proto_parse_error(m->body, m->len, &e);
+		enum relay_action act;
 
-		if (proto_parse_error(m->body, m->len, &e)) {
+		if (parsed) {
 			stmt_error(c, e.sqlstate, now);
 			if (strcmp(e.severity, "FATAL") == 0 || strcmp(e.severity, "PANIC") == 0)
 				sv->fatal_relayed = true;
 		}
 		if (c->pending_set != NULL)
 			c->pending_set->failed = true;
-		return pooled ? pooled_response(sv, m) : RELAY_FORWARD;
+		act = pooled ? pooled_response(sv, m) : RELAY_FORWARD;
+		/* The cancel of a query_timeout: the client gets our error instead. */
+		if (act == RELAY_FORWARD && parsed && c->qt.cancel_at > 0 &&
+		    timeout_replace_error(c, &e))
+			return RELAY_CONSUME;
+		return act;
 	}
 	case 'I':
 	case 's':
@@ -786,6 +795,8 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 	case 'Z':
 		sv->tx_status = m->len > 0 ? (char)m->body[0] : 'I';
 		txn_ready(&c->txn, sv->tx_status, now);
+		if (c->qt.cancel_at > 0 || c->qt.hint_ms >= 0)
+			timeout_request_answered(c);
 		stmt_ready(c, now);
 		if (pooled && pooled_response(sv, m) == RELAY_FAIL)
 			return RELAY_FAIL;

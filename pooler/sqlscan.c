@@ -505,3 +505,116 @@ bool sqlscan_may_touch_session(const char *sql, size_t len)
 	}
 	return false;
 }
+
+/* ---- pgscope:timeout comments ---- */
+
+#define HINT_MARKER     "pgscope:"
+#define HINT_MARKER_LEN (sizeof(HINT_MARKER) - 1)
+#define HINT_TIMEOUT    "pgscope:timeout="
+
+/* Whether "pgscope:" occurs in [s, end): a memchr for each ':' only. */
+static bool has_hint_marker(const char *s, const char *end)
+{
+	const char *start = s;
+	const char *colon;
+
+	while (s < end && (colon = memchr(s, ':', (size_t)(end - s))) != NULL) {
+		if ((size_t)(colon - start) >= HINT_MARKER_LEN - 1 &&
+		    memcmp(colon - (HINT_MARKER_LEN - 1), HINT_MARKER, HINT_MARKER_LEN - 1) == 0)
+			return true;
+		s = colon + 1;
+	}
+	return false;
+}
+
+/* Milliseconds per unit of a hint's value ("" is seconds); 0 when the unit is unknown. */
+static double hint_unit_ms(const char *u, size_t n)
+{
+	static const struct {
+		const char *name;
+		double ms;
+	} units[] = {{"", 1000.0}, {"s", 1000.0}, {"ms", 1.0}, {"min", 60000.0}, {"h", 3600000.0}};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strlen(units[i].name) == n && strncasecmp(u, units[i].name, n) == 0)
+			return units[i].ms;
+	}
+	return 0;
+}
+
+/* The value after "pgscope:timeout=" at p, in ms; -1 when it is not a time. */
+static int hint_value(const char *p, const char *end)
+{
+	double v = 0, scale = 0, unit_ms;
+	const char *unit;
+	bool digits = false;
+
+	for (; p < end && ((*p >= '0' && *p <= '9') || (*p == '.' && scale == 0)); p++) {
+		if (*p == '.') {
+			scale = 1;
+			continue;
+		}
+		digits = true;
+		if (scale > 0)
+			scale /= 10;
+		v = scale > 0 ? v + (*p - '0') * scale : v * 10 + (*p - '0');
+		if (v > 1e12)
+			return -1;
+	}
+	for (unit = p; p < end && ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'); p++)
+		;
+	unit_ms = hint_unit_ms(unit, (size_t)(p - unit));
+	if (!digits || unit_ms == 0 || (p < end && ident_char(*p, false)))
+		return -1;
+	return v * unit_ms > 2147483647.0 ? -1 : (int)(v * unit_ms + 0.5);
+}
+
+/* A hint in the comment text [s, end), or -1. */
+static int hint_in_comment(const char *s, const char *end)
+{
+	const char *at = memmem(s, (size_t)(end - s), HINT_TIMEOUT, sizeof(HINT_TIMEOUT) - 1);
+
+	return at != NULL ? hint_value(at + sizeof(HINT_TIMEOUT) - 1, end) : -1;
+}
+
+/* Whether the character before s (in a text that starts at start) continues a word. */
+static bool after_word(const char *start, const char *s)
+{
+	return s > start && ident_char(s[-1], false);
+}
+
+int sqlscan_timeout_hint(const char *sql, size_t len)
+{
+	const char *s = sql, *end = sql + len, *e;
+	size_t tag;
+	int ms;
+
+	if (!has_hint_marker(s, end))
+		return -1; /* nearly every text: no pass over it but memchr's */
+	end = sql + strnlen(sql, len);
+	while (s < end) {
+		if (*s == '\'' || *s == '"') {
+			s = skip_quoted(s, end, *s, false);
+		} else if ((*s == 'e' || *s == 'E') && end - s >= 2 && s[1] == '\'' &&
+		           !after_word(sql, s)) {
+			s = skip_quoted(s + 1, end, '\'', true);
+		} else if (*s == '$' && !after_word(sql, s) && (tag = dollar_tag(s, end)) > 0) {
+			e = memmem(s + tag, (size_t)(end - s) - tag, s, tag);
+			s = e != NULL ? e + tag : end;
+		} else if (end - s >= 2 && s[0] == '-' && s[1] == '-') {
+			e = memchr(s, '\n', (size_t)(end - s));
+			e = e != NULL ? e : end;
+			if ((ms = hint_in_comment(s, e)) >= 0)
+				return ms;
+			s = e;
+		} else if (end - s >= 2 && s[0] == '/' && s[1] == '*') {
+			e = skip_comment(s, end);
+			if ((ms = hint_in_comment(s, e)) >= 0)
+				return ms;
+			s = e;
+		} else {
+			s++;
+		}
+	}
+	return -1;
+}

@@ -75,4 +75,15 @@ bool sqlscan_may_touch_session(const char *sql, size_t len);
 /* The sqlscan_feature bits of a text (any number of statements): a word scan. */
 unsigned sqlscan_session_features(const char *sql, size_t len);
 
+/*
+ * The statement timeout a comment asks for: "pgscope:timeout=VALUE" inside a
+ * -- or C-style comment, where VALUE is a number (fractions allowed) with an
+ * optional unit ms, s (the default), min or h, as the config file reads
+ * times. Returns milliseconds (0 turns query_timeout off for the statement),
+ * or -1 when there is no such comment or its value is not a time. The words
+ * in a string literal or a quoted name are no hint. Texts without the
+ * letters "pgscope:" cost one byte search (memchr for ':').
+ */
+int sqlscan_timeout_hint(const char *sql, size_t len);
+
 #endif

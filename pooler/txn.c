@@ -67,6 +67,7 @@ bool txn_request(struct txn *t, uint8_t type, double now, int timed)
 void txn_ready(struct txn *t, char status, double now)
 {
 	t->status = status;
+	t->last_ready = now;
 	if (t->ready_due > 0)
 		t->ready_due--;
 	/*

@@ -25,6 +25,7 @@ struct txn {
 	uint64_t id;         /* the current transaction's pooler-local id */
 	uint64_t count;      /* transactions started by this client */
 	double oldest_start; /* when the oldest request still owed an answer was sent, 0 if none */
+	double last_ready;   /* when the last ReadyForQuery came, 0 before the first */
 };
 
 /* A client's state before its first request: idle, nothing owed. */

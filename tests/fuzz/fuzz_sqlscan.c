@@ -1,6 +1,6 @@
 /*
  * fuzz_sqlscan.c - libFuzzer target: the pooler's SET/RESET scanner, identifier reader, statement
- * splitter and session-feature scan.
+ * splitter, session-feature scan and pgscope:timeout comments.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -91,5 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	(void)sqlscan_session_features(sql, size);
+	if (sqlscan_timeout_hint(sql, size) < -1)
+		abort(); /* milliseconds, or -1 for no hint */
 	return 0;
 }

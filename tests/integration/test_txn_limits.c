@@ -235,11 +235,14 @@ static void test_query_wait_timeout(void **state)
 	assert_non_null(strstr(PQerrorMessage(waiter), "query_wait_timeout"));
 	PQclear(res);
 	assert_true(waited >= 900 && waited < 4000);
-	/* On the wire: FATAL 08P01 naming query_wait_timeout, then the connection closes. */
+	/*
+	 * On the wire: FATAL 08006 (connection_failure: the connection is gone, as
+	 * drivers and pools should treat it) naming query_wait_timeout, then the close.
+	 */
 	start = harness_now_ms();
 	assert_true(raw_query_error(ps.port, "SELECT 'never runs either'", &err));
 	waited = harness_now_ms() - start;
-	assert_string_equal(err.code, "08P01");
+	assert_string_equal(err.code, "08006");
 	assert_string_equal(err.severity, "FATAL");
 	assert_non_null(strstr(err.message, "query_wait_timeout"));
 	assert_true(err.closed);

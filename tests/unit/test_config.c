@@ -388,11 +388,6 @@ static const char *const sample_unused[] = {
     "so_reuseport",
     "tcp_defer_accept",
     "tcp_socket_buffer",
-    "tcp_keepalive",
-    "tcp_keepcnt",
-    "tcp_keepidle",
-    "tcp_keepintvl",
-    "tcp_user_timeout",
     "application_name_add_host",
     "databases.auth_user",
     "admin_users", /* read, but there is no admin console yet */
@@ -429,6 +424,11 @@ static void test_pgbouncer_ini_loads_unchanged(void **state)
 	assert_string_equal(cfg.logfile, "/var/log/postgresql/pgbouncer.log");
 	assert_int_equal(cfg.log_level, LOG_INFO); /* verbose = 0 leaves it */
 	assert_true(config_list_has(cfg.track_extra_parameters, "IntervalStyle"));
+	assert_true(cfg.tcp_keepalive);
+	assert_int_equal(cfg.tcp_keepcnt, 3);
+	assert_int_equal(cfg.tcp_keepidle, 30);
+	assert_int_equal(cfg.tcp_keepintvl, 10);
+	assert_int_equal(cfg.tcp_user_timeout, 0);
 
 	assert_int_equal(cfg.n_dbs, 5);
 	db = config_find_db(&cfg, "reports");
@@ -453,7 +453,7 @@ static void test_pgbouncer_ini_loads_unchanged(void **state)
 		if (count(warnings, needle) != 1)
 			fail_msg("expected one warning for %s in:\n%s", sample_unused[i], warnings);
 	}
-	assert_non_null(strstr(warnings, "pgbouncer.ini line=91 key=tcp_keepalive "));
+	assert_non_null(strstr(warnings, "pgbouncer.ini line=90 key=tcp_socket_buffer "));
 	assert_non_null(strstr(warnings, "reason=\"TLS is not supported yet"));
 	free(warnings);
 }
@@ -463,11 +463,11 @@ static void test_unused_key_warns_once(void **state)
 	struct config cfg;
 	char *warnings;
 
-	load_ok(&cfg, "[pgscope]\ntcp_keepalive = 1\n[pgbouncer]\nTCP_KEEPALIVE = 0\n"
+	load_ok(&cfg, "[pgscope]\ntcp_defer_accept = 1\n[pgbouncer]\nTCP_DEFER_ACCEPT = 0\n"
 	              "[databases]\na = auth_user=x\nb = auth_user=y\n[peers]\n1 = host=x\n");
 	config_free(&cfg);
 	warnings = slurp(logpath);
-	assert_int_equal(count(warnings, "key=tcp_keepalive "), 1);
+	assert_int_equal(count(warnings, "key=tcp_defer_accept "), 1);
 	assert_int_equal(count(warnings, "key=databases.auth_user "), 1);
 	assert_int_equal(count(warnings, "key=[peers] "), 1);
 	assert_int_equal(count(warnings, "\n"), 3);
@@ -481,15 +481,8 @@ static void test_unused_key_warns_once(void **state)
 static void test_unacted_keys_warn_when_set(void **state)
 {
 	static const char *const unacted[] = {
-	    "admin_users",
-	    "stats_users",
-	    "query_timeout",
-	    "client_idle_timeout",
-	    "idle_transaction_timeout",
-	    "track_extra_parameters",
-	    "sbuf_loopcnt",
-	    "log_pooler_errors",
-	    "databases.replicas",
+	    "admin_users",  "stats_users",       "track_extra_parameters",
+	    "sbuf_loopcnt", "log_pooler_errors", "databases.replicas",
 	};
 	struct config cfg;
 	char needle[128];
@@ -520,10 +513,58 @@ static void test_unacted_keys_warn_when_set(void **state)
 			fail_msg("expected one warning for %s in:\n%s", unacted[i], warnings);
 	}
 	assert_int_equal(count(warnings, "\n"), sizeof(unacted) / sizeof(unacted[0]));
-	assert_non_null(strstr(
-	    warnings, "ok.ini line=4 key=query_timeout reason=\"not supported yet; ignored"));
+	assert_non_null(
+	    strstr(warnings,
+	           "ok.ini line=8 key=track_extra_parameters reason=\"not supported yet; ignored"));
 	assert_non_null(strstr(warnings, "ok.ini line=12 key=databases.replicas "));
 	free(warnings);
+}
+
+/*
+ * query_timeout per database and per user, idle timeouts per user: the most
+ * specific value wins (user, then database, then global); 0 turns it off.
+ */
+static void test_client_timeouts(void **state)
+{
+	struct client_timeouts t;
+	struct db_config *inst;
+	struct config cfg;
+
+	load_ok(&cfg,
+	        "[pgscope]\nquery_timeout = 10\nidle_transaction_timeout = 20\n"
+	        "client_idle_timeout = 30\n"
+	        "[databases]\nslow = host=x query_timeout=2min\nfast = host=x query_timeout=500ms\n"
+	        "off = host=x query_timeout=0\nplain = host=x\n* = host=y query_timeout=3\n"
+	        "[users]\nbatch = query_timeout=0 idle_transaction_timeout=1.5\n"
+	        "web = client_idle_timeout=5s\n");
+	config_client_timeouts(&cfg, config_find_db(&cfg, "plain"), "someone", &t);
+	assert_int_equal(t.query, 10000);
+	assert_int_equal(t.idle_transaction, 20000);
+	assert_int_equal(t.client_idle, 30000);
+	config_client_timeouts(&cfg, config_find_db(&cfg, "slow"), "someone", &t);
+	assert_int_equal(t.query, 120000);
+	config_client_timeouts(&cfg, config_find_db(&cfg, "fast"), "web", &t);
+	assert_int_equal(t.query, 500);
+	assert_int_equal(t.client_idle, 5000);
+	assert_int_equal(t.idle_transaction, 20000);
+	config_client_timeouts(&cfg, config_find_db(&cfg, "off"), "someone", &t);
+	assert_int_equal(t.query, 0);
+	/* The user's value wins over the database's, even when it turns the limit off. */
+	config_client_timeouts(&cfg, config_find_db(&cfg, "slow"), "batch", &t);
+	assert_int_equal(t.query, 0);
+	assert_int_equal(t.idle_transaction, 1500);
+	assert_int_equal(t.client_idle, 30000);
+	/* A database served by "*" takes the fallback's value. */
+	inst = config_db_instantiate(config_find_db(&cfg, "other"), "other");
+	assert_non_null(inst);
+	config_client_timeouts(&cfg, inst, "someone", &t);
+	assert_int_equal(t.query, 3000);
+	config_db_free(inst);
+	config_free(&cfg);
+
+	load_fails("[databases]\nshop = host=x query_timeout=soon\n", 2, "shop",
+	           "query_timeout: 'soon' is not a time");
+	load_fails("[users]\nbob = client_idle_timeout=-1\n", 2, "bob", "client_idle_timeout");
 }
 
 static void test_pgscope_and_pgbouncer_sections_are_one(void **state)
@@ -771,7 +812,7 @@ static void test_users_and_pool_mode_order(void **state)
 	load_ok(&cfg, "[pgscope]\npool_mode = session\n"
 	              "[databases]\ntx = host=a pool_mode=transaction\nplain = host=b\n"
 	              "[users]\nbatch = pool_mode=statement max_user_connections=7\n"
-	              "limited = max_user_connections=2 query_timeout=5\n");
+	              "limited = max_user_connections=2 reserve_pool_size=5\n");
 	tx = config_find_db(&cfg, "tx");
 	plain = config_find_db(&cfg, "plain");
 	assert_int_equal(cfg.n_users, 2);
@@ -795,7 +836,7 @@ static void test_users_and_pool_mode_order(void **state)
 	config_free(&cfg);
 
 	warnings = slurp(logpath);
-	assert_int_equal(count(warnings, "key=users.query_timeout "), 1);
+	assert_int_equal(count(warnings, "key=users.reserve_pool_size "), 1);
 	free(warnings);
 }
 
@@ -965,6 +1006,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_every_pgscope_key, setup_test),
 	    cmocka_unit_test_setup(test_pgbouncer_ini_loads_unchanged, setup_test),
 	    cmocka_unit_test_setup(test_unused_key_warns_once, setup_test),
+	    cmocka_unit_test_setup(test_client_timeouts, setup_test),
 	    cmocka_unit_test_setup(test_unacted_keys_warn_when_set, setup_test),
 	    cmocka_unit_test_setup(test_pgscope_and_pgbouncer_sections_are_one, setup_test),
 	    cmocka_unit_test_setup(test_unknown_key_is_an_error, setup_test),

@@ -184,12 +184,56 @@ static void test_may_touch_session(void **state)
 	assert_false(sqlscan_may_touch_session("SELECT 1 set", 8));
 }
 
+static int hint(const char *sql)
+{
+	return sqlscan_timeout_hint(sql, strlen(sql));
+}
+
+/* pgscope:timeout comments: units, where they count, and what is no hint. */
+static void test_timeout_hint(void **state)
+{
+	assert_int_equal(hint("/* pgscope:timeout=5s */ SELECT 1"), 5000);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=5 */"), 5000);
+	assert_int_equal(hint("SELECT 1 -- pgscope:timeout=250ms"), 250);
+	assert_int_equal(hint("SELECT 1 -- pgscope:timeout=2min\n"), 120000);
+	assert_int_equal(hint("SELECT 1 /*pgscope:timeout=1h*/"), 3600000);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=1.5s */"), 1500);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=0.25 */"), 250);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=0 */"), 0);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=10MS */"), 10);
+	assert_int_equal(hint("/* note, pgscope:ignore select-star pgscope:timeout=3s */ SELECT *"),
+	                 3000);
+	assert_int_equal(hint("/* outer /* pgscope:timeout=7s */ still */ SELECT 1"), 7000);
+	assert_int_equal(hint("-- first line\nSELECT 1 -- pgscope:timeout=4s"), 4000);
+	/* No comment, or not in one. */
+	assert_int_equal(hint("SELECT 1"), -1);
+	assert_int_equal(hint(""), -1);
+	assert_int_equal(hint("SELECT a::int FROM t"), -1);
+	assert_int_equal(hint("SELECT 'pgscope:timeout=5s'"), -1);
+	assert_int_equal(hint("SELECT E'it''s \\' pgscope:timeout=5s'"), -1);
+	assert_int_equal(hint("SELECT \"pgscope:timeout=5s\" FROM t"), -1);
+	assert_int_equal(hint("SELECT $$ /* pgscope:timeout=5s */ $$"), -1);
+	assert_int_equal(hint("SELECT $q$ -- pgscope:timeout=5s $q$"), -1);
+	assert_int_equal(hint("SELECT 1 pgscope:timeout=5s"), -1);
+	assert_int_equal(hint("SELECT '/*' /* pgscope:timeout=6s */"), 6000);
+	/* Not a time. */
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=soon */"), -1);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=5days */"), -1);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=-5 */"), -1);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout= 5 */"), -1);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=99999999999999 */"), -1);
+	assert_int_equal(hint("SELECT 1 /* pgscope:timeout=3000000h */"), -1);
+	/* The length bounds the scan. */
+	assert_int_equal(sqlscan_timeout_hint("SELECT 1 -- pgscope:timeout=5s", 12), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_may_touch_session),     cmocka_unit_test(test_role),
 	    cmocka_unit_test(test_session_authorization), cmocka_unit_test(test_other_forms),
 	    cmocka_unit_test(test_statement_end),         cmocka_unit_test(test_session_features),
+	    cmocka_unit_test(test_timeout_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
