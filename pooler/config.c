@@ -102,6 +102,7 @@ static const struct key_def main_keys[] = {
     {"sbuf_loopcnt", KEY_COUNT, F(sbuf_loopcnt), 0, 1000000},
     {"analyze", KEY_BOOL, F(analyze), 0, 0},
     {"analyze_max_bytes", KEY_SIZE, F(analyze_max_bytes), 1, GIB},
+    {"analyze_schema", KEY_BOOL, F(analyze_schema), 0, 0},
     {"catalog_refresh", KEY_TIME, F(catalog_refresh), 0, CONFIG_TIME_MAX_MS},
     {"analyze_user", KEY_STR, F(analyze_user), 0, 0},
     {"capture", KEY_BOOL, F(capture), 0, 0},
@@ -1494,6 +1495,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->sbuf_loopcnt = 5;
 	cfg->analyze = true;
 	cfg->analyze_max_bytes = 65536;
+	cfg->analyze_schema = true;
 	cfg->catalog_refresh = 300000;
 	cfg->capture_max_bytes = 64 * MIB;
 	cfg->capture_max_age = 3600000;

@@ -141,6 +141,7 @@ struct config {
 	/* analysis and capture */
 	bool analyze;              /* default true */
 	size_t analyze_max_bytes;  /* default 65536 */
+	bool analyze_schema;       /* read each database's schema for the rules, default true */
 	int catalog_refresh;       /* ms between schema snapshots per database, default 300000;
 	                              0 = one at start (and after DDL) only */
 	char *analyze_user;        /* server user whose pools read the schema; NULL = any pool's */

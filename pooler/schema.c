@@ -32,7 +32,7 @@ static const struct server_query_ops schema_ops;
 
 static bool schema_enabled(void)
 {
-	return pooler.cfg->analyze && observe_enabled();
+	return pooler.cfg->analyze && pooler.cfg->analyze_schema && observe_enabled();
 }
 
 void schema_attach(struct pool *p)
