@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analyzer/catalog.h"
+#include "analyzer/parse.h"
 #include "analyzer/catalog_int.h"
 #include "analyzer/json.h"
 
@@ -79,6 +80,11 @@ static void table_release(struct catalog_table *t)
 	for (size_t i = 0; i < t->n_indexes; i++)
 		index_release(&t->indexes[i]);
 	free(t->indexes);
+	free(t->view_sql);
+	if (t->view_parse != NULL) {
+		parse_tree_release(t->view_parse);
+		free(t->view_parse);
+	}
 	for (size_t i = 0; i < t->n_fkeys; i++) {
 		struct catalog_fkey *fk = &t->fkeys[i];
 		free(fk->name);
@@ -107,6 +113,27 @@ static int table_cmp(const void *x, const void *y)
 	int c = strcmp(a->name, b->name);
 
 	return c != 0 ? c : strcmp(a->schema, b->schema);
+}
+
+void catalog_prepare_views(struct catalog *cat)
+{
+	for (size_t i = 0; cat != NULL && i < cat->n_tables; i++) {
+		struct catalog_table *t = &cat->tables[i];
+		struct parse_tree *tree;
+
+		if (t->view_sql == NULL || t->view_parse != NULL)
+			continue;
+		tree = calloc(1, sizeof(*tree));
+		if (tree == NULL)
+			return;
+		if (parse_sql(t->view_sql, strlen(t->view_sql), 0, tree, NULL) != PARSE_OK ||
+		    tree->n_stmts != 1) {
+			parse_tree_release(tree);
+			free(tree);
+			continue;
+		}
+		t->view_parse = tree;
+	}
 }
 
 void catalog_sort(struct catalog *cat)
@@ -333,8 +360,14 @@ static void write_table(FILE *out, const struct catalog_table *t)
 	json_write_string(out, t->name);
 	fprintf(out, ",\"kind\":\"%c\",\"reltuples\":", t->kind ? t->kind : 'r');
 	json_write_number(out, t->reltuples);
-	fprintf(out, ",\"relpages\":%lld,\"cur_pages\":%lld,\n   \"columns\":[",
-	        (long long)t->relpages, (long long)t->cur_pages);
+	fprintf(out, ",\"relpages\":%lld,\"cur_pages\":%lld,", (long long)t->relpages,
+	        (long long)t->cur_pages);
+	if (t->view_sql != NULL) {
+		fputs("\"view_sql\":", out);
+		json_write_string(out, t->view_sql);
+		putc(',', out);
+	}
+	fputs("\n   \"columns\":[", out);
 	for (size_t i = 0; i < t->n_columns; i++) {
 		const struct catalog_column *c = &t->columns[i];
 		fputs(i > 0 ? ",\n    {\"name\":" : "\n    {\"name\":", out);
@@ -543,6 +576,7 @@ static bool load_table(const struct json_value *jv, struct catalog_table *t, cha
 	t->reltuples = json_get_number(jv, "reltuples", -1);
 	t->relpages = (int64_t)json_get_number(jv, "relpages", 0);
 	t->cur_pages = (int64_t)json_get_number(jv, "cur_pages", -1);
+	t->view_sql = dup_member(jv, "view_sql", false, &ok);
 
 	const struct json_value *cols = json_get(jv, "columns");
 	t->columns = alloc_array(cols, sizeof(*t->columns), &ok);
@@ -613,6 +647,7 @@ struct catalog *catalog_load_json(const char *text, size_t len, char *err, size_
 		}
 	}
 	catalog_sort(cat);
+	catalog_prepare_views(cat);
 	json_free(root);
 	return cat;
 

@@ -100,7 +100,12 @@ struct catalog_table {
 	size_t n_indexes;
 	struct catalog_fkey *fkeys;
 	size_t n_fkeys;
+	char *view_sql;                /* kind 'v': its query (pg_get_viewdef), owned; else NULL */
+	struct parse_tree *view_parse; /* that query parsed (catalog_prepare_views()), owned;
+	                                  NULL when there is none or it did not parse */
 };
+
+struct parse_tree;
 
 struct catalog {
 	char *source; /* where it came from: a file name or "dsn" (never the DSN itself) */
@@ -159,6 +164,13 @@ struct catalog *catalog_load_file(const char *path, char *err, size_t errlen);
 int catalog_write_json(const struct catalog *cat, FILE *out);
 
 void catalog_free(struct catalog *cat);
+
+/*
+ * Parse each view's query (view_sql into view_parse), so rules can read a
+ * view as the query it stands for. The loaders call it; a view whose query
+ * does not parse stays unparsed (and is then a relation of unknown size).
+ */
+void catalog_prepare_views(struct catalog *cat);
 
 /*
  * Find a table. schema NULL means unqualified: look in "public" first, then in

@@ -19,12 +19,13 @@
 /* User relations: everything outside the system schemas. */
 #define USER_REL_FILTER                                                       \
 	" n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' " \
-	" AND c.relkind IN ('r','p','m','f') "
+	" AND c.relkind IN ('r','p','m','f','v') "
 
 static const char q_tables[] =
     "SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text, c.reltuples::float8, "
-    "c.relpages::int8, CASE WHEN c.reltuples < 0 THEN pg_relation_size(c.oid) / "
-    "current_setting('block_size')::int8 END "
+    "c.relpages::int8, CASE WHEN c.reltuples < 0 AND c.relkind <> 'v' THEN "
+    "pg_relation_size(c.oid) / current_setting('block_size')::int8 END, "
+    "CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid, true) END "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE" USER_REL_FILTER "ORDER BY c.oid";
 
@@ -86,7 +87,7 @@ static const char *const queries[CATALOG_QUERIES] = {q_tables,     q_columns, q_
                                                      q_index_keys, q_fkeys,   q_stats};
 
 /* Columns each query returns. */
-static const int query_columns[CATALOG_QUERIES] = {7, 6, 10, 7, 7, 8};
+static const int query_columns[CATALOG_QUERIES] = {8, 6, 10, 7, 7, 8};
 
 /* An index found by the index query: its oid and where it sits. */
 struct index_ref {
@@ -230,6 +231,7 @@ static bool row_table(struct catalog_builder *b, const char *const *v)
 	t->reltuples = v[4] != NULL ? strtod(v[4], NULL) : -1;
 	t->relpages = int_value(v[5]);
 	t->cur_pages = v[6] != NULL ? int_value(v[6]) : -1;
+	t->view_sql = dup_value(b, v[7]);
 	return true;
 }
 
@@ -627,6 +629,7 @@ struct catalog *catalog_builder_finish(struct catalog_builder *b, const char *so
 	b->cat = NULL;
 	catalog_builder_free(b);
 	compose_definitions(cat);
+	catalog_prepare_views(cat);
 	cat->source = strdup(source);
 	if (cat->source == NULL) {
 		snprintf(err, errlen, "out of memory");

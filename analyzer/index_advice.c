@@ -139,6 +139,17 @@ static void add_range_var(struct collect_state *st, const PgQuery__RangeVar *rv)
 	}
 	r->table = st->q->cat ? catalog_find_table(st->q->cat, schema, rv->relname) : NULL;
 	r->kind = r->table ? IA_REL_TABLE : IA_REL_UNKNOWN;
+	if (r->table != NULL && r->table->kind == 'v') {
+		/* A view is the query it stands for: read it as a FROM subquery. */
+		const struct parse_tree *view = r->table->view_parse;
+
+		r->kind = view != NULL && view->n_stmts == 1 &&
+		                  view->stmts[0].node->node_case == PG_QUERY__NODE__NODE_SELECT_STMT
+		              ? IA_REL_SUBQUERY
+		              : IA_REL_UNKNOWN;
+		r->query = r->kind == IA_REL_SUBQUERY ? view->stmts[0].node : NULL;
+		r->table = NULL;
+	}
 }
 
 static struct ia_pred *add_pred(struct ia_query *q, const PgQuery__Node *node, bool on);

@@ -307,6 +307,12 @@ CREATE INDEX lineitem_part_idx ON lineitem (l_partkey);
 CREATE INDEX lineitem_supp_idx ON lineitem (l_suppkey);
 CREATE INDEX lineitem_shipdate_idx ON lineitem (l_shipdate);
 
+-- Views: the rules read a view as the query it stands for.
+CREATE VIEW event_feed AS SELECT id, user_id, kind, created_at FROM events;
+CREATE VIEW recent_events AS
+	SELECT id, user_id, kind FROM events WHERE created_at > now() - interval '1 hour';
+CREATE VIEW user_plans AS SELECT u.id, u.email, p.name AS plan FROM users u JOIN plans p ON p.id = u.plan_id;
+
 ANALYZE;
 
 -- A table loaded after ANALYZE and never analyzed (reltuples = -1): the planner

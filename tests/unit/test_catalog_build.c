@@ -27,8 +27,10 @@ static struct catalog *build_orders(void)
 	char err[128];
 
 	assert_non_null(b);
-	ROW(b, 0, "100", "public", "orders", "r", "100000", "800", "800");
-	ROW(b, 0, "200", "public", "users", "r", "-1", "0", "12");
+	ROW(b, 0, "100", "public", "orders", "r", "100000", "800", NULL, NULL);
+	ROW(b, 0, "200", "public", "users", "r", "-1", "0", "12", NULL);
+	ROW(b, 0, "300", "public", "big_orders", "v", "-1", "0", NULL,
+	    " SELECT id, user_id FROM orders WHERE id > 1000;");
 	assert_true(catalog_builder_end(b, 0));
 	ROW(b, 1, "100", "id", "bigint", "t", "1", "8");
 	ROW(b, 1, "100", "user_id", "bigint", "f", "2", "8");
@@ -67,6 +69,16 @@ static void test_rows_make_a_catalog(void **state)
 	assert_int_equal(t->n_columns, 2);
 	assert_true(u->reltuples < 0);
 	assert_int_equal(u->cur_pages, 12);
+	assert_int_equal(t->cur_pages, -1); /* analysed: its pages now are not read */
+	{
+		const struct catalog_table *v = catalog_find_table(cat, NULL, "big_orders");
+
+		assert_non_null(v);
+		assert_int_equal(v->kind, 'v');
+		assert_non_null(v->view_sql);
+		assert_non_null(v->view_parse); /* parsed, for rules to read as a subquery */
+		assert_null(t->view_parse);
+	}
 	assert_int_equal(t->n_indexes, 2);
 	assert_non_null(catalog_find_index_on(t, cols, 1, false));
 	assert_true(catalog_is_unique_key(t, (const char *const[]){"id"}, 1));
@@ -92,7 +104,7 @@ static void test_out_of_order_is_refused(void **state)
 {
 	struct catalog_builder *b = catalog_builder_new();
 	const char *col[] = {"100", "id", "bigint", "t", "1", "8"};
-	const char *narrow[] = {"100", "public"};
+	const char *narrow[] = {"100", "public", "orders", "r", "1", "1", "1"};
 	char err[128];
 
 	assert_non_null(b);

@@ -192,3 +192,15 @@ SELECT id, user_id FROM events WHERE kind = 'page_view';
 -- The rule flags it still: it does not yet take a scalar subquery for one value.
 -- expect: none
 SELECT s.id FROM sessions s WHERE s.user_id = (SELECT id FROM users WHERE email = $1);
+
+-- A view over every event: the planner scans all 200,000 rows of events.
+-- expect: missing-pagination
+SELECT id, kind FROM event_feed;
+
+-- A view that keeps the last hour of events: the histogram puts it at 20 rows.
+-- expect: none
+SELECT id, kind FROM recent_events;
+
+-- A view joining every user to their plan: 50,000 rows.
+-- expect: missing-pagination
+SELECT id, email FROM user_plans;
