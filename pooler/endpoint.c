@@ -133,7 +133,9 @@ void endpoint_breaker_failure(struct endpoint *ep, const struct breaker_params *
 	b->failures++;
 	switch (b->state) {
 	case BREAKER_CLOSED:
-		if (p->failures <= 0 || b->failures < p->failures) {
+		if (p->failures <= 0)
+			return; /* off: the failures are counted, nothing is held back */
+		if (b->failures < p->failures) {
 			b->retry_at = now + p->retry;
 			return;
 		}

@@ -195,7 +195,7 @@ static void test_breaker_disabled(void **state)
 		endpoint_breaker_failure(&ep, &off, i);
 	}
 	assert_int_equal(ep.breaker.state, BREAKER_CLOSED);
-	assert_true(endpoint_breaker_admit(&ep, &off, 100));
+	assert_true(endpoint_breaker_admit(&ep, &off, 99));
 }
 
 /* Failures that say the server is down count; one user's bad credentials do not. */
