@@ -912,7 +912,6 @@ bool client_replay_restore(struct client *c)
 	}
 	pbuf_release(&c->conn.in);
 	c->conn.in = in;
-	c->retried = true;
 	return true;
 }
 

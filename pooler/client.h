@@ -50,7 +50,7 @@ void client_server_ready(struct client *c);
  * elsewhere when its server dies without reading it. Arm recording it (done
  * at the link); drop it (the server answered, or the transaction is over);
  * or put it back at the front of the client's input, true when there was one
- * whole simple Query to put back (it is then not recorded again).
+ * whole simple Query to put back. Not armed again once c->retried is set.
  */
 void client_replay_arm(struct client *c);
 void client_replay_drop(struct client *c);

@@ -870,6 +870,7 @@ static void pool_resend(struct client *c, struct server *sv, const char *why)
 	stmt_forget_all(c);
 	free(c->pending_set); /* its SETs are seen again as it is relayed again */
 	c->pending_set = NULL;
+	c->retried = true; /* once: a server that dies under every request is reported */
 	sv->dirty = true;
 	server_close(sv, why);
 	log_event(LOG_INFO, "client.resend", LOG_INT, "client", (long long)c->id, LOG_STR, "db",
@@ -912,25 +913,27 @@ void pool_server_died(struct server *sv, const char *why, bool unread)
 {
 	struct client *c = sv->client;
 	ev_tstamp now = ev_now(sv->loop->ev);
-	const char *sqlstate = sv->fatal_held ? sv->error_sqlstate : SQLSTATE_CONNECTION_FAILURE;
-	char msg[320];
+	char sqlstate[6], msg[320];
 
+	/* Copied: the server's fields do not outlive it. */
+	snprintf(sqlstate, sizeof(sqlstate), "%s",
+	         sv->fatal_held ? sv->error_sqlstate : SQLSTATE_CONNECTION_FAILURE);
 	if (sv->fatal_held)
 		snprintf(msg, sizeof(msg), "%s", sv->error_message);
 	else
 		snprintf(msg, sizeof(msg), "server connection lost: %s", why);
+	sv->dirty = true; /* whatever happens to the client, it is not reused */
 	log_event(LOG_INFO, "server.died", LOG_INT, "server", (long long)sv->id, LOG_INT, "client",
 	          (long long)c->id, LOG_STR, "state", server_state_name(sv->state), LOG_STR,
 	          "sqlstate", sqlstate, LOG_INT, "unread", (long long)unread, LOG_INT,
 	          "request_age_us", (long long)(txn_oldest_age(&c->txn, now) * 1e6), LOG_END);
-	if (sv->state == SV_INTERNAL && server_query_running(sv) == &sync_ops) {
+	if (sv->state == SV_INTERNAL && server_query_running(sv) == &sync_ops && !c->retried) {
 		pool_resend(c, sv, "server lost before the request was sent");
 		return;
 	}
 	if (!request_first_of_transaction(c, sv)) {
 		client_replay_drop(c);
 		client_fail(c, sqlstate, msg);
-		sv->dirty = true;
 		server_close(sv, why);
 		return;
 	}
@@ -946,7 +949,6 @@ void pool_server_died(struct server *sv, const char *why, bool unread)
 	stmt_ready(c, now);
 	free(c->pending_set); /* its transaction did not commit */
 	c->pending_set = NULL;
-	sv->dirty = true;
 	server_close(sv, why);
 	txn_unlink(&c->txn);
 	stmt_forget_all(c);
