@@ -889,11 +889,14 @@ static bool request_first_of_transaction(const struct client *c, const struct se
 /*
  * How soon after a request was sent a server's 57P01 (terminated) must come
  * for the server to be taken as terminated while idle, before it ran the
- * request: a backend terminated while idle says so at once, and one that
- * had read the request answers the termination only when it checks for
- * interrupts, before its first reply.
+ * request: a backend terminated while idle says so at once; one terminated
+ * while running a statement says so when it next checks for interrupts.
+ * 50 ms leaves room for a loaded machine; a statement terminated that early
+ * is sent again, which is safe as far as the server tells: the replies a
+ * backend has made are flushed before its FATAL, so with nothing back it
+ * had reported no commit.
  */
-#define POOL_TERMINATED_UNREAD 0.01 /* s */
+#define POOL_TERMINATED_UNREAD 0.05 /* s */
 
 /*
  * Whether the request c sent to sv, which answered nothing, never ran:
