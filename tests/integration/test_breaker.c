@@ -39,7 +39,9 @@ static struct harness_pgscope ps_session; /* session mode */
 
 static int group_setup(void **state)
 {
-	struct harness_pgscope_opts txn = {.pool_mode = "transaction", .pool_size = 10};
+	/* The breaker's defaults; a client's wait for a server bounded at 10 s. */
+	struct harness_pgscope_opts txn = {
+	    .pool_mode = "transaction", .pool_size = 10, .extra_main = "query_wait_timeout = 10\n"};
 	struct harness_pgscope_opts session = {.pool_mode = "session", .pool_size = 10};
 	PGconn *primary = harness_connect_primary();
 	bool ok;
