@@ -940,6 +940,7 @@ void pool_server_died(struct server *sv, const char *why, bool unread)
 		server_close(sv, why);
 		return;
 	}
+	ps_server_died(sv); /* the client stays: it never saw those Parses complete */
 	if (request_never_ran(c, sv, unread) && client_replay_restore(c)) {
 		pool_resend(c, sv, "server lost without reading the request");
 		return;
