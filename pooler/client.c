@@ -27,6 +27,7 @@
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
+#include "pooler/tls.h"
 #include "pooler/userlist.h"
 
 /* What a client waiting for a server may queue before it is no longer read. */
@@ -138,8 +139,8 @@ void client_accept(struct loop_state *ls, int fd, bool is_unix, const char *addr
 	ls->n_clients++;
 	ls->stats.clients_accepted++;
 	client_set_state(c, CL_STARTUP);
+	c->is_unix = is_unix;
 	conn_start_read(&c->conn);
-	(void)is_unix;
 }
 
 bool client_flush(struct client *c)
@@ -316,6 +317,33 @@ struct client *client_find_by_key(struct loop_state *ls, uint32_t pid, uint32_t 
 	return NULL;
 }
 
+/*
+ * PostgreSQL 17's direct TLS: the first bytes are a TLS ClientHello rather
+ * than a startup packet. Looked at (not read) before the first read, so that
+ * the handshake gets them whole. false if the client was closed.
+ */
+static bool client_check_direct_tls(struct client *c)
+{
+	uint8_t first;
+	ssize_t n;
+
+	if (c->encryption_asked != 0 || pbuf_len(&c->conn.in) > 0 || tls_active(&c->conn) ||
+	    !tls_client_enabled())
+		return true;
+	do {
+		n = recv(c->conn.fd, &first, 1, MSG_PEEK);
+	} while (n == -1 && errno == EINTR);
+	if (n != 1 || first != TLS_RECORD_HANDSHAKE)
+		return true; /* the read that follows sees the end, the error or a startup packet */
+	if (!tls_accept_start(&c->conn)) {
+		client_close(c, "could not start TLS");
+		return false;
+	}
+	c->tls_direct = true;
+	c->encryption_asked |= CLIENT_ASKED_SSL; /* an SSLRequest inside TLS is refused */
+	return true;
+}
+
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
@@ -326,6 +354,8 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		client_linger_read(c);
 		return;
 	}
+	if (c->state == CL_STARTUP && !client_check_direct_tls(c))
+		return;
 	had = pbuf_len(&c->conn.in);
 	r = conn_fill(&c->conn, pooler.cfg->pkt_buf);
 	if (r == CONN_OK && c->pool != NULL)
@@ -405,6 +435,32 @@ static bool client_read_params(struct client *c, struct proto_reader *r)
 	return false;
 }
 
+/*
+ * cert authentication: a client certificate that verified against
+ * client_tls_ca_file and whose common name is the user name, as PostgreSQL's
+ * cert method without a user name map. false after failing.
+ */
+static bool client_cert_ok(struct client *c)
+{
+	char cn[NAME_MAX_LEN], msg[NAME_MAX_LEN + 64];
+
+	if (!tls_peer_cn(&c->conn, cn, sizeof(cn))) {
+		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC,
+		            "connection requires a valid client certificate");
+		return false;
+	}
+	if (strcmp(cn, c->user) != 0) {
+		log_event(LOG_INFO, "client.auth_failed", LOG_INT, "client", (long long)c->id,
+		          LOG_STR, "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "reason",
+		          "certificate common name is another user's", LOG_END);
+		snprintf(msg, sizeof(msg), "certificate authentication failed for user \"%s\"",
+		         c->user);
+		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, msg);
+		return false;
+	}
+	return true;
+}
+
 static bool client_send_auth_request(struct client *c)
 {
 	struct config *cfg = pooler.cfg;
@@ -414,6 +470,8 @@ static bool client_send_auth_request(struct client *c)
 	case AUTH_ANY:
 	case AUTH_TRUST:
 		return true;
+	case AUTH_CERT:
+		return client_cert_ok(c);
 	case AUTH_PLAIN:
 		proto_write_auth(&c->conn.out, PROTO_AUTH_CLEARTEXT, NULL, 0);
 		break;
@@ -485,6 +543,30 @@ static void client_negotiate_version(struct client *c, uint32_t code, const uint
 	proto_end(&w);
 }
 
+/*
+ * client_tls_sslmode require and above: a TCP client in plain text is refused
+ * in the words of a PostgreSQL whose pg_hba.conf has only hostssl lines.
+ * Unix socket clients are local and need no encryption. false after failing.
+ */
+static bool client_encryption_ok(struct client *c)
+{
+	char host[64], msg[3 * NAME_MAX_LEN + 160];
+	char *colon;
+
+	if (pooler.cfg->client_tls_sslmode < TLS_REQUIRE || c->is_unix || tls_active(&c->conn))
+		return true;
+	snprintf(host, sizeof(host), "%s", c->addr);
+	colon = strrchr(host, ':');
+	if (colon != NULL)
+		*colon = '\0'; /* the address without its port */
+	snprintf(msg, sizeof(msg),
+	         "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", no "
+	         "encryption",
+	         host, c->user, c->database);
+	client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, msg);
+	return false;
+}
+
 static void client_handle_startup_packet(struct client *c, uint32_t code, const uint8_t *body,
                                          size_t len)
 {
@@ -500,6 +582,8 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 	}
 	if (c->database[0] == 0)
 		snprintf(c->database, sizeof(c->database), "%s", c->user);
+	if (!client_encryption_ok(c))
+		return;
 	c->db = pool_resolve_db(c->loop, c->database);
 	if (c->db == NULL) {
 		char msg[160];
@@ -556,17 +640,34 @@ static bool client_encryption_asked(const struct client *c, uint32_t code)
 /*
  * The encryption negotiation step of the startup: an SSLRequest or a
  * GSSENCRequest, each answered once, as PostgreSQL does (asking again is
- * an unsupported protocol). The answer comes from what the listener can
- * offer: plain sockets only for now, so 'N' and the client goes on in plain
- * text in CL_STARTUP. A TLS transport answers 'S' for SSL and moves the
- * client to its handshake before the startup packet. false if the client
- * was closed.
+ * an unsupported protocol). GSSAPI is not offered: 'N', and the client goes
+ * on in plain text in CL_STARTUP. With client_tls_sslmode other than disable
+ * an SSLRequest gets 'S' and the connection turns to TLS: the handshake
+ * runs in the reads that follow, still in CL_STARTUP, and the startup packet
+ * comes encrypted. false if the client was closed.
  */
 static bool client_negotiate_encryption(struct client *c, uint32_t code)
 {
 	c->encryption_asked |= client_encryption_bit(code);
-	pbuf_append(&c->conn.out, "N", 1);
-	return client_flush(c);
+	if (code != PROTO_SSL_CODE || !tls_client_enabled()) {
+		pbuf_append(&c->conn.out, "N", 1);
+		return client_flush(c);
+	}
+	if (pbuf_len(&c->conn.in) > 0) {
+		/* Bytes sent in clear after the request could be a man in the middle's. */
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+		            "received unencrypted data after SSL request");
+		return false;
+	}
+	pbuf_append(&c->conn.out, "S", 1);
+	if (!client_flush(c))
+		return false;
+	/* One byte into a fresh socket goes at once; if not, TLS cannot start over it. */
+	if (pbuf_len(&c->conn.out) > 0 || !tls_accept_start(&c->conn)) {
+		client_close(c, "could not start TLS");
+		return false;
+	}
+	return true;
 }
 
 /* Startup phase: SSLRequest, GSSENCRequest, CancelRequest or StartupMessage. */
@@ -574,6 +675,14 @@ static void client_handle_startup(struct client *c)
 {
 	struct pbuf *in = &c->conn.in;
 	uint32_t len, code;
+
+	if (c->tls_direct && !tls_alpn_postgresql(&c->conn)) {
+		/* PostgreSQL 17 insists on ALPN, which keeps other protocols' clients out. */
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+		            "received direct SSL connection request without ALPN protocol "
+		            "negotiation extension");
+		return;
+	}
 
 	while (c->state == CL_STARTUP && pbuf_len(in) >= 8) {
 		len = proto_get32(pbuf_head(in));

@@ -29,6 +29,17 @@ enum auth_type {
 	AUTH_PLAIN,     /* cleartext password checked against auth_file */
 	AUTH_MD5,       /* md5 challenge against auth_file */
 	AUTH_SCRAM,     /* SCRAM-SHA-256 against auth_file */
+	AUTH_CERT,      /* a verified TLS client certificate whose CN is the user name */
+};
+
+/* client_tls_sslmode / server_tls_sslmode, with PgBouncer's (and libpq's) names. */
+enum tls_mode {
+	TLS_DISABLE = 0, /* no TLS */
+	TLS_ALLOW,       /* clients: TLS if asked; servers: no SSLRequest */
+	TLS_PREFER,      /* clients: as allow; servers: TLS if the server offers it */
+	TLS_REQUIRE,     /* TLS or no connection; certificates not checked */
+	TLS_VERIFY_CA,   /* TLS with a peer certificate signed by the CA file */
+	TLS_VERIFY_FULL, /* as verify-ca; servers: the host name must match the certificate */
 };
 
 enum log_format {
@@ -96,6 +107,20 @@ struct config {
 	char *auth_file;          /* userlist.txt format: "user" "password-or-hash" */
 	char **admin_users;       /* NULL-terminated list */
 	char **stats_users;       /* NULL-terminated list */
+
+	/* TLS (tls.h); files are PEM, NULL = not set */
+	enum tls_mode client_tls_sslmode; /* default TLS_DISABLE */
+	char *client_tls_key_file;
+	char *client_tls_cert_file;
+	char *client_tls_ca_file;         /* checks client certificates (verify-ca, cert auth) */
+	char *client_tls_protocols;       /* default "secure" (TLS 1.2 and 1.3) */
+	char *client_tls_ciphers;         /* OpenSSL cipher list for TLS 1.2; default "default" */
+	enum tls_mode server_tls_sslmode; /* default TLS_PREFER, as PgBouncer */
+	char *server_tls_key_file;        /* client certificate pgscope shows servers */
+	char *server_tls_cert_file;
+	char *server_tls_ca_file; /* checks server certificates (verify-ca, verify-full) */
+	char *server_tls_protocols;
+	char *server_tls_ciphers;
 
 	/* pooling */
 	enum pool_mode pool_mode;         /* default POOL_MODE_SESSION */
@@ -202,6 +227,7 @@ enum pool_mode config_pool_mode(const struct config *cfg, const struct db_config
 /* Name of a pool mode / auth type, as written in the file. */
 const char *config_pool_mode_name(enum pool_mode mode);
 const char *config_auth_type_name(enum auth_type type);
+const char *config_tls_mode_name(enum tls_mode mode);
 
 /* true if name is in the NULL-terminated list. */
 bool config_list_has(char *const *list, const char *name);

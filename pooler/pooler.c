@@ -24,6 +24,7 @@
 #include "pooler/observe.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
+#include "pooler/tls.h"
 #include "pooler/server.h"
 #include "pooler/userlist.h"
 
@@ -352,6 +353,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
 		log_reopen();
+		tls_reload(pooler.cfg);
 		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "log reopened", LOG_END);
 		return;
 	}
@@ -409,6 +411,16 @@ static bool load_auth_file(void)
 	return true;
 }
 
+static bool start_tls(const struct config *cfg)
+{
+	char err[512] = "";
+
+	if (tls_init(cfg, err, sizeof(err)))
+		return true;
+	log_event(LOG_FATAL, "tls.invalid", LOG_STR, "error", err, LOG_END);
+	return false;
+}
+
 static void drain_closing(struct loop_state *ls)
 {
 	/* Give clients a moment to read their shutdown error, then close the rest. */
@@ -455,7 +467,7 @@ int pooler_run(struct config *cfg)
 	pooler_init_state(cfg, ev);
 	ls = pooler.loop;
 	signal(SIGPIPE, SIG_IGN);
-	if (!load_auth_file())
+	if (!load_auth_file() || !start_tls(cfg))
 		goto out;
 	if (!listeners_open())
 		goto out_listeners;
@@ -508,5 +520,6 @@ out:
 	if (pooler.users != NULL)
 		userlist_free(pooler.users);
 	pooler.users = NULL;
+	tls_shutdown();
 	return status;
 }

@@ -200,6 +200,8 @@ struct client {
 	uint8_t md5_salt[4];           /* salt sent with an md5 request */
 	int auth_step;                 /* progress within CL_AUTH */
 	unsigned encryption_asked;     /* CL_STARTUP: CLIENT_ASKED_* bits, each asked once */
+	bool is_unix;                  /* came through the Unix socket (TLS is never required) */
+	bool tls_direct;               /* TLS began without SSLRequest (PostgreSQL 17 direct TLS) */
 	uint32_t linger_skip;          /* CL_LINGER: bytes of an oversized message still to discard
 	                                  before the write side is shut */
 };

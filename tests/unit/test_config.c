@@ -374,11 +374,6 @@ static const char *const sample_unused[] = {
     "dns_max_ttl",
     "dns_nxdomain_ttl",
     "dns_zone_check_period",
-    "client_tls_sslmode",
-    "client_tls_protocols",
-    "client_tls_ciphers",
-    "server_tls_sslmode",
-    "server_tls_protocols",
     "so_reuseport",
     "tcp_defer_accept",
     "tcp_socket_buffer",
@@ -448,8 +443,14 @@ static void test_pgbouncer_ini_loads_unchanged(void **state)
 			fail_msg("expected one warning for %s in:\n%s", sample_unused[i], warnings);
 	}
 	assert_non_null(strstr(warnings, "pgbouncer.ini line=91 key=tcp_keepalive "));
-	assert_non_null(strstr(warnings, "reason=\"TLS is not supported yet"));
 	free(warnings);
+	/* The TLS keys are read with PgBouncer's meanings. */
+	assert_true(config_load(&cfg, path, err, sizeof(err)));
+	assert_int_equal(cfg.client_tls_sslmode, TLS_DISABLE);
+	assert_int_equal(cfg.server_tls_sslmode, TLS_PREFER);
+	assert_string_equal(cfg.client_tls_protocols, "secure");
+	assert_string_equal(cfg.client_tls_ciphers, "default");
+	config_free(&cfg);
 }
 
 static void test_unused_key_warns_once(void **state)
@@ -545,16 +546,26 @@ static void test_unknown_key_is_an_error(void **state)
 	load_fails("[users]\nbob = pool_mode=session shoe_size=9\n", 2, "bob", "shoe_size");
 }
 
-/* A TLS mode that insists on encryption stops the start; a lenient one only warns. */
-static void test_required_tls_is_an_error(void **state)
+/* TLS modes are checked by name, and against the files they need. */
+static void test_tls_settings_checked(void **state)
 {
 	struct config cfg;
 
-	load_fails("[pgscope]\nserver_tls_sslmode = verify-full\n", 2, "server_tls_sslmode",
-	           "demands TLS");
-	load_fails("[pgbouncer]\nclient_tls_sslmode = require\n", 2, "client_tls_sslmode",
-	           "demands TLS");
-	load_ok(&cfg, "[pgscope]\nserver_tls_sslmode = prefer\n");
+	load_fails("[pgscope]\nserver_tls_sslmode = always\n", 2, "server_tls_sslmode",
+	           "not a TLS mode");
+	load_fails("[pgbouncer]\nclient_tls_sslmode = require\n", 0, "client_tls_sslmode",
+	           "needs client_tls_key_file and client_tls_cert_file");
+	load_fails("[pgbouncer]\nclient_tls_sslmode = verify-ca\nclient_tls_key_file = k\n"
+	           "client_tls_cert_file = c\n",
+	           0, "client_tls_ca_file", "cannot be checked without a CA file");
+	load_fails("[pgscope]\nauth_type = cert\nclient_tls_ca_file = ca\n", 0, "auth_type",
+	           "cert needs client_tls_sslmode");
+	load_fails("[pgscope]\nserver_tls_key_file = k\n", 0, "server_tls_cert_file",
+	           "go together");
+	load_ok(&cfg, "[pgscope]\nserver_tls_sslmode = verify-full\nclient_tls_sslmode = allow\n"
+	              "client_tls_key_file = k\nclient_tls_cert_file = c\n");
+	assert_int_equal(cfg.server_tls_sslmode, TLS_VERIFY_FULL);
+	assert_int_equal(cfg.client_tls_sslmode, TLS_ALLOW);
 	config_free(&cfg);
 }
 
@@ -962,7 +973,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_unacted_keys_warn_when_set, setup_test),
 	    cmocka_unit_test_setup(test_pgscope_and_pgbouncer_sections_are_one, setup_test),
 	    cmocka_unit_test_setup(test_unknown_key_is_an_error, setup_test),
-	    cmocka_unit_test_setup(test_required_tls_is_an_error, setup_test),
+	    cmocka_unit_test_setup(test_tls_settings_checked, setup_test),
 	    cmocka_unit_test_setup(test_bad_values_name_line_and_key, setup_test),
 	    cmocka_unit_test_setup(test_structural_errors, setup_test),
 	    cmocka_unit_test_setup(test_cross_checks, setup_test),
