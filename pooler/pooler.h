@@ -224,6 +224,7 @@ struct server {
 	char tx_status;         /* from its last ReadyForQuery */
 	bool query_failed;      /* the internal query returned an error */
 	bool dirty;             /* must not be reused (broken state) */
+	uint8_t tls_step;       /* SV_LOGIN before the startup packet: enum server_tls_step */
 	bool fatal_relayed;     /* a FATAL error from the server went to the client: the
 	                           close that follows needs no error of the pooler's own */
 	int cancels_pending;    /* cancel requests sent for it and not yet acknowledged */

@@ -29,6 +29,7 @@
 #include "pooler/scram.h"
 #include "pooler/server.h"
 #include "pooler/stmt.h"
+#include "pooler/tls.h"
 
 static void server_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void server_on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -267,6 +268,114 @@ static bool server_send_startup(struct server *sv)
 	return proto_end(&w);
 }
 
+static void server_lost(struct server *sv, const char *why);
+
+/* The startup packet opens the login proper (after TLS, if any). */
+static void server_begin_login(struct server *sv)
+{
+	if (!server_send_startup(sv)) {
+		server_close(sv, "startup packet too large");
+		return;
+	}
+	if (!server_flush(sv))
+		return;
+	conn_start_read(&sv->conn);
+}
+
+/* ---- TLS before the login (server_tls_sslmode) ---- */
+
+/* Where a server connection is in its TLS negotiation; NONE once the login proper runs. */
+enum server_tls_step {
+	SV_TLS_NONE = 0,
+	SV_TLS_ASKED,     /* SSLRequest sent, awaiting 'S' or 'N' */
+	SV_TLS_HANDSHAKE, /* 'S' received, handshake under way */
+};
+
+/* From prefer on; a Unix socket is local and never asked, as libpq does. */
+bool server_tls_asked(const struct db_config *db)
+{
+	return pooler.cfg->server_tls_sslmode >= TLS_PREFER && db->host != NULL &&
+	       db->host[0] != '/';
+}
+
+static void server_tls_failed(struct server *sv, const char *msg)
+{
+	log_event(LOG_ERROR, "server.login_failed", LOG_INT, "server", (long long)sv->id, LOG_STR,
+	          "db", sv->pool->db->name, LOG_STR, "error", msg, LOG_END);
+	pool_server_failed(sv->pool, sv, sv->endpoint, ENDPOINT_FAIL_LOGIN,
+	                   SQLSTATE_CONNECTION_FAILURE, msg);
+	sv->dirty = true;
+	server_close(sv, msg);
+}
+
+static void server_ask_tls(struct server *sv)
+{
+	uint8_t req[8];
+
+	proto_put32(req, 8);
+	proto_put32(req + 4, PROTO_SSL_CODE);
+	pbuf_append(&sv->conn.out, req, sizeof(req));
+	sv->tls_step = SV_TLS_ASKED;
+	if (!server_flush(sv))
+		return;
+	conn_start_read(&sv->conn);
+}
+
+static void server_tls_handshake(struct server *sv)
+{
+	char err[256];
+
+	switch (tls_handshake(&sv->conn, err, sizeof(err))) {
+	case CONN_OK:
+		sv->tls_step = SV_TLS_NONE;
+		server_begin_login(sv);
+		return;
+	case CONN_AGAIN:
+		return;
+	case CONN_EOF:
+	case CONN_ERROR:
+		server_tls_failed(sv, err);
+		return;
+	}
+}
+
+/* The server's one-byte answer to SSLRequest. */
+static void server_tls_answer(struct server *sv)
+{
+	enum tls_mode mode = pooler.cfg->server_tls_sslmode;
+	enum conn_io r = conn_fill(&sv->conn, 1);
+	uint8_t answer;
+
+	if (r == CONN_AGAIN)
+		return;
+	if (r != CONN_OK) {
+		server_lost(sv, r == CONN_EOF ? "server closed the connection" : strerror(errno));
+		return;
+	}
+	answer = pbuf_head(&sv->conn.in)[0];
+	pbuf_consume(&sv->conn.in, 1);
+	if (answer == 'N' && mode < TLS_REQUIRE) {
+		sv->tls_step = SV_TLS_NONE;
+		server_begin_login(sv);
+		return;
+	}
+	if (answer != 'S') {
+		server_tls_failed(sv, answer == 'N' ? "server does not support TLS, and "
+		                                      "server_tls_sslmode requires it"
+		                                    : "invalid answer to SSLRequest");
+		return;
+	}
+	/* What came with the answer was sent in clear, past the point TLS protects. */
+	if (pbuf_len(&sv->conn.in) > 0 || !tls_connect_start(&sv->conn, mode, sv->pool->db->host)) {
+		server_tls_failed(sv, pbuf_len(&sv->conn.in) > 0
+		                          ? "received unencrypted data after SSL response"
+		                          : "could not start TLS");
+		return;
+	}
+	sv->tls_step = SV_TLS_HANDSHAKE;
+	server_tls_handshake(sv);
+}
+
 /* The non-blocking connect finished (or failed). */
 static void server_connected(struct server *sv)
 {
@@ -285,13 +394,11 @@ static void server_connected(struct server *sv)
 		return;
 	}
 	server_set_state(sv, SV_LOGIN);
-	if (!server_send_startup(sv)) {
-		server_close(sv, "startup packet too large");
+	if (server_tls_asked(sv->pool->db)) {
+		server_ask_tls(sv);
 		return;
 	}
-	if (!server_flush(sv))
-		return;
-	conn_start_read(&sv->conn);
+	server_begin_login(sv);
 }
 
 bool server_flush(struct server *sv)
@@ -314,6 +421,10 @@ static void server_on_write(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (sv->state == SV_CONNECTING) {
 		server_connected(sv);
+		return;
+	}
+	if (sv->tls_step == SV_TLS_HANDSHAKE) {
+		server_tls_handshake(sv);
 		return;
 	}
 	if (sv->conn.io_wants_write) {
@@ -353,8 +464,17 @@ static void server_lost(struct server *sv, const char *why)
 static void server_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *sv = w->data;
-	enum conn_io r = conn_fill(&sv->conn, pooler.cfg->pkt_buf);
+	enum conn_io r;
 
+	if (sv->tls_step == SV_TLS_ASKED) {
+		server_tls_answer(sv);
+		return;
+	}
+	if (sv->tls_step == SV_TLS_HANDSHAKE) {
+		server_tls_handshake(sv);
+		return;
+	}
+	r = conn_fill(&sv->conn, pooler.cfg->pkt_buf);
 	if (r == CONN_AGAIN)
 		return;
 	if (r == CONN_EOF || r == CONN_ERROR) {

@@ -128,7 +128,8 @@ static int group_setup(void **state)
 	}
 	if (!make_cert("server", "localhost", "DNS:localhost,IP:127.0.0.1") ||
 	    !make_cert("server2", "second", "DNS:localhost,IP:127.0.0.1") ||
-	    !make_cert("client", "postgres", NULL) || !make_cert("other", "someone_else", NULL))
+	    !make_cert("client", "postgres", NULL) || !make_cert("other", "someone_else", NULL) ||
+	    !make_cert("wrong", "wrong.example", "DNS:wrong.example"))
 		return -1;
 	return 0;
 }
@@ -573,6 +574,149 @@ static void test_reload_certificate(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/* ---- TLS to the server ---- */
+
+/*
+ * Turn on ssl in the primary with certificate NAME (copied into its data
+ * directory, owned by postgres, key mode 0600) and wait until it serves a
+ * certificate with common name CN. NAME NULL turns ssl off again.
+ */
+static void primary_ssl(const char *name, const char *cn)
+{
+	PGconn *su = harness_connect_primary();
+	char datadir[512], sql[1024], from[300], to[700];
+	const char *files[] = {"crt", "key"};
+
+	assert_non_null(su);
+	if (name == NULL) {
+		assert_true(harness_exec_ok(su, "alter system reset ssl"));
+		assert_true(harness_exec_ok(su, "alter system reset ssl_cert_file"));
+		assert_true(harness_exec_ok(su, "alter system reset ssl_key_file"));
+		assert_true(harness_exec_ok(su, "select pg_reload_conf()"));
+		PQfinish(su);
+		return;
+	}
+	assert_true(harness_query_value(su, "show data_directory", datadir, sizeof(datadir)));
+	for (int i = 0; i < 2; i++) {
+		const char *mode = i == 1 ? "0600" : "0644";
+		const char *cp[] = {"cp", from, to, NULL};
+		const char *own[] = {"chown", "postgres:postgres", to, NULL};
+		const char *chm[] = {"chmod", mode, to, NULL};
+
+		snprintf(from, sizeof(from), "%s/%s.%s", dir, name, files[i]);
+		snprintf(to, sizeof(to), "%s/pgscope_test_%s.%s", datadir, name, files[i]);
+		assert_true(run_quiet(cp) && run_quiet(own) && run_quiet(chm));
+	}
+	snprintf(sql, sizeof(sql), "alter system set ssl_cert_file = 'pgscope_test_%s.crt'", name);
+	assert_true(harness_exec_ok(su, sql));
+	snprintf(sql, sizeof(sql), "alter system set ssl_key_file = 'pgscope_test_%s.key'", name);
+	assert_true(harness_exec_ok(su, sql));
+	assert_true(harness_exec_ok(su, "alter system set ssl = on"));
+	assert_true(harness_exec_ok(su, "select pg_reload_conf()"));
+	PQfinish(su);
+	/* Bounded wait until a new connection is served that certificate. */
+	for (long long end = harness_now_ms() + WAIT_MS;; harness_sleep_ms(50)) {
+		char ci[256], seen[64] = "";
+		PGconn *c;
+
+		snprintf(ci, sizeof(ci),
+		         "host=%s port=%d user=postgres dbname=postgres sslmode=require",
+		         harness_cluster()->host, harness_cluster()->port);
+		c = PQconnectdb(ci);
+		if (PQstatus(c) == CONNECTION_OK)
+			peer_cn(c, seen, sizeof(seen));
+		PQfinish(c);
+		if (strcmp(seen, cn) == 0)
+			break;
+		assert_true(harness_now_ms() < end);
+	}
+}
+
+/* pgscope with plain clients and SERVER_MODE (plus the CA) towards the primary. */
+static void start_server_tls(struct harness_pgscope *ps, const char *server_mode)
+{
+	char main[1024];
+	struct harness_pgscope_opts opts = {.pool_mode = "session", .extra_main = main};
+
+	snprintf(main, sizeof(main), "server_tls_sslmode = %s\nserver_tls_ca_file = %s/ca.crt\n",
+	         server_mode, dir);
+	assert_true(harness_pgscope_start(ps, &opts));
+}
+
+static bool log_has(const struct harness_pgscope *ps, const char *text)
+{
+	FILE *f = fopen(ps->log_path, "r");
+	char line[4096];
+	bool found = false;
+
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, text) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+/* A statement through CONN is cancelled (57014) by PQcancel. */
+static void check_cancel(PGconn *conn)
+{
+	char err[256];
+	PGcancel *cancel;
+	PGresult *res;
+
+	assert_int_equal(PQsendQuery(conn, "select pg_sleep(30)"), 1);
+	assert_true(harness_wait_running("pg_sleep(30)", WAIT_MS));
+	cancel = PQgetCancel(conn);
+	assert_int_equal(PQcancel(cancel, err, sizeof(err)), 1);
+	PQfreeCancel(cancel);
+	res = PQgetResult(conn);
+	assert_string_equal(harness_sqlstate(res), "57014");
+	PQclear(res);
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+}
+
+static void test_server_verify_full(void **state)
+{
+	struct harness_pgscope ps;
+	PGconn *conn;
+	char v[64];
+
+	if (harness_direct_mode())
+		skip();
+	primary_ssl("server", "localhost");
+	start_server_tls(&ps, "verify-full");
+	conn = connect_quiet(ps.port, "sslmode=disable");
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	assert_true(harness_query_value(
+	    conn, "select ssl from pg_stat_ssl where pid = pg_backend_pid()", v, sizeof(v)));
+	assert_string_equal(v, "t");
+	check_cancel(conn); /* its connection asks for TLS as the server's did */
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
+
+	/* A certificate for another host name: verify-ca takes it, verify-full does not. */
+	primary_ssl("wrong", "wrong.example");
+	start_server_tls(&ps, "verify-ca");
+	conn = connect_quiet(ps.port, "sslmode=disable");
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
+	start_server_tls(&ps, "verify-full");
+	conn = connect_quiet(ps.port, "sslmode=disable");
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	PQfinish(conn);
+	assert_true(log_has(&ps, "certificate verify failed"));
+	assert_true(harness_pgscope_stop(&ps));
+	primary_ssl(NULL, NULL);
+
+	/* A server without TLS: require refuses it. */
+	start_server_tls(&ps, "require");
+	conn = connect_quiet(ps.port, "sslmode=disable");
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /* ---- a driver ---- */
 
 static void test_psycopg_verify_full(void **state)
@@ -605,6 +749,7 @@ int main(void)
 	    cmocka_unit_test(test_plaintext_refused),  cmocka_unit_test(test_verify_ca_client_cert),
 	    cmocka_unit_test(test_cert_auth),          cmocka_unit_test(test_direct_tls),
 	    cmocka_unit_test(test_reload_certificate), cmocka_unit_test(test_psycopg_verify_full),
+	    cmocka_unit_test(test_server_verify_full),
 	};
 
 	return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);
