@@ -4,6 +4,7 @@
  * requests to the linked server.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,11 @@
 #include <unistd.h>
 
 #include "pooler/auth.h"
+#include "pooler/authquery.h"
 #include "pooler/cancel.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
+#include "pooler/hba.h"
 #include "pooler/listen.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
@@ -278,6 +281,8 @@ void client_close(struct client *c, const char *reason)
 		          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database,
 		          LOG_STR, "reason", reason, LOG_END);
 	listen_client_gone(c);
+	if (c->state == CL_AUTH && authquery_enabled())
+		authquery_forget(c);
 	if (c->pool != NULL)
 		pool_client_gone(c);
 	conn_close(&c->conn);
@@ -294,6 +299,10 @@ void client_free(struct client *c)
 		free(c->scram);
 	}
 	free(c->scram_keys);
+	if (c->auth_secret != NULL) {
+		OPENSSL_cleanse(c->auth_secret, strlen(c->auth_secret));
+		free(c->auth_secret);
+	}
 	params_clear(&c->params);
 	params_clear(&c->startup);
 	free(c->pending_set);
@@ -461,12 +470,21 @@ static bool client_cert_ok(struct client *c)
 	return true;
 }
 
+/* The secret c's password is checked against: auth_query's answer, or auth_file's entry. */
+static const char *client_secret(const struct client *c)
+{
+	if (c->auth_fetched)
+		return c->auth_secret;
+	return pooler.users ? userlist_lookup(pooler.users, c->user) : NULL;
+}
+
 static bool client_send_auth_request(struct client *c)
 {
-	struct config *cfg = pooler.cfg;
 	const char *secret;
 
-	switch (cfg->auth_type) {
+	switch (c->auth_method) {
+	case AUTH_HBA:
+		abort(); /* resolved to a line's method by client_choose_method() */
 	case AUTH_ANY:
 	case AUTH_TRUST:
 		return true;
@@ -486,7 +504,7 @@ static bool client_send_auth_request(struct client *c)
 		static const char mechs[] = SCRAM_MECHANISM "\0";
 		const char *err = "";
 
-		secret = pooler.users ? userlist_lookup(pooler.users, c->user) : NULL;
+		secret = client_secret(c);
 		c->scram = calloc(1, sizeof(*c->scram));
 		if (c->scram == NULL) {
 			client_fail(c, SQLSTATE_INTERNAL_ERROR, "out of memory");
@@ -567,6 +585,115 @@ static bool client_encryption_ok(struct client *c)
 	return false;
 }
 
+/* The answer to a connection that no hba line lets in, in PostgreSQL's words. */
+static void client_hba_refused(struct client *c, const char *what)
+{
+	char host[64], msg[3 * NAME_MAX_LEN + 160];
+	char *colon;
+
+	snprintf(host, sizeof(host), "%s", c->is_unix ? "[local]" : c->addr);
+	colon = c->is_unix ? NULL : strrchr(host, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	snprintf(msg, sizeof(msg), "%s for host \"%s\", user \"%s\", database \"%s\"%s", what, host,
+	         c->user, c->database,
+	         c->is_unix ? "" : (tls_active(&c->conn) ? ", SSL encryption" : ", no encryption"));
+	client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, msg);
+}
+
+/*
+ * The authentication method for c: auth_type, or with auth_type = hba the
+ * method of the first matching auth_hba_file line. false after refusing the
+ * client (no line matches, or a reject line).
+ */
+static bool client_choose_method(struct client *c)
+{
+	enum hba_method method;
+	enum hba_conn conn =
+	    c->is_unix ? HBA_CONN_LOCAL : (tls_active(&c->conn) ? HBA_CONN_HOSTSSL : HBA_CONN_HOST);
+	char addr[64], *colon;
+
+	c->auth_method = pooler.cfg->auth_type;
+	if (c->auth_method != AUTH_HBA)
+		return true;
+	snprintf(addr, sizeof(addr), "%s", c->addr);
+	colon = strrchr(addr, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	if (!hba_match(hba_current(), conn, c->database, c->user, addr, &method)) {
+		client_hba_refused(c, "no pg_hba.conf entry");
+		return false;
+	}
+	if (method == HBA_REJECT) {
+		client_hba_refused(c, "pg_hba.conf rejects connection");
+		return false;
+	}
+	c->auth_method = hba_auth_type(method);
+	return true;
+}
+
+/* Ask for the password, or log in at once when the method asks none. */
+static void client_start_auth(struct client *c)
+{
+	if (!client_send_auth_request(c))
+		return;
+	if (c->state == CL_AUTH) {
+		client_flush(c);
+		return;
+	}
+	client_begin_login(c);
+}
+
+/*
+ * A password method for a user auth_file does not know, with auth_query set:
+ * the secret is fetched first. true when it is not needed or already here
+ * (go on with client_start_auth()); false when the client waits for
+ * client_auth_secret() or was refused.
+ */
+static bool client_fetch_secret(struct client *c)
+{
+	const char *secret = NULL;
+	char err[256];
+
+	if (!authquery_enabled() ||
+	    (c->auth_method != AUTH_PLAIN && c->auth_method != AUTH_MD5 &&
+	     c->auth_method != AUTH_SCRAM) ||
+	    (pooler.users != NULL && userlist_lookup(pooler.users, c->user) != NULL))
+		return true;
+	switch (authquery_fetch(c, &secret, err, sizeof(err))) {
+	case AUTHQ_CACHED:
+		client_auth_secret(c, secret, true, NULL);
+		return false;
+	case AUTHQ_PENDING:
+		/* Nothing to read until the password is asked for. */
+		conn_stop_read(&c->conn);
+		client_set_state(c, CL_AUTH);
+		return false;
+	case AUTHQ_FAILED:
+		break;
+	}
+	client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, err);
+	return false;
+}
+
+void client_auth_secret(struct client *c, const char *secret, bool ok, const char *why)
+{
+	if (client_ending(c))
+		return;
+	if (!ok) {
+		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, why);
+		return;
+	}
+	c->auth_fetched = true;
+	c->auth_secret = secret != NULL ? strdup(secret) : NULL;
+	if (secret != NULL && c->auth_secret == NULL) {
+		client_fail(c, SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	conn_start_read(&c->conn);
+	client_start_auth(c);
+}
+
 static void client_handle_startup_packet(struct client *c, uint32_t code, const uint8_t *body,
                                          size_t len)
 {
@@ -601,14 +728,11 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 		client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, "pgscope is shutting down");
 		return;
 	}
+	if (!client_choose_method(c))
+		return;
 	client_new_cancel_key(c);
-	if (!client_send_auth_request(c))
-		return;
-	if (c->state == CL_AUTH) {
-		client_flush(c);
-		return;
-	}
-	client_begin_login(c);
+	if (client_fetch_secret(c))
+		client_start_auth(c);
 }
 
 /*
@@ -842,8 +966,7 @@ static void client_handle_auth(struct client *c)
 		char msg[64];
 
 		snprintf(msg, sizeof(msg), "expected %s response, got message type %d",
-		         pooler.cfg->auth_type == AUTH_SCRAM ? "SASL" : "password",
-		         pbuf_head(in)[0]);
+		         c->auth_method == AUTH_SCRAM ? "SASL" : "password", pbuf_head(in)[0]);
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, msg);
 		return;
 	}
@@ -855,8 +978,8 @@ static void client_handle_auth(struct client *c)
 		return;
 	body = pbuf_head(in) + PROTO_HDR;
 	len -= 4;
-	secret = pooler.users ? userlist_lookup(pooler.users, c->user) : NULL;
-	switch (pooler.cfg->auth_type) {
+	secret = client_secret(c);
+	switch (c->auth_method) {
 	case AUTH_PLAIN:
 		if (secret == NULL || len == 0 || body[len - 1] != 0 ||
 		    !auth_plain_check(c->user, secret, (const char *)body, len - 1)) {
@@ -905,6 +1028,11 @@ static void client_begin_login(struct client *c)
 		p->scram_keys = c->scram_keys;
 		c->scram_keys = NULL;
 	}
+	if (p->password[0] == 0 && c->auth_secret != NULL &&
+	    auth_secret_kind(c->auth_secret) != AUTH_SECRET_SCRAM)
+		/* auth_query's md5 hash (or password) logs in to the server as it would to pgscope.
+		 */
+		snprintf(p->password, sizeof(p->password), "%s", c->auth_secret);
 	c->pool = p;
 	p->n_clients++;
 	params_copy(&c->startup, &c->params);

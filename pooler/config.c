@@ -66,6 +66,10 @@ static const struct key_def main_keys[] = {
     {"auth_file", KEY_PATH, F(auth_file), 0, 0},
     {"admin_users", KEY_LIST, F(admin_users), 0, 0},
     {"stats_users", KEY_LIST, F(stats_users), 0, 0},
+    {"auth_hba_file", KEY_PATH, F(auth_hba_file), 0, 0},
+    {"auth_query", KEY_STR, F(auth_query), 0, 0},
+    {"auth_user", KEY_PATH, F(auth_user), 0, 0},
+    {"auth_dbname", KEY_PATH, F(auth_dbname), 0, 0},
     {"client_tls_sslmode", KEY_TLS_MODE, F(client_tls_sslmode), 0, 0},
     {"client_tls_key_file", KEY_PATH, F(client_tls_key_file), 0, 0},
     {"client_tls_cert_file", KEY_PATH, F(client_tls_cert_file), 0, 0},
@@ -140,12 +144,8 @@ struct ignored_key {
 /* Every pgbouncer.ini main-section key (PgBouncer 1.25) that pgscope does not implement. */
 static const struct ignored_key ignored_main_keys[] = {
     {"application_name_add_host", NOT_USED},
-    {"auth_dbname", "auth_query is not supported; use auth_file"},
-    {"auth_hba_file", "auth_type hba is not supported"},
-    {"auth_ident_file", "auth_type hba is not supported"},
+    {"auth_ident_file", "ident maps are not supported"},
     {"auth_ldap_options", "auth_type ldap is not supported"},
-    {"auth_query", "auth_query is not supported; use auth_file"},
-    {"auth_user", "auth_query is not supported; use auth_file"},
     {"autodb_idle_timeout", NOT_USED},
     {"cancel_wait_timeout", NOT_USED},
     {"client_tls13_ciphers", NO_TLS},
@@ -190,9 +190,9 @@ static const struct ignored_key ignored_main_keys[] = {
 
 /* PgBouncer [databases] keys that pgscope does not implement. */
 static const struct ignored_key ignored_db_keys[] = {
-    {"auth_dbname", "auth_query is not supported; use auth_file"},
-    {"auth_query", "auth_query is not supported; use auth_file"},
-    {"auth_user", "auth_query is not supported; use auth_file"},
+    {"auth_dbname", "set per database is not supported; the global value applies"},
+    {"auth_query", "set per database is not supported; the global value applies"},
+    {"auth_user", "set per database is not supported; the global value applies"},
     {"load_balance_hosts", NOT_USED},
     {"max_db_client_connections", NOT_USED},
     {"query_wait_timeout", "set per database is not supported; the global value applies"},
@@ -521,8 +521,8 @@ static bool parse_tls_mode(const char *s, enum tls_mode *out, char *why, size_t 
 
 static bool parse_auth_type(const char *s, enum auth_type *out, char *why, size_t whylen)
 {
-	static const enum auth_type types[] = {AUTH_TRUST, AUTH_ANY,   AUTH_PLAIN,
-	                                       AUTH_MD5,   AUTH_SCRAM, AUTH_CERT};
+	static const enum auth_type types[] = {AUTH_TRUST, AUTH_ANY,  AUTH_PLAIN, AUTH_MD5,
+	                                       AUTH_SCRAM, AUTH_CERT, AUTH_HBA};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		if (strcasecmp(s, config_auth_type_name(types[i])) == 0) {
@@ -531,15 +531,16 @@ static bool parse_auth_type(const char *s, enum auth_type *out, char *why, size_
 		}
 	}
 	/* Accepting these with a warning would silently weaken authentication. */
-	if (strcasecmp(s, "hba") == 0 || strcasecmp(s, "pam") == 0 || strcasecmp(s, "ldap") == 0) {
+	if (strcasecmp(s, "pam") == 0 || strcasecmp(s, "ldap") == 0) {
 		snprintf(why, whylen,
 		         "'%s' is a PgBouncer auth_type that pgscope does not implement "
-		         "(use trust, any, plain, md5, scram-sha-256 or cert)",
+		         "(use trust, any, plain, md5, scram-sha-256, cert or hba)",
 		         s);
 		return false;
 	}
 	snprintf(why, whylen,
-	         "'%s' is not an auth type (trust, any, plain, md5, scram-sha-256 or cert)", s);
+	         "'%s' is not an auth type (trust, any, plain, md5, scram-sha-256, cert or hba)",
+	         s);
 	return false;
 }
 
@@ -1441,10 +1442,17 @@ static bool check_consistency(struct loader *ld)
 	bool needs_file = cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
 	                  cfg->auth_type == AUTH_SCRAM;
 
-	if (needs_file && cfg->auth_file == NULL) {
+	if (cfg->auth_type == AUTH_HBA && cfg->auth_hba_file == NULL) {
 		ld->file = ld->auth_type_file;
 		ld->line = ld->auth_type_line;
-		return fail_key(ld, "auth_type", "%s needs auth_file to check passwords against",
+		return fail_key(ld, "auth_type", "hba needs auth_hba_file");
+	}
+	/* auth_query fetches the secrets auth_file would hold. */
+	if (needs_file && cfg->auth_file == NULL && cfg->auth_user == NULL) {
+		ld->file = ld->auth_type_file;
+		ld->line = ld->auth_type_line;
+		return fail_key(ld, "auth_type",
+		                "%s needs auth_file or auth_user to check passwords against",
 		                config_auth_type_name(cfg->auth_type));
 	}
 	if (!check_tls(ld))
@@ -1467,6 +1475,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->unix_socket_mode = 0777;
 	cfg->listen_backlog = 128;
 	cfg->auth_type = AUTH_TRUST;
+	cfg->auth_query = xstrdup("SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
 	cfg->pool_mode = POOL_MODE_SESSION;
 	cfg->default_pool_size = 20;
 	cfg->reserve_pool_timeout = 5000;
@@ -1510,7 +1519,7 @@ bool config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	cfg->path = strdup(path);
 	if (cfg->path == NULL || cfg->unix_socket_dir == NULL || cfg->server_reset_query == NULL ||
 	    cfg->server_check_query == NULL || cfg->track_extra_parameters == NULL ||
-	    ld.defaults.track_extra_parameters == NULL) {
+	    cfg->auth_query == NULL || ld.defaults.track_extra_parameters == NULL) {
 		ok = fail_oom(&ld);
 		goto out;
 	}
@@ -1535,6 +1544,10 @@ void config_free(struct config *cfg)
 	free(cfg->auth_file);
 	list_free(cfg->admin_users);
 	list_free(cfg->stats_users);
+	free(cfg->auth_hba_file);
+	free(cfg->auth_query);
+	free(cfg->auth_user);
+	free(cfg->auth_dbname);
 	free(cfg->client_tls_key_file);
 	free(cfg->client_tls_cert_file);
 	free(cfg->client_tls_ca_file);
@@ -1695,6 +1708,8 @@ const char *config_auth_type_name(enum auth_type type)
 		return "scram-sha-256";
 	case AUTH_CERT:
 		return "cert";
+	case AUTH_HBA:
+		return "hba";
 	}
 	return "unknown";
 }

@@ -30,6 +30,7 @@ enum auth_type {
 	AUTH_MD5,       /* md5 challenge against auth_file */
 	AUTH_SCRAM,     /* SCRAM-SHA-256 against auth_file */
 	AUTH_CERT,      /* a verified TLS client certificate whose CN is the user name */
+	AUTH_HBA,       /* per connection, from auth_hba_file (hba.h) */
 };
 
 /* client_tls_sslmode / server_tls_sslmode, with PgBouncer's (and libpq's) names. */
@@ -107,6 +108,10 @@ struct config {
 	char *auth_file;          /* userlist.txt format: "user" "password-or-hash" */
 	char **admin_users;       /* NULL-terminated list */
 	char **stats_users;       /* NULL-terminated list */
+	char *auth_hba_file;      /* pg_hba.conf-style rules for auth_type hba */
+	char *auth_query;         /* fetches a secret not in auth_file; $1 is the user name */
+	char *auth_user;          /* the server user auth_query runs as (NULL: no auth_query) */
+	char *auth_dbname;        /* the database auth_query runs in (NULL: the client's) */
 
 	/* TLS (tls.h); files are PEM, NULL = not set */
 	enum tls_mode client_tls_sslmode; /* default TLS_DISABLE */

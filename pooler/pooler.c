@@ -19,6 +19,7 @@
 
 #include "pooler/client.h"
 #include "pooler/conn.h"
+#include "pooler/hba.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
 #include "pooler/observe.h"
@@ -354,6 +355,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (w->signum == SIGHUP) {
 		log_reopen();
 		tls_reload(pooler.cfg);
+		hba_reload(pooler.cfg);
 		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "log reopened", LOG_END);
 		return;
 	}
@@ -394,8 +396,9 @@ static bool load_auth_file(void)
 	char err[256];
 
 	if (cfg->auth_file == NULL || cfg->auth_file[0] == 0) {
-		if (cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
-		    cfg->auth_type == AUTH_SCRAM) {
+		if ((cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
+		     cfg->auth_type == AUTH_SCRAM) &&
+		    cfg->auth_user == NULL) {
 			log_event(LOG_FATAL, "config.invalid", LOG_STR, "key", "auth_file", LOG_STR,
 			          "error", "auth_type needs an auth_file", LOG_END);
 			return false;
@@ -415,10 +418,11 @@ static bool start_tls(const struct config *cfg)
 {
 	char err[512] = "";
 
-	if (tls_init(cfg, err, sizeof(err)))
-		return true;
-	log_event(LOG_FATAL, "tls.invalid", LOG_STR, "error", err, LOG_END);
-	return false;
+	if (!tls_init(cfg, err, sizeof(err))) {
+		log_event(LOG_FATAL, "tls.invalid", LOG_STR, "error", err, LOG_END);
+		return false;
+	}
+	return hba_reload(cfg);
 }
 
 static void drain_closing(struct loop_state *ls)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pooler/auth.h"
+#include "pooler/authquery.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/listen.h"
@@ -614,6 +615,10 @@ static void server_login_done(struct server *sv)
 	log_event(LOG_INFO, "server.login", LOG_INT, "server", (long long)sv->id, LOG_STR, "db",
 	          p->db->name, LOG_STR, "user", p->user, LOG_INT, "backend_pid",
 	          (long long)sv->backend_pid, LOG_END);
+	if (sv->auth_conn) {
+		authquery_server_ready(sv);
+		return;
+	}
 	pool_server_logged_in(sv);
 }
 
@@ -1062,6 +1067,8 @@ void server_close(struct server *sv, const char *reason)
 	server_set_state(sv, SV_CLOSING);
 	if (sv->listen_conn)
 		listen_server_gone(sv);
+	else if (sv->auth_conn)
+		authquery_server_gone(sv);
 	else
 		p->n_servers--;
 	pool_server_gone(sv);

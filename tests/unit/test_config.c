@@ -360,8 +360,6 @@ static void test_every_pgscope_key(void **state)
 /* The keys a PgBouncer install uses that pgscope does not; each must warn exactly once. */
 static const char *const sample_unused[] = {
     "unix_socket_group",
-    "auth_user",
-    "auth_query",
     "server_round_robin",
     "syslog",
     "syslog_facility",
@@ -450,6 +448,8 @@ static void test_pgbouncer_ini_loads_unchanged(void **state)
 	assert_int_equal(cfg.server_tls_sslmode, TLS_PREFER);
 	assert_string_equal(cfg.client_tls_protocols, "secure");
 	assert_string_equal(cfg.client_tls_ciphers, "default");
+	assert_string_equal(cfg.auth_user, "pgbouncer");
+	assert_string_equal(cfg.auth_query, "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
 	config_free(&cfg);
 }
 
@@ -593,7 +593,8 @@ static void test_bad_values_name_line_and_key(void **state)
 	load_fails("[pgscope]\nquery_timeout = nan\n", 2, "query_timeout", "not a time");
 	load_fails("[pgscope]\nserver_lifetime = 1000h\n", 2, "server_lifetime", "out of range");
 	load_fails("[pgscope]\npool_mode = sometimes\n", 2, "pool_mode", "not a pool mode");
-	load_fails("[pgscope]\nauth_type = hba\n", 2, "auth_type", "does not implement");
+	load_fails("[pgscope]\nauth_type = pam\n", 2, "auth_type", "does not implement");
+	load_fails("[pgscope]\nauth_type = hba\n", 2, "auth_type", "hba needs auth_hba_file");
 	load_fails("[pgscope]\nauth_type = kerberos\n", 2, "auth_type", "not an auth type");
 	load_fails("[pgscope]\nlog_format = xml\n", 2, "log_format", "not a log format");
 	load_fails("[pgscope]\nlog_level = chatty\n", 2, "log_level", "not a log level");
