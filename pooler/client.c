@@ -948,6 +948,26 @@ static void client_auth_sasl(struct client *c, const uint8_t *body, size_t len)
 	client_begin_login(c);
 }
 
+/*
+ * A PasswordMessage (BODY, LEN bytes) for the plain or md5 method: NULL when
+ * it matches SECRET, else why not (for the log only).
+ */
+static const char *client_check_password(const struct client *c, const char *secret,
+                                         const uint8_t *body, uint32_t len)
+{
+	bool ok;
+
+	if (secret == NULL)
+		return "user not in auth_file";
+	if (len == 0 || body[len - 1] != 0)
+		return "password does not match";
+	if (c->auth_method == AUTH_PLAIN)
+		ok = auth_plain_check(c->user, secret, (const char *)body, len - 1);
+	else
+		ok = auth_md5_check(c->user, secret, c->md5_salt, (const char *)body, len - 1);
+	return ok ? NULL : "password does not match";
+}
+
 static void client_handle_auth(struct client *c)
 {
 	struct pbuf *in = &c->conn.in;
@@ -981,30 +1001,38 @@ static void client_handle_auth(struct client *c)
 	secret = client_secret(c);
 	switch (c->auth_method) {
 	case AUTH_PLAIN:
-		if (secret == NULL || len == 0 || body[len - 1] != 0 ||
-		    !auth_plain_check(c->user, secret, (const char *)body, len - 1)) {
-			client_auth_failed(c, secret == NULL ? "user not in auth_file"
-			                                     : "password does not match");
-			return;
-		}
-		break;
-	case AUTH_MD5:
-		if (secret == NULL || len == 0 || body[len - 1] != 0 ||
-		    !auth_md5_check(c->user, secret, c->md5_salt, (const char *)body, len - 1)) {
-			client_auth_failed(c, secret == NULL ? "user not in auth_file"
-			                                     : "password does not match");
-			return;
-		}
-		break;
-	case AUTH_SCRAM:
+	case AUTH_MD5: {
+		const char *reason = client_check_password(c, secret, body, len);
+
+		/* The password (or its hash) is not kept in the read buffer's memory. */
+		OPENSSL_cleanse((void *)body, len);
 		pbuf_consume(in, len + PROTO_HDR);
-		client_auth_sasl(c, body, len);
+		if (reason != NULL) {
+			client_auth_failed(c, reason);
+			return;
+		}
+		break;
+	}
+	case AUTH_SCRAM: {
+		/* Handled from a copy, so that the buffer is wiped before login goes on. */
+		uint8_t *copy = malloc(len > 0 ? len : 1);
+
+		if (copy == NULL) {
+			client_fail(c, SQLSTATE_INTERNAL_ERROR, "out of memory");
+			return;
+		}
+		memcpy(copy, body, len);
+		OPENSSL_cleanse((void *)body, len);
+		pbuf_consume(in, len + PROTO_HDR);
+		client_auth_sasl(c, copy, len);
+		OPENSSL_cleanse(copy, len);
+		free(copy);
 		return;
+	}
 	default:
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unexpected password message");
 		return;
 	}
-	pbuf_consume(in, len + PROTO_HDR);
 	client_begin_login(c);
 }
 

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -500,6 +501,66 @@ static void test_auth_query(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/* ---- secrets wiped ---- */
+
+/* true when TEXT is somewhere in the writable memory of process PID. */
+static bool memory_has(pid_t pid, const char *text)
+{
+	char path[64], line[512];
+	FILE *maps;
+	int mem;
+	bool found = false;
+	size_t tlen = strlen(text);
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem = open(path, O_RDONLY);
+	assert_non_null(maps);
+	assert_true(mem >= 0);
+	while (!found && fgets(line, sizeof(line), maps) != NULL) {
+		unsigned long lo, hi;
+		char perms[8];
+		char *buf;
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[1] != 'w' ||
+		    hi - lo > 512ul * 1024 * 1024)
+			continue;
+		buf = malloc(hi - lo);
+		assert_non_null(buf);
+		if (pread(mem, buf, hi - lo, (off_t)lo) == (ssize_t)(hi - lo))
+			found = memmem(buf, hi - lo, text, tlen) != NULL;
+		free(buf);
+	}
+	fclose(maps);
+	close(mem);
+	return found;
+}
+
+/*
+ * A cleartext password is checked against a SCRAM secret and then wiped: while
+ * the session stays open, pgscope's memory holds it nowhere (the read buffer
+ * it arrived in included).
+ */
+static void test_password_not_kept_in_memory(void **state)
+{
+	struct harness_pgscope ps;
+	PGconn *conn;
+	char ci[512], v[16];
+
+	start_hba(&ps, hba_rules, NULL);
+	snprintf(ci, sizeof(ci),
+	         "host=127.0.0.1 port=%d dbname=passdb user=scramuser password=%s "
+	         "sslmode=disable",
+	         ps.port, SCRAM_PW);
+	conn = PQconnectdb(ci);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	assert_false(memory_has(ps.pid, SCRAM_PW));
+	assert_true(harness_query_value(conn, "select 1", v, sizeof(v)));
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +568,7 @@ int main(void)
 	    cmocka_unit_test(test_address_picks_the_line),
 	    cmocka_unit_test(test_scram_tampered_final),
 	    cmocka_unit_test(test_auth_query),
+	    cmocka_unit_test(test_password_not_kept_in_memory),
 	};
 
 	return cmocka_run_group_tests_name("hba", tests, group_setup, group_teardown);
