@@ -89,9 +89,10 @@ static bool make_roles(bool drop)
 	    "create role aq_md5 login password '" AQ_MD5_PW "'",
 	    "set password_encryption = 'scram-sha-256'",
 	    "create role aq_scram login password '" AQ_SCRAM_PW "'",
+	    "create role aq_unicode login password U&'\\2168'", /* ROMAN NUMERAL NINE */
 	};
-	static const char *const users[] = {"fileuser", "md5user", "scramuser", "aq_md5",
-	                                    "aq_scram"};
+	static const char *const users[] = {"fileuser", "md5user",  "scramuser",
+	                                    "aq_md5",   "aq_scram", "aq_unicode"};
 	PGconn *su = harness_connect_primary();
 	bool ok = su != NULL;
 	char q[128];
@@ -442,6 +443,13 @@ static void test_auth_query(void **state)
 	expect_login(ps.port, "scramdb", "aq_scram", AQ_SCRAM_PW);
 	expect_wrong_password(ps.port, "scramdb", "aq_scram");
 	expect_login(ps.port, "passdb", "aq_scram", AQ_SCRAM_PW);
+	/*
+	 * A non-ASCII password checked in clear against PostgreSQL's own SCRAM
+	 * secret: both sides apply SASLprep, which makes U+2168 "IX".
+	 */
+	expect_login(ps.port, "passdb", "aq_unicode", "\xe2\x85\xa8");
+	expect_login(ps.port, "passdb", "aq_unicode", "IX");
+	expect_wrong_password(ps.port, "passdb", "aq_unicode");
 	/* not a role at all: the same answer as a wrong password */
 	expect_wrong_password(ps.port, "scramdb", "aq_nobody");
 	expect_wrong_password(ps.port, "md5db", "aq_nobody");
