@@ -55,10 +55,10 @@ static void cancel_failed(struct cancel_conn *cc, const char *why)
 	cancel_finish(cc);
 }
 
-/* Queue bytes and send them; false (after finishing) if the socket failed. */
-static bool cancel_send_bytes(struct cancel_conn *cc, const uint8_t *buf, size_t len)
+/* Send what is queued, then wait for the server; false (after finishing) if the socket failed. */
+static bool cancel_flush(struct cancel_conn *cc)
 {
-	if (!pbuf_append(&cc->conn.out, buf, len) || conn_flush(&cc->conn) == CONN_ERROR) {
+	if (conn_flush(&cc->conn) == CONN_ERROR) {
 		cancel_failed(cc, "write failed");
 		return false;
 	}
@@ -69,7 +69,11 @@ static bool cancel_send_bytes(struct cancel_conn *cc, const uint8_t *buf, size_t
 static void cancel_send_packet(struct cancel_conn *cc)
 {
 	cc->step = CANCEL_SENT;
-	cancel_send_bytes(cc, cc->packet, sizeof(cc->packet));
+	if (!pbuf_append(&cc->conn.out, cc->packet, sizeof(cc->packet))) {
+		cancel_failed(cc, "out of memory");
+		return;
+	}
+	cancel_flush(cc);
 }
 
 static void cancel_handshake(struct cancel_conn *cc)
@@ -92,28 +96,23 @@ static void cancel_handshake(struct cancel_conn *cc)
 /* The server's answer to SSLRequest, as for a server connection (server.c). */
 static void cancel_tls_answer(struct cancel_conn *cc)
 {
-	enum tls_mode mode = pooler.cfg->server_tls_sslmode;
-	enum conn_io r = conn_fill(&cc->conn, 1);
-	uint8_t answer;
+	char err[256];
 
-	if (r == CONN_AGAIN)
+	switch (tls_read_answer(&cc->conn, pooler.cfg->server_tls_sslmode, cc->host, err,
+	                        sizeof(err))) {
+	case TLS_ANSWER_WAIT:
 		return;
-	if (r != CONN_OK) {
-		cancel_failed(cc, "server closed the connection");
-		return;
-	}
-	answer = pbuf_head(&cc->conn.in)[0];
-	pbuf_consume(&cc->conn.in, 1);
-	if (answer == 'N' && mode < TLS_REQUIRE) {
+	case TLS_ANSWER_PLAIN:
 		cancel_send_packet(cc);
 		return;
-	}
-	if (answer != 'S' || !tls_connect_start(&cc->conn, mode, cc->host)) {
-		cancel_failed(cc, answer == 'S' ? "could not start TLS" : "server refused TLS");
+	case TLS_ANSWER_TLS:
+		cc->step = CANCEL_TLS_HANDSHAKE;
+		cancel_handshake(cc);
+		return;
+	case TLS_ANSWER_FAILED:
+		cancel_failed(cc, err);
 		return;
 	}
-	cc->step = CANCEL_TLS_HANDSHAKE;
-	cancel_handshake(cc);
 }
 
 /* The server closes the connection once it has signalled the backend. */
@@ -140,8 +139,6 @@ static void cancel_connected(struct cancel_conn *cc)
 {
 	int soerr = 0;
 	socklen_t len = sizeof(soerr);
-	uint8_t req[8];
-
 	ev_io_stop(cc->loop->ev, &cc->conn.wio);
 	if (getsockopt(cc->conn.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1 || soerr != 0) {
 		cancel_failed(cc, strerror(soerr ? soerr : errno));
@@ -151,10 +148,12 @@ static void cancel_connected(struct cancel_conn *cc)
 		cancel_send_packet(cc);
 		return;
 	}
-	proto_put32(req, 8);
-	proto_put32(req + 4, PROTO_SSL_CODE);
 	cc->step = CANCEL_TLS_ASKED;
-	cancel_send_bytes(cc, req, sizeof(req));
+	if (!tls_queue_request(&cc->conn)) {
+		cancel_failed(cc, "out of memory");
+		return;
+	}
+	cancel_flush(cc);
 }
 
 static void cancel_on_write(struct ev_loop *loop, ev_io *w, int revents)

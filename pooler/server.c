@@ -269,8 +269,6 @@ static bool server_send_startup(struct server *sv)
 	return proto_end(&w);
 }
 
-static void server_lost(struct server *sv, const char *why);
-
 /* The startup packet opens the login proper (after TLS, if any). */
 static void server_begin_login(struct server *sv)
 {
@@ -311,11 +309,7 @@ static void server_tls_failed(struct server *sv, const char *msg)
 
 static void server_ask_tls(struct server *sv)
 {
-	uint8_t req[8];
-
-	proto_put32(req, 8);
-	proto_put32(req + 4, PROTO_SSL_CODE);
-	pbuf_append(&sv->conn.out, req, sizeof(req));
+	tls_queue_request(&sv->conn);
 	sv->tls_step = SV_TLS_ASKED;
 	if (!server_flush(sv))
 		return;
@@ -343,38 +337,24 @@ static void server_tls_handshake(struct server *sv)
 /* The server's one-byte answer to SSLRequest. */
 static void server_tls_answer(struct server *sv)
 {
-	enum tls_mode mode = pooler.cfg->server_tls_sslmode;
-	enum conn_io r = conn_fill(&sv->conn, 1);
-	uint8_t answer;
+	char err[256];
 
-	if (r == CONN_AGAIN)
+	switch (tls_read_answer(&sv->conn, pooler.cfg->server_tls_sslmode, sv->pool->db->host, err,
+	                        sizeof(err))) {
+	case TLS_ANSWER_WAIT:
 		return;
-	if (r != CONN_OK) {
-		server_lost(sv, r == CONN_EOF ? "server closed the connection" : strerror(errno));
-		return;
-	}
-	answer = pbuf_head(&sv->conn.in)[0];
-	pbuf_consume(&sv->conn.in, 1);
-	if (answer == 'N' && mode < TLS_REQUIRE) {
+	case TLS_ANSWER_PLAIN:
 		sv->tls_step = SV_TLS_NONE;
 		server_begin_login(sv);
 		return;
-	}
-	if (answer != 'S') {
-		server_tls_failed(sv, answer == 'N' ? "server does not support TLS, and "
-		                                      "server_tls_sslmode requires it"
-		                                    : "invalid answer to SSLRequest");
+	case TLS_ANSWER_TLS:
+		sv->tls_step = SV_TLS_HANDSHAKE;
+		server_tls_handshake(sv);
+		return;
+	case TLS_ANSWER_FAILED:
+		server_tls_failed(sv, err);
 		return;
 	}
-	/* What came with the answer was sent in clear, past the point TLS protects. */
-	if (pbuf_len(&sv->conn.in) > 0 || !tls_connect_start(&sv->conn, mode, sv->pool->db->host)) {
-		server_tls_failed(sv, pbuf_len(&sv->conn.in) > 0
-		                          ? "received unencrypted data after SSL response"
-		                          : "could not start TLS");
-		return;
-	}
-	sv->tls_step = SV_TLS_HANDSHAKE;
-	server_tls_handshake(sv);
 }
 
 /* The non-blocking connect finished (or failed). */

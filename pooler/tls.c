@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "pooler/log.h"
+#include "pooler/proto.h"
 
 /* ALPN protocol list in wire form: a length byte, then the name. */
 static const unsigned char alpn_postgresql[] = "\x0apostgresql";
@@ -436,6 +437,53 @@ bool tls_connect_start(struct conn *c, enum tls_mode mode, const char *host)
 		return false;
 	}
 	return true;
+}
+
+bool tls_queue_request(struct conn *c)
+{
+	uint8_t req[8];
+
+	proto_put32(req, 8);
+	proto_put32(req + 4, PROTO_SSL_CODE);
+	return pbuf_append(&c->out, req, sizeof(req));
+}
+
+enum tls_answer tls_read_answer(struct conn *c, enum tls_mode mode, const char *host, char *err,
+                                size_t errlen)
+{
+	enum conn_io r = conn_fill(c, 1);
+	uint8_t answer;
+
+	if (r == CONN_AGAIN)
+		return TLS_ANSWER_WAIT;
+	if (r != CONN_OK) {
+		snprintf(err, errlen, "%s",
+		         r == CONN_EOF ? "server closed the connection" : strerror(errno));
+		return TLS_ANSWER_FAILED;
+	}
+	answer = pbuf_head(&c->in)[0];
+	pbuf_consume(&c->in, 1);
+	if (answer == 'N' && mode < TLS_REQUIRE)
+		return TLS_ANSWER_PLAIN;
+	if (answer == 'N') {
+		snprintf(err, errlen,
+		         "server does not support TLS, and server_tls_sslmode requires it");
+		return TLS_ANSWER_FAILED;
+	}
+	if (answer != 'S') {
+		snprintf(err, errlen, "invalid answer to SSLRequest");
+		return TLS_ANSWER_FAILED;
+	}
+	/* What came with the answer was sent in clear, past the point TLS protects. */
+	if (pbuf_len(&c->in) > 0) {
+		snprintf(err, errlen, "received unencrypted data after SSL response");
+		return TLS_ANSWER_FAILED;
+	}
+	if (!tls_connect_start(c, mode, host)) {
+		snprintf(err, errlen, "could not start TLS");
+		return TLS_ANSWER_FAILED;
+	}
+	return TLS_ANSWER_TLS;
 }
 
 enum conn_io tls_handshake(struct conn *c, char *err, size_t errlen)

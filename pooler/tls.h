@@ -52,6 +52,25 @@ bool tls_accept_start(struct conn *c);
  */
 bool tls_connect_start(struct conn *c, enum tls_mode mode, const char *host);
 
+/* Queue an SSLRequest on c's write buffer; false when the buffer refuses it. */
+bool tls_queue_request(struct conn *c);
+
+/* What a server's answer to SSLRequest leads to (tls_read_answer()). */
+enum tls_answer {
+	TLS_ANSWER_WAIT,   /* not here yet */
+	TLS_ANSWER_PLAIN,  /* 'N', and the mode lets the connection go on in plain text */
+	TLS_ANSWER_TLS,    /* 'S': c is a TLS client now; step tls_handshake() */
+	TLS_ANSWER_FAILED, /* refused, closed or garbled: err says why */
+};
+
+/*
+ * Read the one-byte answer to SSLRequest on c (nothing more: the server
+ * sends nothing else before the handshake) and act on it as mode says; host
+ * is checked against the certificate for verify-full.
+ */
+enum tls_answer tls_read_answer(struct conn *c, enum tls_mode mode, const char *host, char *err,
+                                size_t errlen);
+
 /*
  * One step of an outgoing handshake: CONN_OK when done, CONN_AGAIN when it
  * waits for the socket (the write watcher is armed when it must write),

@@ -416,19 +416,6 @@ static void test_scram_tampered_final(void **state)
 
 /* ---- auth_query ---- */
 
-static bool log_has(const struct harness_pgscope *ps, const char *text)
-{
-	FILE *f = fopen(ps->log_path, "r");
-	char line[8192];
-	bool found = false;
-
-	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
-		found = strstr(line, text) != NULL;
-	if (f != NULL)
-		fclose(f);
-	return found;
-}
-
 static void test_auth_query(void **state)
 {
 	struct harness_pgscope ps;
@@ -501,11 +488,12 @@ static void test_auth_query(void **state)
 	                                "select passwd from pg_shadow where usename = 'aq_scram'",
 	                                scram_secret, sizeof(scram_secret)));
 	PQfinish(su);
-	assert_true(log_has(&ps, "aq_scram")); /* the log is there, and names the users */
-	assert_false(log_has(&ps, md5_secret + 3));
-	assert_false(log_has(&ps, strchr(scram_secret, '$') + 1));
-	assert_false(log_has(&ps, AQ_MD5_PW));
-	assert_false(log_has(&ps, AQ_SCRAM_PW));
+	assert_true(
+	    harness_pgscope_log_has(&ps, "aq_scram")); /* the log is there, and names the users */
+	assert_false(harness_pgscope_log_has(&ps, md5_secret + 3));
+	assert_false(harness_pgscope_log_has(&ps, strchr(scram_secret, '$') + 1));
+	assert_false(harness_pgscope_log_has(&ps, AQ_MD5_PW));
+	assert_false(harness_pgscope_log_has(&ps, AQ_SCRAM_PW));
 	assert_true(harness_pgscope_stop(&ps));
 }
 

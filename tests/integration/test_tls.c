@@ -643,19 +643,6 @@ static void start_server_tls(struct harness_pgscope *ps, const char *server_mode
 	assert_true(harness_pgscope_start(ps, &opts));
 }
 
-static bool log_has(const struct harness_pgscope *ps, const char *text)
-{
-	FILE *f = fopen(ps->log_path, "r");
-	char line[4096];
-	bool found = false;
-
-	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
-		found = strstr(line, text) != NULL;
-	if (f != NULL)
-		fclose(f);
-	return found;
-}
-
 /* A statement through CONN is cancelled (57014) by PQcancel. */
 static void check_cancel(PGconn *conn)
 {
@@ -705,7 +692,7 @@ static void test_server_verify_full(void **state)
 	conn = connect_quiet(ps.port, "sslmode=disable");
 	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
 	PQfinish(conn);
-	assert_true(log_has(&ps, "certificate verify failed"));
+	assert_true(harness_pgscope_log_has(&ps, "certificate verify failed"));
 	assert_true(harness_pgscope_stop(&ps));
 	primary_ssl(NULL, NULL);
 
