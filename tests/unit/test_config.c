@@ -449,7 +449,8 @@ static void test_pgbouncer_ini_loads_unchanged(void **state)
 	assert_string_equal(cfg.client_tls_protocols, "secure");
 	assert_string_equal(cfg.client_tls_ciphers, "default");
 	assert_string_equal(cfg.auth_user, "pgbouncer");
-	assert_string_equal(cfg.auth_query, "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+	assert_string_equal(cfg.auth_query,
+	                    "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
 	config_free(&cfg);
 }
 
