@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,36 @@ static void test_address_picks_the_line(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/* SIGHUP reads auth_hba_file again; a file with an error leaves the rules in use. */
+static void test_rules_reloaded(void **state)
+{
+	struct harness_pgscope ps;
+	char err[1024];
+
+	start_hba(&ps, hba_rules, NULL);
+	expect_login(ps.port, "trustdb", "fileuser", "anything");
+	assert_true(write_file("pg_hba.conf", "host all all 127.0.0.1/32 reject\n"));
+	assert_int_equal(kill(ps.pid, SIGHUP), 0);
+	/* Bounded wait until the signal is handled. */
+	for (long long end = harness_now_ms() + WAIT_MS;; harness_sleep_ms(50)) {
+		if (!login(ps.port, "127.0.0.1", "trustdb", "fileuser", "x", err, sizeof(err)))
+			break;
+		assert_true(harness_now_ms() < end);
+	}
+	assert_non_null(strstr(err, "pg_hba.conf rejects connection"));
+	/* A broken file: logged, and the reject rule stays. */
+	assert_true(write_file("pg_hba.conf", "host all all 127.0.0.1/32 peer\n"));
+	assert_int_equal(kill(ps.pid, SIGHUP), 0);
+	for (long long end = harness_now_ms() + WAIT_MS;; harness_sleep_ms(50)) {
+		if (harness_pgscope_log_has(&ps, "event=hba.invalid"))
+			break;
+		assert_true(harness_now_ms() < end);
+	}
+	expect_refused(ps.port, "127.0.0.1", "trustdb", "fileuser", "x", "28000",
+	               "pg_hba.conf rejects connection");
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /* ---- SCRAM with a tampered client-final ---- */
 
 static bool send_msg(int fd, char type, const void *body, size_t len)
@@ -562,6 +593,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_methods_by_database),
 	    cmocka_unit_test(test_address_picks_the_line),
+	    cmocka_unit_test(test_rules_reloaded),
 	    cmocka_unit_test(test_scram_tampered_final),
 	    cmocka_unit_test(test_auth_query),
 	    cmocka_unit_test(test_password_not_kept_in_memory),
