@@ -340,6 +340,49 @@ static void test_require_is_encrypted(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/*
+ * Large messages both ways over TLS, in transaction mode: a 16 MB value from
+ * the server (many TLS records per message, relayed in pieces) and a COPY of
+ * 8 MB from the client.
+ */
+static void test_large_transfers(void **state)
+{
+	struct harness_pgscope ps;
+	PGconn *conn;
+	PGresult *res;
+	char v[64], line[1100];
+
+	start_tls(&ps, "require", "pool_mode = transaction\nmax_packet_size = 64MB\n");
+	conn = connect_tls(ps.port, "require", false);
+	assert_non_null(conn);
+	assert_true(
+	    harness_query_value(conn, "select length(repeat('x', 16000000))", v, sizeof(v)));
+	assert_string_equal(v, "16000000");
+	res = PQexec(conn, "select repeat('y', 16000000)");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQgetlength(res, 0, 0), 16000000);
+	PQclear(res);
+	assert_true(harness_exec_ok(conn, "begin"));
+	assert_true(harness_exec_ok(conn, "create temp table copied (t text) on commit drop"));
+	res = PQexec(conn, "copy copied from stdin");
+	assert_int_equal(PQresultStatus(res), PGRES_COPY_IN);
+	PQclear(res);
+	memset(line, 'z', sizeof(line) - 1);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 8000; i++)
+		assert_int_equal(PQputCopyData(conn, line, (int)strlen(line)), 1);
+	assert_int_equal(PQputCopyEnd(conn, NULL), 1);
+	res = PQgetResult(conn);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_true(harness_query_value(conn, "select count(*) from copied", v, sizeof(v)));
+	assert_string_equal(v, "8000");
+	assert_true(harness_exec_ok(conn, "commit"));
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /* ---- plaintext refused under require ---- */
 
 static void test_plaintext_refused(void **state)
@@ -638,8 +681,10 @@ static void start_server_tls(struct harness_pgscope *ps, const char *server_mode
 	char main[1024];
 	struct harness_pgscope_opts opts = {.pool_mode = "session", .extra_main = main};
 
-	snprintf(main, sizeof(main), "server_tls_sslmode = %s\nserver_tls_ca_file = %s/ca.crt\n",
-	         server_mode, dir);
+	snprintf(
+	    main, sizeof(main),
+	    "server_tls_sslmode = %s\nserver_tls_ca_file = %s/ca.crt\nmax_packet_size = 64MB\n",
+	    server_mode, dir);
 	assert_true(harness_pgscope_start(ps, &opts));
 }
 
@@ -677,6 +722,14 @@ static void test_server_verify_full(void **state)
 	assert_true(harness_query_value(
 	    conn, "select ssl from pg_stat_ssl where pid = pg_backend_pid()", v, sizeof(v)));
 	assert_string_equal(v, "t");
+	{
+		/* A large answer crosses the TLS link from the server in many records. */
+		PGresult *res = PQexec(conn, "select repeat('y', 16000000)");
+
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		assert_int_equal(PQgetlength(res, 0, 0), 16000000);
+		PQclear(res);
+	}
 	check_cancel(conn); /* its connection asks for TLS as the server's did */
 	PQfinish(conn);
 	assert_true(harness_pgscope_stop(&ps));
@@ -732,10 +785,15 @@ static void test_psycopg_verify_full(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_verify_full),        cmocka_unit_test(test_require_is_encrypted),
-	    cmocka_unit_test(test_plaintext_refused),  cmocka_unit_test(test_verify_ca_client_cert),
-	    cmocka_unit_test(test_cert_auth),          cmocka_unit_test(test_direct_tls),
-	    cmocka_unit_test(test_reload_certificate), cmocka_unit_test(test_psycopg_verify_full),
+	    cmocka_unit_test(test_verify_full),
+	    cmocka_unit_test(test_require_is_encrypted),
+	    cmocka_unit_test(test_large_transfers),
+	    cmocka_unit_test(test_plaintext_refused),
+	    cmocka_unit_test(test_verify_ca_client_cert),
+	    cmocka_unit_test(test_cert_auth),
+	    cmocka_unit_test(test_direct_tls),
+	    cmocka_unit_test(test_reload_certificate),
+	    cmocka_unit_test(test_psycopg_verify_full),
 	    cmocka_unit_test(test_server_verify_full),
 	};
 
