@@ -257,6 +257,8 @@ struct loader {
 	int auth_type_line;
 	char *capture_file; /* where capture was set */
 	int capture_line;
+	char *tls_file; /* where client_tls_sslmode was set */
+	int tls_line;
 	struct config defaults; /* what an unacted key must equal not to warn */
 };
 
@@ -709,6 +711,8 @@ static bool set_main_key(struct loader *ld, const struct key_def *def, const cha
 		return fail_key(ld, def->name, "%s", why);
 	if (def->offset == offsetof(struct config, capture))
 		return remember_where(ld, &ld->capture_file, &ld->capture_line);
+	if (def->offset == offsetof(struct config, client_tls_sslmode))
+		return remember_where(ld, &ld->tls_file, &ld->tls_line);
 	return true;
 }
 
@@ -1415,8 +1419,9 @@ static bool check_tls(struct loader *ld)
 {
 	const struct config *cfg = ld->cfg;
 
-	ld->file = cfg->path;
-	ld->line = 0;
+	/* Client TLS problems are told at the client_tls_sslmode line (auth_type's for cert). */
+	ld->file = ld->tls_file ? ld->tls_file : cfg->path;
+	ld->line = ld->tls_line;
 	if (cfg->client_tls_sslmode != TLS_DISABLE &&
 	    (cfg->client_tls_key_file == NULL || cfg->client_tls_cert_file == NULL))
 		return fail_key(ld, "client_tls_sslmode",
@@ -1426,9 +1431,14 @@ static bool check_tls(struct loader *ld)
 	    cfg->client_tls_ca_file == NULL)
 		return fail_key(ld, "client_tls_ca_file",
 		                "client certificates cannot be checked without a CA file");
-	if (cfg->auth_type == AUTH_CERT && cfg->client_tls_sslmode == TLS_DISABLE)
+	if (cfg->auth_type == AUTH_CERT && cfg->client_tls_sslmode == TLS_DISABLE) {
+		ld->file = ld->auth_type_file;
+		ld->line = ld->auth_type_line;
 		return fail_key(ld, "auth_type",
 		                "cert needs client_tls_sslmode other than disable");
+	}
+	ld->file = cfg->path;
+	ld->line = 0;
 	if ((cfg->server_tls_key_file == NULL) != (cfg->server_tls_cert_file == NULL))
 		return fail_key(ld, "server_tls_cert_file",
 		                "server_tls_key_file and server_tls_cert_file go together");
@@ -1530,6 +1540,7 @@ out:
 	free(ld.warned);
 	free(ld.auth_type_file);
 	free(ld.capture_file);
+	free(ld.tls_file);
 	config_free(&ld.defaults);
 	if (!ok)
 		config_free(cfg);

@@ -554,12 +554,12 @@ static void test_tls_settings_checked(void **state)
 
 	load_fails("[pgscope]\nserver_tls_sslmode = always\n", 2, "server_tls_sslmode",
 	           "not a TLS mode");
-	load_fails("[pgbouncer]\nclient_tls_sslmode = require\n", 0, "client_tls_sslmode",
+	load_fails("[pgbouncer]\nclient_tls_sslmode = require\n", 2, "client_tls_sslmode",
 	           "needs client_tls_key_file and client_tls_cert_file");
 	load_fails("[pgbouncer]\nclient_tls_sslmode = verify-ca\nclient_tls_key_file = k\n"
 	           "client_tls_cert_file = c\n",
-	           0, "client_tls_ca_file", "cannot be checked without a CA file");
-	load_fails("[pgscope]\nauth_type = cert\nclient_tls_ca_file = ca\n", 0, "auth_type",
+	           2, "client_tls_ca_file", "cannot be checked without a CA file");
+	load_fails("[pgscope]\nauth_type = cert\nclient_tls_ca_file = ca\n", 2, "auth_type",
 	           "cert needs client_tls_sslmode");
 	load_fails("[pgscope]\nserver_tls_key_file = k\n", 0, "server_tls_cert_file",
 	           "go together");
