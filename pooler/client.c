@@ -337,7 +337,7 @@ static bool client_check_direct_tls(struct client *c)
 	ssize_t n;
 
 	if (c->encryption_asked != 0 || pbuf_len(&c->conn.in) > 0 || tls_active(&c->conn) ||
-	    !tls_client_enabled())
+	    c->is_unix || !tls_client_enabled())
 		return true;
 	do {
 		n = recv(c->conn.fd, &first, 1, MSG_PEEK);
@@ -765,7 +765,8 @@ static bool client_encryption_asked(const struct client *c, uint32_t code)
  * The encryption negotiation step of the startup: an SSLRequest or a
  * GSSENCRequest, each answered once, as PostgreSQL does (asking again is
  * an unsupported protocol). GSSAPI is not offered: 'N', and the client goes
- * on in plain text in CL_STARTUP. With client_tls_sslmode other than disable
+ * on in plain text in CL_STARTUP; so is TLS on the Unix socket, as PostgreSQL
+ * answers there. With client_tls_sslmode other than disable, on TCP,
  * an SSLRequest gets 'S' and the connection turns to TLS: the handshake
  * runs in the reads that follow, still in CL_STARTUP, and the startup packet
  * comes encrypted. false if the client was closed.
@@ -773,7 +774,7 @@ static bool client_encryption_asked(const struct client *c, uint32_t code)
 static bool client_negotiate_encryption(struct client *c, uint32_t code)
 {
 	c->encryption_asked |= client_encryption_bit(code);
-	if (code != PROTO_SSL_CODE || !tls_client_enabled()) {
+	if (code != PROTO_SSL_CODE || c->is_unix || !tls_client_enabled()) {
 		pbuf_append(&c->conn.out, "N", 1);
 		return client_flush(c);
 	}

@@ -33,6 +33,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -431,6 +433,39 @@ static void test_plaintext_refused(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/* An SSLRequest on the Unix socket is answered 'N', as PostgreSQL answers it there. */
+static void test_unix_socket_stays_plain(void **state)
+{
+	struct harness_pgscope ps;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	static const char req[8] = {0, 0, 0, 8, 0x04, (char)0xd2, 0x16, 0x2f};
+	char answer = 0;
+	int fd;
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	char ci[512], v[16], path[400];
+	PGconn *conn;
+
+	start_tls(&ps, "require", NULL);
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/.s.PGSQL.%d", ps.dir, ps.port) <
+	            sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_true(harness_send_all(fd, req, sizeof(req)));
+	assert_int_equal(read(fd, &answer, 1), 1);
+	assert_int_equal(answer, 'N');
+	close(fd);
+	/* and require does not apply there */
+	snprintf(ci, sizeof(ci), "host=%s port=%d user=postgres dbname=postgres", ps.dir, ps.port);
+	conn = PQconnectdb(ci);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	assert_true(harness_query_value(conn, "select 1", v, sizeof(v)));
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /* ---- client certificates ---- */
 
 static void test_verify_ca_client_cert(void **state)
@@ -789,6 +824,7 @@ int main(void)
 	    cmocka_unit_test(test_require_is_encrypted),
 	    cmocka_unit_test(test_large_transfers),
 	    cmocka_unit_test(test_plaintext_refused),
+	    cmocka_unit_test(test_unix_socket_stays_plain),
 	    cmocka_unit_test(test_verify_ca_client_cert),
 	    cmocka_unit_test(test_cert_auth),
 	    cmocka_unit_test(test_direct_tls),
