@@ -385,6 +385,50 @@ static void test_large_transfers(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/*
+ * A query of 12 kB arrives in one TLS record, more than one read takes: the
+ * rest, already decrypted inside OpenSSL, must be read without waiting for
+ * the socket, which has nothing more to say.
+ */
+static void test_record_larger_than_a_read(void **state)
+{
+	struct harness_pgscope ps;
+	PGconn *conn;
+	char *sql = malloc(12100), v[32];
+	long long t0;
+
+	assert_non_null(sql);
+	start_tls(&ps, "require", NULL);
+	conn = connect_tls(ps.port, "require", false);
+	assert_non_null(conn);
+	strcpy(sql, "select length('");
+	memset(sql + strlen(sql), 'q', 12000);
+	strcpy(sql + 15 + 12000, "')");
+	t0 = harness_now_ms();
+	assert_int_equal(PQsendQuery(conn, sql), 1);
+	/* Bounded: a stall would leave the query unanswered until the socket speaks. */
+	while (PQisBusy(conn) && harness_now_ms() - t0 < WAIT_MS) {
+		struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+
+		poll(&p, 1, 100);
+		PQconsumeInput(conn);
+	}
+	assert_false(PQisBusy(conn));
+	{
+		PGresult *res = PQgetResult(conn);
+
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		snprintf(v, sizeof(v), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		while ((res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+	}
+	assert_string_equal(v, "12000");
+	free(sql);
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /* ---- plaintext refused under require ---- */
 
 static void test_plaintext_refused(void **state)
@@ -823,6 +867,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_full),
 	    cmocka_unit_test(test_require_is_encrypted),
 	    cmocka_unit_test(test_large_transfers),
+	    cmocka_unit_test(test_record_larger_than_a_read),
 	    cmocka_unit_test(test_plaintext_refused),
 	    cmocka_unit_test(test_unix_socket_stays_plain),
 	    cmocka_unit_test(test_verify_ca_client_cert),
