@@ -25,8 +25,8 @@
 #include "pooler/observe.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
-#include "pooler/tls.h"
 #include "pooler/server.h"
+#include "pooler/tls.h"
 #include "pooler/userlist.h"
 
 /* The process state (see pooler.h) and its one loop. */
@@ -414,7 +414,8 @@ static bool load_auth_file(void)
 	return true;
 }
 
-static bool start_tls(const struct config *cfg)
+/* TLS contexts and auth_hba_file rules, before the listeners open. */
+static bool load_tls_and_hba(const struct config *cfg)
 {
 	char err[512] = "";
 
@@ -471,7 +472,7 @@ int pooler_run(struct config *cfg)
 	pooler_init_state(cfg, ev);
 	ls = pooler.loop;
 	signal(SIGPIPE, SIG_IGN);
-	if (!load_auth_file() || !start_tls(cfg))
+	if (!load_auth_file() || !load_tls_and_hba(cfg))
 		goto out;
 	if (!listeners_open())
 		goto out_listeners;
