@@ -22,22 +22,17 @@ struct authq_entry {
 	ev_tstamp expires;
 };
 
-/* A client waiting for a lookup. */
-struct authq_waiter {
-	struct list node;
-	struct client *c;
-};
-
 /* One lookup in flight, on its own server connection. */
 struct authq_lookup {
 	struct list node; /* on lookups */
 	struct server *sv;
-	char key[2 * NAME_MAX_LEN]; /* "database\0user" */
+	char key[2 * NAME_MAX_LEN + 1]; /* "database\0user\0" */
 	size_t key_len;
 	char user[NAME_MAX_LEN];
 	char *secret; /* from the first row; owned until cached */
 	bool answered;
-	struct list waiters;
+	struct client **waiters; /* clients waiting for the answer, owned array */
+	size_t n_waiters, cap_waiters;
 };
 
 static struct htab cache;
@@ -71,13 +66,13 @@ void authquery_clear_cache(void)
 	htab_release(&cache);
 }
 
-/* "database\0user", the key of both the cache and the lookups. */
+/* "database\0user" (NUL-terminated too), the key of both the cache and the lookups. */
 static size_t make_key(char *key, const char *database, const char *user)
 {
 	size_t dl = strlen(database), ul = strlen(user);
 
 	memcpy(key, database, dl + 1);
-	memcpy(key + dl + 1, user, ul);
+	memcpy(key + dl + 1, user, ul + 1);
 	return dl + 1 + ul;
 }
 
@@ -105,12 +100,16 @@ static struct authq_lookup *lookup_of(const struct server *sv)
 
 static bool add_waiter(struct authq_lookup *l, struct client *c)
 {
-	struct authq_waiter *w = calloc(1, sizeof(*w));
+	if (l->n_waiters == l->cap_waiters) {
+		size_t cap = l->cap_waiters ? 2 * l->cap_waiters : 4;
+		struct client **grown = realloc(l->waiters, cap * sizeof(*grown));
 
-	if (w == NULL)
-		return false;
-	w->c = c;
-	list_append(&l->waiters, &w->node);
+		if (grown == NULL)
+			return false;
+		l->waiters = grown;
+		l->cap_waiters = cap;
+	}
+	l->waiters[l->n_waiters++] = c;
 	return true;
 }
 
@@ -129,7 +128,6 @@ static struct authq_lookup *start_lookup(struct client *c, const struct db_confi
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	list_init(&l->waiters);
 	memcpy(l->key, key, key_len);
 	l->key_len = key_len;
 	snprintf(l->user, sizeof(l->user), "%s", c->user);
@@ -151,7 +149,7 @@ enum authq_result authquery_fetch(struct client *c, const char **secret, char *e
 {
 	const char *dbname = pooler.cfg->auth_dbname;
 	const struct db_config *db = dbname ? pool_resolve_db(c->loop, dbname) : c->db;
-	char key[2 * NAME_MAX_LEN];
+	char key[2 * NAME_MAX_LEN + 1];
 	size_t key_len;
 	struct authq_entry *e;
 	struct authq_lookup *l;
@@ -183,12 +181,9 @@ void authquery_forget(struct client *c)
 	for (struct list *it = lookups.next; it != &lookups; it = it->next) {
 		struct authq_lookup *l = list_entry(it, struct authq_lookup, node);
 
-		for (struct list *w = l->waiters.next; w != &l->waiters; w = w->next) {
-			struct authq_waiter *aw = list_entry(w, struct authq_waiter, node);
-
-			if (aw->c == c) {
-				list_del(&aw->node);
-				free(aw);
+		for (size_t i = 0; i < l->n_waiters; i++) {
+			if (l->waiters[i] == c) {
+				l->waiters[i] = l->waiters[--l->n_waiters];
 				return;
 			}
 		}
@@ -241,19 +236,17 @@ static void authq_row(struct server *sv, void *arg, int n, const char *const *va
 		l->secret = strdup(values[1]);
 }
 
-/* Hand the answer to every waiter; ok false: the lookup failed. */
+/*
+ * Hand the answer to every waiter; ok false: the lookup failed. The lookup
+ * is off the list first, so that what a client does with the answer cannot
+ * reach it (clients themselves are freed only by the reaper, later).
+ */
 static void finish_lookup(struct authq_lookup *l, bool ok, const char *why)
 {
 	list_del(&l->node);
-	while (!list_empty(&l->waiters)) {
-		struct authq_waiter *w =
-		    list_entry(list_first(&l->waiters), struct authq_waiter, node);
-		struct client *c = w->c;
-
-		list_del(&w->node);
-		free(w);
-		client_auth_secret(c, l->secret, ok, why);
-	}
+	for (size_t i = 0; i < l->n_waiters; i++)
+		client_auth_secret(l->waiters[i], l->secret, ok, why);
+	free(l->waiters);
 	secret_free(l->secret);
 	free(l);
 }

@@ -286,11 +286,13 @@ static bool parse_address(struct parser *ps, const char **pp, struct hba_line *l
 	bool found, ok = next_field(ps, pp, &f, &found);
 	char *slash;
 
-	if (ok && (!found || f.n != 1))
-		ok = parse_fail(ps,
-		                found ? "one address expected" : "end of line before the address");
 	if (!ok)
 		goto out;
+	if (!found || f.n != 1 || f.tokens == NULL) {
+		ok = parse_fail(ps,
+		                found ? "one address expected" : "end of line before the address");
+		goto out;
+	}
 	if (strcmp(f.tokens[0].text, "all") == 0) {
 		l->any_addr = true;
 		goto out;
