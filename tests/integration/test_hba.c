@@ -528,6 +528,70 @@ static void test_auth_query(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/* Lines of pgscope's log that contain TEXT. */
+static int log_count(const struct harness_pgscope *ps, const char *text)
+{
+	FILE *f = fopen(ps->log_path, "r");
+	char line[8192];
+	int n = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, text) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/*
+ * Clients logging in at once as the same user share one auth_query lookup,
+ * and all get in; a wrong password among them is refused.
+ */
+static void test_auth_query_shared(void **state)
+{
+	enum { N = 5 };
+	struct harness_pgscope ps;
+	PGconn *conns[N];
+	PostgresPollingStatusType st[N];
+	char port[16];
+	long long end;
+	bool busy = true;
+
+	start_hba(&ps, hba_rules, "auth_user = postgres\n");
+	snprintf(port, sizeof(port), "%d", ps.port);
+	for (int i = 0; i < N; i++) {
+		const char *keys[] = {"host",     "port",    "dbname", "user",
+		                      "password", "sslmode", NULL};
+		const char *vals[] = {
+		    "127.0.0.1", port, "scramdb", "aq_scram", i == N - 1 ? "wrong" : AQ_SCRAM_PW,
+		    "disable",   NULL};
+
+		conns[i] = PQconnectStartParams(keys, vals, 0);
+		assert_non_null(conns[i]);
+		st[i] = PGRES_POLLING_WRITING;
+	}
+	for (end = harness_now_ms() + WAIT_MS; busy && harness_now_ms() < end;) {
+		busy = false;
+		for (int i = 0; i < N; i++) {
+			struct pollfd p = {.fd = PQsocket(conns[i]),
+			                   .events =
+			                       st[i] == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+
+			if (st[i] == PGRES_POLLING_OK || st[i] == PGRES_POLLING_FAILED)
+				continue;
+			busy = true;
+			if (poll(&p, 1, 10) > 0)
+				st[i] = PQconnectPoll(conns[i]);
+		}
+	}
+	assert_false(busy);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(PQstatus(conns[i]), i == N - 1 ? CONNECTION_BAD : CONNECTION_OK);
+		PQfinish(conns[i]);
+	}
+	assert_int_equal(log_count(&ps, "reason=\"auth_query done\""), 1);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /* ---- secrets wiped ---- */
 
 /* true when TEXT is somewhere in the writable memory of process PID. */
@@ -596,6 +660,7 @@ int main(void)
 	    cmocka_unit_test(test_rules_reloaded),
 	    cmocka_unit_test(test_scram_tampered_final),
 	    cmocka_unit_test(test_auth_query),
+	    cmocka_unit_test(test_auth_query_shared),
 	    cmocka_unit_test(test_password_not_kept_in_memory),
 	};
 
