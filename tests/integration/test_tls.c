@@ -554,6 +554,40 @@ static void test_cert_auth(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/* hba lines by encryption: hostssl with cert, hostnossl rejected. */
+static void test_hba_by_encryption(void **state)
+{
+	struct harness_pgscope ps;
+	char extra[1024], hba[300];
+	PGconn *conn;
+	FILE *f;
+
+	snprintf(hba, sizeof(hba), "%s/hba.conf", dir);
+	f = fopen(hba, "w");
+	assert_non_null(f);
+	fputs("hostssl   all all 127.0.0.1/32 cert\n"
+	      "hostnossl all all 127.0.0.1/32 reject\n",
+	      f);
+	fclose(f);
+	snprintf(extra, sizeof(extra), "auth_type = hba\nauth_hba_file = %s\n", hba);
+	start_tls(&ps, "prefer", extra);
+	conn = connect_tls(ps.port, "verify-full", true); /* CN=postgres */
+	assert_non_null(conn);
+	PQfinish(conn);
+	conn = connect_quiet(ps.port, "sslmode=disable");
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(conn), "pg_hba.conf rejects connection for host "
+	                                             "\"127.0.0.1\", user \"postgres\", database "
+	                                             "\"postgres\", no encryption"));
+	PQfinish(conn);
+	conn = connect_quiet(ps.port, "sslmode=require sslcert=/nonexistent sslkey=/nonexistent");
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	assert_non_null(
+	    strstr(PQerrorMessage(conn), "connection requires a valid client certificate"));
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /* ---- direct TLS (PostgreSQL 17) ---- */
 
 /* Connect with TLS at once, ALPN as given; send a startup packet; first message back. */
@@ -872,6 +906,7 @@ int main(void)
 	    cmocka_unit_test(test_unix_socket_stays_plain),
 	    cmocka_unit_test(test_verify_ca_client_cert),
 	    cmocka_unit_test(test_cert_auth),
+	    cmocka_unit_test(test_hba_by_encryption),
 	    cmocka_unit_test(test_direct_tls),
 	    cmocka_unit_test(test_reload_certificate),
 	    cmocka_unit_test(test_psycopg_verify_full),
