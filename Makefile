@@ -1,5 +1,6 @@
 # Makefile for pgscope. Run ./configure first (make does it for you when
-# config.mk is missing, after installing Debian packages that are absent).
+# config.mk is missing or older than configure, after installing Debian
+# packages that are absent).
 #
 # Layout of the build:
 #   build/libpgscope-analyzer.a  analyzer/ + rules/ (no pooler dependency)
@@ -44,7 +45,8 @@ PHONY_EXTRA := test-deps
 
 all: pgscope
 
-config.mk:
+# Made again when configure changes (a new library to link, say).
+config.mk: configure
 	scripts/install-deps build
 	./configure
 

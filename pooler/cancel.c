@@ -17,78 +17,168 @@
 #include "pooler/proto.h"
 #include "pooler/server.h"
 #include "pooler/stmt.h"
+#include "pooler/tls.h"
 
 #define CANCEL_TIMEOUT 5.0 /* seconds to connect and send */
+
+/* Where an outgoing cancel is; with TLS the request goes after the handshake. */
+enum cancel_step {
+	CANCEL_CONNECTING = 0, /* non-blocking connect under way */
+	CANCEL_TLS_ASKED,      /* SSLRequest sent, awaiting 'S' or 'N' */
+	CANCEL_TLS_HANDSHAKE,  /* TLS handshake under way */
+	CANCEL_SENT,           /* the request is sent: waiting for the server to close */
+};
 
 /* One outgoing cancel connection; frees itself when done. */
 struct cancel_conn {
 	struct loop_state *loop; /* the loop it runs on */
-	ev_io io;
+	struct conn conn;        /* plain, or TLS as the server connections are */
 	ev_timer timer;
-	int fd;
+	enum cancel_step step;
 	uint64_t server_id; /* the pooled server the cancel is for, or 0 */
+	const char *host;   /* the server's host name, for verify-full (owned by the config) */
 	uint8_t packet[16];
 };
 
 static void cancel_finish(struct cancel_conn *cc)
 {
-	ev_io_stop(cc->loop->ev, &cc->io);
 	ev_timer_stop(cc->loop->ev, &cc->timer);
-	close(cc->fd);
+	conn_close(&cc->conn);
 	if (cc->server_id != 0)
 		pool_cancel_done(cc->loop, cc->server_id);
 	free(cc);
+}
+
+static void cancel_failed(struct cancel_conn *cc, const char *why)
+{
+	log_event(LOG_WARNING, "cancel.failed", LOG_STR, "error", why, LOG_END);
+	cancel_finish(cc);
+}
+
+/* Send what is queued, then wait for the server; false (after finishing) if the socket failed. */
+static bool cancel_flush(struct cancel_conn *cc)
+{
+	if (conn_flush(&cc->conn) == CONN_ERROR) {
+		cancel_failed(cc, "write failed");
+		return false;
+	}
+	conn_start_read(&cc->conn);
+	return true;
+}
+
+static void cancel_send_packet(struct cancel_conn *cc)
+{
+	cc->step = CANCEL_SENT;
+	if (!pbuf_append(&cc->conn.out, cc->packet, sizeof(cc->packet))) {
+		cancel_failed(cc, "out of memory");
+		return;
+	}
+	cancel_flush(cc);
+}
+
+static void cancel_handshake(struct cancel_conn *cc)
+{
+	char err[256];
+
+	switch (tls_handshake(&cc->conn, err, sizeof(err))) {
+	case CONN_OK:
+		cancel_send_packet(cc);
+		return;
+	case CONN_AGAIN:
+		return;
+	case CONN_EOF:
+	case CONN_ERROR:
+		cancel_failed(cc, err);
+		return;
+	}
+}
+
+/* The server's answer to SSLRequest, as for a server connection (server.c). */
+static void cancel_tls_answer(struct cancel_conn *cc)
+{
+	char err[256];
+
+	switch (tls_read_answer(&cc->conn, pooler.cfg->server_tls_sslmode, cc->host, err,
+	                        sizeof(err))) {
+	case TLS_ANSWER_WAIT:
+		return;
+	case TLS_ANSWER_PLAIN:
+		cancel_send_packet(cc);
+		return;
+	case TLS_ANSWER_TLS:
+		cc->step = CANCEL_TLS_HANDSHAKE;
+		cancel_handshake(cc);
+		return;
+	case TLS_ANSWER_FAILED:
+		cancel_failed(cc, err);
+		return;
+	}
 }
 
 /* The server closes the connection once it has signalled the backend. */
 static void cancel_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct cancel_conn *cc = w->data;
-	char buf[64];
-	ssize_t n;
+	enum conn_io r;
 
-	do {
-		n = read(cc->fd, buf, sizeof(buf));
-	} while (n == -1 && errno == EINTR);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (cc->step == CANCEL_TLS_ASKED) {
+		cancel_tls_answer(cc);
 		return;
-	if (n > 0)
-		return; /* nothing is expected; keep waiting for the close */
-	cancel_finish(cc);
+	}
+	if (cc->step == CANCEL_TLS_HANDSHAKE) {
+		cancel_handshake(cc);
+		return;
+	}
+	r = conn_fill(&cc->conn, 64);
+	pbuf_consume(&cc->conn.in, pbuf_len(&cc->conn.in)); /* nothing is expected */
+	if (r == CONN_EOF || r == CONN_ERROR)
+		cancel_finish(cc);
+}
+
+static void cancel_connected(struct cancel_conn *cc)
+{
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	ev_io_stop(cc->loop->ev, &cc->conn.wio);
+	if (getsockopt(cc->conn.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1 || soerr != 0) {
+		cancel_failed(cc, strerror(soerr ? soerr : errno));
+		return;
+	}
+	if (cc->host == NULL) {
+		cancel_send_packet(cc);
+		return;
+	}
+	cc->step = CANCEL_TLS_ASKED;
+	if (!tls_queue_request(&cc->conn)) {
+		cancel_failed(cc, "out of memory");
+		return;
+	}
+	cancel_flush(cc);
 }
 
 static void cancel_on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct cancel_conn *cc = w->data;
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-	ssize_t n;
 
-	if (getsockopt(cc->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1 || soerr != 0) {
-		log_event(LOG_WARNING, "cancel.failed", LOG_STR, "error",
-		          strerror(soerr ? soerr : errno), LOG_END);
-		cancel_finish(cc);
+	if (cc->step == CANCEL_CONNECTING) {
+		cancel_connected(cc);
 		return;
 	}
-	do {
-		n = send(cc->fd, cc->packet, sizeof(cc->packet), MSG_NOSIGNAL);
-	} while (n == -1 && errno == EINTR);
-	/* 16 bytes into a fresh socket go in one piece or not at all. */
-	if (n != (ssize_t)sizeof(cc->packet)) {
-		log_event(LOG_WARNING, "cancel.failed", LOG_STR, "error", "short write", LOG_END);
-		cancel_finish(cc);
+	if (cc->step == CANCEL_TLS_HANDSHAKE) {
+		cancel_handshake(cc);
 		return;
 	}
-	ev_io_stop(cc->loop->ev, &cc->io);
-	ev_io_init(&cc->io, cancel_on_read, cc->fd, EV_READ);
-	cc->io.data = cc;
-	ev_io_start(cc->loop->ev, &cc->io);
+	if (cc->conn.io_wants_write) {
+		cancel_on_read(loop, &cc->conn.rio, EV_READ);
+		return;
+	}
+	if (conn_flush(&cc->conn) == CONN_ERROR)
+		cancel_failed(cc, "write failed");
 }
 
 static void cancel_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	log_event(LOG_WARNING, "cancel.failed", LOG_STR, "error", "timed out", LOG_END);
-	cancel_finish(w->data);
+	cancel_failed(w->data, "timed out");
 }
 
 void cancel_send(struct loop_state *ls, const struct db_config *db, uint32_t pid, uint32_t key,
@@ -109,17 +199,16 @@ void cancel_send(struct loop_state *ls, const struct db_config *db, uint32_t pid
 		goto out_done;
 	}
 	cc->loop = ls;
-	cc->fd = fd;
 	cc->server_id = server_id;
+	cc->host = server_tls_asked(db) ? db->host : NULL;
 	proto_put32(cc->packet, 16);
 	proto_put32(cc->packet + 4, PROTO_CANCEL_CODE);
 	proto_put32(cc->packet + 8, pid);
 	proto_put32(cc->packet + 12, key);
-	ev_io_init(&cc->io, cancel_on_write, fd, EV_WRITE);
-	cc->io.data = cc;
+	conn_init(&cc->conn, ls->ev, fd, 4096, 4096, cancel_on_read, cancel_on_write, cc);
 	ev_timer_init(&cc->timer, cancel_on_timeout, CANCEL_TIMEOUT, 0);
 	cc->timer.data = cc;
-	ev_io_start(ls->ev, &cc->io);
+	ev_io_start(ls->ev, &cc->conn.wio);
 	ev_timer_start(ls->ev, &cc->timer);
 	return;
 out_done:

@@ -4,6 +4,7 @@
  * requests to the linked server.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,11 @@
 #include <unistd.h>
 
 #include "pooler/auth.h"
+#include "pooler/authquery.h"
 #include "pooler/cancel.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
+#include "pooler/hba.h"
 #include "pooler/listen.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
@@ -28,6 +31,7 @@
 #include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
 #include "pooler/timeout.h"
+#include "pooler/tls.h"
 #include "pooler/userlist.h"
 
 /* What a client waiting for a server may queue before it is no longer read. */
@@ -144,8 +148,8 @@ void client_accept(struct loop_state *ls, int fd, bool is_unix, const char *addr
 	ls->n_clients++;
 	ls->stats.clients_accepted++;
 	client_set_state(c, CL_STARTUP);
+	c->is_unix = is_unix;
 	conn_start_read(&c->conn);
-	(void)is_unix;
 }
 
 bool client_flush(struct client *c)
@@ -283,6 +287,8 @@ void client_close(struct client *c, const char *reason)
 		          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database,
 		          LOG_STR, "reason", reason, LOG_END);
 	listen_client_gone(c);
+	if (c->state == CL_AUTH && authquery_enabled())
+		authquery_forget(c);
 	if (c->pool != NULL)
 		pool_client_gone(c);
 	conn_close(&c->conn);
@@ -299,6 +305,10 @@ void client_free(struct client *c)
 		free(c->scram);
 	}
 	free(c->scram_keys);
+	if (c->auth_secret != NULL) {
+		OPENSSL_cleanse(c->auth_secret, strlen(c->auth_secret));
+		free(c->auth_secret);
+	}
 	params_clear(&c->params);
 	params_clear(&c->startup);
 	free(c->pending_set);
@@ -324,6 +334,33 @@ struct client *client_find_by_key(struct loop_state *ls, uint32_t pid, uint32_t 
 	return NULL;
 }
 
+/*
+ * PostgreSQL 17's direct TLS: the first bytes are a TLS ClientHello rather
+ * than a startup packet. Looked at (not read) before the first read, so that
+ * the handshake gets them whole. false if the client was closed.
+ */
+static bool client_check_direct_tls(struct client *c)
+{
+	uint8_t first;
+	ssize_t n;
+
+	if (c->encryption_asked != 0 || pbuf_len(&c->conn.in) > 0 || tls_active(&c->conn) ||
+	    c->is_unix || !tls_client_enabled())
+		return true;
+	do {
+		n = recv(c->conn.fd, &first, 1, MSG_PEEK);
+	} while (n == -1 && errno == EINTR);
+	if (n != 1 || first != TLS_RECORD_HANDSHAKE)
+		return true; /* the read that follows sees the end, the error or a startup packet */
+	if (!tls_accept_start(&c->conn)) {
+		client_close(c, "could not start TLS");
+		return false;
+	}
+	c->tls_direct = true;
+	c->encryption_asked |= CLIENT_ASKED_SSL; /* an SSLRequest inside TLS is refused */
+	return true;
+}
+
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = w->data;
@@ -334,6 +371,8 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		client_linger_read(c);
 		return;
 	}
+	if (c->state == CL_STARTUP && !client_check_direct_tls(c))
+		return;
 	had = pbuf_len(&c->conn.in);
 	r = conn_fill(&c->conn, pooler.cfg->pkt_buf);
 	if (r == CONN_OK && c->pool != NULL)
@@ -413,15 +452,52 @@ static bool client_read_params(struct client *c, struct proto_reader *r)
 	return false;
 }
 
+/*
+ * cert authentication: a client certificate that verified against
+ * client_tls_ca_file and whose common name is the user name, as PostgreSQL's
+ * cert method without a user name map. false after failing.
+ */
+static bool client_cert_ok(struct client *c)
+{
+	char cn[NAME_MAX_LEN], msg[NAME_MAX_LEN + 64];
+
+	if (!tls_peer_cn(&c->conn, cn, sizeof(cn))) {
+		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC,
+		            "connection requires a valid client certificate");
+		return false;
+	}
+	if (strcmp(cn, c->user) != 0) {
+		log_event(LOG_INFO, "client.auth_failed", LOG_INT, "client", (long long)c->id,
+		          LOG_STR, "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "reason",
+		          "certificate common name is another user's", LOG_END);
+		snprintf(msg, sizeof(msg), "certificate authentication failed for user \"%s\"",
+		         c->user);
+		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, msg);
+		return false;
+	}
+	return true;
+}
+
+/* The secret c's password is checked against: auth_query's answer, or auth_file's entry. */
+static const char *client_secret(const struct client *c)
+{
+	if (c->auth_fetched)
+		return c->auth_secret;
+	return pooler.users ? userlist_lookup(pooler.users, c->user) : NULL;
+}
+
 static bool client_send_auth_request(struct client *c)
 {
-	struct config *cfg = pooler.cfg;
 	const char *secret;
 
-	switch (cfg->auth_type) {
+	switch (c->auth_method) {
+	case AUTH_HBA:
+		abort(); /* resolved to a line's method by client_choose_method() */
 	case AUTH_ANY:
 	case AUTH_TRUST:
 		return true;
+	case AUTH_CERT:
+		return client_cert_ok(c);
 	case AUTH_PLAIN:
 		proto_write_auth(&c->conn.out, PROTO_AUTH_CLEARTEXT, NULL, 0);
 		break;
@@ -436,7 +512,7 @@ static bool client_send_auth_request(struct client *c)
 		static const char mechs[] = SCRAM_MECHANISM "\0";
 		const char *err = "";
 
-		secret = pooler.users ? userlist_lookup(pooler.users, c->user) : NULL;
+		secret = client_secret(c);
 		c->scram = calloc(1, sizeof(*c->scram));
 		if (c->scram == NULL) {
 			client_fail(c, SQLSTATE_INTERNAL_ERROR, "out of memory");
@@ -493,6 +569,139 @@ static void client_negotiate_version(struct client *c, uint32_t code, const uint
 	proto_end(&w);
 }
 
+/*
+ * client_tls_sslmode require and above: a TCP client in plain text is refused
+ * in the words of a PostgreSQL whose pg_hba.conf has only hostssl lines.
+ * Unix socket clients are local and need no encryption. false after failing.
+ */
+static bool client_encryption_ok(struct client *c)
+{
+	char host[64], msg[3 * NAME_MAX_LEN + 160];
+	char *colon;
+
+	if (pooler.cfg->client_tls_sslmode < TLS_REQUIRE || c->is_unix || tls_active(&c->conn))
+		return true;
+	snprintf(host, sizeof(host), "%s", c->addr);
+	colon = strrchr(host, ':');
+	if (colon != NULL)
+		*colon = '\0'; /* the address without its port */
+	snprintf(msg, sizeof(msg),
+	         "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", no "
+	         "encryption",
+	         host, c->user, c->database);
+	client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, msg);
+	return false;
+}
+
+/* The answer to a connection that no hba line lets in, in PostgreSQL's words. */
+static void client_hba_refused(struct client *c, const char *what)
+{
+	char host[64], msg[3 * NAME_MAX_LEN + 160];
+	char *colon;
+
+	snprintf(host, sizeof(host), "%s", c->is_unix ? "[local]" : c->addr);
+	colon = c->is_unix ? NULL : strrchr(host, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	snprintf(msg, sizeof(msg), "%s for host \"%s\", user \"%s\", database \"%s\"%s", what, host,
+	         c->user, c->database,
+	         c->is_unix ? "" : (tls_active(&c->conn) ? ", SSL encryption" : ", no encryption"));
+	client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, msg);
+}
+
+/*
+ * The authentication method for c: auth_type, or with auth_type = hba the
+ * method of the first matching auth_hba_file line. false after refusing the
+ * client (no line matches, or a reject line).
+ */
+static bool client_choose_method(struct client *c)
+{
+	enum hba_method method;
+	enum hba_conn conn =
+	    c->is_unix ? HBA_CONN_LOCAL : (tls_active(&c->conn) ? HBA_CONN_HOSTSSL : HBA_CONN_HOST);
+	char addr[64], *colon;
+
+	c->auth_method = pooler.cfg->auth_type;
+	if (c->auth_method != AUTH_HBA)
+		return true;
+	snprintf(addr, sizeof(addr), "%s", c->addr);
+	colon = strrchr(addr, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	if (!hba_match(hba_current(), conn, c->database, c->user, addr, &method)) {
+		client_hba_refused(c, "no pg_hba.conf entry");
+		return false;
+	}
+	if (method == HBA_REJECT) {
+		client_hba_refused(c, "pg_hba.conf rejects connection");
+		return false;
+	}
+	c->auth_method = hba_auth_type(method);
+	return true;
+}
+
+/* Ask for the password, or log in at once when the method asks none. */
+static void client_start_auth(struct client *c)
+{
+	if (!client_send_auth_request(c))
+		return;
+	if (c->state == CL_AUTH) {
+		client_flush(c);
+		return;
+	}
+	client_begin_login(c);
+}
+
+/*
+ * A password method for a user auth_file does not know, with auth_query set:
+ * the secret is fetched first. true when it is not needed or already here
+ * (go on with client_start_auth()); false when the client waits for
+ * client_auth_secret() or was refused.
+ */
+static bool client_fetch_secret(struct client *c)
+{
+	const char *secret = NULL;
+	char err[256];
+
+	if (!authquery_enabled() ||
+	    (c->auth_method != AUTH_PLAIN && c->auth_method != AUTH_MD5 &&
+	     c->auth_method != AUTH_SCRAM) ||
+	    (pooler.users != NULL && userlist_lookup(pooler.users, c->user) != NULL))
+		return true;
+	switch (authquery_fetch(c, &secret, err, sizeof(err))) {
+	case AUTHQ_CACHED:
+		client_auth_secret(c, secret, true, NULL);
+		return false;
+	case AUTHQ_PENDING:
+		/* Nothing to read until the password is asked for. */
+		conn_stop_read(&c->conn);
+		client_set_state(c, CL_AUTH);
+		return false;
+	case AUTHQ_FAILED:
+		break;
+	}
+	client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, err);
+	return false;
+}
+
+void client_auth_secret(struct client *c, const char *secret, bool ok, const char *why)
+{
+	if (client_ending(c))
+		return;
+	if (!ok) {
+		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, why);
+		return;
+	}
+	c->auth_fetched = true;
+	c->auth_secret = secret != NULL ? strdup(secret) : NULL;
+	if (secret != NULL && c->auth_secret == NULL) {
+		client_fail(c, SQLSTATE_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	conn_start_read(&c->conn);
+	client_start_auth(c);
+}
+
 static void client_handle_startup_packet(struct client *c, uint32_t code, const uint8_t *body,
                                          size_t len)
 {
@@ -508,6 +717,8 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 	}
 	if (c->database[0] == 0)
 		snprintf(c->database, sizeof(c->database), "%s", c->user);
+	if (!client_encryption_ok(c))
+		return;
 	c->db = pool_resolve_db(c->loop, c->database);
 	if (c->db == NULL) {
 		char msg[160];
@@ -525,14 +736,11 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 		client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, "pgscope is shutting down");
 		return;
 	}
+	if (!client_choose_method(c))
+		return;
 	client_new_cancel_key(c);
-	if (!client_send_auth_request(c))
-		return;
-	if (c->state == CL_AUTH) {
-		client_flush(c);
-		return;
-	}
-	client_begin_login(c);
+	if (client_fetch_secret(c))
+		client_start_auth(c);
 }
 
 /*
@@ -564,17 +772,35 @@ static bool client_encryption_asked(const struct client *c, uint32_t code)
 /*
  * The encryption negotiation step of the startup: an SSLRequest or a
  * GSSENCRequest, each answered once, as PostgreSQL does (asking again is
- * an unsupported protocol). The answer comes from what the listener can
- * offer: plain sockets only for now, so 'N' and the client goes on in plain
- * text in CL_STARTUP. A TLS transport answers 'S' for SSL and moves the
- * client to its handshake before the startup packet. false if the client
- * was closed.
+ * an unsupported protocol). GSSAPI is not offered: 'N', and the client goes
+ * on in plain text in CL_STARTUP; so is TLS on the Unix socket, as PostgreSQL
+ * answers there. With client_tls_sslmode other than disable, on TCP,
+ * an SSLRequest gets 'S' and the connection turns to TLS: the handshake
+ * runs in the reads that follow, still in CL_STARTUP, and the startup packet
+ * comes encrypted. false if the client was closed.
  */
 static bool client_negotiate_encryption(struct client *c, uint32_t code)
 {
 	c->encryption_asked |= client_encryption_bit(code);
-	pbuf_append(&c->conn.out, "N", 1);
-	return client_flush(c);
+	if (code != PROTO_SSL_CODE || c->is_unix || !tls_client_enabled()) {
+		pbuf_append(&c->conn.out, "N", 1);
+		return client_flush(c);
+	}
+	if (pbuf_len(&c->conn.in) > 0) {
+		/* Bytes sent in clear after the request could be a man in the middle's. */
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+		            "received unencrypted data after SSL request");
+		return false;
+	}
+	pbuf_append(&c->conn.out, "S", 1);
+	if (!client_flush(c))
+		return false;
+	/* One byte into a fresh socket goes at once; if not, TLS cannot start over it. */
+	if (pbuf_len(&c->conn.out) > 0 || !tls_accept_start(&c->conn)) {
+		client_close(c, "could not start TLS");
+		return false;
+	}
+	return true;
 }
 
 /* Startup phase: SSLRequest, GSSENCRequest, CancelRequest or StartupMessage. */
@@ -582,6 +808,14 @@ static void client_handle_startup(struct client *c)
 {
 	struct pbuf *in = &c->conn.in;
 	uint32_t len, code;
+
+	if (c->tls_direct && !tls_alpn_postgresql(&c->conn)) {
+		/* PostgreSQL 17 insists on ALPN, which keeps other protocols' clients out. */
+		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
+		            "received direct SSL connection request without ALPN protocol "
+		            "negotiation extension");
+		return;
+	}
 
 	while (c->state == CL_STARTUP && pbuf_len(in) >= 8) {
 		len = proto_get32(pbuf_head(in));
@@ -723,6 +957,26 @@ static void client_auth_sasl(struct client *c, const uint8_t *body, size_t len)
 	client_begin_login(c);
 }
 
+/*
+ * A PasswordMessage (BODY, LEN bytes) for the plain or md5 method: NULL when
+ * it matches SECRET, else why not (for the log only).
+ */
+static const char *client_check_password(const struct client *c, const char *secret,
+                                         const uint8_t *body, uint32_t len)
+{
+	bool ok;
+
+	if (secret == NULL)
+		return "user not in auth_file";
+	if (len == 0 || body[len - 1] != 0)
+		return "password does not match";
+	if (c->auth_method == AUTH_PLAIN)
+		ok = auth_plain_check(c->user, secret, (const char *)body, len - 1);
+	else
+		ok = auth_md5_check(c->user, secret, c->md5_salt, (const char *)body, len - 1);
+	return ok ? NULL : "password does not match";
+}
+
 static void client_handle_auth(struct client *c)
 {
 	struct pbuf *in = &c->conn.in;
@@ -741,8 +995,7 @@ static void client_handle_auth(struct client *c)
 		char msg[64];
 
 		snprintf(msg, sizeof(msg), "expected %s response, got message type %d",
-		         pooler.cfg->auth_type == AUTH_SCRAM ? "SASL" : "password",
-		         pbuf_head(in)[0]);
+		         c->auth_method == AUTH_SCRAM ? "SASL" : "password", pbuf_head(in)[0]);
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, msg);
 		return;
 	}
@@ -754,33 +1007,41 @@ static void client_handle_auth(struct client *c)
 		return;
 	body = pbuf_head(in) + PROTO_HDR;
 	len -= 4;
-	secret = pooler.users ? userlist_lookup(pooler.users, c->user) : NULL;
-	switch (pooler.cfg->auth_type) {
+	secret = client_secret(c);
+	switch (c->auth_method) {
 	case AUTH_PLAIN:
-		if (secret == NULL || len == 0 || body[len - 1] != 0 ||
-		    !auth_plain_check(c->user, secret, (const char *)body, len - 1)) {
-			client_auth_failed(c, secret == NULL ? "user not in auth_file"
-			                                     : "password does not match");
-			return;
-		}
-		break;
-	case AUTH_MD5:
-		if (secret == NULL || len == 0 || body[len - 1] != 0 ||
-		    !auth_md5_check(c->user, secret, c->md5_salt, (const char *)body, len - 1)) {
-			client_auth_failed(c, secret == NULL ? "user not in auth_file"
-			                                     : "password does not match");
-			return;
-		}
-		break;
-	case AUTH_SCRAM:
+	case AUTH_MD5: {
+		const char *reason = client_check_password(c, secret, body, len);
+
+		/* The password (or its hash) is not kept in the read buffer's memory. */
+		OPENSSL_cleanse((void *)body, len);
 		pbuf_consume(in, len + PROTO_HDR);
-		client_auth_sasl(c, body, len);
+		if (reason != NULL) {
+			client_auth_failed(c, reason);
+			return;
+		}
+		break;
+	}
+	case AUTH_SCRAM: {
+		/* Handled from a copy, so that the buffer is wiped before login goes on. */
+		uint8_t *copy = malloc(len > 0 ? len : 1);
+
+		if (copy == NULL) {
+			client_fail(c, SQLSTATE_INTERNAL_ERROR, "out of memory");
+			return;
+		}
+		memcpy(copy, body, len);
+		OPENSSL_cleanse((void *)body, len);
+		pbuf_consume(in, len + PROTO_HDR);
+		client_auth_sasl(c, copy, len);
+		OPENSSL_cleanse(copy, len);
+		free(copy);
 		return;
+	}
 	default:
 		client_fail(c, SQLSTATE_PROTOCOL_VIOLATION, "unexpected password message");
 		return;
 	}
-	pbuf_consume(in, len + PROTO_HDR);
 	client_begin_login(c);
 }
 
@@ -804,6 +1065,11 @@ static void client_begin_login(struct client *c)
 		p->scram_keys = c->scram_keys;
 		c->scram_keys = NULL;
 	}
+	if (p->password[0] == 0 && c->auth_secret != NULL &&
+	    auth_secret_kind(c->auth_secret) != AUTH_SECRET_SCRAM)
+		/* auth_query's md5 hash (or password) logs in to the server as it would to pgscope.
+		 */
+		snprintf(p->password, sizeof(p->password), "%s", c->auth_secret);
 	c->pool = p;
 	p->n_clients++;
 	timeout_client_configure(c);

@@ -78,6 +78,12 @@ void client_resume(struct client *c);
 bool client_flush(struct client *c);
 
 /* The live client of ls that was handed this BackendKeyData, or NULL. */
+/*
+ * auth_query answered for c (authquery.c): secret is the user's (NULL: none
+ * usable) when ok; otherwise the lookup failed for the reason why.
+ */
+void client_auth_secret(struct client *c, const char *secret, bool ok, const char *why);
+
 struct client *client_find_by_key(struct loop_state *ls, uint32_t pid, uint32_t key);
 
 const char *client_state_name(enum client_state st);

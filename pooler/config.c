@@ -40,6 +40,7 @@ enum key_kind {
 	KEY_OCTAL,      /* int, file mode like 0777 */
 	KEY_POOL_MODE,  /* enum pool_mode */
 	KEY_AUTH_TYPE,  /* enum auth_type */
+	KEY_TLS_MODE,   /* enum tls_mode */
 	KEY_LOG_FORMAT, /* enum log_format */
 	KEY_LOG_LEVEL,  /* int, a log.h level name */
 	KEY_VERBOSE,    /* int >= 0; > 0 sets log_level to debug */
@@ -65,6 +66,22 @@ static const struct key_def main_keys[] = {
     {"auth_file", KEY_PATH, F(auth_file), 0, 0},
     {"admin_users", KEY_LIST, F(admin_users), 0, 0},
     {"stats_users", KEY_LIST, F(stats_users), 0, 0},
+    {"auth_hba_file", KEY_PATH, F(auth_hba_file), 0, 0},
+    {"auth_query", KEY_STR, F(auth_query), 0, 0},
+    {"auth_user", KEY_PATH, F(auth_user), 0, 0},
+    {"auth_dbname", KEY_PATH, F(auth_dbname), 0, 0},
+    {"client_tls_sslmode", KEY_TLS_MODE, F(client_tls_sslmode), 0, 0},
+    {"client_tls_key_file", KEY_PATH, F(client_tls_key_file), 0, 0},
+    {"client_tls_cert_file", KEY_PATH, F(client_tls_cert_file), 0, 0},
+    {"client_tls_ca_file", KEY_PATH, F(client_tls_ca_file), 0, 0},
+    {"client_tls_protocols", KEY_STR, F(client_tls_protocols), 0, 0},
+    {"client_tls_ciphers", KEY_STR, F(client_tls_ciphers), 0, 0},
+    {"server_tls_sslmode", KEY_TLS_MODE, F(server_tls_sslmode), 0, 0},
+    {"server_tls_key_file", KEY_PATH, F(server_tls_key_file), 0, 0},
+    {"server_tls_cert_file", KEY_PATH, F(server_tls_cert_file), 0, 0},
+    {"server_tls_ca_file", KEY_PATH, F(server_tls_ca_file), 0, 0},
+    {"server_tls_protocols", KEY_STR, F(server_tls_protocols), 0, 0},
+    {"server_tls_ciphers", KEY_STR, F(server_tls_ciphers), 0, 0},
     {"pool_mode", KEY_POOL_MODE, F(pool_mode), 0, 0},
     {"default_pool_size", KEY_INT, F(default_pool_size), 0, 100000},
     {"min_pool_size", KEY_INT, F(min_pool_size), 0, 100000},
@@ -136,28 +153,18 @@ struct ignored_key {
 };
 
 #define NOT_USED "not used by pgscope"
-#define NO_TLS   "TLS is not supported yet: connections are not encrypted"
+#define NO_TLS   "not supported: OpenSSL's defaults apply"
 
 /* Every pgbouncer.ini main-section key (PgBouncer 1.25) that pgscope does not implement. */
 static const struct ignored_key ignored_main_keys[] = {
     {"application_name_add_host", NOT_USED},
-    {"auth_dbname", "auth_query is not supported; use auth_file"},
-    {"auth_hba_file", "auth_type hba is not supported"},
-    {"auth_ident_file", "auth_type hba is not supported"},
+    {"auth_ident_file", "ident maps are not supported"},
     {"auth_ldap_options", "auth_type ldap is not supported"},
-    {"auth_query", "auth_query is not supported; use auth_file"},
-    {"auth_user", "auth_query is not supported; use auth_file"},
     {"autodb_idle_timeout", NOT_USED},
     {"cancel_wait_timeout", NOT_USED},
     {"client_tls13_ciphers", NO_TLS},
-    {"client_tls_ca_file", NO_TLS},
-    {"client_tls_cert_file", NO_TLS},
-    {"client_tls_ciphers", NO_TLS},
     {"client_tls_dheparams", NO_TLS},
     {"client_tls_ecdhcurve", NO_TLS},
-    {"client_tls_key_file", NO_TLS},
-    {"client_tls_protocols", NO_TLS},
-    {"client_tls_sslmode", NO_TLS},
     {"conffile", NOT_USED},
     {"disable_pqexec", NOT_USED},
     {"dns_max_ttl", NOT_USED},
@@ -176,12 +183,6 @@ static const struct ignored_key ignored_main_keys[] = {
     {"server_fast_close", NOT_USED},
     {"server_round_robin", NOT_USED},
     {"server_tls13_ciphers", NO_TLS},
-    {"server_tls_ca_file", NO_TLS},
-    {"server_tls_cert_file", NO_TLS},
-    {"server_tls_ciphers", NO_TLS},
-    {"server_tls_key_file", NO_TLS},
-    {"server_tls_protocols", NO_TLS},
-    {"server_tls_sslmode", NO_TLS},
     {"service_name", NOT_USED},
     {"so_reuseport", "not used: pgscope serve --takeover hands the listening sockets over"},
     {"stats_period", NOT_USED},
@@ -198,9 +199,9 @@ static const struct ignored_key ignored_main_keys[] = {
 
 /* PgBouncer [databases] keys that pgscope does not implement. */
 static const struct ignored_key ignored_db_keys[] = {
-    {"auth_dbname", "auth_query is not supported; use auth_file"},
-    {"auth_query", "auth_query is not supported; use auth_file"},
-    {"auth_user", "auth_query is not supported; use auth_file"},
+    {"auth_dbname", "set per database is not supported; the global value applies"},
+    {"auth_query", "set per database is not supported; the global value applies"},
+    {"auth_user", "set per database is not supported; the global value applies"},
     {"load_balance_hosts", NOT_USED},
     {"max_db_client_connections", NOT_USED},
     {"query_wait_timeout", "set per database is not supported; the global value applies"},
@@ -259,6 +260,8 @@ struct loader {
 	int auth_type_line;
 	char *capture_file; /* where capture was set */
 	int capture_line;
+	char *tls_file; /* where client_tls_sslmode was set */
+	int tls_line;
 	struct config defaults; /* what an unacted key must equal not to warn */
 };
 
@@ -506,10 +509,25 @@ static bool parse_pool_mode(const char *s, enum pool_mode *out, char *why, size_
 	return false;
 }
 
+static bool parse_tls_mode(const char *s, enum tls_mode *out, char *why, size_t whylen)
+{
+	for (enum tls_mode m = TLS_DISABLE; m <= TLS_VERIFY_FULL; m++) {
+		if (strcasecmp(s, config_tls_mode_name(m)) == 0) {
+			*out = m;
+			return true;
+		}
+	}
+	snprintf(why, whylen,
+	         "'%s' is not a TLS mode (disable, allow, prefer, require, verify-ca or "
+	         "verify-full)",
+	         s);
+	return false;
+}
+
 static bool parse_auth_type(const char *s, enum auth_type *out, char *why, size_t whylen)
 {
-	static const enum auth_type types[] = {AUTH_TRUST, AUTH_ANY, AUTH_PLAIN, AUTH_MD5,
-	                                       AUTH_SCRAM};
+	static const enum auth_type types[] = {AUTH_TRUST, AUTH_ANY,  AUTH_PLAIN, AUTH_MD5,
+	                                       AUTH_SCRAM, AUTH_CERT, AUTH_HBA};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		if (strcasecmp(s, config_auth_type_name(types[i])) == 0) {
@@ -518,15 +536,15 @@ static bool parse_auth_type(const char *s, enum auth_type *out, char *why, size_
 		}
 	}
 	/* Accepting these with a warning would silently weaken authentication. */
-	if (strcasecmp(s, "hba") == 0 || strcasecmp(s, "cert") == 0 || strcasecmp(s, "pam") == 0 ||
-	    strcasecmp(s, "ldap") == 0) {
+	if (strcasecmp(s, "pam") == 0 || strcasecmp(s, "ldap") == 0) {
 		snprintf(why, whylen,
 		         "'%s' is a PgBouncer auth_type that pgscope does not implement "
-		         "(use trust, any, plain, md5 or scram-sha-256)",
+		         "(use trust, any, plain, md5, scram-sha-256, cert or hba)",
 		         s);
 		return false;
 	}
-	snprintf(why, whylen, "'%s' is not an auth type (trust, any, plain, md5 or scram-sha-256)",
+	snprintf(why, whylen,
+	         "'%s' is not an auth type (trust, any, plain, md5, scram-sha-256, cert or hba)",
 	         s);
 	return false;
 }
@@ -662,6 +680,9 @@ static bool set_main_key(struct loader *ld, const struct key_def *def, const cha
 		if (ok)
 			return remember_where(ld, &ld->auth_type_file, &ld->auth_type_line);
 		break;
+	case KEY_TLS_MODE:
+		ok = parse_tls_mode(value, (enum tls_mode *)field, why, sizeof(why));
+		break;
 	case KEY_LOG_FORMAT:
 		if (strcasecmp(value, "logfmt") == 0)
 			ld->cfg->log_format = LOG_FORMAT_LOGFMT;
@@ -693,19 +714,9 @@ static bool set_main_key(struct loader *ld, const struct key_def *def, const cha
 		return fail_key(ld, def->name, "%s", why);
 	if (def->offset == offsetof(struct config, capture))
 		return remember_where(ld, &ld->capture_file, &ld->capture_line);
+	if (def->offset == offsetof(struct config, client_tls_sslmode))
+		return remember_where(ld, &ld->tls_file, &ld->tls_line);
 	return true;
-}
-
-/*
- * A TLS mode that insists on encryption cannot be honoured without TLS: refuse
- * it rather than run in plain text ("allow"/"prefer"/"disable" only warn).
- */
-static bool tls_required(const char *key, const char *value)
-{
-	if (strcmp(key, "client_tls_sslmode") != 0 && strcmp(key, "server_tls_sslmode") != 0)
-		return false;
-	return strcasecmp(value, "require") == 0 || strcasecmp(value, "verify-ca") == 0 ||
-	       strcasecmp(value, "verify-full") == 0;
 }
 
 static bool str_equal(const char *a, const char *b)
@@ -746,6 +757,8 @@ static bool field_equal(const struct key_def *def, const struct config *a, const
 		return *(const enum pool_mode *)fa == *(const enum pool_mode *)fb;
 	case KEY_AUTH_TYPE:
 		return *(const enum auth_type *)fa == *(const enum auth_type *)fb;
+	case KEY_TLS_MODE:
+		return *(const enum tls_mode *)fa == *(const enum tls_mode *)fb;
 	case KEY_LOG_FORMAT:
 		return *(const enum log_format *)fa == *(const enum log_format *)fb;
 	case KEY_INT:
@@ -772,11 +785,6 @@ static bool handle_main(struct loader *ld, const char *key, const char *value)
 	}
 	ign = find_ignored(ignored_main_keys,
 	                   sizeof(ignored_main_keys) / sizeof(ignored_main_keys[0]), key);
-	if (ign != NULL && tls_required(key, value))
-		return fail_key(ld, key,
-		                "'%s' demands TLS, which pgscope does not implement yet: "
-		                "connections would not be encrypted",
-		                value);
 	if (ign != NULL) {
 		warn_ignored(ld, ign->name, ign->reason);
 		return true;
@@ -1445,6 +1453,37 @@ static bool load_file(struct loader *ld, const char *path)
 	return ok;
 }
 
+/* TLS settings that only make sense together; files are opened by tls_init(). */
+static bool check_tls(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+
+	/* Client TLS problems are told at the client_tls_sslmode line (auth_type's for cert). */
+	ld->file = ld->tls_file ? ld->tls_file : cfg->path;
+	ld->line = ld->tls_line;
+	if (cfg->client_tls_sslmode != TLS_DISABLE &&
+	    (cfg->client_tls_key_file == NULL || cfg->client_tls_cert_file == NULL))
+		return fail_key(ld, "client_tls_sslmode",
+		                "%s needs client_tls_key_file and client_tls_cert_file",
+		                config_tls_mode_name(cfg->client_tls_sslmode));
+	if ((cfg->client_tls_sslmode >= TLS_VERIFY_CA || cfg->auth_type == AUTH_CERT) &&
+	    cfg->client_tls_ca_file == NULL)
+		return fail_key(ld, "client_tls_ca_file",
+		                "client certificates cannot be checked without a CA file");
+	if (cfg->auth_type == AUTH_CERT && cfg->client_tls_sslmode == TLS_DISABLE) {
+		ld->file = ld->auth_type_file;
+		ld->line = ld->auth_type_line;
+		return fail_key(ld, "auth_type",
+		                "cert needs client_tls_sslmode other than disable");
+	}
+	ld->file = cfg->path;
+	ld->line = 0;
+	if ((cfg->server_tls_key_file == NULL) != (cfg->server_tls_cert_file == NULL))
+		return fail_key(ld, "server_tls_cert_file",
+		                "server_tls_key_file and server_tls_cert_file go together");
+	return true;
+}
+
 /* Checks that need the whole file: settings that only make sense together. */
 static bool check_consistency(struct loader *ld)
 {
@@ -1452,12 +1491,21 @@ static bool check_consistency(struct loader *ld)
 	bool needs_file = cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
 	                  cfg->auth_type == AUTH_SCRAM;
 
-	if (needs_file && cfg->auth_file == NULL) {
+	if (cfg->auth_type == AUTH_HBA && cfg->auth_hba_file == NULL) {
 		ld->file = ld->auth_type_file;
 		ld->line = ld->auth_type_line;
-		return fail_key(ld, "auth_type", "%s needs auth_file to check passwords against",
+		return fail_key(ld, "auth_type", "hba needs auth_hba_file");
+	}
+	/* auth_query fetches the secrets auth_file would hold. */
+	if (needs_file && cfg->auth_file == NULL && cfg->auth_user == NULL) {
+		ld->file = ld->auth_type_file;
+		ld->line = ld->auth_type_line;
+		return fail_key(ld, "auth_type",
+		                "%s needs auth_file or auth_user to check passwords against",
 		                config_auth_type_name(cfg->auth_type));
 	}
+	if (!check_tls(ld))
+		return false;
 	if (cfg->capture && cfg->capture_dir == NULL) {
 		ld->file = ld->capture_file;
 		ld->line = ld->capture_line;
@@ -1476,6 +1524,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->unix_socket_mode = 0777;
 	cfg->listen_backlog = 128;
 	cfg->auth_type = AUTH_TRUST;
+	cfg->auth_query = xstrdup("SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
 	cfg->pool_mode = POOL_MODE_SESSION;
 	cfg->default_pool_size = 20;
 	cfg->reserve_pool_timeout = 5000;
@@ -1526,7 +1575,7 @@ bool config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	cfg->path = strdup(path);
 	if (cfg->path == NULL || cfg->unix_socket_dir == NULL || cfg->server_reset_query == NULL ||
 	    cfg->server_check_query == NULL || cfg->track_extra_parameters == NULL ||
-	    ld.defaults.track_extra_parameters == NULL) {
+	    cfg->auth_query == NULL || ld.defaults.track_extra_parameters == NULL) {
 		ok = fail_oom(&ld);
 		goto out;
 	}
@@ -1537,6 +1586,7 @@ out:
 	free(ld.warned);
 	free(ld.auth_type_file);
 	free(ld.capture_file);
+	free(ld.tls_file);
 	config_free(&ld.defaults);
 	if (!ok)
 		config_free(cfg);
@@ -1551,6 +1601,20 @@ void config_free(struct config *cfg)
 	free(cfg->auth_file);
 	list_free(cfg->admin_users);
 	list_free(cfg->stats_users);
+	free(cfg->auth_hba_file);
+	free(cfg->auth_query);
+	free(cfg->auth_user);
+	free(cfg->auth_dbname);
+	free(cfg->client_tls_key_file);
+	free(cfg->client_tls_cert_file);
+	free(cfg->client_tls_ca_file);
+	free(cfg->client_tls_protocols);
+	free(cfg->client_tls_ciphers);
+	free(cfg->server_tls_key_file);
+	free(cfg->server_tls_cert_file);
+	free(cfg->server_tls_ca_file);
+	free(cfg->server_tls_protocols);
+	free(cfg->server_tls_ciphers);
 	free(cfg->server_reset_query);
 	free(cfg->server_check_query);
 	list_free(cfg->ignore_startup_parameters);
@@ -1719,6 +1783,29 @@ const char *config_auth_type_name(enum auth_type type)
 		return "md5";
 	case AUTH_SCRAM:
 		return "scram-sha-256";
+	case AUTH_CERT:
+		return "cert";
+	case AUTH_HBA:
+		return "hba";
+	}
+	return "unknown";
+}
+
+const char *config_tls_mode_name(enum tls_mode mode)
+{
+	switch (mode) {
+	case TLS_DISABLE:
+		return "disable";
+	case TLS_ALLOW:
+		return "allow";
+	case TLS_PREFER:
+		return "prefer";
+	case TLS_REQUIRE:
+		return "require";
+	case TLS_VERIFY_CA:
+		return "verify-ca";
+	case TLS_VERIFY_FULL:
+		return "verify-full";
 	}
 	return "unknown";
 }

@@ -29,6 +29,18 @@ enum auth_type {
 	AUTH_PLAIN,     /* cleartext password checked against auth_file */
 	AUTH_MD5,       /* md5 challenge against auth_file */
 	AUTH_SCRAM,     /* SCRAM-SHA-256 against auth_file */
+	AUTH_CERT,      /* a verified TLS client certificate whose CN is the user name */
+	AUTH_HBA,       /* per connection, from auth_hba_file (hba.h) */
+};
+
+/* client_tls_sslmode / server_tls_sslmode, with PgBouncer's (and libpq's) names. */
+enum tls_mode {
+	TLS_DISABLE = 0, /* no TLS */
+	TLS_ALLOW,       /* clients: TLS if asked; servers: no SSLRequest */
+	TLS_PREFER,      /* clients: as allow; servers: TLS if the server offers it */
+	TLS_REQUIRE,     /* TLS or no connection; certificates not checked */
+	TLS_VERIFY_CA,   /* TLS with a peer certificate signed by the CA file */
+	TLS_VERIFY_FULL, /* as verify-ca; servers: the host name must match the certificate */
 };
 
 enum log_format {
@@ -100,6 +112,24 @@ struct config {
 	char *auth_file;          /* userlist.txt format: "user" "password-or-hash" */
 	char **admin_users;       /* NULL-terminated list */
 	char **stats_users;       /* NULL-terminated list */
+	char *auth_hba_file;      /* pg_hba.conf-style rules for auth_type hba */
+	char *auth_query;         /* fetches a secret not in auth_file; $1 is the user name */
+	char *auth_user;          /* the server user auth_query runs as (NULL: no auth_query) */
+	char *auth_dbname;        /* the database auth_query runs in (NULL: the client's) */
+
+	/* TLS (tls.h); files are PEM, NULL = not set */
+	enum tls_mode client_tls_sslmode; /* default TLS_DISABLE */
+	char *client_tls_key_file;
+	char *client_tls_cert_file;
+	char *client_tls_ca_file;         /* checks client certificates (verify-ca, cert auth) */
+	char *client_tls_protocols;       /* default "secure" (TLS 1.2 and 1.3) */
+	char *client_tls_ciphers;         /* OpenSSL cipher list for TLS 1.2; default "default" */
+	enum tls_mode server_tls_sslmode; /* default TLS_PREFER, as PgBouncer */
+	char *server_tls_key_file;        /* client certificate pgscope shows servers */
+	char *server_tls_cert_file;
+	char *server_tls_ca_file; /* checks server certificates (verify-ca, verify-full) */
+	char *server_tls_protocols;
+	char *server_tls_ciphers;
 
 	/* pooling */
 	enum pool_mode pool_mode;         /* default POOL_MODE_SESSION */
@@ -236,6 +266,7 @@ void config_client_timeouts(const struct config *cfg, const struct db_config *db
 /* Name of a pool mode / auth type, as written in the file. */
 const char *config_pool_mode_name(enum pool_mode mode);
 const char *config_auth_type_name(enum auth_type type);
+const char *config_tls_mode_name(enum tls_mode mode);
 
 /* true if name is in the NULL-terminated list. */
 bool config_list_has(char *const *list, const char *name);

@@ -113,8 +113,13 @@ enum conn_io conn_fill(struct conn *c, size_t chunk)
 	if (n == 0)
 		return CONN_EOF;
 	c->in.end += (size_t)n;
-	/* What the transport already holds is read now: no event will announce it. */
-	while (c->io->pending(c) > 0 && pbuf_tail_room(&c->in) > 0) {
+	/*
+	 * What the transport already holds is read now, with room made for it
+	 * (a TLS record is at most 16 kB): no event will announce it.
+	 */
+	for (size_t left = c->io->pending(c); left > 0; left = c->io->pending(c)) {
+		if (!pbuf_reserve(&c->in, left) && pbuf_tail_room(&c->in) == 0)
+			break; /* the buffer is at its limit (a message of max_packet_size) */
 		n = c->io->recv(c, pbuf_tail(&c->in), pbuf_tail_room(&c->in));
 		if (n <= 0)
 			break;

@@ -19,6 +19,7 @@
 
 #include "pooler/client.h"
 #include "pooler/conn.h"
+#include "pooler/hba.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
 #include "pooler/observe.h"
@@ -28,6 +29,7 @@
 #include "pooler/reload.h"
 #include "pooler/server.h"
 #include "pooler/takeover.h"
+#include "pooler/tls.h"
 #include "pooler/userlist.h"
 
 /* The process state (see pooler.h) and its one loop. */
@@ -512,8 +514,11 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (w->signum == SIGHUP) {
 		log_reopen(); /* a rotated log is replaced even when the file does not reload */
 		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "reload", LOG_END);
-		if (reload_config(pooler.loop))
+		if (reload_config(pooler.loop)) {
+			tls_reload(pooler.cfg); /* certificates for new connections */
+			hba_reload(pooler.cfg);
 			prewarm_pools(); /* databases added with min_pool_size */
+		}
 		return;
 	}
 	/* SIGTERM, SIGINT: a safe shutdown, or an immediate one at the second signal. */
@@ -568,6 +573,18 @@ static bool load_auth_file(void)
 		return true;
 	log_event(LOG_FATAL, "auth_file.invalid", LOG_STR, "error", err, LOG_END);
 	return false;
+}
+
+/* TLS contexts and auth_hba_file rules, before the listeners open. */
+static bool load_tls_and_hba(const struct config *cfg)
+{
+	char err[512] = "";
+
+	if (!tls_init(cfg, err, sizeof(err))) {
+		log_event(LOG_FATAL, "tls.invalid", LOG_STR, "error", err, LOG_END);
+		return false;
+	}
+	return hba_reload(cfg);
 }
 
 static void drain_closing(struct loop_state *ls)
@@ -692,7 +709,7 @@ int pooler_run(struct config *cfg, bool takeover)
 	ev_timer_init(&stop_timer, on_stop_timer, 0.0, 0.0);
 	have_ctl = takeover_socket_path(cfg, ctl_path, sizeof(ctl_path));
 	signal(SIGPIPE, SIG_IGN);
-	if (!load_auth_file())
+	if (!load_auth_file() || !load_tls_and_hba(cfg))
 		goto out;
 	if (takeover ? !takeover_begin(&req, have_ctl, ctl_path)
 	             : !pooler_alone(have_ctl, ctl_path))
@@ -766,5 +783,6 @@ out:
 	if (pooler.users != NULL)
 		userlist_free(pooler.users);
 	pooler.users = NULL;
+	tls_shutdown();
 	return status;
 }

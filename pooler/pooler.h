@@ -217,6 +217,11 @@ struct client {
 	uint8_t md5_salt[4];           /* salt sent with an md5 request */
 	int auth_step;                 /* progress within CL_AUTH */
 	unsigned encryption_asked;     /* CL_STARTUP: CLIENT_ASKED_* bits, each asked once */
+	bool is_unix;                  /* came through the Unix socket (TLS is never required) */
+	bool tls_direct;               /* TLS began without SSLRequest (PostgreSQL 17 direct TLS) */
+	enum auth_type auth_method;    /* how this client authenticates (auth_type, or from hba) */
+	bool auth_fetched;             /* auth_secret came from auth_query (NULL: no password) */
+	char *auth_secret;             /* the secret auth_query returned, owned, wiped on free */
 	uint32_t linger_skip;          /* CL_LINGER: bytes of an oversized message still to discard
 	                                  before the write side is shut */
 	/* Transaction mode: the first request after a link, if it is one simple Query, kept
@@ -245,6 +250,8 @@ struct server {
 	char tx_status;         /* from its last ReadyForQuery */
 	bool query_failed;      /* the internal query returned an error */
 	bool dirty;             /* must not be reused (broken state) */
+	uint8_t tls_step;       /* SV_LOGIN before the startup packet: enum server_tls_step */
+	bool auth_conn;         /* opened to run auth_query (authquery.c), not a pool member */
 	bool fatal_relayed;     /* a FATAL error from the server went to the client: the
 	                           close that follows needs no error of the pooler's own */
 	bool fatal_held;        /* transaction mode: a FATAL kept from the client (in

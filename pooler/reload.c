@@ -131,8 +131,9 @@ bool reload_load_users(const struct config *cfg, struct userlist **out, char *er
 
 	*out = NULL;
 	if (cfg->auth_file == NULL || cfg->auth_file[0] == 0) {
-		if (cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
-		    cfg->auth_type == AUTH_SCRAM) {
+		if ((cfg->auth_type == AUTH_PLAIN || cfg->auth_type == AUTH_MD5 ||
+		     cfg->auth_type == AUTH_SCRAM) &&
+		    cfg->auth_user == NULL) {
 			snprintf(err, errlen, "auth_type %s needs an auth_file",
 			         config_auth_type_name(cfg->auth_type));
 			return false;

@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <unicode/usprep.h>
+#include <unicode/ustring.h>
 
 #define SECRET_PREFIX    "SCRAM-SHA-256$"
 #define B64_KEY_LEN      44 /* base64 of SCRAM_KEY_LEN bytes, without NUL */
@@ -196,16 +198,102 @@ static bool make_nonce(char *out, size_t outlen)
 	return scram_base64_encode(raw, sizeof(raw), out, outlen) > 0;
 }
 
+/* Longest password SASLprep is applied to; a longer one is used as it is. */
+#define SASLPREP_MAX_BYTES 4096
+
+static bool is_ascii(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	}
+	return true;
+}
+
+/* ICU's SASLprep profile (RFC 4013 over RFC 3454), opened once; NULL if ICU failed. */
+static UStringPrepProfile *saslprep_loaded;
+static pthread_once_t saslprep_once = PTHREAD_ONCE_INIT;
+
+static void saslprep_open_profile(void)
+{
+	UErrorCode st = U_ZERO_ERROR;
+
+	saslprep_loaded = usprep_openByType(USPREP_RFC4013_SASLPREP, &st);
+	if (U_FAILURE(st))
+		saslprep_loaded = NULL;
+}
+
+static const UStringPrepProfile *saslprep_profile(void)
+{
+	pthread_once(&saslprep_once, saslprep_open_profile);
+	return saslprep_loaded;
+}
+
 /*
- * SASLprep as PostgreSQL applies it to passwords. ASCII passes unchanged
- * (PostgreSQL's fast path). Anything else is used as raw bytes: that is
- * PostgreSQL's result for invalid UTF-8 and for strings SASLprep rejects, and
- * equals SASLprep's output whenever the UTF-8 password is already in its
- * normal form (see docs/authentication.md). Returns a malloc'd copy.
+ * SASLprep of a UTF-8 password into a malloc'd UTF-8 string, or NULL when
+ * the password is not valid UTF-8, SASLprep refuses it (prohibited output,
+ * bidi rules) or ICU fails. Unassigned code points are allowed, as
+ * PostgreSQL allows them. Every intermediate copy is wiped.
+ */
+static char *saslprep_utf8(const char *password)
+{
+	const UStringPrepProfile *prof = saslprep_profile();
+	int32_t in_len = 0, out_len, utf8_len = 0;
+	size_t len = strlen(password);
+	UErrorCode st = U_ZERO_ERROR;
+	UChar *in = NULL, *out = NULL;
+	char *res = NULL;
+
+	if (prof == NULL || len > SASLPREP_MAX_BYTES)
+		return NULL;
+	in = malloc((len + 1) * sizeof(UChar));
+	out = malloc((4 * len + 1) * sizeof(UChar)); /* mapping and NFKC grow it boundedly */
+	if (in == NULL || out == NULL)
+		goto out_free;
+	u_strFromUTF8(in, (int32_t)len + 1, &in_len, password, (int32_t)len, &st);
+	if (U_FAILURE(st))
+		goto out_free;
+	out_len = usprep_prepare(prof, in, in_len, out, 4 * (int32_t)len + 1,
+	                         USPREP_ALLOW_UNASSIGNED, NULL, &st);
+	if (U_FAILURE(st))
+		goto out_free;
+	u_strToUTF8(NULL, 0, &utf8_len, out, out_len, &st);
+	if (st != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(st))
+		goto out_free;
+	st = U_ZERO_ERROR;
+	res = malloc((size_t)utf8_len + 1);
+	if (res != NULL)
+		u_strToUTF8(res, utf8_len + 1, NULL, out, out_len, &st);
+	if (res != NULL && U_FAILURE(st)) {
+		OPENSSL_cleanse(res, (size_t)utf8_len + 1);
+		free(res);
+		res = NULL;
+	}
+out_free:
+	if (in != NULL)
+		OPENSSL_cleanse(in, (len + 1) * sizeof(UChar));
+	if (out != NULL)
+		OPENSSL_cleanse(out, (4 * len + 1) * sizeof(UChar));
+	free(in);
+	free(out);
+	return res;
+}
+
+/*
+ * SASLprep as PostgreSQL applies it to passwords (pg_saslprep): ASCII is used
+ * as it is; otherwise the RFC 4013 result (non-ASCII spaces to a space,
+ * "commonly mapped to nothing" characters dropped, NFKC); a password that is
+ * not valid UTF-8 or that SASLprep refuses is used as its raw bytes, which is
+ * PostgreSQL's own fallback. Returns a malloc'd copy (NULL: out of memory).
  */
 static char *saslprep_password(const char *password)
 {
-	return strdup(password);
+	char *prepped;
+
+	if (is_ascii(password))
+		return strdup(password);
+	prepped = saslprep_utf8(password);
+	return prepped != NULL ? prepped : strdup(password);
 }
 
 /* ---- message parsing ---- */

@@ -14,11 +14,10 @@
  * NUL-terminated string whose strlen() is the message length.
  *
  * Passwords go through SASLprep the way PostgreSQL does it: pure ASCII is used
- * as is (the common case, and what SASLprep would return for printable ASCII);
- * anything else is used as its raw bytes, which is PostgreSQL's own fallback
- * for passwords that are not valid UTF-8 or that SASLprep rejects. See
- * docs/authentication.md for the one gap this leaves (non-ASCII UTF-8
- * passwords that SASLprep would change).
+ * as is; other UTF-8 goes through RFC 4013 (ICU's stringprep profile: mapping,
+ * NFKC, prohibited output and bidi checks, unassigned code points allowed);
+ * a password that is not valid UTF-8 or that SASLprep rejects is used as its
+ * raw bytes, which is PostgreSQL's own fallback.
  *
  * Secrets in the state structs are wiped by the *_release() functions.
  */

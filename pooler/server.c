@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pooler/auth.h"
+#include "pooler/authquery.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/listen.h"
@@ -30,6 +31,7 @@
 #include "pooler/server.h"
 #include "pooler/stmt.h"
 #include "pooler/timeout.h"
+#include "pooler/tls.h"
 
 static void server_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void server_on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -271,6 +273,94 @@ static bool server_send_startup(struct server *sv)
 	return proto_end(&w);
 }
 
+/* The startup packet opens the login proper (after TLS, if any). */
+static void server_begin_login(struct server *sv)
+{
+	if (!server_send_startup(sv)) {
+		server_close(sv, "startup packet too large");
+		return;
+	}
+	if (!server_flush(sv))
+		return;
+	conn_start_read(&sv->conn);
+}
+
+/* ---- TLS before the login (server_tls_sslmode) ---- */
+
+/* Where a server connection is in its TLS negotiation; NONE once the login proper runs. */
+enum server_tls_step {
+	SV_TLS_NONE = 0,
+	SV_TLS_ASKED,     /* SSLRequest sent, awaiting 'S' or 'N' */
+	SV_TLS_HANDSHAKE, /* 'S' received, handshake under way */
+};
+
+/* From prefer on; a Unix socket is local and never asked, as libpq does. */
+bool server_tls_asked(const struct db_config *db)
+{
+	return pooler.cfg->server_tls_sslmode >= TLS_PREFER && db->host != NULL &&
+	       db->host[0] != '/';
+}
+
+static void server_tls_failed(struct server *sv, const char *msg)
+{
+	log_event(LOG_ERROR, "server.login_failed", LOG_INT, "server", (long long)sv->id, LOG_STR,
+	          "db", sv->pool->db->name, LOG_STR, "error", msg, LOG_END);
+	pool_server_failed(sv->pool, sv, sv->endpoint, ENDPOINT_FAIL_LOGIN,
+	                   SQLSTATE_CONNECTION_FAILURE, msg);
+	sv->dirty = true;
+	server_close(sv, msg);
+}
+
+static void server_ask_tls(struct server *sv)
+{
+	tls_queue_request(&sv->conn);
+	sv->tls_step = SV_TLS_ASKED;
+	if (!server_flush(sv))
+		return;
+	conn_start_read(&sv->conn);
+}
+
+static void server_tls_handshake(struct server *sv)
+{
+	char err[256];
+
+	switch (tls_handshake(&sv->conn, err, sizeof(err))) {
+	case CONN_OK:
+		sv->tls_step = SV_TLS_NONE;
+		server_begin_login(sv);
+		return;
+	case CONN_AGAIN:
+		return;
+	case CONN_EOF:
+	case CONN_ERROR:
+		server_tls_failed(sv, err);
+		return;
+	}
+}
+
+/* The server's one-byte answer to SSLRequest. */
+static void server_tls_answer(struct server *sv)
+{
+	char err[256];
+
+	switch (tls_read_answer(&sv->conn, pooler.cfg->server_tls_sslmode, sv->pool->db->host, err,
+	                        sizeof(err))) {
+	case TLS_ANSWER_WAIT:
+		return;
+	case TLS_ANSWER_PLAIN:
+		sv->tls_step = SV_TLS_NONE;
+		server_begin_login(sv);
+		return;
+	case TLS_ANSWER_TLS:
+		sv->tls_step = SV_TLS_HANDSHAKE;
+		server_tls_handshake(sv);
+		return;
+	case TLS_ANSWER_FAILED:
+		server_tls_failed(sv, err);
+		return;
+	}
+}
+
 /* The non-blocking connect finished (or failed). */
 static void server_connected(struct server *sv)
 {
@@ -289,13 +379,11 @@ static void server_connected(struct server *sv)
 		return;
 	}
 	server_set_state(sv, SV_LOGIN);
-	if (!server_send_startup(sv)) {
-		server_close(sv, "startup packet too large");
+	if (server_tls_asked(sv->pool->db)) {
+		server_ask_tls(sv);
 		return;
 	}
-	if (!server_flush(sv))
-		return;
-	conn_start_read(&sv->conn);
+	server_begin_login(sv);
 }
 
 bool server_idle_gone(const struct server *sv)
@@ -334,6 +422,10 @@ static void server_on_write(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (sv->state == SV_CONNECTING) {
 		server_connected(sv);
+		return;
+	}
+	if (sv->tls_step == SV_TLS_HANDSHAKE) {
+		server_tls_handshake(sv);
 		return;
 	}
 	if (sv->conn.io_wants_write) {
@@ -397,8 +489,17 @@ static void server_lost(struct server *sv, const char *why, bool unread)
 static void server_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *sv = w->data;
-	enum conn_io r = conn_fill(&sv->conn, pooler.cfg->pkt_buf);
+	enum conn_io r;
 
+	if (sv->tls_step == SV_TLS_ASKED) {
+		server_tls_answer(sv);
+		return;
+	}
+	if (sv->tls_step == SV_TLS_HANDSHAKE) {
+		server_tls_handshake(sv);
+		return;
+	}
+	r = conn_fill(&sv->conn, pooler.cfg->pkt_buf);
 	if (r == CONN_AGAIN)
 		return;
 	if (r == CONN_EOF || r == CONN_ERROR) {
@@ -541,6 +642,10 @@ static void server_login_done(struct server *sv)
 	log_event(LOG_INFO, "server.login", LOG_INT, "server", (long long)sv->id, LOG_STR, "db",
 	          p->db->name, LOG_STR, "user", p->user, LOG_INT, "backend_pid",
 	          (long long)sv->backend_pid, LOG_END);
+	if (sv->auth_conn) {
+		authquery_server_ready(sv);
+		return;
+	}
 	pool_server_logged_in(sv);
 }
 
@@ -1021,6 +1126,8 @@ void server_close(struct server *sv, const char *reason)
 	server_set_state(sv, SV_CLOSING);
 	if (sv->listen_conn)
 		listen_server_gone(sv);
+	else if (sv->auth_conn)
+		authquery_server_gone(sv);
 	else
 		p->n_servers--;
 	pool_server_gone(sv);

@@ -114,6 +114,13 @@ const char *server_socket_dir(const struct db_config *db);
  */
 int server_open_socket(const struct db_config *db, char *err, size_t errlen);
 
+/*
+ * Whether connections to db's server begin with an SSLRequest
+ * (server_tls_sslmode prefer and above, over TCP; never over a Unix socket).
+ * Cancel requests follow the same rule, so they cross the same kind of link.
+ */
+bool server_tls_asked(const struct db_config *db);
+
 /* Name of a state, for logs. */
 const char *server_state_name(enum server_state st);
 

@@ -596,6 +596,19 @@ void harness_pgscope_dump_log(const struct harness_pgscope *ps)
 	dump_tail(ps->log_path, 8192);
 }
 
+bool harness_pgscope_log_has(const struct harness_pgscope *ps, const char *text)
+{
+	FILE *f = fopen(ps->log_path, "r");
+	char line[8192];
+	bool found = false;
+
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, text) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
 long harness_pgscope_rss_kb(const struct harness_pgscope *ps)
 {
 	char path[64], line[256];

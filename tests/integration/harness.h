@@ -117,6 +117,9 @@ bool harness_pgscope_alive(struct harness_pgscope *ps);
 /* Print pgscope's log and output files to stderr, to explain a failure. */
 void harness_pgscope_dump_log(const struct harness_pgscope *ps);
 
+/* True when a line of pgscope's log contains TEXT. */
+bool harness_pgscope_log_has(const struct harness_pgscope *ps, const char *text);
+
 /* pgscope's resident set size in kB from /proc/PID/status; -1 if unknown. */
 long harness_pgscope_rss_kb(const struct harness_pgscope *ps);
 

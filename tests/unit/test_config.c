@@ -375,8 +375,6 @@ static void test_every_pgscope_key(void **state)
 /* The keys a PgBouncer install uses that pgscope does not; each must warn exactly once. */
 static const char *const sample_unused[] = {
     "unix_socket_group",
-    "auth_user",
-    "auth_query",
     "server_round_robin",
     "syslog",
     "syslog_facility",
@@ -389,11 +387,6 @@ static const char *const sample_unused[] = {
     "dns_max_ttl",
     "dns_nxdomain_ttl",
     "dns_zone_check_period",
-    "client_tls_sslmode",
-    "client_tls_protocols",
-    "client_tls_ciphers",
-    "server_tls_sslmode",
-    "server_tls_protocols",
     "so_reuseport",
     "tcp_defer_accept",
     "tcp_socket_buffer",
@@ -463,8 +456,17 @@ static void test_pgbouncer_ini_loads_unchanged(void **state)
 			fail_msg("expected one warning for %s in:\n%s", sample_unused[i], warnings);
 	}
 	assert_non_null(strstr(warnings, "pgbouncer.ini line=90 key=tcp_socket_buffer "));
-	assert_non_null(strstr(warnings, "reason=\"TLS is not supported yet"));
 	free(warnings);
+	/* The TLS keys are read with PgBouncer's meanings. */
+	assert_true(config_load(&cfg, path, err, sizeof(err)));
+	assert_int_equal(cfg.client_tls_sslmode, TLS_DISABLE);
+	assert_int_equal(cfg.server_tls_sslmode, TLS_PREFER);
+	assert_string_equal(cfg.client_tls_protocols, "secure");
+	assert_string_equal(cfg.client_tls_ciphers, "default");
+	assert_string_equal(cfg.auth_user, "pgbouncer");
+	assert_string_equal(cfg.auth_query,
+	                    "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+	config_free(&cfg);
 }
 
 static void test_unused_key_warns_once(void **state)
@@ -601,16 +603,26 @@ static void test_unknown_key_is_an_error(void **state)
 	load_fails("[users]\nbob = pool_mode=session shoe_size=9\n", 2, "bob", "shoe_size");
 }
 
-/* A TLS mode that insists on encryption stops the start; a lenient one only warns. */
-static void test_required_tls_is_an_error(void **state)
+/* TLS modes are checked by name, and against the files they need. */
+static void test_tls_settings_checked(void **state)
 {
 	struct config cfg;
 
-	load_fails("[pgscope]\nserver_tls_sslmode = verify-full\n", 2, "server_tls_sslmode",
-	           "demands TLS");
+	load_fails("[pgscope]\nserver_tls_sslmode = always\n", 2, "server_tls_sslmode",
+	           "not a TLS mode");
 	load_fails("[pgbouncer]\nclient_tls_sslmode = require\n", 2, "client_tls_sslmode",
-	           "demands TLS");
-	load_ok(&cfg, "[pgscope]\nserver_tls_sslmode = prefer\n");
+	           "needs client_tls_key_file and client_tls_cert_file");
+	load_fails("[pgbouncer]\nclient_tls_sslmode = verify-ca\nclient_tls_key_file = k\n"
+	           "client_tls_cert_file = c\n",
+	           2, "client_tls_ca_file", "cannot be checked without a CA file");
+	load_fails("[pgscope]\nauth_type = cert\nclient_tls_ca_file = ca\n", 2, "auth_type",
+	           "cert needs client_tls_sslmode");
+	load_fails("[pgscope]\nserver_tls_key_file = k\n", 0, "server_tls_cert_file",
+	           "go together");
+	load_ok(&cfg, "[pgscope]\nserver_tls_sslmode = verify-full\nclient_tls_sslmode = allow\n"
+	              "client_tls_key_file = k\nclient_tls_cert_file = c\n");
+	assert_int_equal(cfg.server_tls_sslmode, TLS_VERIFY_FULL);
+	assert_int_equal(cfg.client_tls_sslmode, TLS_ALLOW);
 	config_free(&cfg);
 }
 
@@ -638,7 +650,8 @@ static void test_bad_values_name_line_and_key(void **state)
 	load_fails("[pgscope]\nquery_timeout = nan\n", 2, "query_timeout", "not a time");
 	load_fails("[pgscope]\nserver_lifetime = 1000h\n", 2, "server_lifetime", "out of range");
 	load_fails("[pgscope]\npool_mode = sometimes\n", 2, "pool_mode", "not a pool mode");
-	load_fails("[pgscope]\nauth_type = hba\n", 2, "auth_type", "does not implement");
+	load_fails("[pgscope]\nauth_type = pam\n", 2, "auth_type", "does not implement");
+	load_fails("[pgscope]\nauth_type = hba\n", 2, "auth_type", "hba needs auth_hba_file");
 	load_fails("[pgscope]\nauth_type = kerberos\n", 2, "auth_type", "not an auth type");
 	load_fails("[pgscope]\nlog_format = xml\n", 2, "log_format", "not a log format");
 	load_fails("[pgscope]\nlog_level = chatty\n", 2, "log_level", "not a log level");
@@ -1019,7 +1032,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_unacted_keys_warn_when_set, setup_test),
 	    cmocka_unit_test_setup(test_pgscope_and_pgbouncer_sections_are_one, setup_test),
 	    cmocka_unit_test_setup(test_unknown_key_is_an_error, setup_test),
-	    cmocka_unit_test_setup(test_required_tls_is_an_error, setup_test),
+	    cmocka_unit_test_setup(test_tls_settings_checked, setup_test),
 	    cmocka_unit_test_setup(test_bad_values_name_line_and_key, setup_test),
 	    cmocka_unit_test_setup(test_structural_errors, setup_test),
 	    cmocka_unit_test_setup(test_cross_checks, setup_test),

@@ -163,6 +163,52 @@ static void test_non_ascii_password(void **state)
 	assert_int_equal(try_login("p\xc3\xa4ssw\xc3\xb6rd", "passwoerd"), SCRAM_ERR_AUTH);
 }
 
+/* SECRET made from MADE_FROM is verified by PASSWORD: SASLprep makes them the same. */
+static void expect_same_after_saslprep(const char *made_from, const char *password)
+{
+	char secret[SCRAM_SECRET_MAX];
+	const char *err = NULL;
+
+	assert_int_equal(scram_make_secret(made_from, 4096, secret, sizeof(secret), &err),
+	                 SCRAM_OK);
+	if (!scram_verify_password(secret, password))
+		fail_msg("'%s' does not verify a secret made from '%s'", password, made_from);
+	assert_int_equal(try_login(secret, password), SCRAM_OK);
+	assert_int_equal(try_login(made_from, password), SCRAM_OK);
+}
+
+/* SASLprep (RFC 4013) as PostgreSQL applies it to passwords on both sides. */
+static void test_saslprep(void **state)
+{
+	char secret[SCRAM_SECRET_MAX];
+	const char *err = NULL;
+
+	expect_same_after_saslprep("IX", "I\xc2\xadX");   /* soft hyphen: mapped to nothing */
+	expect_same_after_saslprep("IX", "\xe2\x85\xa8"); /* ROMAN NUMERAL NINE: NFKC */
+	expect_same_after_saslprep("a", "\xc2\xaa");      /* FEMININE ORDINAL: NFKC */
+	expect_same_after_saslprep("a b", "a\xc2\xa0"
+	                                  "b");                    /* no-break space: a space */
+	expect_same_after_saslprep("p\xc3\xa4ss", "pa\xcc\x88ss"); /* composed by NFKC */
+	/* Prohibited output and bidi violations: the raw bytes are used, as PostgreSQL does. */
+	expect_same_after_saslprep("a\xe2\x80\x8e"
+	                           "b",
+	                           "a\xe2\x80\x8e"
+	                           "b"); /* LEFT-TO-RIGHT MARK */
+	expect_same_after_saslprep("\xd8\xa7"
+	                           "1",
+	                           "\xd8\xa7"
+	                           "1"); /* RandALCat, then a digit */
+	assert_int_equal(scram_make_secret("a\xe2\x80\x8e"
+	                                   "b",
+	                                   4096, secret, sizeof(secret), &err),
+	                 SCRAM_OK);
+	assert_false(scram_verify_password(secret, "ab"));
+	/* ASCII, control characters included, is used as it is. */
+	expect_same_after_saslprep("tab\there", "tab\there");
+	assert_int_equal(scram_make_secret("IX", 4096, secret, sizeof(secret), &err), SCRAM_OK);
+	assert_false(scram_verify_password(secret, "I X"));
+}
+
 /* A ClientKey recovered on the server side logs the same user in again, with no password. */
 static void test_keys_pass_through(void **state)
 {
@@ -785,6 +831,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip_plaintext),
 	    cmocka_unit_test(test_round_trip_secret),
 	    cmocka_unit_test(test_non_ascii_password),
+	    cmocka_unit_test(test_saslprep),
 	    cmocka_unit_test(test_keys_pass_through),
 	    cmocka_unit_test(test_client_keys_reuse),
 	    cmocka_unit_test(test_mock_user_fails),
