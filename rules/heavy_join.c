@@ -13,6 +13,11 @@
  * when it has min_rows rows or more and the lookups would touch at most a
  * tenth of it; otherwise hashing both sides whole is the right plan anyway.
  * Relations with no predicate connecting them are cartesian-join's business.
+ *
+ * In the recursive term of a WITH RECURSIVE, the CTE's own rows drive a join
+ * to a table on every iteration: a join column there that leads no index
+ * makes each iteration read the whole table (a hash of it, every time), so it
+ * is flagged from min_rows on whatever the estimate of the driver.
  */
 #include <stdio.h>
 #include <string.h>
@@ -196,6 +201,49 @@ static void hj_check_index(struct rule_ctx *ctx, const struct ia_query *q, size_
 	            t->name, col, rows, driver < 1 ? 1 : driver);
 }
 
+/* Is rel a CTE referenced from inside its own definition (a recursive self-reference)? */
+static bool hj_self_reference(const struct walk_scope *scope, const struct ia_rel *rel)
+{
+	const ProtobufCMessage *def;
+
+	if (rel->kind != IA_REL_CTE || rel->query == NULL ||
+	    rel->query->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+		return false;
+	def = (const ProtobufCMessage *)rel->query->select_stmt;
+	for (const struct walk_scope *s = scope; s != NULL; s = s->outer)
+		if (s->query == def)
+			return true;
+	return false;
+}
+
+/* A recursive term's join from the CTE's own rows to a table column no index leads. */
+static void hj_check_recursive(struct rule_ctx *ctx, const struct walk_scope *scope,
+                               const struct ia_query *q, const struct ia_pred *p)
+{
+	char sql[512];
+	int table, cte;
+
+	if (p->op != IA_OP_JOIN || p->rel < 0 || p->rel2 < 0)
+		return;
+	table = q->rels[p->rel].kind == IA_REL_TABLE ? p->rel : p->rel2;
+	cte = table == p->rel ? p->rel2 : p->rel;
+	if (q->rels[table].kind != IA_REL_TABLE || !hj_self_reference(scope, &q->rels[cte]))
+		return;
+	const struct catalog_table *t = q->rels[table].table;
+	const char *col = table == p->rel ? p->column : p->column2;
+	double rows = ia_table_rows(t);
+	if (col == NULL || rows < rule_option(ctx, "min_rows") || rows <= 0 ||
+	    ia_find_lookup_index(t, col))
+		return;
+	const char *cols[1] = {col};
+	if (!ia_format_create_index(t, cols, 1, NULL, sql, sizeof(sql)))
+		return;
+	rule_report(ctx, p->location, sql,
+	            "the recursive term joins %s.%s (%.0f rows) to the rows of %s on every "
+	            "iteration and no index leads with it: each iteration reads the whole table",
+	            t->name, col, rows, q->rels[cte].name ? q->rels[cte].name : "the CTE");
+}
+
 static void heavy_join_query(struct rule_ctx *ctx, const struct walk_scope *scope)
 {
 	struct ia_query q;
@@ -220,6 +268,7 @@ static void heavy_join_query(struct rule_ctx *ctx, const struct walk_scope *scop
 	bool pinned[IA_MAX_RELS];
 	ia_pinned_rels(&q, pinned);
 	for (size_t i = 0; i < q.n_preds; i++) {
+		hj_check_recursive(ctx, scope, &q, &q.preds[i]);
 		if (!hj_is_table_join(&q, &q.preds[i]) || hj_pair_seen(&q, i))
 			continue;
 		hj_check_explosion(ctx, &q, i);

@@ -144,3 +144,20 @@ UPDATE comments c SET rating = 1 FROM products p WHERE p.id = c.product_id AND p
 -- sessions_user_idx looks the sessions up.
 -- expect: none
 DELETE FROM sessions s USING users u WHERE u.id = s.user_id AND u.email = $1;
+
+-- A referral downline: every iteration of the recursive term joins users on referrer_id,
+-- which no index leads: the planner hashes all 50,000 users on each iteration.
+-- expect: heavy-join
+WITH RECURSIVE downline AS (
+	SELECT id FROM users WHERE id = $1
+	UNION ALL
+	SELECT u.id FROM users u JOIN downline d ON u.referrer_id = d.id)
+SELECT id FROM downline ORDER BY id LIMIT 100;
+
+-- The same walk over sessions.user_id, which an index leads: a nested loop per iteration.
+-- expect: none
+WITH RECURSIVE chain AS (
+	SELECT id, user_id FROM sessions WHERE id = $1
+	UNION ALL
+	SELECT s.id, s.user_id FROM sessions s JOIN chain c ON s.user_id = c.user_id)
+SELECT id FROM chain ORDER BY id LIMIT 100;
