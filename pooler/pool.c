@@ -646,6 +646,8 @@ static void pool_open_if_needed(struct pool *p)
  * server_check_query first (and goes to the first waiter when it passes).
  * true if c got a server or one is being checked for the queue.
  */
+#define POOL_IDLE_PEEK_AFTER 0.01 /* seconds idle before a server is checked for a goodbye */
+
 static bool pool_take_idle(struct client *c)
 {
 	struct config *cfg = pooler.cfg;
@@ -655,8 +657,13 @@ static bool pool_take_idle(struct client *c)
 	while (!list_empty(&p->idle_servers)) {
 		struct server *sv = list_entry(list_first(&p->idle_servers), struct server, node);
 
-		if (server_idle_gone(sv)) {
-			/* Its goodbye is here but not yet read: not for a client. */
+		/*
+		 * A server idle for a while may have been told to go (its goodbye is
+		 * here but not yet read): not for a client. One handed back moments
+		 * ago is not asked, which spares a busy pool a syscall per
+		 * transaction; a request that meets a goodbye anyway is resent.
+		 */
+		if (now - sv->last_used > POOL_IDLE_PEEK_AFTER && server_idle_gone(sv)) {
 			sv->dirty = true;
 			server_close(sv, "server closed the connection while idle");
 			continue;
