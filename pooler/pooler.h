@@ -289,8 +289,8 @@ struct pool {
 	struct endpoint *primary; /* where its servers connect (owned by the pooler) */
 	struct schema_db *schema; /* its database's schema snapshots (owned by the loop) */
 	const struct observe_scope *scope; /* in schema: what its texts are analysed against */
-	char user[NAME_MAX_LEN];  /* server login user */
-	char password[256];       /* server password or auth_file secret ("" if none known) */
+	char user[NAME_MAX_LEN];           /* server login user */
+	char password[256];            /* server password or auth_file secret ("" if none known) */
 	struct scram_keys *scram_keys; /* ClientKey from a client's SCRAM login, owned, or NULL */
 	struct server *listen_server;  /* listening connection for its clients' LISTENs, or NULL */
 	struct htab channels;          /* channel -> struct listen_channel *, see listen.c */

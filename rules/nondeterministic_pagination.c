@@ -245,17 +245,14 @@ static void np_check_expression_order(struct rule_ctx *ctx, const struct ia_quer
 	 * data's business (a name unique in practice is not declared so). */
 	if (n_sort > 0)
 		return;
-	if (n_sort > 0 && np_covers_unique(q, sort, n_sort))
-		return;
+	/* GROUP BY or DISTINCT over something that is not a plain column: uniqueness unknown. */
 	if (sel->n_group_clause > 0 &&
-	    (!np_columns(q, sel, sel->group_clause, sel->n_group_clause, NP_GROUP, need, &n_need) ||
-	     np_covers_all(sort, n_sort, need, n_need)))
+	    !np_columns(q, sel, sel->group_clause, sel->n_group_clause, NP_GROUP, need, &n_need))
 		return;
 	if (sel->n_distinct_clause > 0 &&
-	    (!np_columns(q, sel, sel->target_list, sel->n_target_list, NP_TARGET, need, &n_need) ||
-	     np_covers_all(sort, n_sort, need, n_need)))
+	    !np_columns(q, sel, sel->target_list, sel->n_target_list, NP_TARGET, need, &n_need))
 		return;
-	if (n_sort == 0 && sel->n_sort_clause == 1 && np_unique_expression(q, expr))
+	if (sel->n_sort_clause == 1 && np_unique_expression(q, expr))
 		return;
 	if (!ia_canon_expr(expr, text, sizeof(text)))
 		snprintf(text, sizeof(text), "an expression");
