@@ -20,6 +20,8 @@ struct traffic_counts {
 	uint64_t waits;        /* times a client waited for a server */
 	double wait_total;     /* seconds clients waited for a server, summed */
 	double wait_max;       /* the longest wait, seconds */
+	double query_time;     /* seconds from a statement's forward to its completion, summed */
+	double xact_time;      /* seconds from a transaction's first request to its end, summed */
 };
 
 /* A client waited SECONDS for its server. */

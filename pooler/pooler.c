@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/log.h"
@@ -26,6 +27,7 @@
 #include "pooler/schema.h"
 #include "pooler/proto.h"
 #include "pooler/server.h"
+#include "pooler/stats.h"
 #include "pooler/takeover.h"
 #include "pooler/userlist.h"
 
@@ -410,6 +412,7 @@ static void pooler_stop_arrivals(void)
 	struct loop_state *ls = pooler.loop;
 
 	listeners_refuse();
+	admin_end_all(ls);
 	while (!list_empty(&ls->login_clients))
 		client_fail(list_entry(list_first(&ls->login_clients), struct client, node),
 		            SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
@@ -487,6 +490,12 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		pooler_shutdown_safe("shutdown_timeout after takeover");
 	else
 		pooler_shutdown_now("shutdown_timeout");
+}
+
+void pooler_shutdown(const char *cause)
+{
+	if (!pooler.shutting_down)
+		pooler_shutdown_safe(cause);
 }
 
 void pooler_listeners_handed_over(void)
@@ -725,6 +734,7 @@ int pooler_run(struct config *cfg, bool takeover)
 	ev_signal_start(ev, &pooler.sig_int);
 	ev_signal_start(ev, &pooler.sig_hup);
 	prewarm_pools();
+	stats_start(ls, cfg->stats_period);
 	if (takeover && !takeover_finish(&req)) {
 		observe_stop();
 		goto out_listeners;
@@ -739,6 +749,7 @@ int pooler_run(struct config *cfg, bool takeover)
 	ev_prepare_stop(ev, &ls->reaper);
 	ev_timer_stop(ev, &ls->janitor);
 	ev_timer_stop(ev, &stop_timer);
+	stats_stop(ls);
 	loop_release(ls);
 	if (own_pidfile)
 		unlink(cfg->pidfile);

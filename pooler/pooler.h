@@ -58,6 +58,7 @@ enum client_state {
 	CL_IDLE,     /* logged in, no server (transaction/statement mode) */
 	CL_WAITING,  /* has work queued, waiting for a server from the pool */
 	CL_ACTIVE,   /* linked to a server, relaying */
+	CL_ADMIN,    /* logged in to the admin console (admin.c): answered by the pooler */
 	CL_CLOSING,  /* error sent; flushing before close */
 	CL_LINGER,   /* flushed and write side shut: what the client still sends is
 	                discarded until it closes (bounded), so that unread input does
@@ -145,6 +146,7 @@ struct userlist;
 struct observer;
 struct schema_db;
 struct observe_scope;
+struct admin_session;
 
 /* One request in flight, for timing and the completed-statement hook (stmt.c). */
 struct stmt_track {
@@ -188,6 +190,7 @@ struct client {
 	ev_tstamp created;    /* accept time */
 	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */
 	ev_tstamp last_active;
+	ev_tstamp xact_start; /* when its current transaction began (for xact_time), 0 if none */
 	struct txn txn; /* what its server owes it, its transaction status and id (txn.c) */
 	/* Requests in flight, a ring of STMT_QUEUE_LEN, owned: allocated at the first, freed
 	 * when the client goes idle (an idle client needs none). */
@@ -204,6 +207,7 @@ struct client {
 	unsigned encryption_asked;     /* CL_STARTUP: CLIENT_ASKED_* bits, each asked once */
 	uint32_t linger_skip;          /* CL_LINGER: bytes of an oversized message still to discard
 	                                  before the write side is shut */
+	struct admin_session *admin;   /* a console client's session (admin.c), owned; else NULL */
 };
 
 struct server {
@@ -341,6 +345,12 @@ int pooler_run(struct config *cfg, bool takeover);
  * 57P01 (true); else false and nothing done.
  */
 bool pooler_end_if_stopping(struct client *c);
+
+/*
+ * Begin the safe shutdown (as SIGTERM does; the admin console's SHUTDOWN),
+ * logging CAUSE. Nothing when already stopping.
+ */
+void pooler_shutdown(const char *cause);
 
 /* takeover.c: a new process watches the listeners now; stop accepting and drain. */
 void pooler_listeners_handed_over(void);

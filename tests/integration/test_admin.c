@@ -1,0 +1,406 @@
+/*
+ * test_admin.c - the admin console against a real PostgreSQL: every SHOW
+ * command answers with PgBouncer's columns (names and type OIDs, from the
+ * table below, taken from PgBouncer 1.18's output), through the simple and
+ * the extended protocol; stats users may SHOW but not act; other users do
+ * not get in; the actions do what they say.
+ */
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+
+static struct harness_pgscope ps;
+
+/* Columns of one command: "name:oid" joined by spaces. */
+struct expected_cols {
+	const char *command;
+	const char *cols;
+};
+
+/* PgBouncer 1.18's columns (SHOW STATE from later PgBouncer), and pgscope's own commands. */
+static const struct expected_cols expected[] = {
+    {"SHOW POOLS",
+     "database:25 user:25 cl_active:23 cl_waiting:23 cl_active_cancel_req:23 "
+     "cl_waiting_cancel_req:23 sv_active:23 sv_active_cancel:23 sv_being_canceled:23 "
+     "sv_idle:23 sv_used:23 sv_tested:23 sv_login:23 maxwait:23 maxwait_us:23 pool_mode:25"},
+    {"SHOW STATS",
+     "database:25 total_xact_count:1700 total_query_count:1700 total_received:1700 "
+     "total_sent:1700 total_xact_time:1700 total_query_time:1700 total_wait_time:1700 "
+     "avg_xact_count:1700 avg_query_count:1700 avg_recv:1700 avg_sent:1700 "
+     "avg_xact_time:1700 avg_query_time:1700 avg_wait_time:1700"},
+    {"SHOW STATS_TOTALS",
+     "database:25 xact_count:1700 query_count:1700 bytes_received:1700 bytes_sent:1700 "
+     "xact_time:1700 query_time:1700 wait_time:1700"},
+    {"SHOW STATS_AVERAGES",
+     "database:25 xact_count:1700 query_count:1700 bytes_received:1700 bytes_sent:1700 "
+     "xact_time:1700 query_time:1700 wait_time:1700"},
+    {"SHOW CLIENTS",
+     "type:25 user:25 database:25 state:25 addr:25 port:23 local_addr:25 local_port:23 "
+     "connect_time:25 request_time:25 wait:23 wait_us:23 close_needed:23 ptr:25 link:25 "
+     "remote_pid:23 tls:25 application_name:25"},
+    {"SHOW SERVERS",
+     "type:25 user:25 database:25 state:25 addr:25 port:23 local_addr:25 local_port:23 "
+     "connect_time:25 request_time:25 wait:23 wait_us:23 close_needed:23 ptr:25 link:25 "
+     "remote_pid:23 tls:25 application_name:25"},
+    {"SHOW DATABASES",
+     "name:25 host:25 port:23 database:25 force_user:25 pool_size:23 min_pool_size:23 "
+     "reserve_pool:23 pool_mode:25 max_connections:23 current_connections:23 paused:23 "
+     "disabled:23"},
+    {"SHOW USERS", "name:25 pool_mode:25"},
+    {"SHOW CONFIG", "key:25 value:25 default:25 changeable:25"},
+    {"SHOW LISTS", "list:25 items:23"},
+    {"SHOW MEM", "name:25 size:23 used:23 free:23 memtotal:23"},
+    {"SHOW DNS_HOSTS", "hostname:25 ttl:20 addrs:25"},
+    {"SHOW STATE", "key:25 value:25"},
+    {"SHOW VERSION", "version:25"},
+    {"SHOW HELP", "command:25"},
+    {"SHOW QUERIES", "fingerprint:25 calls:1700 total_ms:1700 mean_ms:1700 p50_ms:1700 p95_ms:1700 "
+                     "p99_ms:1700 rows:1700 errors:1700 rules:25 query:25"},
+    {"SHOW FINDINGS",
+     "rule:25 kind:25 fingerprint:25 calls:1700 total_ms:1700 p95_ms:1700 query:25"},
+    {"SHOW ENDPOINTS", "host:25 port:23 role:25 servers_opening:23 servers_idle:23 servers_busy:23 "
+                       "connects:1700 logins:1700 xact_count:1700 query_count:1700 failures:1700 "
+                       "consecutive_failures:23 last_failure:25 last_success:25 last_error:25"},
+};
+
+#define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
+
+static int group_setup(void **state)
+{
+	struct harness_pgscope_opts opts = {
+	    .pool_mode = "transaction",
+	    .extra_main = "admin_users = postgres, boss\nstats_users = watcher\n",
+	};
+
+	return harness_pgscope_start(&ps, &opts) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	return harness_pgscope_stop(&ps) ? 0 : -1;
+}
+
+/* A console connection as USER to database DB ("pgscope" or "pgbouncer"). */
+static PGconn *console(const char *user, const char *db)
+{
+	char extra[128];
+	PGconn *conn;
+
+	snprintf(extra, sizeof(extra), "user=%s dbname=%s connect_timeout=10", user, db);
+	conn = harness_connect(ps.port, extra);
+	return conn;
+}
+
+/* The result's columns as "name:oid ..." into out. */
+static void describe_cols(const PGresult *res, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	out[0] = 0;
+	for (int i = 0; i < PQnfields(res) && used < outlen; i++)
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s:%u", i ? " " : "",
+		                         PQfname(res, i), PQftype(res, i));
+}
+
+/* Each command's columns, by the simple protocol. */
+static void test_columns_simple(void **state)
+{
+	PGconn *conn = console("postgres", "pgscope");
+	char got[2048];
+
+	assert_non_null(conn);
+	for (size_t i = 0; i < N_EXPECTED; i++) {
+		PGresult *res = PQexec(conn, expected[i].command);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fail_msg("%s: %s", expected[i].command, PQresultErrorMessage(res));
+		describe_cols(res, got, sizeof(got));
+		if (strcmp(got, expected[i].cols) != 0)
+			fail_msg("%s:\n got  %s\n want %s", expected[i].command, got,
+			         expected[i].cols);
+		PQclear(res);
+	}
+	PQfinish(conn);
+}
+
+/* The same through Parse/Bind/Describe/Execute/Sync, with the "pgbouncer" alias. */
+static void test_columns_extended(void **state)
+{
+	PGconn *conn = console("postgres", "pgbouncer");
+	char got[2048];
+
+	assert_non_null(conn);
+	for (size_t i = 0; i < N_EXPECTED; i++) {
+		PGresult *res =
+		    PQexecParams(conn, expected[i].command, 0, NULL, NULL, NULL, NULL, 0);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fail_msg("%s: %s", expected[i].command, PQresultErrorMessage(res));
+		describe_cols(res, got, sizeof(got));
+		assert_string_equal(got, expected[i].cols);
+		PQclear(res);
+	}
+	/* A named statement, described before it runs, then run twice. */
+	{
+		PGresult *res = PQprepare(conn, "pools", "SHOW POOLS", 0, NULL);
+
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+		res = PQdescribePrepared(conn, "pools");
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		assert_int_equal(PQnfields(res), 16);
+		assert_string_equal(PQfname(res, 2), "cl_active");
+		PQclear(res);
+		for (int round = 0; round < 2; round++) {
+			res = PQexecPrepared(conn, "pools", 0, NULL, NULL, NULL, 0);
+			assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+			PQclear(res);
+		}
+		/* An error in a batch, and the session goes on after the Sync. */
+		res = PQexecParams(conn, "SHOW NOTHING", 0, NULL, NULL, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+		assert_string_equal(harness_sqlstate(res), "42601");
+		PQclear(res);
+		res = PQexecPrepared(conn, "pools", 0, NULL, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+	}
+	PQfinish(conn);
+}
+
+/* The value of column COL in the row whose first column is KEY, from SQL on conn. */
+static bool row_value(PGconn *conn, const char *sql, const char *key, const char *col, char *out,
+                      size_t outlen)
+{
+	PGresult *res = PQexec(conn, sql);
+	int c = PQfnumber(res, col);
+	bool found = false;
+
+	for (int r = 0; c >= 0 && r < PQntuples(res) && !found; r++) {
+		if (strcmp(PQgetvalue(res, r, 0), key) != 0)
+			continue;
+		snprintf(out, outlen, "%s", PQgetvalue(res, r, c));
+		found = true;
+	}
+	PQclear(res);
+	return found;
+}
+
+/* Traffic through a pool shows in SHOW POOLS, STATS, SERVERS, CLIENTS and QUERIES. */
+static void test_counts_follow_traffic(void **state)
+{
+	PGconn *app = harness_connect(ps.port, "application_name=admin_test_app");
+	PGconn *conn = console("postgres", "pgscope");
+	char v[64];
+	PGresult *res;
+
+	assert_non_null(app);
+	assert_non_null(conn);
+	for (int i = 0; i < 20; i++)
+		assert_true(
+		    harness_exec_ok(app, "SELECT count(*) FROM pg_class WHERE relpages > 0"));
+	assert_true(row_value(conn, "SHOW STATS_TOTALS", "postgres", "query_count", v, sizeof(v)));
+	assert_true(atoll(v) >= 20);
+	assert_true(row_value(conn, "SHOW STATS", "postgres", "total_query_time", v, sizeof(v)));
+	assert_true(atoll(v) > 0);
+	assert_true(row_value(conn, "SHOW POOLS", "postgres", "cl_active", v, sizeof(v)));
+	assert_true(atoi(v) >= 1);
+	assert_true(row_value(conn, "SHOW POOLS", "postgres", "pool_mode", v, sizeof(v)));
+	assert_string_equal(v, "transaction");
+	assert_true(row_value(conn, "SHOW SERVERS", "S", "state", v, sizeof(v)));
+	res = PQexec(conn, "SHOW CLIENTS");
+	{
+		bool seen = false;
+		int app_col = PQfnumber(res, "application_name");
+
+		for (int r = 0; r < PQntuples(res); r++)
+			seen |= strcmp(PQgetvalue(res, r, app_col), "admin_test_app") == 0;
+		assert_true(seen);
+	}
+	PQclear(res);
+	/* The analysis thread's copy arrives within its batching delay. */
+	{
+		long long deadline = harness_now_ms() + 5000;
+		bool seen = false;
+
+		while (!seen && harness_now_ms() < deadline) {
+			res = PQexec(conn, "SHOW QUERIES");
+			for (int r = 0; r < PQntuples(res); r++)
+				seen |= strstr(PQgetvalue(res, r, PQfnumber(res, "query")),
+				               "pg_class") &&
+				        atoll(PQgetvalue(res, r, PQfnumber(res, "calls"))) >= 20;
+			PQclear(res);
+			if (!seen)
+				harness_sleep_ms(100);
+		}
+		assert_true(seen);
+	}
+	assert_true(row_value(conn, "SHOW ENDPOINTS", "127.0.0.1", "logins", v, sizeof(v)));
+	assert_true(atoll(v) >= 1);
+	PQfinish(app);
+	PQfinish(conn);
+}
+
+/* A stats user may SHOW but not act; actions answer 42501. */
+static void test_stats_user(void **state)
+{
+	static const char *const actions[] = {"SHUTDOWN", "KILL postgres", "RECONNECT", "PAUSE",
+	                                      "RESUME",   "RELOAD",        "SUSPEND"};
+	PGconn *conn = console("watcher", "pgbouncer");
+	PGresult *res;
+
+	assert_non_null(conn);
+	res = PQexec(conn, "SHOW POOLS");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		res = PQexec(conn, actions[i]);
+		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+		assert_string_equal(harness_sqlstate(res), "42501");
+		assert_non_null(strstr(PQresultErrorMessage(res), "admin access needed"));
+		PQclear(res);
+	}
+	PQfinish(conn);
+	assert_true(harness_pgscope_alive(&ps));
+}
+
+/* A user in neither list is refused at login with 28000. */
+static void test_other_user_refused(void **state)
+{
+	char conninfo[160];
+	PGconn *conn;
+
+	snprintf(conninfo, sizeof(conninfo),
+	         "host=127.0.0.1 port=%d user=somebody dbname=pgscope connect_timeout=10", ps.port);
+	conn = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(conn), "not allowed"));
+	PQfinish(conn);
+	/* The SQLSTATE, read from the raw ErrorResponse. */
+	{
+		int fd = harness_tcp_connect(ps.port);
+		char pkt[256];
+		size_t n = harness_startup_packet(pkt, sizeof(pkt), "somebody", "pgbouncer");
+		struct harness_msg msg;
+		char code[8];
+
+		assert_true(fd >= 0);
+		assert_true(harness_send_all(fd, pkt, n));
+		assert_int_equal(harness_read_msg(fd, &msg, 5000), 1);
+		assert_int_equal(msg.type, 'E');
+		assert_true(harness_error_field(&msg, 'C', code, sizeof(code)));
+		assert_string_equal(code, "28000");
+		free(msg.data);
+		close(fd);
+	}
+}
+
+/* Errors: unknown commands, commands not supported yet, a database that does not exist. */
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *sql, *sqlstate, *text;
+	} cases[] = {
+	    {"SHOW NOTHING", "42601", "invalid command 'SHOW NOTHING', use SHOW HELP;"},
+	    {"SELECT 1", "42601", "invalid command"},
+	    {"SHOW POOLS; SHOW STATS", "42601", "invalid command"},
+	    {"KILL", "42601", "invalid command"},
+	    {"PAUSE", "0A000", "PAUSE is not supported yet"},
+	    {"RESUME postgres", "0A000", "RESUME is not supported yet"},
+	    {"RELOAD", "0A000", "RELOAD is not supported yet"},
+	    {"SUSPEND", "0A000", "SUSPEND is not supported yet"},
+	    {"KILL nosuchdb", "3D000", "no such database: nosuchdb"},
+	    {"RECONNECT nosuchdb", "3D000", "no such database: nosuchdb"},
+	};
+	PGconn *conn = console("boss", "pgscope");
+
+	assert_non_null(conn);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		PGresult *res = PQexec(conn, cases[i].sql);
+
+		if (PQresultStatus(res) != PGRES_FATAL_ERROR)
+			fail_msg("%s: not an error", cases[i].sql);
+		assert_string_equal(harness_sqlstate(res), cases[i].sqlstate);
+		assert_non_null(strstr(PQresultErrorMessage(res), cases[i].text));
+		PQclear(res);
+	}
+	/* Lower case and a trailing semicolon are the same command. */
+	{
+		PGresult *res = PQexec(conn, "show version;");
+
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		assert_non_null(strstr(PQgetvalue(res, 0, 0), "PgBouncer"));
+		PQclear(res);
+	}
+	PQfinish(conn);
+}
+
+/* RECONNECT closes idle servers; KILL ends a database's clients with 57P01. */
+static void test_reconnect_and_kill(void **state)
+{
+	PGconn *app = harness_connect(ps.port, NULL);
+	PGconn *conn = console("postgres", "pgscope");
+	char before[32], after[32];
+	PGresult *res;
+
+	assert_non_null(app);
+	assert_non_null(conn);
+	assert_true(harness_query_value(app, "SELECT pg_backend_pid()", before, sizeof(before)));
+	res = PQexec(conn, "RECONNECT postgres");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	assert_string_equal(PQcmdStatus(res), "RECONNECT");
+	PQclear(res);
+	assert_true(harness_query_value(app, "SELECT pg_backend_pid()", after, sizeof(after)));
+	assert_string_not_equal(before, after);
+	res = PQexec(conn, "KILL postgres");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	res = PQexec(app, "SELECT 1");
+	assert_int_not_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	PQfinish(app);
+	/* The database serves new clients afterwards. */
+	app = harness_connect(ps.port, NULL);
+	assert_non_null(app);
+	assert_true(harness_exec_ok(app, "SELECT 1"));
+	PQfinish(app);
+	PQfinish(conn);
+}
+
+/* SHUTDOWN is the safe shutdown: the process exits by itself. Runs last. */
+static void test_shutdown(void **state)
+{
+	PGconn *conn = console("postgres", "pgscope");
+	PGresult *res;
+
+	assert_non_null(conn);
+	res = PQexec(conn, "SHUTDOWN");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	assert_string_equal(PQcmdStatus(res), "SHUTDOWN");
+	PQclear(res);
+	assert_int_equal(harness_pgscope_wait_exit(&ps, 10000), 0);
+	PQfinish(conn);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_columns_simple),        cmocka_unit_test(test_columns_extended),
+	    cmocka_unit_test(test_counts_follow_traffic), cmocka_unit_test(test_stats_user),
+	    cmocka_unit_test(test_other_user_refused),    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_reconnect_and_kill),    cmocka_unit_test(test_shutdown),
+	};
+
+	if (harness_direct_mode())
+		return 0; /* the console is pgscope's own */
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
