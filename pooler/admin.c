@@ -785,3 +785,106 @@ void admin_row_end(struct admin_result *r)
 		r->oom = true;
 	r->nrows++;
 }
+
+/* ---- JSON, for the HTTP endpoint ---- */
+
+static void json_string(struct pbuf *out, const uint8_t *s, size_t n)
+{
+	pbuf_append(out, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		char esc[8];
+
+		if (s[i] == '"' || s[i] == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)s[i];
+			pbuf_append(out, esc, 2);
+		} else if (s[i] < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", s[i]);
+			pbuf_append(out, esc, 6);
+		} else {
+			pbuf_append(out, &s[i], 1);
+		}
+	}
+	pbuf_append(out, "\"", 1);
+}
+
+/* The column names and whether each is numeric, from a RowDescription body. */
+static int json_columns(struct proto_reader *r, const char **names, bool *numeric, int max)
+{
+	int n = proto_read_int16(r);
+
+	for (int i = 0; i < n && i < max; i++) {
+		uint32_t type;
+
+		names[i] = proto_read_str(r);
+		(void)proto_read_int32(r);
+		(void)proto_read_int16(r);
+		type = proto_read_int32(r);
+		(void)proto_read_int16(r);
+		(void)proto_read_int32(r);
+		(void)proto_read_int16(r);
+		numeric[i] = type != ADMIN_TEXT;
+	}
+	return r->bad || n > max ? -1 : n;
+}
+
+/* One DataRow body as a JSON object. */
+static void json_row(struct pbuf *out, struct proto_reader *r, const char **names,
+                     const bool *numeric, int ncols)
+{
+	int n = proto_read_int16(r);
+
+	pbuf_append(out, "{", 1);
+	for (int i = 0; i < n && i < ncols && !r->bad; i++) {
+		uint32_t len = proto_read_int32(r);
+		const uint8_t *v = len == 0xffffffffu ? NULL : proto_read_bytes(r, len);
+
+		if (i > 0)
+			pbuf_append(out, ",", 1);
+		json_string(out, (const uint8_t *)names[i], strlen(names[i]));
+		pbuf_append(out, ":", 1);
+		if (v == NULL)
+			pbuf_append(out, "null", 4);
+		else if (numeric[i] && len > 0)
+			pbuf_append(out, v, len);
+		else
+			json_string(out, v, len);
+	}
+	pbuf_append(out, "}", 1);
+}
+
+bool admin_show_json(struct loop_state *ls, const char *sql, struct pbuf *out)
+{
+	struct admin_parsed parsed;
+	const struct admin_command *cmd = admin_parse(sql, &parsed) ? command_find(&parsed) : NULL;
+	struct pbuf desc, rows;
+	struct admin_result res = {.desc = &desc, .rows = &rows};
+	const char *names[64];
+	bool numeric[64];
+	struct proto_reader r;
+	int ncols;
+	bool first = true;
+
+	if (cmd == NULL || cmd->show == NULL)
+		return false;
+	pbuf_init(&desc, 64u * 1024u);
+	pbuf_init(&rows, out->limit);
+	cmd->show(ls, &res);
+	proto_reader_init(&r, pbuf_head(&desc) + PROTO_HDR, pbuf_len(&desc) - PROTO_HDR);
+	ncols = res.oom ? -1 : json_columns(&r, names, numeric, 64);
+	pbuf_append(out, "[", 1);
+	while (ncols >= 0 && pbuf_len(&rows) >= PROTO_HDR) {
+		uint32_t len = proto_get32(pbuf_head(&rows) + 1);
+
+		if (!first)
+			pbuf_append(out, ",\n", 2);
+		first = false;
+		proto_reader_init(&r, pbuf_head(&rows) + PROTO_HDR, len - 4);
+		json_row(out, &r, names, numeric, ncols);
+		pbuf_consume(&rows, len + 1u);
+	}
+	pbuf_append(out, "]\n", 2);
+	pbuf_release(&desc);
+	pbuf_release(&rows);
+	return ncols >= 0;
+}

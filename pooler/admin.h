@@ -53,6 +53,13 @@ void admin_release(struct client *c);
 /* Stopping: end every console session of ls (57P01). */
 void admin_end_all(struct loop_state *ls);
 
+/*
+ * The rows of SHOW command SQL (e.g. "SHOW POOLS") on ls as a JSON array of
+ * objects, one per row, keyed by column name; numbers for numeric columns.
+ * Appended to OUT; false when SQL is not a SHOW command or OUT is full.
+ */
+bool admin_show_json(struct loop_state *ls, const char *sql, struct pbuf *out);
+
 /* ---- parsing and result building, pure, for admin_show.c and the unit tests ---- */
 
 #define ADMIN_WORD_MAX 64

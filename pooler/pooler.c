@@ -20,6 +20,7 @@
 #include "pooler/admin.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
+#include "pooler/http.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
 #include "pooler/observe.h"
@@ -703,7 +704,7 @@ int pooler_run(struct config *cfg, bool takeover)
 	if (takeover ? !takeover_begin(&req, have_ctl, ctl_path)
 	             : !pooler_alone(have_ctl, ctl_path))
 		goto out_takeover;
-	if (!listeners_open())
+	if (!listeners_open() || !http_start(ls, cfg))
 		goto out_listeners;
 	/* Without a control socket pgscope serves all the same; only takeovers are refused. */
 	if (have_ctl)
@@ -762,6 +763,7 @@ out_pidfile:
 	if (own_pidfile)
 		unlink(cfg->pidfile);
 out_listeners:
+	http_stop(ls);
 	listeners_close();
 	takeover_stop(ev, own_socket_files);
 out_takeover:

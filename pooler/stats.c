@@ -50,6 +50,8 @@ static void counts_add(struct traffic_counts *sum, const struct traffic_counts *
 	sum->wait_total += t->wait_total;
 	sum->query_time += t->query_time;
 	sum->xact_time += t->xact_time;
+	for (int b = 0; b < COUNTS_WAIT_BUCKETS; b++)
+		sum->wait_buckets[b] += t->wait_buckets[b];
 	if (t->wait_max > sum->wait_max)
 		sum->wait_max = t->wait_max;
 }

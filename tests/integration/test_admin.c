@@ -14,11 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
 
 static struct harness_pgscope ps;
+static int http_port;
+
+#define TOKEN "s3cret-token"
 
 /* Columns of one command: "name:oid" joined by spaces. */
 struct expected_cols {
@@ -74,14 +81,181 @@ static const struct expected_cols expected[] = {
 
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
 
+/* A loopback port free a moment ago. */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
 static int group_setup(void **state)
 {
+	static char main_lines[512];
 	struct harness_pgscope_opts opts = {
 	    .pool_mode = "transaction",
-	    .extra_main = "admin_users = postgres, boss\nstats_users = watcher\n",
+	    .extra_main = main_lines,
 	};
 
+	http_port = free_port();
+	snprintf(main_lines, sizeof(main_lines),
+	         "admin_users = postgres, boss\nstats_users = watcher\n"
+	         "admin_http_listen = 127.0.0.1:%d\nadmin_http_token = " TOKEN "\n",
+	         http_port);
 	return harness_pgscope_start(&ps, &opts) ? 0 : -1;
+}
+
+/*
+ * One HTTP request (REQUEST is the whole request) to the endpoint; the
+ * status, and the body into a malloc'ed *body (may be NULL). -1 on failure.
+ */
+static int http_request(const char *request, char **body)
+{
+	int fd = harness_tcp_connect(http_port);
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	long long deadline = harness_now_ms() + 5000;
+	int status = -1;
+
+	if (body != NULL)
+		*body = NULL;
+	if (fd < 0 || buf == NULL || !harness_send_all(fd, request, strlen(request)))
+		goto out;
+	while (len < cap && harness_now_ms() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		status = -1;
+	if (body != NULL && strstr(buf, "\r\n\r\n") != NULL)
+		*body = strdup(strstr(buf, "\r\n\r\n") + 4);
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+/* GET PATH with the right token. */
+static int http_get(const char *path, char **body)
+{
+	char req[512];
+
+	snprintf(req, sizeof(req),
+	         "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n\r\n", path);
+	return http_request(req, body);
+}
+
+/* Before any server login /readyz says 503; after one, 200. /healthz is 200 throughout. */
+static void test_http_ready(void **state)
+{
+	PGconn *app;
+
+	assert_int_equal(http_get("/healthz", NULL), 200);
+	assert_int_equal(http_get("/readyz", NULL), 503);
+	app = harness_connect(ps.port, NULL);
+	assert_non_null(app);
+	assert_true(harness_exec_ok(app, "SELECT 1"));
+	PQfinish(app);
+	assert_int_equal(http_get("/readyz", NULL), 200);
+}
+
+/* Token, method and path checks. */
+static void test_http_errors(void **state)
+{
+	assert_int_equal(http_request("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 401);
+	assert_int_equal(
+	    http_request("GET /metrics HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n", NULL), 401);
+	assert_int_equal(
+	    http_request("POST /metrics HTTP/1.1\r\nAuthorization: Bearer " TOKEN "\r\n\r\n", NULL),
+	    405);
+	assert_int_equal(http_get("/nothing", NULL), 404);
+	/* A request that never ends its headers is cut at the size limit. */
+	{
+		static char big[20000];
+
+		memset(big, 'a', sizeof(big) - 1);
+		memcpy(big, "GET /", 5);
+		assert_int_equal(http_request(big, NULL), 431);
+	}
+}
+
+/* The statements counter of the postgres pool in a /metrics body; -1 when absent. */
+static double statements_total(const char *metrics)
+{
+	const char *p = strstr(metrics, "pgscope_statements_total{database=\"postgres\"");
+
+	p = p != NULL ? strchr(p, '}') : NULL;
+	return p != NULL ? atof(p + 1) : -1;
+}
+
+/* /metrics passes promtool, and its statement counter moves as pgbench runs. */
+static void test_metrics_promtool_and_pgbench(void **state)
+{
+	const struct harness_cluster *cl = harness_cluster();
+	char port[16], *before = NULL, *after = NULL;
+	struct harness_run_result res;
+	const char *check[] = {"promtool", "check", "metrics", NULL};
+	const char *init[] = {"pgbench", "-i", "-q", "-s",       "1",        "-h", "127.0.0.1",
+	                      "-p",      port, "-U", "postgres", "postgres", NULL};
+	const char *bench[] = {"pgbench",   "-n", "-c", "4",  "-T",       "3",        "-h",
+	                       "127.0.0.1", "-p", port, "-U", "postgres", "postgres", NULL};
+
+	(void)cl;
+	snprintf(port, sizeof(port), "%d", ps.port);
+	assert_true(harness_run(init, NULL, 120, &res));
+	assert_int_equal(res.exit_code, 0);
+	harness_run_result_free(&res);
+	assert_int_equal(http_get("/metrics", &before), 200);
+	assert_non_null(before);
+	assert_true(harness_run(check, before, 30, &res));
+	if (res.exit_code != 0)
+		fail_msg("promtool: %s", res.output);
+	harness_run_result_free(&res);
+	assert_non_null(strstr(before, "pgscope_build_info{version="));
+	assert_non_null(strstr(before, "pgscope_pool_wait_seconds_bucket{"));
+	assert_true(harness_run(bench, NULL, 60, &res));
+	assert_int_equal(res.exit_code, 0);
+	harness_run_result_free(&res);
+	assert_int_equal(http_get("/metrics", &after), 200);
+	assert_true(statements_total(after) > statements_total(before) + 100);
+	free(before);
+	free(after);
+}
+
+/* /api/pools, /api/queries and /api/findings are JSON arrays of the SHOW rows. */
+static void test_api_json(void **state)
+{
+	char *body = NULL;
+
+	assert_int_equal(http_get("/api/pools", &body), 200);
+	assert_non_null(body);
+	assert_non_null(strstr(body, "\"database\":\"postgres\""));
+	assert_non_null(strstr(body, "\"cl_active\":"));
+	assert_true(body[0] == '[');
+	free(body);
+	assert_int_equal(http_get("/api/queries", &body), 200);
+	assert_non_null(strstr(body, "\"p95_ms\":"));
+	free(body);
+	assert_int_equal(http_get("/api/findings", &body), 200);
+	assert_true(body[0] == '[');
+	free(body);
 }
 
 static int group_teardown(void **state)
@@ -394,10 +568,18 @@ static void test_shutdown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_columns_simple),        cmocka_unit_test(test_columns_extended),
-	    cmocka_unit_test(test_counts_follow_traffic), cmocka_unit_test(test_stats_user),
-	    cmocka_unit_test(test_other_user_refused),    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_reconnect_and_kill),    cmocka_unit_test(test_shutdown),
+	    cmocka_unit_test(test_http_ready),
+	    cmocka_unit_test(test_http_errors),
+	    cmocka_unit_test(test_columns_simple),
+	    cmocka_unit_test(test_columns_extended),
+	    cmocka_unit_test(test_counts_follow_traffic),
+	    cmocka_unit_test(test_stats_user),
+	    cmocka_unit_test(test_other_user_refused),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_metrics_promtool_and_pgbench),
+	    cmocka_unit_test(test_api_json),
+	    cmocka_unit_test(test_reconnect_and_kill),
+	    cmocka_unit_test(test_shutdown),
 	};
 
 	if (harness_direct_mode())
