@@ -508,6 +508,7 @@ void pooler_listeners_handed_over(void)
 	own_socket_files = false;
 	own_pidfile = false;
 	listeners_close();
+	http_stop(ls); /* its port goes to the new process too */
 	pooler.handed_over = true;
 	stop_timer_start();
 }
@@ -704,7 +705,8 @@ int pooler_run(struct config *cfg, bool takeover)
 	if (takeover ? !takeover_begin(&req, have_ctl, ctl_path)
 	             : !pooler_alone(have_ctl, ctl_path))
 		goto out_takeover;
-	if (!listeners_open() || !http_start(ls, cfg))
+	/* After a takeover the HTTP port is free only once the old process handed over. */
+	if (!listeners_open() || (!takeover && !http_start(ls, cfg)))
 		goto out_listeners;
 	/* Without a control socket pgscope serves all the same; only takeovers are refused. */
 	if (have_ctl)
@@ -740,6 +742,8 @@ int pooler_run(struct config *cfg, bool takeover)
 		observe_stop();
 		goto out_listeners;
 	}
+	if (takeover)
+		(void)http_start(ls, cfg); /* too late to refuse: without it, pooling goes on */
 	log_event(LOG_INFO, "pooler.start", LOG_STR, "config", cfg->path, LOG_STR, "pool_mode",
 	          config_pool_mode_name(cfg->pool_mode), LOG_INT, "pid", (long long)getpid(),
 	          LOG_END);

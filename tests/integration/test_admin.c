@@ -107,7 +107,7 @@ static int group_setup(void **state)
 
 	http_port = free_port();
 	snprintf(main_lines, sizeof(main_lines),
-	         "admin_users = postgres, boss\nstats_users = watcher\n"
+	         "admin_users = postgres, boss\nstats_users = watcher\nstats_period = 1\n"
 	         "admin_http_listen = 127.0.0.1:%d\nadmin_http_token = " TOKEN "\n",
 	         http_port);
 	return harness_pgscope_start(&ps, &opts) ? 0 : -1;
@@ -237,6 +237,46 @@ static void test_metrics_promtool_and_pgbench(void **state)
 	assert_true(statements_total(after) > statements_total(before) + 100);
 	free(before);
 	free(after);
+}
+
+/* The most queries_per_s= of the "stats" log lines of database postgres. */
+static long stats_line_queries(void)
+{
+	FILE *f = fopen(ps.log_path, "r");
+	char line[2048];
+	long best = -1;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		const char *q = strstr(line, " queries_per_s=");
+
+		if (strstr(line, "event=stats ") != NULL && strstr(line, " db=postgres ") != NULL &&
+		    q != NULL && atol(q + 15) > best)
+			best = atol(q + 15);
+	}
+	if (f != NULL)
+		fclose(f);
+	return best;
+}
+
+/* stats_period = 1: the pgbench run above shows in a stats line per second. */
+static void test_stats_lines(void **state)
+{
+	assert_true(stats_line_queries() > 10);
+}
+
+/*
+ * An online restart hands the HTTP port over too: the old process lets it
+ * go when it hands over its listeners, and the new one serves it.
+ */
+static void test_http_survives_takeover(void **state)
+{
+	struct harness_pgscope next;
+
+	assert_true(harness_pgscope_takeover(&ps, &next));
+	assert_int_equal(harness_pgscope_wait_exit(&ps, 15000), 0);
+	ps = next;
+	assert_int_equal(http_get("/healthz", NULL), 200);
+	assert_true(harness_file_has_line(ps.log_path, "event=http.listen", NULL));
 }
 
 /* /api/pools, /api/queries and /api/findings are JSON arrays of the SHOW rows. */
@@ -578,6 +618,8 @@ int main(void)
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_metrics_promtool_and_pgbench),
 	    cmocka_unit_test(test_api_json),
+	    cmocka_unit_test(test_stats_lines),
+	    cmocka_unit_test(test_http_survives_takeover),
 	    cmocka_unit_test(test_reconnect_and_kill),
 	    cmocka_unit_test(test_shutdown),
 	};
