@@ -39,6 +39,7 @@ struct admin_session {
 	enum admin_role role;
 	bool ext_failed;     /* an extended-protocol error: skip to the next Sync */
 	bool shutdown_asked; /* SHUTDOWN ran: stop once its answer is queued */
+	bool paused; /* answers queued past the high-water mark: input waits (admin_resume) */
 	struct admin_slot stmts[ADMIN_SLOTS];
 	struct admin_slot portals[ADMIN_SLOTS];
 };
@@ -119,6 +120,15 @@ void admin_login(struct client *c)
 	conn_start_read(&c->conn);
 	if (pbuf_len(&c->conn.in) > 0)
 		admin_input(c);
+}
+
+void admin_resume(struct client *c)
+{
+	if (c->admin == NULL || !c->admin->paused || pbuf_len(&c->conn.out) >= CONN_LOW_WATER)
+		return;
+	c->admin->paused = false;
+	conn_start_read(&c->conn);
+	admin_input(c);
 }
 
 void admin_release(struct client *c)
@@ -239,8 +249,12 @@ static void reconnect_pool(struct pool *p)
 	while (!list_empty(&p->idle_servers))
 		server_close(list_entry(list_first(&p->idle_servers), struct server, node),
 		             "RECONNECT");
-	for (it = p->active_servers.next; it != &p->active_servers; it = it->next)
-		list_entry(it, struct server, node)->dirty = true;
+	for (it = p->active_servers.next; it != &p->active_servers; it = it->next) {
+		struct server *sv = list_entry(it, struct server, node);
+
+		sv->dirty =
+		    sv->dirty || !sv->listen_conn; /* LISTENs stay: no release to wait for */
+	}
 	for (it = p->login_servers.next; it != &p->login_servers; it = it->next)
 		list_entry(it, struct server, node)->dirty = true;
 }
@@ -682,6 +696,13 @@ void admin_input(struct client *c)
 	struct pbuf *in = &c->conn.in;
 
 	while (c->state == CL_ADMIN && pbuf_len(in) >= PROTO_HDR) {
+		if (pbuf_len(&c->conn.out) > CONN_HIGH_WATER && client_flush(c) &&
+		    pbuf_len(&c->conn.out) > CONN_HIGH_WATER) {
+			/* The client does not read its answers: stop reading its requests. */
+			c->admin->paused = true;
+			conn_stop_read(&c->conn);
+			return;
+		}
 		uint8_t type = pbuf_head(in)[0];
 		uint32_t len = proto_get32(pbuf_head(in) + 1);
 		const uint8_t *body;

@@ -47,6 +47,12 @@ void admin_login(struct client *c);
 /* Read and answer what a console client sent. */
 void admin_input(struct client *c);
 
+/*
+ * c's answers drained below the low-water mark (client_flush()): read its
+ * requests again if they were paused for backpressure.
+ */
+void admin_resume(struct client *c);
+
 /* Free the console session of c (client_free()). */
 void admin_release(struct client *c);
 

@@ -389,9 +389,7 @@ void admin_show_servers(struct loop_state *ls, struct admin_result *r)
 
 		server_rows(r, &p->active_servers);
 		server_rows(r, &p->idle_servers);
-		server_rows(r, &p->login_servers);
-		if (p->listen_server != NULL)
-			server_row(r, p->listen_server);
+		server_rows(r, &p->login_servers); /* the listening connection is an active one */
 	}
 }
 

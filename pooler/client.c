@@ -174,6 +174,8 @@ bool client_flush(struct client *c)
 	}
 	if (c->server != NULL && c->server->conn.paused && pbuf_len(&c->conn.out) < CONN_LOW_WATER)
 		server_resume(c->server);
+	if (c->state == CL_ADMIN)
+		admin_resume(c);
 	return true;
 }
 

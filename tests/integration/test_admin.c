@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -590,6 +591,72 @@ static void test_reconnect_and_kill(void **state)
 	PQfinish(conn);
 }
 
+#define FLOOD_QUERIES (64 * 320) /* SHOW CONFIG answers: about 100 MB, more than a client buffer */
+
+struct flood {
+	int fd;
+	bool sent;
+};
+
+/* Send FLOOD_QUERIES queries in one stream, blocking as the socket fills. */
+static void *flood_send(void *arg)
+{
+	struct flood *f = arg;
+	static const char q[] = "Q\0\0\0\020SHOW CONFIG\0";
+	static char buf[64 * (sizeof(q) - 1)];
+	size_t n = sizeof(q) - 1;
+
+	for (size_t i = 0; i < sizeof(buf) / n; i++)
+		memcpy(buf + i * n, q, n);
+	f->sent = true;
+	for (int i = 0; i < FLOOD_QUERIES / 64 && f->sent; i++)
+		f->sent = harness_send_all(f->fd, buf, sizeof(buf));
+	return NULL;
+}
+
+/*
+ * A console client that sends far more queries than it reads: pgscope stops
+ * reading it once its answers pile up past the high-water mark instead of
+ * buffering them all, and every answer arrives once the client reads.
+ */
+static void test_console_backpressure(void **state)
+{
+	struct flood f = {.fd = harness_tcp_connect(ps.port)};
+	long rss_before = harness_pgscope_rss_kb(&ps), rss_during;
+	int ready = 0;
+	pthread_t sender;
+
+	assert_true(f.fd >= 0);
+	assert_true(harness_raw_login(f.fd, "postgres", "pgscope", 5000));
+	assert_int_equal(pthread_create(&sender, NULL, flood_send, &f), 0);
+	harness_sleep_ms(1500);
+	rss_during = harness_pgscope_rss_kb(&ps);
+	/* Other console users are served meanwhile. */
+	{
+		PGconn *conn = console("postgres", "pgscope");
+		PGresult *res = PQexec(conn, "SHOW VERSION");
+
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+		PQfinish(conn);
+	}
+	while (ready < FLOOD_QUERIES) {
+		struct harness_msg m;
+
+		if (harness_read_msg(f.fd, &m, 10000) != 1)
+			break;
+		ready += m.type == 'Z';
+		free(m.data);
+	}
+	pthread_join(sender, NULL);
+	close(f.fd);
+	assert_true(f.sent);
+	assert_int_equal(ready, FLOOD_QUERIES);
+	if (rss_during - rss_before > 16 * 1024)
+		fail_msg("RSS grew by %ld kB while the client did not read",
+		         rss_during - rss_before);
+}
+
 /* SHUTDOWN is the safe shutdown: the process exits by itself. Runs last. */
 static void test_shutdown(void **state)
 {
@@ -619,6 +686,7 @@ int main(void)
 	    cmocka_unit_test(test_metrics_promtool_and_pgbench),
 	    cmocka_unit_test(test_api_json),
 	    cmocka_unit_test(test_stats_lines),
+	    cmocka_unit_test(test_console_backpressure),
 	    cmocka_unit_test(test_http_survives_takeover),
 	    cmocka_unit_test(test_reconnect_and_kill),
 	    cmocka_unit_test(test_shutdown),
