@@ -53,8 +53,7 @@ void admin_show_help(struct loop_state *ls, struct admin_result *r)
 	    "SHUTDOWN",
 	    "KILL <db>",
 	    "RECONNECT [<db>]",
-	    "PAUSE [<db>], RESUME [<db>], RELOAD, SUSPEND, ENABLE <db>, DISABLE <db>, "
-	    "WAIT_CLOSE [<db>], SET: not supported yet",
+	    "not supported yet: PAUSE, RESUME, RELOAD, SUSPEND, ENABLE, DISABLE, WAIT_CLOSE, SET",
 	};
 
 	admin_result_columns(r, COLS(cols));
@@ -545,7 +544,7 @@ void admin_show_lists(struct loop_state *ls, struct admin_result *r)
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next)
 		servers += list_entry(it, struct pool, node)->n_servers;
 	admin_result_columns(r, COLS(cols));
-	name_count_row(r, "databases", (long long)(pooler.cfg->n_dbs + ls->n_autodbs));
+	name_count_row(r, "databases", (long long)pooler.cfg->n_dbs + (long long)ls->n_autodbs);
 	name_count_row(r, "users", users);
 	name_count_row(r, "pools", count_list(&ls->pools));
 	name_count_row(r, "free_clients", 0);

@@ -349,7 +349,8 @@ static int http_listen_socket(const char *spec)
 	}
 	memcpy(host, spec, (size_t)(colon - spec));
 	host[colon - spec] = 0;
-	rc = getaddrinfo(host[0] && strcmp(host, "*") ? host : NULL, colon + 1, &hints, &res);
+	rc = getaddrinfo(host[0] != 0 && strcmp(host, "*") != 0 ? host : NULL, colon + 1, &hints,
+	                 &res);
 	if (rc != 0) {
 		log_event(LOG_FATAL, "http.failed", LOG_STR, "address", spec, LOG_STR, "error",
 		          gai_strerror(rc), LOG_END);

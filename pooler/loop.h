@@ -41,7 +41,7 @@ struct loop_state {
 	ev_timer janitor;
 	struct pooler_stats stats;
 	struct stats_state *stats_period; /* stats_period averages (stats.c), owned, or NULL */
-	struct http_server *http;         /* the admin_http_listen endpoint (http.c), owned, or NULL */
+	struct http_server *http;   /* the admin_http_listen endpoint (http.c), owned, or NULL */
 	struct htab ps_registry;    /* Parse body -> struct ps_entry *, see prepared.c */
 	struct htab schemas;        /* database name -> struct schema_db *, see schema.c */
 	uint64_t ps_next_id;        /* last statement number handed out */

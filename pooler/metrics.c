@@ -308,7 +308,7 @@ static void write_findings(struct pbuf *out)
 	struct {
 		char rule[64];
 		int count;
-	} rules[64];
+	} rules[64] = {0};
 	size_t n = qstats_top(q, QSTATS_MAX);
 	int nrules = 0;
 

@@ -190,8 +190,9 @@ struct client {
 	ev_tstamp created;    /* accept time */
 	ev_tstamp wait_since; /* when it entered CL_WAITING / CL_LOGIN */
 	ev_tstamp last_active;
-	ev_tstamp xact_start; /* when its current transaction began (for xact_time), 0 if none */
 	struct txn txn; /* what its server owes it, its transaction status and id (txn.c) */
+	/* When its current transaction began (for xact_time), 0 if none. */
+	ev_tstamp xact_start;
 	/* Requests in flight, a ring of STMT_QUEUE_LEN, owned: allocated at the first, freed
 	 * when the client goes idle (an idle client needs none). */
 	struct stmt_track *stmts;

@@ -591,7 +591,8 @@ static void test_reconnect_and_kill(void **state)
 	PQfinish(conn);
 }
 
-#define FLOOD_QUERIES (64 * 320) /* SHOW CONFIG answers: about 100 MB, more than a client buffer */
+/* SHOW CONFIG answers: about 100 MB, more than a client's buffer may hold. */
+#define FLOOD_QUERIES (64 * 320)
 
 struct flood {
 	int fd;
