@@ -197,6 +197,34 @@ static void test_http_errors(void **state)
 	}
 }
 
+/*
+ * Connections are limited (8) and bounded in time (5 s): idle ones hold the
+ * slots, one more is closed at once, and the idle ones are closed by the
+ * timeout, after which requests are served again.
+ */
+static void test_http_limits(void **state)
+{
+	int idle[8], extra;
+	long long t0;
+
+	for (int i = 0; i < 8; i++) {
+		idle[i] = harness_tcp_connect(http_port);
+		assert_true(idle[i] >= 0);
+	}
+	harness_sleep_ms(200); /* accepted into the slots */
+	extra = harness_tcp_connect(http_port);
+	assert_true(extra >= 0);
+	assert_true(harness_wait_closed(extra, 2000));
+	close(extra);
+	t0 = harness_now_ms();
+	for (int i = 0; i < 8; i++) {
+		assert_true(harness_wait_closed(idle[i], 8000));
+		close(idle[i]);
+	}
+	assert_true(harness_now_ms() - t0 < 8000);
+	assert_int_equal(http_get("/healthz", NULL), 200);
+}
+
 /* The statements counter of the postgres pool in a /metrics body; -1 when absent. */
 static double statements_total(const char *metrics)
 {
@@ -678,6 +706,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_http_ready),
 	    cmocka_unit_test(test_http_errors),
+	    cmocka_unit_test(test_http_limits),
 	    cmocka_unit_test(test_columns_simple),
 	    cmocka_unit_test(test_columns_extended),
 	    cmocka_unit_test(test_counts_follow_traffic),
