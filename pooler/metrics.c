@@ -304,37 +304,17 @@ static void write_loop(struct loop_state *ls, struct pbuf *out)
 /* Fingerprints flagged per rule, from the live statistics. */
 static void write_findings(struct pbuf *out)
 {
-	static struct qstats_entry q[QSTATS_MAX];
-	struct {
-		char rule[64];
-		int count;
-	} rules[64] = {0};
-	size_t n = qstats_top(q, QSTATS_MAX);
-	int nrules = 0;
+	struct qstats_rule_count rules[64];
+	size_t n = qstats_rule_counts(rules, 64);
 
-	for (size_t i = 0; i < n; i++) {
-		char list[2 * QSTATS_RULES_MAX + 2];
-		char *save = NULL;
-
-		snprintf(list, sizeof(list), "%s,%s", q[i].rules, q[i].traffic);
-		for (char *r = strtok_r(list, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
-			int j = 0;
-
-			while (j < nrules && strcmp(rules[j].rule, r) != 0)
-				j++;
-			if (j == nrules && nrules < 64)
-				snprintf(rules[nrules++].rule, sizeof(rules[0].rule), "%s", r);
-			if (j < nrules)
-				rules[j].count++;
-		}
-	}
 	metrics_header(out, "pgscope_findings", "gauge",
 	               "Query fingerprints seen live that a rule flags, by rule.");
-	for (int j = 0; j < nrules; j++) {
-		char labels[LABELS_MAX];
+	for (size_t j = 0; j < n; j++) {
+		char labels[LABELS_MAX], rule[2 * sizeof(rules[0].rule)];
 
-		snprintf(labels, sizeof(labels), "rule=\"%.64s\"", rules[j].rule);
-		metrics_sample(out, "pgscope_findings", labels, rules[j].count);
+		metrics_escape(rules[j].rule, rule, sizeof(rule));
+		snprintf(labels, sizeof(labels), "rule=\"%s\"", rule);
+		metrics_sample(out, "pgscope_findings", labels, rules[j].fingerprints);
 	}
 }
 

@@ -149,6 +149,43 @@ size_t qstats_top(struct qstats_entry *out, size_t max)
 	return n;
 }
 
+/* Count each rule of comma-separated LIST into out (n rules so far, at most max). */
+static size_t count_rules(const char *list, struct qstats_rule_count *out, size_t n, size_t max)
+{
+	char copy[QSTATS_RULES_MAX];
+	char *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *r = strtok_r(copy, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+		size_t j = 0;
+
+		while (j < n && strcmp(out[j].rule, r) != 0)
+			j++;
+		if (j == n && n < max) {
+			snprintf(out[n].rule, sizeof(out[n].rule), "%s", r);
+			out[n++].fingerprints = 0;
+		}
+		if (j < n)
+			out[j].fingerprints++;
+	}
+	return n;
+}
+
+size_t qstats_rule_counts(struct qstats_rule_count *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&qlock);
+	for (size_t i = 0; i < QSTATS_SLOTS; i++) {
+		if (slots[i].fingerprint == 0)
+			continue;
+		n = count_rules(slots[i].rules, out, n, max);
+		n = count_rules(slots[i].traffic, out, n, max);
+	}
+	pthread_mutex_unlock(&qlock);
+	return n;
+}
+
 uint64_t qstats_untracked(void)
 {
 	uint64_t n;

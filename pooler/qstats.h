@@ -49,6 +49,19 @@ void qstats_add_rule(uint64_t fp, const char *rule);
 /* Any thread: up to MAX entries with the most total time, most first, into OUT; how many. */
 size_t qstats_top(struct qstats_entry *out, size_t max);
 
+/* How many tracked fingerprints a rule flags. */
+struct qstats_rule_count {
+	char rule[64];
+	int fingerprints;
+};
+
+/*
+ * Any thread: the rules that flag tracked fingerprints (analyzer and traffic
+ * rules alike), at most MAX, with how many fingerprints each; how many rules.
+ * Counted under the lock without copying the table.
+ */
+size_t qstats_rule_counts(struct qstats_rule_count *out, size_t max);
+
 /* Statements of fingerprints not tracked because the table was full. */
 uint64_t qstats_untracked(void);
 

@@ -26,6 +26,8 @@
 static struct harness_pgscope ps;
 static int http_port;
 
+static PGconn *console(const char *user, const char *db);
+
 #define TOKEN "s3cret-token"
 
 /* Columns of one command: "name:oid" joined by spaces. */
@@ -306,6 +308,47 @@ static void test_http_survives_takeover(void **state)
 	ps = next;
 	assert_int_equal(http_get("/healthz", NULL), 200);
 	assert_true(harness_file_has_line(ps.log_path, "event=http.listen", NULL));
+}
+
+/* A body from GET PATH that contains NEEDLE within 5 s (the analysis thread batches). */
+static bool http_eventually_has(const char *path, const char *needle)
+{
+	long long deadline = harness_now_ms() + 5000;
+
+	do {
+		char *body = NULL;
+		bool found = http_get(path, &body) == 200 && body != NULL && strstr(body, needle);
+
+		free(body);
+		if (found)
+			return true;
+		harness_sleep_ms(100);
+	} while (harness_now_ms() < deadline);
+	return false;
+}
+
+/* A query a rule flags shows in SHOW FINDINGS, /api/findings and pgscope_findings. */
+static void test_findings_live(void **state)
+{
+	PGconn *app = harness_connect(ps.port, NULL);
+	PGconn *conn = console("watcher", "pgscope");
+	PGresult *res;
+	bool seen = false;
+
+	assert_non_null(app);
+	for (int i = 0; i < 3; i++)
+		assert_true(harness_exec_ok(app, "SELECT * FROM pgbench_branches"));
+	assert_true(http_eventually_has("/api/findings", "\"rule\":\"select-star\""));
+	assert_true(http_eventually_has("/metrics", "pgscope_findings{rule=\"select-star\"} "));
+	res = PQexec(conn, "SHOW FINDINGS");
+	for (int r = 0; r < PQntuples(res); r++)
+		seen |= strcmp(PQgetvalue(res, r, 0), "select-star") == 0 &&
+		        strstr(PQgetvalue(res, r, 6), "pgbench_branches") != NULL &&
+		        atoll(PQgetvalue(res, r, 3)) >= 3;
+	PQclear(res);
+	assert_true(seen);
+	PQfinish(conn);
+	PQfinish(app);
 }
 
 /* /api/pools, /api/queries and /api/findings are JSON arrays of the SHOW rows. */
@@ -716,6 +759,7 @@ int main(void)
 	    cmocka_unit_test(test_metrics_promtool_and_pgbench),
 	    cmocka_unit_test(test_api_json),
 	    cmocka_unit_test(test_stats_lines),
+	    cmocka_unit_test(test_findings_live),
 	    cmocka_unit_test(test_console_backpressure),
 	    cmocka_unit_test(test_http_survives_takeover),
 	    cmocka_unit_test(test_reconnect_and_kill),

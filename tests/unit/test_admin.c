@@ -119,6 +119,25 @@ static void test_qstats_quantiles(void **state)
 	qstats_add_rule(7, "n-plus-one");
 	qstats_top(e, 1);
 	assert_string_equal(e[0].traffic, "n-plus-one");
+	/* Rules by fingerprints flagged: the analyzer's and the traffic rules'. */
+	qstats_record(8, "SELECT *", "select-star,missing-pagination", 10, 1, false);
+	qstats_record(9, "SELECT * FROM t", "select-star", 10, 1, false);
+	{
+		struct qstats_rule_count rc[8];
+		size_t n = qstats_rule_counts(rc, 8);
+		int star = 0, npo = 0, pag = 0;
+
+		assert_int_equal(n, 3);
+		for (size_t i = 0; i < n; i++) {
+			star += strcmp(rc[i].rule, "select-star") == 0 ? rc[i].fingerprints : 0;
+			npo += strcmp(rc[i].rule, "n-plus-one") == 0 ? rc[i].fingerprints : 0;
+			pag +=
+			    strcmp(rc[i].rule, "missing-pagination") == 0 ? rc[i].fingerprints : 0;
+		}
+		assert_int_equal(star, 2);
+		assert_int_equal(npo, 1);
+		assert_int_equal(pag, 1);
+	}
 }
 
 /* The table is bounded: fingerprints past QSTATS_MAX are counted, not stored. */
