@@ -624,7 +624,9 @@ static void admin_extended(struct client *c, uint8_t type, const uint8_t *body, 
 
 	if (type == 'S') {
 		c->admin->ext_failed = false;
-		c->admin->portals[0].used = false;
+		/* Portals live until their transaction ends, and each Sync ends one here. */
+		for (int i = 0; i < ADMIN_SLOTS; i++)
+			c->admin->portals[i].used = false;
 		proto_write_ready(&c->conn.out, 'I');
 		return;
 	}

@@ -463,6 +463,60 @@ static void test_columns_extended(void **state)
 	PQfinish(conn);
 }
 
+/* Append message TYPE with body BODY (LEN bytes) to buf at *len. */
+static void put_msg(char *buf, size_t *len, char type, const char *body, size_t blen)
+{
+	uint32_t n = htonl((uint32_t)blen + 4);
+
+	buf[(*len)++] = type;
+	memcpy(buf + *len, &n, 4);
+	memcpy(buf + *len + 4, body, blen);
+	*len += 4 + blen;
+}
+
+/*
+ * Named portals close at the end of their transaction (each Sync): a
+ * session binding a new named portal per Sync never runs out of them.
+ */
+static void test_portals_end_at_sync(void **state)
+{
+	int fd = harness_tcp_connect(ps.port);
+
+	assert_true(fd >= 0);
+	assert_true(harness_raw_login(fd, "postgres", "pgscope", 5000));
+	for (int i = 0; i < 20; i++) {
+		char buf[256], body[64];
+		size_t len = 0, blen;
+		int complete = 0;
+		bool ready = false;
+
+		put_msg(buf, &len, 'P', "\0SHOW VERSION\0\0\0", 17);
+		/* The unnamed portal first, then a named one, as a driver may do. */
+		put_msg(buf, &len, 'B', "\0\0\0\0\0\0\0\0", 8);
+		put_msg(buf, &len, 'E', "\0\0\0\0\0", 5);
+		blen = (size_t)snprintf(body, sizeof(body), "p%d", i) + 1;
+		memcpy(body + blen, "\0\0\0\0\0\0\0", 7); /* statement "", no formats or values */
+		put_msg(buf, &len, 'B', body, blen + 7);
+		blen = (size_t)snprintf(body, sizeof(body), "p%d", i) + 1;
+		memset(body + blen, 0, 4); /* no row limit */
+		put_msg(buf, &len, 'E', body, blen + 4);
+		put_msg(buf, &len, 'S', "", 0);
+		assert_true(harness_send_all(fd, buf, len));
+		while (!ready) {
+			struct harness_msg m;
+
+			assert_int_equal(harness_read_msg(fd, &m, 5000), 1);
+			if (m.type == 'E')
+				fail_msg("round %d: %s", i, m.data + 1);
+			complete += m.type == 'C';
+			ready = m.type == 'Z';
+			free(m.data);
+		}
+		assert_int_equal(complete, 2);
+	}
+	close(fd);
+}
+
 /* The value of column COL in the row whose first column is KEY, from SQL on conn. */
 static bool row_value(PGconn *conn, const char *sql, const char *key, const char *col, char *out,
                       size_t outlen)
@@ -752,6 +806,7 @@ int main(void)
 	    cmocka_unit_test(test_http_limits),
 	    cmocka_unit_test(test_columns_simple),
 	    cmocka_unit_test(test_columns_extended),
+	    cmocka_unit_test(test_portals_end_at_sync),
 	    cmocka_unit_test(test_counts_follow_traffic),
 	    cmocka_unit_test(test_stats_user),
 	    cmocka_unit_test(test_other_user_refused),
