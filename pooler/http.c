@@ -349,6 +349,11 @@ static int http_listen_socket(const char *spec)
 	}
 	memcpy(host, spec, (size_t)(colon - spec));
 	host[colon - spec] = 0;
+	if (host[0] == '[' && colon > spec + 1 && colon[-1] == ']') {
+		/* [::1]:9127 */
+		memmove(host, host + 1, (size_t)(colon - spec) - 2);
+		host[colon - spec - 2] = 0;
+	}
 	rc = getaddrinfo(host[0] != 0 && strcmp(host, "*") != 0 ? host : NULL, colon + 1, &hints,
 	                 &res);
 	if (rc != 0) {
