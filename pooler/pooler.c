@@ -767,6 +767,7 @@ out_pidfile:
 	if (own_pidfile)
 		unlink(cfg->pidfile);
 out_listeners:
+	stats_stop(ls);
 	http_stop(ls);
 	listeners_close();
 	takeover_stop(ev, own_socket_files);
