@@ -682,6 +682,7 @@ static void finding_rows(struct admin_result *r, const struct qstats_entry *q, c
 		admin_put_double(r, q->total_us / 1000.0, 3);
 		admin_put_double(r, qstats_quantile(q->hist, 0.95) / 1000.0, 3);
 		admin_put_str(r, q->query);
+		admin_put_str(r, qstats_fix_of(q, rule));
 		admin_row_end(r);
 	}
 }
@@ -691,7 +692,7 @@ void admin_show_findings(struct loop_state *ls, struct admin_result *r)
 	static const struct admin_col cols[] = {
 	    {"rule", ADMIN_TEXT},     {"kind", ADMIN_TEXT},        {"fingerprint", ADMIN_TEXT},
 	    {"calls", ADMIN_NUMERIC}, {"total_ms", ADMIN_NUMERIC}, {"p95_ms", ADMIN_NUMERIC},
-	    {"query", ADMIN_TEXT},
+	    {"query", ADMIN_TEXT},    {"fix", ADMIN_TEXT},
 	};
 	struct qstats_entry *q = calloc(QSTATS_MAX, sizeof(*q));
 	size_t n = q != NULL ? qstats_top(q, QSTATS_MAX) : 0;

@@ -535,6 +535,11 @@ static void process_text(struct observer *o, struct obs_text *t)
 		finding_ids(a, rules, sizeof(rules));
 		r->rules = strdup(rules);
 		log_findings(o, t->db, a, t->sql, rules);
+		qstats_verdict(a->fingerprint);
+		for (size_t i = 0; i < a->n_findings; i++)
+			qstats_fix(a->fingerprint, a->findings[i].rule_id,
+			           a->findings[i].suggestion ? a->findings[i].suggestion
+			                                     : a->findings[i].message);
 	}
 	if (o->literals && t->len > 0)
 		r->text = strdup(t->sql);
@@ -624,7 +629,7 @@ static void report_traffic(struct observer *o)
 		if (htab_get(&o->reported, key, strlen(key)) != NULL)
 			continue;
 		htab_put(&o->reported, key, strlen(key), (void *)1);
-		qstats_add_rule(f[i].fingerprint, f[i].rule_id);
+		qstats_add_rule(f[i].fingerprint, f[i].rule_id, f[i].message);
 		snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)f[i].fingerprint);
 		log_event(LOG_INFO, "traffic.flagged", LOG_STR, "rule", f[i].rule_id, LOG_STR,
 		          "fingerprint", fp, LOG_INT, "executions", (long long)f[i].executions,

@@ -112,14 +112,65 @@ out_unlock:
 	pthread_mutex_unlock(&qlock);
 }
 
-void qstats_add_rule(uint64_t fp, const char *rule)
+/* Keep the advice of RULE on e (the first one a rule gives). Under qlock. */
+static void fix_put(struct qstats_entry *e, const char *rule, const char *fix)
+{
+	struct qstats_fix *f;
+
+	if (fix == NULL || qstats_fix_of(e, rule)[0] != 0 || e->n_fixes >= QSTATS_FIXES)
+		return;
+	f = &e->fixes[e->n_fixes++];
+	snprintf(f->rule, sizeof(f->rule), "%s", rule);
+	snprintf(f->fix, sizeof(f->fix), "%s", fix);
+}
+
+const char *qstats_fix_of(const struct qstats_entry *e, const char *rule)
+{
+	for (int i = 0; i < e->n_fixes; i++)
+		if (strcmp(e->fixes[i].rule, rule) == 0)
+			return e->fixes[i].fix;
+	return "";
+}
+
+void qstats_add_rule(uint64_t fp, const char *rule, const char *message)
+{
+	struct qstats_entry *e;
+
+	pthread_mutex_lock(&qlock);
+	e = slot_of(fp);
+	if (e != NULL) {
+		rules_append(e->traffic, rule);
+		fix_put(e, rule, message);
+	}
+	pthread_mutex_unlock(&qlock);
+}
+
+void qstats_verdict(uint64_t fp)
+{
+	struct qstats_entry *e;
+
+	pthread_mutex_lock(&qlock);
+	e = slot_of(fp);
+	if (e != NULL) {
+		/* The traffic rules' advice stays: it comes from the traffic, not the schema. */
+		int kept = 0;
+
+		for (int i = 0; i < e->n_fixes; i++)
+			if (rules_has(e->traffic, e->fixes[i].rule))
+				e->fixes[kept++] = e->fixes[i];
+		e->n_fixes = kept;
+	}
+	pthread_mutex_unlock(&qlock);
+}
+
+void qstats_fix(uint64_t fp, const char *rule, const char *fix)
 {
 	struct qstats_entry *e;
 
 	pthread_mutex_lock(&qlock);
 	e = slot_of(fp);
 	if (e != NULL)
-		rules_append(e->traffic, rule);
+		fix_put(e, rule, fix);
 	pthread_mutex_unlock(&qlock);
 }
 

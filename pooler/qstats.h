@@ -21,6 +21,15 @@
 #define QSTATS_BUCKETS   64  /* latency buckets: bucket i holds [2^(i/2), 2^((i+1)/2)) us */
 #define QSTATS_RULES_MAX 128 /* comma-separated rule ids */
 #define QSTATS_QUERY_MAX 160 /* normalized text kept, truncated */
+#define QSTATS_FIXES     4   /* rules per fingerprint whose advice is kept */
+#define QSTATS_FIX_MAX   256 /* advice kept per rule, truncated */
+
+/* What a rule says to do about a fingerprint. */
+struct qstats_fix {
+	char rule[64];
+	char
+	    fix[QSTATS_FIX_MAX]; /* the finding's suggestion (CREATE INDEX ...), else its message */
+};
 
 /* One fingerprint's statistics (a copy). */
 struct qstats_entry {
@@ -33,6 +42,8 @@ struct qstats_entry {
 	char rules[QSTATS_RULES_MAX];   /* analyzer rules it breaks (latest verdict), "" for none */
 	char traffic[QSTATS_RULES_MAX]; /* traffic rules that flagged it, "" for none */
 	char query[QSTATS_QUERY_MAX];   /* normalized text */
+	struct qstats_fix fixes[QSTATS_FIXES];
+	int n_fixes;
 };
 
 /*
@@ -43,8 +54,18 @@ struct qstats_entry {
 void qstats_record(uint64_t fp, const char *query, const char *rules, double duration_us,
                    int64_t rows, bool error);
 
-/* Analysis thread: a traffic rule (n-plus-one...) flagged FP. */
-void qstats_add_rule(uint64_t fp, const char *rule);
+/* Analysis thread: a traffic rule (n-plus-one...) flagged FP, saying MESSAGE. */
+void qstats_add_rule(uint64_t fp, const char *rule, const char *message);
+
+/*
+ * Analysis thread: a new verdict of the analyzer on FP begins (its advice
+ * so far is forgotten); then qstats_fix() for each of its findings.
+ */
+void qstats_verdict(uint64_t fp);
+void qstats_fix(uint64_t fp, const char *rule, const char *fix);
+
+/* The advice of RULE in entry E, or "" (pure). */
+const char *qstats_fix_of(const struct qstats_entry *e, const char *rule);
 
 /* Any thread: up to MAX entries with the most total time, most first, into OUT; how many. */
 size_t qstats_top(struct qstats_entry *out, size_t max);

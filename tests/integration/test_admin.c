@@ -76,7 +76,8 @@ static const struct expected_cols expected[] = {
     {"SHOW QUERIES", "fingerprint:25 calls:1700 total_ms:1700 mean_ms:1700 p50_ms:1700 p95_ms:1700 "
                      "p99_ms:1700 rows:1700 errors:1700 rules:25 query:25"},
     {"SHOW FINDINGS",
-     "rule:25 kind:25 fingerprint:25 calls:1700 total_ms:1700 p95_ms:1700 query:25"},
+     "rule:25 kind:25 fingerprint:25 calls:1700 total_ms:1700 p95_ms:1700 query:25 "
+     "fix:25"},
     {"SHOW ENDPOINTS", "host:25 port:23 role:25 servers_opening:23 servers_idle:23 servers_busy:23 "
                        "connects:1700 logins:1700 xact_count:1700 query_count:1700 failures:1700 "
                        "consecutive_failures:23 last_failure:25 last_success:25 last_error:25"},
@@ -310,24 +311,67 @@ static void test_http_survives_takeover(void **state)
 	assert_true(harness_file_has_line(ps.log_path, "event=http.listen", NULL));
 }
 
-/* A body from GET PATH that contains NEEDLE within 5 s (the analysis thread batches). */
-static bool http_eventually_has(const char *path, const char *needle)
+/* CHECK(ARG) holds within 5 s (the analysis thread works in batches). */
+static bool eventually(bool (*check)(const void *arg), const void *arg)
 {
 	long long deadline = harness_now_ms() + 5000;
 
-	do {
-		char *body = NULL;
-		bool found = http_get(path, &body) == 200 && body != NULL && strstr(body, needle);
-
-		free(body);
-		if (found)
-			return true;
+	while (!check(arg)) {
+		if (harness_now_ms() >= deadline)
+			return false;
 		harness_sleep_ms(100);
-	} while (harness_now_ms() < deadline);
-	return false;
+	}
+	return true;
 }
 
-/* A query a rule flags shows in SHOW FINDINGS, /api/findings and pgscope_findings. */
+/* { path, needle }: the body of GET path contains needle. */
+static bool body_has(const void *arg)
+{
+	const char *const *pn = arg;
+	char *body = NULL;
+	bool found = http_get(pn[0], &body) == 200 && body != NULL && strstr(body, pn[1]);
+
+	free(body);
+	return found;
+}
+
+static bool http_eventually_has(const char *path, const char *needle)
+{
+	const char *pn[2] = {path, needle};
+
+	return eventually(body_has, pn);
+}
+
+struct finding_check {
+	PGconn *conn;
+	const char *rule, *fix;
+};
+
+/* SHOW FINDINGS has a row of the rule whose fix contains the text. */
+static bool finding_has_fix(const void *arg)
+{
+	const struct finding_check *fc = arg;
+	PGresult *res = PQexec(fc->conn, "SHOW FINDINGS");
+	bool found = false;
+
+	for (int r = 0; r < PQntuples(res) && !found; r++)
+		found = strcmp(PQgetvalue(res, r, 0), fc->rule) == 0 &&
+		        strstr(PQgetvalue(res, r, PQfnumber(res, "fix")), fc->fix) != NULL;
+	PQclear(res);
+	return found;
+}
+
+static bool finding_with_fix(PGconn *conn, const char *rule, const char *fix)
+{
+	struct finding_check fc = {conn, rule, fix};
+
+	return eventually(finding_has_fix, &fc);
+}
+
+/*
+ * Queries rules flag show in SHOW FINDINGS (with the fix: the CREATE INDEX
+ * an unindexed filter needs), /api/findings and pgscope_findings.
+ */
 static void test_findings_live(void **state)
 {
 	PGconn *app = harness_connect(ps.port, NULL);
@@ -338,13 +382,19 @@ static void test_findings_live(void **state)
 	assert_non_null(app);
 	for (int i = 0; i < 3; i++)
 		assert_true(harness_exec_ok(app, "SELECT * FROM pgbench_branches"));
+	for (int i = 0; i < 3; i++)
+		assert_true(harness_exec_ok(
+		    app,
+		    "SELECT aid FROM pgbench_accounts WHERE abalance = 7 ORDER BY aid LIMIT 5"));
+	assert_true(finding_with_fix(conn, "unindexed-filter",
+	                             "CREATE INDEX CONCURRENTLY ON pgbench_accounts (abalance)"));
 	assert_true(http_eventually_has("/api/findings", "\"rule\":\"select-star\""));
 	assert_true(http_eventually_has("/metrics", "pgscope_findings{rule=\"select-star\"} "));
 	res = PQexec(conn, "SHOW FINDINGS");
 	for (int r = 0; r < PQntuples(res); r++)
 		seen |= strcmp(PQgetvalue(res, r, 0), "select-star") == 0 &&
 		        strstr(PQgetvalue(res, r, 6), "pgbench_branches") != NULL &&
-		        atoll(PQgetvalue(res, r, 3)) >= 3;
+		        atoll(PQgetvalue(res, r, 3)) >= 3 && PQgetvalue(res, r, 7)[0] != 0;
 	PQclear(res);
 	assert_true(seen);
 	PQfinish(conn);

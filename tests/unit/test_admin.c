@@ -115,10 +115,19 @@ static void test_qstats_quantiles(void **state)
 	assert_true(qstats_quantile(e[0].hist, 0.50) > 1000 / 1.5);
 	assert_true(qstats_quantile(e[0].hist, 0.50) < 1000 * 1.5);
 	assert_true(qstats_quantile(e[0].hist, 0.99) > 100000 / 1.5);
-	qstats_add_rule(7, "n-plus-one");
-	qstats_add_rule(7, "n-plus-one");
+	qstats_add_rule(7, "n-plus-one", "called in a loop");
+	qstats_add_rule(7, "n-plus-one", "called in a loop");
 	qstats_top(e, 1);
 	assert_string_equal(e[0].traffic, "n-plus-one");
+	/* A new verdict replaces the analyzer's advice and keeps the traffic rules'. */
+	qstats_verdict(7);
+	qstats_fix(7, "unindexed-filter", "CREATE INDEX ON t (a);");
+	qstats_verdict(7);
+	qstats_fix(7, "select-star", "name the columns");
+	qstats_top(e, 1);
+	assert_string_equal(qstats_fix_of(&e[0], "n-plus-one"), "called in a loop");
+	assert_string_equal(qstats_fix_of(&e[0], "select-star"), "name the columns");
+	assert_string_equal(qstats_fix_of(&e[0], "unindexed-filter"), "");
 	/* Rules by fingerprints flagged: the analyzer's and the traffic rules'. */
 	qstats_record(8, "SELECT *", "select-star,missing-pagination", 10, 1, false);
 	qstats_record(9, "SELECT * FROM t", "select-star", 10, 1, false);
