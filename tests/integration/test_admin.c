@@ -602,6 +602,10 @@ static void test_counts_follow_traffic(void **state)
 	assert_true(atoll(v) >= 20);
 	assert_true(row_value(conn, "SHOW STATS", "postgres", "total_query_time", v, sizeof(v)));
 	assert_true(atoll(v) > 0);
+	assert_true(row_value(conn, "SHOW STATS", "postgres", "total_xact_time", v, sizeof(v)));
+	assert_true(atoll(v) > 0);
+	assert_true(row_value(conn, "SHOW STATS", "postgres", "total_xact_count", v, sizeof(v)));
+	assert_true(atoll(v) >= 20);
 	assert_true(row_value(conn, "SHOW POOLS", "postgres", "cl_active", v, sizeof(v)));
 	assert_true(atoi(v) >= 1);
 	assert_true(row_value(conn, "SHOW POOLS", "postgres", "pool_mode", v, sizeof(v)));
