@@ -87,6 +87,7 @@ git-commit-check:
 $(BUILD)/git_commit.h: git-commit-check
 
 $(BUILD)/cli/main.o: $(BUILD)/git_commit.h
+$(BUILD)/pooler/metrics.o: $(BUILD)/git_commit.h
 
 $(ANALYZER_LIB): $(ANALYZER_OBJ)
 	@rm -f $@

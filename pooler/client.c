@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/auth.h"
 #include "pooler/authquery.h"
 #include "pooler/cancel.h"
@@ -62,6 +63,8 @@ const char *client_state_name(enum client_state st)
 		return "waiting";
 	case CL_ACTIVE:
 		return "active";
+	case CL_ADMIN:
+		return "admin";
 	case CL_CLOSING:
 		return "closing";
 	case CL_LINGER:
@@ -100,6 +103,9 @@ void client_set_state(struct client *c, enum client_state st)
 		break;
 	case CL_ACTIVE:
 		list_append(&p->active_clients, &c->node);
+		break;
+	case CL_ADMIN:
+		list_append(&c->loop->admin_clients, &c->node);
 		break;
 	case CL_CLOSING:
 	case CL_LINGER:
@@ -178,6 +184,8 @@ bool client_flush(struct client *c)
 	}
 	if (c->server != NULL && c->server->conn.paused && pbuf_len(&c->conn.out) < CONN_LOW_WATER)
 		server_resume(c->server);
+	if (c->state == CL_ADMIN)
+		admin_resume(c);
 	return true;
 }
 
@@ -314,6 +322,7 @@ void client_free(struct client *c)
 	free(c->pending_set);
 	free(c->stmts);
 	pbuf_release(&c->replay);
+	admin_release(c);
 	ps_client_release(&c->ps);
 	text_refs_release(&c->stmt_texts);
 	text_refs_release(&c->portal_texts);
@@ -719,8 +728,13 @@ static void client_handle_startup_packet(struct client *c, uint32_t code, const 
 		snprintf(c->database, sizeof(c->database), "%s", c->user);
 	if (!client_encryption_ok(c))
 		return;
-	c->db = pool_resolve_db(c->loop, c->database);
-	if (c->db == NULL) {
+	if (admin_is_console_db(c->database)) {
+		if (!admin_client_start(c))
+			return;
+	} else {
+		c->db = pool_resolve_db(c->loop, c->database);
+	}
+	if (c->db == NULL && c->admin == NULL) {
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "no such database: %s", c->database);
@@ -1054,6 +1068,10 @@ static void client_begin_login(struct client *c)
 
 	if (client_ending(c))
 		return;
+	if (c->admin != NULL) {
+		admin_login(c);
+		return;
+	}
 	p = pool_get(c->loop, c->db, c->user, err, sizeof(err));
 	if (p == NULL) {
 		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, err);
@@ -1379,6 +1397,7 @@ static void client_txn_request(struct client *c, uint8_t type, ev_tstamp now)
 	if (!txn_request(&c->txn, type, now, stmt_in_flight(c)))
 		return;
 	c->pool->traffic.transactions++;
+	c->xact_start = now;
 	if (c->server != NULL)
 		c->server->endpoint->traffic.transactions++;
 }
@@ -1596,6 +1615,9 @@ void client_process_input(struct client *c)
 		return;
 	case CL_ACTIVE:
 		client_relay(c);
+		return;
+	case CL_ADMIN:
+		admin_input(c);
 		return;
 	case CL_WAITING:
 		if (pbuf_len(&c->conn.in) > CLIENT_WAIT_BUFFER)

@@ -142,6 +142,9 @@ static const struct key_def main_keys[] = {
     {"log_connections", KEY_BOOL, F(log_connections), 0, 0},
     {"log_disconnections", KEY_BOOL, F(log_disconnections), 0, 0},
     {"log_pooler_errors", KEY_BOOL, F(log_pooler_errors), 0, 0},
+    {"stats_period", KEY_TIME, F(stats_period), 0, CONFIG_TIME_MAX_MS},
+    {"admin_http_listen", KEY_STR, F(admin_http_listen), 0, 0},
+    {"admin_http_token", KEY_STR, F(admin_http_token), 0, 0},
 };
 
 #undef F
@@ -185,7 +188,6 @@ static const struct ignored_key ignored_main_keys[] = {
     {"server_tls13_ciphers", NO_TLS},
     {"service_name", NOT_USED},
     {"so_reuseport", "not used: pgscope serve --takeover hands the listening sockets over"},
-    {"stats_period", NOT_USED},
     {"suspend_timeout", NOT_USED},
     {"syslog", "pgscope logs to logfile or stderr only"},
     {"syslog_facility", "pgscope logs to logfile or stderr only"},
@@ -224,8 +226,6 @@ static const struct ignored_key ignored_user_keys[] = {
  */
 #define NOT_YET "not supported yet; ignored"
 static const struct ignored_key unacted_keys[] = {
-    {"admin_users", NOT_YET ": there is no admin console"},
-    {"stats_users", NOT_YET ": there is no admin console"},
     {"track_extra_parameters", NOT_YET ": the tracked parameters are a fixed list"},
     {"sbuf_loopcnt", NOT_YET ": each read is handled whole"},
     {"log_pooler_errors", NOT_YET ": errors sent to clients are always logged"},
@@ -1561,6 +1561,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->log_connections = true;
 	cfg->log_disconnections = true;
 	cfg->log_pooler_errors = true;
+	cfg->stats_period = 60000;
 }
 
 bool config_load(struct config *cfg, const char *path, char *err, size_t errlen)
@@ -1624,6 +1625,8 @@ void config_free(struct config *cfg)
 	free(cfg->logfile);
 	free(cfg->pidfile);
 	free(cfg->takeover_socket);
+	free(cfg->admin_http_listen);
+	free(cfg->admin_http_token);
 	for (size_t i = 0; i < cfg->n_dbs; i++)
 		db_config_release(&cfg->dbs[i]);
 	free(cfg->dbs);
@@ -1819,4 +1822,91 @@ bool config_list_has(char *const *list, const char *name)
 			return true;
 	}
 	return false;
+}
+
+/* A time in ms as the file takes it: seconds, with a fraction only when there is one. */
+static void format_time(int ms, char *out, size_t outlen)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, outlen, "%d", ms / 1000);
+	else
+		snprintf(out, outlen, "%.3f", ms / 1000.0);
+}
+
+static void format_list(char *const *list, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	out[0] = 0;
+	for (; list != NULL && *list != NULL && used + 1 < outlen; list++) {
+		int n = snprintf(out + used, outlen - used, "%s%s", used ? "," : "", *list);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* The value of main key DEF in CFG, as text. */
+static void format_key(const struct config *cfg, const struct key_def *def, char *out,
+                       size_t outlen)
+{
+	const char *base = (const char *)cfg + def->offset;
+	const char *s;
+
+	switch (def->kind) {
+	case KEY_INT:
+	case KEY_LOG_LEVEL:
+	case KEY_VERBOSE:
+		snprintf(out, outlen, "%d", *(const int *)base);
+		return;
+	case KEY_OCTAL:
+		snprintf(out, outlen, "0%o", (unsigned)*(const int *)base);
+		return;
+	case KEY_COUNT:
+	case KEY_SIZE:
+		snprintf(out, outlen, "%zu", *(const size_t *)base);
+		return;
+	case KEY_BOOL:
+		snprintf(out, outlen, "%d", *(const bool *)base ? 1 : 0);
+		return;
+	case KEY_TIME:
+		format_time(*(const int *)base, out, outlen);
+		return;
+	case KEY_STR:
+	case KEY_PATH:
+		s = *(char *const *)base;
+		snprintf(out, outlen, "%s", s != NULL ? s : "");
+		return;
+	case KEY_LIST:
+		format_list(*(char **const *)base, out, outlen);
+		return;
+	case KEY_POOL_MODE:
+		snprintf(out, outlen, "%s", config_pool_mode_name(*(const enum pool_mode *)base));
+		return;
+	case KEY_AUTH_TYPE:
+		snprintf(out, outlen, "%s", config_auth_type_name(*(const enum auth_type *)base));
+		return;
+	case KEY_TLS_MODE:
+		snprintf(out, outlen, "%s", config_tls_mode_name(*(const enum tls_mode *)base));
+		return;
+	case KEY_LOG_FORMAT:
+		snprintf(out, outlen, "%s",
+		         *(const enum log_format *)base == LOG_FORMAT_JSON ? "json" : "logfmt");
+		return;
+	}
+	out[0] = 0;
+}
+
+size_t config_key_count(void)
+{
+	return sizeof(main_keys) / sizeof(main_keys[0]);
+}
+
+const char *config_key_describe(const struct config *cfg, size_t i, char *value, size_t vlen)
+{
+	if (i >= config_key_count())
+		return NULL;
+	format_key(cfg, &main_keys[i], value, vlen);
+	return main_keys[i].name;
 }

@@ -197,6 +197,11 @@ struct config {
 	bool log_disconnections;    /* default true */
 	bool log_pooler_errors;     /* default true */
 
+	/* operations: periodic stats, the HTTP endpoint (admin console keys are above) */
+	int stats_period;        /* ms between "stats" log lines and SHOW STATS averages, 60000 */
+	char *admin_http_listen; /* "host:port" of /metrics, /healthz...; NULL or "" = off */
+	char *admin_http_token;  /* bearer token the HTTP endpoint asks for; NULL = none */
+
 	struct db_config *dbs; /* [databases], in file order */
 	size_t n_dbs;
 	struct user_config *users; /* [users] */
@@ -267,6 +272,16 @@ void config_client_timeouts(const struct config *cfg, const struct db_config *db
 const char *config_pool_mode_name(enum pool_mode mode);
 const char *config_auth_type_name(enum auth_type type);
 const char *config_tls_mode_name(enum tls_mode mode);
+
+/* How many keys the main section has. */
+size_t config_key_count(void);
+
+/*
+ * Key I of the main section (0 <= I < config_key_count()): its name, with
+ * its value in CFG written into value as the file would take it. NULL when
+ * I is out of range.
+ */
+const char *config_key_describe(const struct config *cfg, size_t i, char *value, size_t vlen);
 
 /* true if name is in the NULL-terminated list. */
 bool config_list_has(char *const *list, const char *name);

@@ -19,6 +19,7 @@ void loop_init(struct loop_state *ls, struct ev_loop *ev, const struct config *c
 	list_init(&ls->clients);
 	list_init(&ls->login_clients);
 	list_init(&ls->closing_clients);
+	list_init(&ls->admin_clients);
 	list_init(&ls->dead_clients);
 	list_init(&ls->dead_servers);
 	htab_init(&ls->ps_registry);

@@ -22,6 +22,9 @@
 #include "pooler/list.h"
 #include "pooler/pooler.h"
 
+struct stats_state;
+struct http_server;
+
 struct loop_state {
 	struct ev_loop *ev;
 	struct list pools;
@@ -29,6 +32,7 @@ struct loop_state {
 	struct list clients;         /* every live client (cancel lookup, shutdown) */
 	struct list login_clients;   /* CL_STARTUP, CL_AUTH */
 	struct list closing_clients; /* CL_CLOSING: flushing a final error */
+	struct list admin_clients;   /* CL_ADMIN: admin console sessions (admin.c) */
 	struct list dead_clients;    /* closed; freed by the reaper before the next poll */
 	struct list dead_servers;
 	int n_clients;
@@ -36,6 +40,8 @@ struct loop_state {
 	ev_prepare reaper;
 	ev_timer janitor;
 	struct pooler_stats stats;
+	struct stats_state *stats_period; /* stats_period averages (stats.c), owned, or NULL */
+	struct http_server *http;   /* the admin_http_listen endpoint (http.c), owned, or NULL */
 	struct htab ps_registry;    /* Parse body -> struct ps_entry *, see prepared.c */
 	struct htab schemas;        /* database name -> struct schema_db *, see schema.c */
 	uint64_t ps_next_id;        /* last statement number handed out */

@@ -24,6 +24,7 @@
 #include "pooler/log.h"
 #include "pooler/observe.h"
 #include "pooler/pooler.h"
+#include "pooler/qstats.h"
 
 #define OBS_RING          16384               /* completed statements queued */
 #define OBS_TEXT_BYTES    (16u * 1024 * 1024) /* texts queued, in bytes */
@@ -534,6 +535,11 @@ static void process_text(struct observer *o, struct obs_text *t)
 		finding_ids(a, rules, sizeof(rules));
 		r->rules = strdup(rules);
 		log_findings(o, t->db, a, t->sql, rules);
+		qstats_verdict(a->fingerprint);
+		for (size_t i = 0; i < a->n_findings; i++)
+			qstats_fix(a->fingerprint, a->findings[i].rule_id,
+			           a->findings[i].suggestion ? a->findings[i].suggestion
+			                                     : a->findings[i].message);
 	}
 	if (o->literals && t->len > 0)
 		r->text = strdup(t->sql);
@@ -565,6 +571,8 @@ static void process_stmt(struct observer *o, const struct obs_stmt *s)
 
 	if (r == NULL || r->fingerprint == 0)
 		return; /* dropped, forgotten or unparsable text */
+	qstats_record(r->fingerprint, r->normalized, r->rules, (double)s->duration_us, s->rows,
+	              s->sqlstate[0] != 0);
 	if (o->traffic != NULL) {
 		struct traffic_stmt ts = {
 		    .time_us = (uint64_t)(s->time_us - s->duration_us),
@@ -621,6 +629,7 @@ static void report_traffic(struct observer *o)
 		if (htab_get(&o->reported, key, strlen(key)) != NULL)
 			continue;
 		htab_put(&o->reported, key, strlen(key), (void *)1);
+		qstats_add_rule(f[i].fingerprint, f[i].rule_id, f[i].message);
 		snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)f[i].fingerprint);
 		log_event(LOG_INFO, "traffic.flagged", LOG_STR, "rule", f[i].rule_id, LOG_STR,
 		          "fingerprint", fp, LOG_INT, "executions", (long long)f[i].executions,

@@ -17,9 +17,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
 #include "pooler/hba.h"
+#include "pooler/http.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
 #include "pooler/observe.h"
@@ -28,6 +30,7 @@
 #include "pooler/proto.h"
 #include "pooler/reload.h"
 #include "pooler/server.h"
+#include "pooler/stats.h"
 #include "pooler/takeover.h"
 #include "pooler/tls.h"
 #include "pooler/userlist.h"
@@ -416,6 +419,7 @@ static void pooler_stop_arrivals(void)
 	struct loop_state *ls = pooler.loop;
 
 	listeners_refuse();
+	admin_end_all(ls);
 	while (!list_empty(&ls->login_clients))
 		client_fail(list_entry(list_first(&ls->login_clients), struct client, node),
 		            SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
@@ -495,6 +499,12 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		pooler_shutdown_now("shutdown_timeout");
 }
 
+void pooler_shutdown(const char *cause)
+{
+	if (!pooler.shutting_down)
+		pooler_shutdown_safe(cause);
+}
+
 void pooler_listeners_handed_over(void)
 {
 	struct loop_state *ls = pooler.loop;
@@ -504,21 +514,28 @@ void pooler_listeners_handed_over(void)
 	own_socket_files = false;
 	own_pidfile = false;
 	listeners_close();
+	http_stop(ls); /* its port goes to the new process too */
 	pooler.handed_over = true;
 	stop_timer_start();
 }
 static void prewarm_pools(void);
 
+bool pooler_reload(const char *cause)
+{
+	log_reopen(); /* a rotated log is replaced even when the file does not reload */
+	log_event(LOG_INFO, "pooler.reload", LOG_STR, "cause", cause, LOG_END);
+	if (!reload_config(pooler.loop))
+		return false;
+	tls_reload(pooler.cfg); /* certificates for new connections */
+	hba_reload(pooler.cfg);
+	prewarm_pools(); /* databases added with min_pool_size */
+	return true;
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
-		log_reopen(); /* a rotated log is replaced even when the file does not reload */
-		log_event(LOG_INFO, "pooler.sighup", LOG_STR, "action", "reload", LOG_END);
-		if (reload_config(pooler.loop)) {
-			tls_reload(pooler.cfg); /* certificates for new connections */
-			hba_reload(pooler.cfg);
-			prewarm_pools(); /* databases added with min_pool_size */
-		}
+		pooler_reload("SIGHUP");
 		return;
 	}
 	/* SIGTERM, SIGINT: a safe shutdown, or an immediate one at the second signal. */
@@ -714,7 +731,8 @@ int pooler_run(struct config *cfg, bool takeover)
 	if (takeover ? !takeover_begin(&req, have_ctl, ctl_path)
 	             : !pooler_alone(have_ctl, ctl_path))
 		goto out_takeover;
-	if (!listeners_open())
+	/* After a takeover the HTTP port is free only once the old process handed over. */
+	if (!listeners_open() || (!takeover && !http_start(ls, cfg)))
 		goto out_listeners;
 	/* Without a control socket pgscope serves all the same; only takeovers are refused. */
 	if (have_ctl)
@@ -749,10 +767,13 @@ int pooler_run(struct config *cfg, bool takeover)
 	ev_signal_start(ev, &pooler.sig_usr1);
 	ev_signal_start(ev, &pooler.sig_usr2);
 	prewarm_pools();
+	stats_start(ls, cfg->stats_period);
 	if (takeover && !takeover_finish(&req)) {
 		observe_stop();
 		goto out_listeners;
 	}
+	if (takeover)
+		(void)http_start(ls, cfg); /* too late to refuse: without it, pooling goes on */
 	log_event(LOG_INFO, "pooler.start", LOG_STR, "config", cfg->path, LOG_STR, "pool_mode",
 	          config_pool_mode_name(cfg->pool_mode), LOG_INT, "pid", (long long)getpid(),
 	          LOG_END);
@@ -763,6 +784,7 @@ int pooler_run(struct config *cfg, bool takeover)
 	ev_prepare_stop(ev, &ls->reaper);
 	ev_timer_stop(ev, &ls->janitor);
 	ev_timer_stop(ev, &stop_timer);
+	stats_stop(ls);
 	loop_release(ls);
 	if (own_pidfile)
 		unlink(cfg->pidfile);
@@ -775,6 +797,8 @@ out_pidfile:
 	if (own_pidfile)
 		unlink(cfg->pidfile);
 out_listeners:
+	stats_stop(ls);
+	http_stop(ls);
 	listeners_close();
 	takeover_stop(ev, own_socket_files);
 out_takeover:

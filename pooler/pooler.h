@@ -58,6 +58,7 @@ enum client_state {
 	CL_IDLE,     /* logged in, no server (transaction/statement mode) */
 	CL_WAITING,  /* has work queued, waiting for a server from the pool */
 	CL_ACTIVE,   /* linked to a server, relaying */
+	CL_ADMIN,    /* logged in to the admin console (admin.c): answered by the pooler */
 	CL_CLOSING,  /* error sent; flushing before close */
 	CL_LINGER,   /* flushed and write side shut: what the client still sends is
 	                discarded until it closes (bounded), so that unread input does
@@ -145,6 +146,7 @@ struct userlist;
 struct observer;
 struct schema_db;
 struct observe_scope;
+struct admin_session;
 
 /* One request in flight, for timing and the completed-statement hook (stmt.c). */
 struct stmt_track {
@@ -204,6 +206,8 @@ struct client {
 	struct txn txn; /* what its server owes it, its transaction status and id (txn.c) */
 	struct client_timeouts limits; /* its query and idle timeouts, set at login (timeout.c) */
 	struct query_timer qt;         /* query_timeout of its current request (timeout.c) */
+	/* When its current transaction began (for xact_time), 0 if none. */
+	ev_tstamp xact_start;
 	/* Requests in flight, a ring of STMT_QUEUE_LEN, owned: allocated at the first, freed
 	 * when the client goes idle (an idle client needs none). */
 	struct stmt_track *stmts;
@@ -228,8 +232,9 @@ struct client {
 	 * until the server answers, to be sent to another server if this one died without
 	 * reading it (client_replay_*()). Owned; empty when not recording. */
 	struct pbuf replay;
-	bool replay_on; /* recording the request into replay */
-	bool retried;   /* its request was already sent again once: not twice */
+	bool replay_on;              /* recording the request into replay */
+	bool retried;                /* its request was already sent again once: not twice */
+	struct admin_session *admin; /* a console client's session (admin.c), owned; else NULL */
 };
 
 struct server {
@@ -387,6 +392,20 @@ int pooler_run(struct config *cfg, bool takeover);
  * 57P01 (true); else false and nothing done.
  */
 bool pooler_end_if_stopping(struct client *c);
+
+/*
+ * Begin the safe shutdown (as SIGTERM does; the admin console's SHUTDOWN),
+ * logging CAUSE. Nothing when already stopping.
+ */
+void pooler_shutdown(const char *cause);
+
+/*
+ * Read the config file again and put it in force without dropping a client
+ * (SIGHUP; the admin console's RELOAD), with the log reopened and TLS and hba
+ * rules reloaded, logging CAUSE. false when the file did not validate: the
+ * running config stays (the reason is logged).
+ */
+bool pooler_reload(const char *cause);
 
 /* takeover.c: a new process watches the listeners now; stop accepting and drain. */
 void pooler_listeners_handed_over(void);

@@ -50,6 +50,8 @@ enum proto_auth {
 #define SQLSTATE_IDLE_IN_TXN_TIMEOUT   "25P03"
 #define SQLSTATE_FEATURE_NOT_SUPPORTED "0A000"
 #define SQLSTATE_INTERNAL_ERROR        "XX000"
+#define SQLSTATE_OUT_OF_MEMORY         "53200"
+#define SQLSTATE_CONFIG_FILE_ERROR     "F0000"
 
 static inline uint32_t proto_get32(const uint8_t *p)
 {

@@ -958,6 +958,11 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 		if (c->qt.cancel_at > 0 || c->qt.hint_ms >= 0)
 			timeout_request_answered(c);
 		stmt_ready(c, now);
+		if (sv->tx_status == 'I' && c->xact_start > 0 && txn_settled(&c->txn)) {
+			sv->pool->traffic.xact_time += now - c->xact_start;
+			sv->endpoint->traffic.xact_time += now - c->xact_start;
+			c->xact_start = 0;
+		}
 		if (pooled && pooled_response(sv, m) == RELAY_FAIL)
 			return RELAY_FAIL;
 		if (sv->pool->mode == POOL_MODE_STATEMENT && sv->tx_status != 'I') {

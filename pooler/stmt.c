@@ -143,8 +143,11 @@ void stmt_completed(const struct stmt_event *ev)
 {
 	ev->client->loop->stats.statements++;
 	ev->client->pool->traffic.queries++;
-	if (ev->client->server != NULL)
+	ev->client->pool->traffic.query_time += ev->end - ev->start;
+	if (ev->client->server != NULL) {
 		ev->client->server->endpoint->traffic.queries++;
+		ev->client->server->endpoint->traffic.query_time += ev->end - ev->start;
+	}
 	observe_statement(ev);
 	schema_statement_done(ev->client->pool, ev->tag, ev->end);
 	if (!log_enabled(LOG_DEBUG))

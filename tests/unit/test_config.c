@@ -380,7 +380,6 @@ static const char *const sample_unused[] = {
     "syslog_facility",
     "syslog_ident",
     "log_stats",
-    "stats_period",
     "cancel_wait_timeout",
     "autodb_idle_timeout",
     "suspend_timeout",
@@ -392,8 +391,6 @@ static const char *const sample_unused[] = {
     "tcp_socket_buffer",
     "application_name_add_host",
     "databases.auth_user",
-    "admin_users", /* read, but there is no admin console yet */
-    "stats_users",
 };
 
 static void test_pgbouncer_ini_loads_unchanged(void **state)
@@ -444,6 +441,7 @@ static void test_pgbouncer_ini_loads_unchanged(void **state)
 	assert_string_equal(db->datestyle, "ISO, MDY");
 	assert_string_equal(db->application_name, "bi");
 	assert_int_equal(cfg.n_users, 2);
+	assert_int_equal(cfg.stats_period, 60000); /* read now: the stats lines and averages */
 	config_free(&cfg);
 
 	/* Exactly one warning per unused key, each naming file, line and key. */
@@ -492,8 +490,7 @@ static void test_unused_key_warns_once(void **state)
 static void test_unacted_keys_warn_when_set(void **state)
 {
 	static const char *const unacted[] = {
-	    "admin_users",  "stats_users",       "track_extra_parameters",
-	    "sbuf_loopcnt", "log_pooler_errors", "databases.replicas",
+	    "track_extra_parameters", "sbuf_loopcnt", "log_pooler_errors", "databases.replicas",
 	};
 	struct config cfg;
 	char needle[128];

@@ -1,0 +1,423 @@
+/*
+ * http.c - the operations HTTP endpoint on the event loop (see http.h): a
+ * listener, a fixed table of connections, and the routes.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pooler/admin.h"
+#include "pooler/conn.h"
+#include "pooler/http.h"
+#include "pooler/log.h"
+#include "pooler/loop.h"
+#include "pooler/metrics.h"
+
+#define HTTP_BODY_MAX (16u * 1024u * 1024u) /* a response body, at most */
+
+/* One connection: its request as read, then its response as sent. */
+struct http_conn {
+	int fd; /* -1: the slot is free */
+	struct http_server *srv;
+	ev_io io;
+	ev_timer timer; /* HTTP_TIMEOUT from accept */
+	char req[HTTP_REQUEST_MAX + 1];
+	size_t req_len;
+	struct pbuf out; /* the whole response */
+	bool writing;
+};
+
+struct http_server {
+	struct loop_state *ls;
+	int fd;
+	ev_io accept_io;
+	char *token; /* owned copy of admin_http_token, or NULL */
+	struct http_conn conns[HTTP_MAX_CONNS];
+};
+
+/* ---- routes ---- */
+
+static void body_printf(struct pbuf *b, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		pbuf_append(b, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* The value of header NAME in REQ into out ("" when absent). */
+static void header_value(const char *req, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+
+	out[0] = 0;
+	for (const char *line = strstr(req, "\r\n"); line != NULL;
+	     line = strstr(line + 2, "\r\n")) {
+		const char *p = line + 2;
+		size_t len = 0;
+
+		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
+			continue;
+		p += n + 1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		while (p[len] != 0 && p[len] != '\r' && len + 1 < outlen)
+			len++;
+		memcpy(out, p, len);
+		out[len] = 0;
+		return;
+	}
+}
+
+/* Constant-time comparison: the token's bytes are not told apart by timing. */
+static bool token_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned diff = (unsigned)(la ^ lb);
+
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+static bool authorized(const char *req, const char *token)
+{
+	char auth[512];
+
+	if (token == NULL || token[0] == 0)
+		return true;
+	header_value(req, "Authorization", auth, sizeof(auth));
+	return strncasecmp(auth, "Bearer ", 7) == 0 && token_equal(auth + 7, token);
+}
+
+/* At least one server login succeeded on some endpoint of ls. */
+static bool ready(struct loop_state *ls)
+{
+	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next)
+		if (list_entry(it, struct endpoint, node)->logins > 0)
+			return true;
+	return false;
+}
+
+static void reply_text(struct http_reply *reply, struct pbuf *body, int status, const char *text)
+{
+	reply->status = status;
+	reply->content_type = "text/plain; charset=utf-8";
+	body_printf(body, "%s\n", text);
+}
+
+void http_route(struct loop_state *ls, const char *req, const char *token, struct pbuf *body,
+                struct http_reply *reply)
+{
+	char method[16] = "", path[256] = "";
+	char *q;
+
+	if (sscanf(req, "%15s %255s", method, path) != 2) {
+		reply_text(reply, body, 400, "bad request");
+		return;
+	}
+	q = strchr(path, '?');
+	if (q != NULL)
+		*q = 0; /* no route takes parameters */
+	if (!authorized(req, token)) {
+		reply_text(reply, body, 401, "unauthorized");
+		return;
+	}
+	if (strcmp(method, "GET") != 0) {
+		reply_text(reply, body, 405, "method not allowed");
+		return;
+	}
+	reply->status = 200;
+	reply->content_type = "application/json";
+	if (strcmp(path, "/metrics") == 0) {
+		reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+		metrics_write(ls, body);
+	} else if (strcmp(path, "/healthz") == 0) {
+		reply_text(reply, body, 200, "ok");
+	} else if (strcmp(path, "/readyz") == 0) {
+		if (ready(ls))
+			reply_text(reply, body, 200, "ready");
+		else
+			reply_text(reply, body, 503, "no server login has succeeded yet");
+	} else if (strcmp(path, "/api/pools") == 0) {
+		admin_show_json(ls, "SHOW POOLS", body);
+	} else if (strcmp(path, "/api/queries") == 0) {
+		admin_show_json(ls, "SHOW QUERIES", body);
+	} else if (strcmp(path, "/api/findings") == 0) {
+		admin_show_json(ls, "SHOW FINDINGS", body);
+	} else {
+		reply_text(reply, body, 404, "not found");
+	}
+}
+
+/* ---- connections ---- */
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+static void conn_finish(struct http_conn *hc)
+{
+	struct ev_loop *ev = hc->srv->ls->ev;
+
+	ev_io_stop(ev, &hc->io);
+	ev_timer_stop(ev, &hc->timer);
+	close(hc->fd);
+	hc->fd = -1;
+	pbuf_release(&hc->out);
+}
+
+/* Send what is left of the response; close when all is sent or the peer is gone. */
+static void conn_write(struct http_conn *hc)
+{
+	while (pbuf_len(&hc->out) > 0) {
+		ssize_t n = send(hc->fd, pbuf_head(&hc->out), pbuf_len(&hc->out), MSG_NOSIGNAL);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			conn_finish(hc);
+			return;
+		}
+		pbuf_consume(&hc->out, (size_t)n);
+	}
+	shutdown(hc->fd, SHUT_WR);
+	conn_finish(hc);
+}
+
+/* Build the whole response to the request read, then start sending it. */
+static void conn_respond(struct http_conn *hc, int status_override)
+{
+	struct ev_loop *ev = hc->srv->ls->ev;
+	struct http_reply reply = {500, "text/plain"};
+	struct pbuf body;
+	char head[256];
+	int n;
+
+	pbuf_init(&body, HTTP_BODY_MAX);
+	if (status_override != 0)
+		reply_text(&reply, &body, status_override, status_text(status_override));
+	else
+		http_route(hc->srv->ls, hc->req, hc->srv->token, &body, &reply);
+	n = snprintf(head, sizeof(head),
+	             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+	             "Connection: close\r\n\r\n",
+	             reply.status, status_text(reply.status), reply.content_type, pbuf_len(&body),
+	             reply.status == 405   ? "Allow: GET\r\n"
+	             : reply.status == 401 ? "WWW-Authenticate: Bearer\r\n"
+	                                   : "");
+	pbuf_init(&hc->out, HTTP_BODY_MAX + sizeof(head));
+	if (!pbuf_append(&hc->out, head, (size_t)n) ||
+	    !pbuf_append(&hc->out, pbuf_head(&body), pbuf_len(&body))) {
+		pbuf_release(&body);
+		conn_finish(hc);
+		return;
+	}
+	pbuf_release(&body);
+	hc->writing = true;
+	ev_io_stop(ev, &hc->io);
+	ev_io_set(&hc->io, hc->fd, EV_WRITE);
+	ev_io_start(ev, &hc->io);
+	conn_write(hc);
+}
+
+/* Read the request until its headers end (bounded by HTTP_REQUEST_MAX). */
+static void conn_read(struct http_conn *hc)
+{
+	for (;;) {
+		ssize_t n = recv(hc->fd, hc->req + hc->req_len, HTTP_REQUEST_MAX - hc->req_len, 0);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			conn_finish(hc);
+			return;
+		}
+		hc->req_len += (size_t)n;
+		hc->req[hc->req_len] = 0;
+		if (strstr(hc->req, "\r\n\r\n") != NULL) {
+			conn_respond(hc, 0);
+			return;
+		}
+		if (hc->req_len == HTTP_REQUEST_MAX) {
+			conn_respond(hc, 431);
+			return;
+		}
+	}
+}
+
+static void on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct http_conn *hc = w->data;
+
+	if (hc->writing)
+		conn_write(hc);
+	else
+		conn_read(hc);
+}
+
+static void on_conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	conn_finish(w->data);
+}
+
+static struct http_conn *conn_slot(struct http_server *srv)
+{
+	for (int i = 0; i < HTTP_MAX_CONNS; i++)
+		if (srv->conns[i].fd == -1)
+			return &srv->conns[i];
+	return NULL;
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct http_server *srv = w->data;
+
+	for (int i = 0; i < HTTP_MAX_CONNS; i++) {
+		int fd = accept(srv->fd, NULL, NULL);
+		struct http_conn *hc;
+
+		if (fd == -1)
+			return;
+		hc = conn_slot(srv);
+		if (hc == NULL || !conn_prepare_socket(fd, true)) {
+			/* Over the limit: closed at once, a scraper retries. */
+			close(fd);
+			continue;
+		}
+		memset(hc->req, 0, 1);
+		hc->fd = fd;
+		hc->req_len = 0;
+		hc->writing = false;
+		pbuf_init(&hc->out, 0);
+		ev_io_init(&hc->io, on_conn_io, fd, EV_READ);
+		hc->io.data = hc;
+		ev_io_start(loop, &hc->io);
+		ev_timer_init(&hc->timer, on_conn_timeout, HTTP_TIMEOUT, 0.0);
+		hc->timer.data = hc;
+		ev_timer_start(loop, &hc->timer);
+	}
+}
+
+/* ---- listener ---- */
+
+/* A listening socket for "host:port"; -1 (logged) on failure. */
+static int http_listen_socket(const char *spec)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
+	int fd = -1, on = 1, rc;
+
+	if (colon == NULL || (size_t)(colon - spec) >= sizeof(host)) {
+		log_event(LOG_FATAL, "http.failed", LOG_STR, "address", spec, LOG_STR, "error",
+		          "admin_http_listen must be host:port", LOG_END);
+		return -1;
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = 0;
+	if (host[0] == '[' && colon > spec + 1 && colon[-1] == ']') {
+		/* [::1]:9127 */
+		memmove(host, host + 1, (size_t)(colon - spec) - 2);
+		host[colon - spec - 2] = 0;
+	}
+	rc = getaddrinfo(host[0] != 0 && strcmp(host, "*") != 0 ? host : NULL, colon + 1, &hints,
+	                 &res);
+	if (rc != 0) {
+		log_event(LOG_FATAL, "http.failed", LOG_STR, "address", spec, LOG_STR, "error",
+		          gai_strerror(rc), LOG_END);
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM, 0);
+	if (fd != -1)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (fd == -1 || bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 16) == -1 ||
+	    !conn_prepare_socket(fd, false)) {
+		log_event(LOG_FATAL, "http.failed", LOG_STR, "address", spec, LOG_STR, "error",
+		          strerror(errno), LOG_END);
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+bool http_start(struct loop_state *ls, const struct config *cfg)
+{
+	struct http_server *srv;
+
+	if (cfg->admin_http_listen == NULL || cfg->admin_http_listen[0] == 0)
+		return true;
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return false;
+	srv->ls = ls;
+	srv->fd = http_listen_socket(cfg->admin_http_listen);
+	if (srv->fd == -1) {
+		free(srv);
+		return false;
+	}
+	if (cfg->admin_http_token != NULL && cfg->admin_http_token[0] != 0)
+		srv->token = strdup(cfg->admin_http_token);
+	for (int i = 0; i < HTTP_MAX_CONNS; i++) {
+		srv->conns[i].fd = -1;
+		srv->conns[i].srv = srv;
+	}
+	ev_io_init(&srv->accept_io, on_accept, srv->fd, EV_READ);
+	srv->accept_io.data = srv;
+	ev_io_start(ls->ev, &srv->accept_io);
+	ls->http = srv;
+	log_event(LOG_INFO, "http.listen", LOG_STR, "address", cfg->admin_http_listen, LOG_STR,
+	          "token", srv->token != NULL ? "required" : "none", LOG_END);
+	return true;
+}
+
+void http_stop(struct loop_state *ls)
+{
+	struct http_server *srv = ls->http;
+
+	if (srv == NULL)
+		return;
+	for (int i = 0; i < HTTP_MAX_CONNS; i++)
+		if (srv->conns[i].fd != -1)
+			conn_finish(&srv->conns[i]);
+	ev_io_stop(ls->ev, &srv->accept_io);
+	close(srv->fd);
+	free(srv->token);
+	free(srv);
+	ls->http = NULL;
+}

@@ -1,0 +1,46 @@
+/*
+ * http.h - the operations HTTP endpoint (admin_http_listen): /metrics in
+ * Prometheus text format, /healthz, /readyz and /api/{pools,queries,findings}
+ * as JSON, with an optional bearer token (admin_http_token).
+ *
+ * Served on the event loop with non-blocking sockets: a small fixed number
+ * of connections (more are refused at once), each request bounded in size
+ * (HTTP_REQUEST_MAX) and time (HTTP_TIMEOUT), one request per connection.
+ * Nothing here blocks, so forwarding never waits on a scrape. Event-loop
+ * thread only.
+ */
+#ifndef PGSCOPE_POOLER_HTTP_H
+#define PGSCOPE_POOLER_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct loop_state;
+struct config;
+struct pbuf;
+
+#define HTTP_MAX_CONNS   8    /* connections served at once */
+#define HTTP_REQUEST_MAX 8192 /* bytes of request line and headers */
+#define HTTP_TIMEOUT     5.0  /* seconds a connection may take from accept to the last byte */
+
+/* Listen on cfg->admin_http_listen ("host:port") when set; false (logged) when that fails. */
+bool http_start(struct loop_state *ls, const struct config *cfg);
+
+/* Close the listener and every connection. */
+void http_stop(struct loop_state *ls);
+
+/* What a request gets: status, content type and body (pure, for the unit tests too). */
+struct http_reply {
+	int status;
+	const char *content_type;
+};
+
+/*
+ * Answer the request in REQ (request line and headers, NUL-terminated) on
+ * ls: the body goes to BODY, the status and type to *reply. TOKEN is the
+ * bearer token asked for, or NULL.
+ */
+void http_route(struct loop_state *ls, const char *req, const char *token, struct pbuf *body,
+                struct http_reply *reply);
+
+#endif
