@@ -223,13 +223,31 @@ static void client_begin_close(struct client *c, const char *sqlstate, const cha
 	client_flush(c);
 }
 
+/* Keep the first cause of c's end: later ones ("error sent") only follow from it. */
+static void client_note_end(struct client *c, const char *sqlstate, const char *reason)
+{
+	if (c->close_reason[0] != 0)
+		return;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason != NULL ? reason : "");
+	snprintf(c->close_sqlstate, sizeof(c->close_sqlstate), "%s",
+	         sqlstate != NULL ? sqlstate : "");
+}
+
+void client_log_error(const struct client *c, const char *severity, const char *sqlstate,
+                      const char *message)
+{
+	log_event(LOG_WARNING, "client.error", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
+	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR,
+	          "severity", severity, LOG_STR, "sqlstate", sqlstate, LOG_STR, "error", message,
+	          LOG_END);
+}
+
 void client_fail(struct client *c, const char *sqlstate, const char *message)
 {
 	if (client_ending(c))
 		return;
-	log_event(LOG_WARNING, "client.error", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
-	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR,
-	          "sqlstate", sqlstate, LOG_STR, "error", message, LOG_END);
+	client_log_error(c, "FATAL", sqlstate, message);
+	client_note_end(c, sqlstate, message);
 	client_begin_close(c, sqlstate, message);
 }
 
@@ -240,6 +258,7 @@ void client_end(struct client *c, const char *reason)
 	log_event(LOG_INFO, "client.end", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
 	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR, "reason",
 	          reason, LOG_END);
+	client_note_end(c, NULL, reason);
 	client_begin_close(c, NULL, NULL);
 }
 
@@ -284,16 +303,28 @@ static void client_linger_read(struct client *c)
 		client_close(c, "error sent");
 }
 
+/* One line for a client's end: who, how long, why, and what it did. */
+static void client_log_close(const struct client *c)
+{
+	ev_tstamp now = ev_now(c->conn.ev);
+
+	log_event(LOG_INFO, "client.close", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
+	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR,
+	          "application_name", params_get(&c->params, "application_name"), LOG_STR, "reason",
+	          c->close_reason, LOG_STR, "sqlstate", c->close_sqlstate, LOG_INT, "duration_us",
+	          (long long)((now - c->created) * 1e6), LOG_INT, "xacts", (long long)c->xacts,
+	          LOG_INT, "queries", (long long)c->queries, LOG_END);
+}
+
 void client_close(struct client *c, const char *reason)
 {
 	if (c->state == CL_FREE)
 		return;
 	if (c->server != NULL)
 		pool_release_server(c);
+	client_note_end(c, NULL, reason);
 	if (pooler.cfg->log_disconnections && c->state != CL_STARTUP)
-		log_event(LOG_INFO, "client.close", LOG_INT, "client", (long long)c->id, LOG_STR,
-		          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database,
-		          LOG_STR, "reason", reason, LOG_END);
+		client_log_close(c);
 	listen_client_gone(c);
 	if (c->state == CL_AUTH && authquery_enabled())
 		authquery_forget(c);
@@ -1097,7 +1128,7 @@ static void client_begin_login(struct client *c)
 		log_event(LOG_INFO, "client.login", LOG_INT, "client", (long long)c->id, LOG_STR,
 		          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database,
 		          LOG_STR, "application_name", params_get(&c->params, "application_name"),
-		          LOG_END);
+		          LOG_STR, "tls", tls_active(&c->conn) ? "true" : "false", LOG_END);
 	/* Until the login is complete the client has nothing to say. */
 	conn_stop_read(&c->conn);
 	client_set_state(c, CL_LOGIN);
@@ -1397,6 +1428,7 @@ static void client_txn_request(struct client *c, uint8_t type, ev_tstamp now)
 	if (!txn_request(&c->txn, type, now, stmt_in_flight(c)))
 		return;
 	c->pool->traffic.transactions++;
+	c->xacts++;
 	c->xact_start = now;
 	if (c->server != NULL)
 		c->server->endpoint->traffic.transactions++;

@@ -27,6 +27,13 @@ void client_set_state(struct client *c, enum client_state st);
 void client_fail(struct client *c, const char *sqlstate, const char *message);
 
 /*
+ * Log an error pgscope sends c (severity "ERROR" or "FATAL") with its
+ * SQLSTATE: once per error sent (client_fail() logs its own).
+ */
+void client_log_error(const struct client *c, const char *severity, const char *sqlstate,
+                      const char *message);
+
+/*
  * Close once what is queued for the client is sent, adding no error of the
  * pooler's own (the server's FATAL error is already queued). Unlinks it from
  * any server at once.

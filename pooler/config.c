@@ -142,6 +142,7 @@ static const struct key_def main_keys[] = {
     {"log_connections", KEY_BOOL, F(log_connections), 0, 0},
     {"log_disconnections", KEY_BOOL, F(log_disconnections), 0, 0},
     {"log_pooler_errors", KEY_BOOL, F(log_pooler_errors), 0, 0},
+    {"log_min_duration", KEY_TIME, F(log_min_duration), -1, CONFIG_TIME_MAX_MS},
     {"stats_period", KEY_TIME, F(stats_period), 0, CONFIG_TIME_MAX_MS},
     {"admin_http_listen", KEY_STR, F(admin_http_listen), 0, 0},
     {"admin_http_token", KEY_STR, F(admin_http_token), 0, 0},
@@ -462,6 +463,11 @@ static bool parse_time(const char *s, long long min, long long max, int *out, ch
 	double v, mult = 0;
 	char *end;
 
+	/* -1 is "off" for the keys that allow it, as in postgresql.conf. */
+	if (min < 0 && strcmp(s, "-1") == 0) {
+		*out = -1;
+		return true;
+	}
 	/* strtod alone would take signs, hex, "inf" and "nan". */
 	if (!isdigit((unsigned char)*s) && !(*s == '.' && isdigit((unsigned char)s[1])))
 		goto not_time;
@@ -1561,6 +1567,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->log_connections = true;
 	cfg->log_disconnections = true;
 	cfg->log_pooler_errors = true;
+	cfg->log_min_duration = -1;
 	cfg->stats_period = 60000;
 }
 
@@ -1827,7 +1834,9 @@ bool config_list_has(char *const *list, const char *name)
 /* A time in ms as the file takes it: seconds, with a fraction only when there is one. */
 static void format_time(int ms, char *out, size_t outlen)
 {
-	if (ms % 1000 == 0)
+	if (ms < 0)
+		snprintf(out, outlen, "-1");
+	else if (ms % 1000 == 0)
 		snprintf(out, outlen, "%d", ms / 1000);
 	else
 		snprintf(out, outlen, "%.3f", ms / 1000.0);

@@ -196,6 +196,7 @@ struct config {
 	bool log_connections;       /* default true */
 	bool log_disconnections;    /* default true */
 	bool log_pooler_errors;     /* default true */
+	int log_min_duration;       /* ms: statements this slow are logged; -1 = off (default) */
 
 	/* operations: periodic stats, the HTTP endpoint (admin console keys are above) */
 	int stats_period;        /* ms between "stats" log lines and SHOW STATS averages, 60000 */

@@ -156,6 +156,8 @@ static void subscribe(struct client *c, const char *channel)
 		if (ch == NULL || !htab_put(&p->channels, channel, strlen(channel), ch) ||
 		    !queue_command(p, "LISTEN", channel)) {
 			free(ch);
+			client_log_error(c, "ERROR", SQLSTATE_INTERNAL_ERROR,
+			                 "could not register the LISTEN");
 			proto_write_error(&c->conn.out, "ERROR", SQLSTATE_INTERNAL_ERROR,
 			                  "could not register the LISTEN");
 			proto_write_ready(&c->conn.out, c->txn.status);

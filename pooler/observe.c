@@ -94,6 +94,7 @@ struct observer {
 	struct htab flagged;  /* scope db + fingerprint -> rules last logged (char *, owned) */
 	bool capture;
 	bool literals;
+	int log_min_duration; /* ms, -1 = off (atomic: a reload sets it from the event loop) */
 	/* counters (atomic) */
 	struct observe_stats stats;
 };
@@ -564,11 +565,47 @@ static enum traffic_kind traffic_kind_of(const char *tag)
 	return TRAFFIC_OTHER;
 }
 
+/*
+ * A statement slower than log_min_duration: one query.slow line. R is what
+ * is known of its text, NULL when the text was dropped or forgotten (the
+ * line then has no fingerprint and no text). The raw text is written only
+ * with capture_literals; otherwise the normalized one, or none.
+ */
+static void log_slow(struct observer *o, const struct obs_stmt *s, const struct obs_result *r)
+{
+	int min_ms = __atomic_load_n(&o->log_min_duration, __ATOMIC_RELAXED);
+	char fp[17] = "";
+	const char *query = NULL;
+
+	if (min_ms < 0 || s->duration_us < (int64_t)min_ms * 1000)
+		return;
+	if (r != NULL && r->fingerprint != 0)
+		snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)r->fingerprint);
+	if (r != NULL)
+		query = r->text != NULL ? r->text : r->normalized;
+	log_event(LOG_INFO, "query.slow", LOG_INT, "duration_us", (long long)s->duration_us,
+	          LOG_STR, "fingerprint", fp, LOG_STR, "db", s->database, LOG_STR, "user", s->user,
+	          LOG_STR, "application_name", s->application_name, LOG_STR, "route", "primary",
+	          LOG_STR, "tag", s->tag, LOG_INT, "rows", (long long)s->rows, LOG_STR, "sqlstate",
+	          s->sqlstate, LOG_STR, "trace_id", r != NULL ? r->trace_id : "", LOG_INT,
+	          "wait_us", (long long)s->wait_us, LOG_INT, "client", (long long)s->client,
+	          LOG_STR, "query", query, LOG_END);
+}
+
+void observe_set_log_min_duration(int ms)
+{
+	struct observer *o = obs_state();
+
+	if (o != NULL)
+		__atomic_store_n(&o->log_min_duration, ms, __ATOMIC_RELAXED);
+}
+
 static void process_stmt(struct observer *o, const struct obs_stmt *s)
 {
 	const struct obs_result *r = htab_get(&o->results, &s->text_hash, sizeof(s->text_hash));
 	struct capture_record rec;
 
+	log_slow(o, s, r);
 	if (r == NULL || r->fingerprint == 0)
 		return; /* dropped, forgotten or unparsable text */
 	qstats_record(r->fingerprint, r->normalized, r->rules, (double)s->duration_us, s->rows,
@@ -758,6 +795,7 @@ bool observe_start(const struct config *cfg, char *err, size_t errlen)
 	o->max_bytes = cfg->analyze_max_bytes;
 	o->capture = cfg->capture;
 	o->literals = cfg->capture_literals;
+	o->log_min_duration = cfg->log_min_duration;
 	if (!setup_rules(o, cfg, err, errlen))
 		goto out_free;
 	if (cfg->capture) {

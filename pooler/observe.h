@@ -74,6 +74,12 @@ void observe_catalog(uint64_t db, struct catalog *cat);
 /* Event loop: a statement completed (see stmt_completed()). */
 void observe_statement(const struct stmt_event *ev);
 
+/*
+ * Event loop: log statements slower than MS milliseconds (query.slow, on the
+ * analysis thread), -1 for none; log_min_duration on a reload.
+ */
+void observe_set_log_min_duration(int ms);
+
 /* Counters (any thread). */
 struct observe_stats observe_get_stats(void);
 

@@ -1039,6 +1039,7 @@ void pool_server_died(struct server *sv, const char *why, bool unread)
 	}
 	/* As PostgreSQL ends a statement that failed outside a transaction block. */
 	stmt_error(c, sqlstate, now);
+	client_log_error(c, "ERROR", sqlstate, msg);
 	proto_write_error(&c->conn.out, "ERROR", sqlstate, msg);
 	proto_write_ready(&c->conn.out, 'I');
 	txn_ready(&c->txn, 'I', now);

@@ -235,6 +235,12 @@ struct client {
 	bool replay_on;              /* recording the request into replay */
 	bool retried;                /* its request was already sent again once: not twice */
 	struct admin_session *admin; /* a console client's session (admin.c), owned; else NULL */
+	/* For its client.close line: the first cause of its end (client_fail(), client_end(),
+	 * client_close()) and the SQLSTATE sent with it ("" for none), and what it did. */
+	char close_reason[128];
+	char close_sqlstate[6];
+	uint32_t xacts;   /* transactions it began */
+	uint32_t queries; /* statements it completed */
 };
 
 struct server {

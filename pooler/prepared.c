@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pooler/client.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
 #include "pooler/prepared.h"
@@ -813,6 +814,7 @@ static void reply_local(struct client *c, const char *tag, const char *sqlstate,
                         const char *message)
 {
 	if (sqlstate != NULL) {
+		client_log_error(c, "ERROR", sqlstate, message);
 		proto_write_error(&c->conn.out, "ERROR", sqlstate, message);
 	} else {
 		struct proto_writer w;

@@ -12,6 +12,7 @@
 #include "pooler/client.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
+#include "pooler/observe.h"
 #include "pooler/pool.h"
 #include "pooler/proto.h"
 #include "pooler/reload.h"
@@ -338,6 +339,7 @@ static void reload_apply(struct loop_state *ls, struct config *next, struct user
 	size_t n_old_autodbs = ls->n_autodbs;
 
 	apply_log_settings(next); /* first, so that what the reload logs goes where it says */
+	observe_set_log_min_duration(next->log_min_duration);
 	keep_start_keys(&old, next);
 	log_reloaded(&old, next);
 	*pooler.cfg = *next;

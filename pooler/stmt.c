@@ -85,6 +85,7 @@ static void stmt_finish_oldest(struct client *c, ev_tstamp now)
 	ev.params_hash = t->params_hash;
 	stmt_drop_oldest(c);
 	c->last_wait = 0;
+	c->queries++;
 	stmt_completed(&ev);
 }
 

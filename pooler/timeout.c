@@ -160,6 +160,7 @@ bool timeout_replace_error(struct client *c, const struct proto_error_info *e)
 	query_timer_message(c->qt.fired_ms, NULL, msg, sizeof(msg));
 	if (!proto_write_error(&c->conn.out, "ERROR", SQLSTATE_QUERY_CANCELED, msg))
 		return false; /* no room: the server's own error goes instead */
+	client_log_error(c, "ERROR", SQLSTATE_QUERY_CANCELED, msg);
 	c->qt.error_sent = true;
 	return true;
 }
@@ -238,6 +239,8 @@ static void query_timer_unanswered(struct client *c, struct server *sv)
 		client_fail(c, SQLSTATE_QUERY_CANCELED, msg);
 		return;
 	}
+	if (!c->qt.error_sent)
+		client_log_error(c, "ERROR", SQLSTATE_QUERY_CANCELED, msg);
 	query_timer_clear(c);
 	c->qt.hint_ms = -1;
 	/* Its SETs belonged to the request that failed. */
