@@ -783,8 +783,14 @@ bool observe_start(const struct config *cfg, char *err, size_t errlen)
 {
 	struct observer *o;
 
-	if (!cfg->analyze && !cfg->capture)
+	if (!cfg->analyze && !cfg->capture) {
+		if (cfg->log_min_duration >= 0)
+			log_event(
+			    LOG_WARNING, "config.slow_log_off", LOG_STR, "note",
+			    "log_min_duration needs analyze or capture on: no statement is logged",
+			    LOG_END);
 		return true;
+	}
 	o = calloc(1, sizeof(*o));
 	if (o == NULL) {
 		snprintf(err, errlen, "out of memory");

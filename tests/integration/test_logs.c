@@ -3,7 +3,8 @@
  *   - a statement slower than log_min_duration is logged once (query.slow) with its
  *     fingerprint, normalized text, duration, database, user, route and the
  *     sqlcommenter trace id, and without its literal values when capture_literals
- *     is off; a fast one is not logged, and log_min_duration = -1 logs none;
+ *     is off; a fast one is not logged, log_min_duration = -1 logs none, and a
+ *     reload changes it;
  *   - each disconnect (client.close) carries the session's duration and its reason:
  *     a client that quits, one ended by client_idle_timeout, one refused for a
  *     database that does not exist (3D000, also logged as client.error);
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,12 +171,37 @@ static void test_slow_statement_logfmt(void **state)
 	assert_false(harness_pgscope_log_has(&ps_fmt, "fast_marker"));
 }
 
+/* Replace the line FROM of P's config with TO. */
+static bool set_config_line(const struct harness_pgscope *p, const char *from, const char *to)
+{
+	char buf[8192], out[8400];
+	FILE *f = fopen(p->config_path, "r");
+	size_t n;
+	char *at;
+
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	at = strstr(buf, from);
+	if (at == NULL)
+		return false;
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+	f = fopen(p->config_path, "w");
+	if (f == NULL)
+		return false;
+	fputs(out, f);
+	return fclose(f) == 0;
+}
+
 /* log_min_duration = -1: nothing, even once the statement has been counted. */
 static void test_slow_statement_off(void **state)
 {
 	PGconn *admin;
 	bool seen = false;
 	long long deadline;
+	char line[8192];
 
 	(void)state;
 	run_once(&ps_off, NULL, "SELECT pg_sleep(0.2), 3 AS off_marker");
@@ -195,6 +222,14 @@ static void test_slow_statement_off(void **state)
 	PQfinish(admin);
 	assert_true(seen);
 	assert_false(harness_pgscope_log_has(&ps_off, "query.slow"));
+
+	/* A reload turns it on. */
+	assert_true(set_config_line(&ps_off, "log_min_duration = -1", "log_min_duration = 100ms"));
+	assert_true(harness_pgscope_signal(&ps_off, SIGHUP));
+	assert_true(wait_line(&ps_off, line, sizeof(line), 10000, "event=config.reloaded", NULL));
+	run_once(&ps_off, NULL, "SELECT pg_sleep(0.2), 4 AS reloaded_marker");
+	assert_true(wait_line(&ps_off, line, sizeof(line), 10000, "event=query.slow",
+	                      "reloaded_marker", NULL));
 }
 
 /* A client that sends Terminate: duration and reason on its close line. */

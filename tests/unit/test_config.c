@@ -949,6 +949,42 @@ static void test_sizes_and_times(void **state)
 	config_free(&cfg);
 }
 
+/* The value SHOW CONFIG gives for KEY. */
+static const char *shown(const struct config *cfg, const char *key, char *out, size_t size)
+{
+	for (size_t i = 0; i < config_key_count(); i++) {
+		const char *name = config_key_describe(cfg, i, out, size);
+
+		if (strcmp(name, key) == 0)
+			return out;
+	}
+	return NULL;
+}
+
+/* log_min_duration: off (-1) by default, -1 or a time, shown as set. */
+static void test_log_min_duration(void **state)
+{
+	struct config cfg;
+	char v[64];
+
+	load_ok(&cfg, "[pgscope]\n");
+	assert_int_equal(cfg.log_min_duration, -1);
+	assert_string_equal(shown(&cfg, "log_min_duration", v, sizeof(v)), "-1");
+	config_free(&cfg);
+	load_ok(&cfg, "[pgscope]\nlog_min_duration = 250ms\n");
+	assert_int_equal(cfg.log_min_duration, 250);
+	assert_string_equal(shown(&cfg, "log_min_duration", v, sizeof(v)), "0.250");
+	config_free(&cfg);
+	load_ok(&cfg, "[pgscope]\nlog_min_duration = 0\n");
+	assert_int_equal(cfg.log_min_duration, 0);
+	config_free(&cfg);
+	load_ok(&cfg, "[pgscope]\nlog_min_duration = 2\nlog_min_duration = -1\n");
+	assert_int_equal(cfg.log_min_duration, -1);
+	config_free(&cfg);
+	load_fails("[pgscope]\nlog_min_duration = -2\n", 2, "log_min_duration", "not a time");
+	load_fails("[pgscope]\nlog_min_duration = -1ms\n", 2, "log_min_duration", "not a time");
+}
+
 /*
  * Damaged copies of the sample file (bytes changed, lines cut, garbage
  * inserted) must each load or fail with a FILE:LINE message; never crash or
@@ -1043,6 +1079,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_include_errors, setup_test),
 	    cmocka_unit_test_setup(test_verbose_maps_to_debug, setup_test),
 	    cmocka_unit_test_setup(test_sizes_and_times, setup_test),
+	    cmocka_unit_test_setup(test_log_min_duration, setup_test),
 	    cmocka_unit_test_setup(test_damaged_files_fail_cleanly, setup_test),
 	    cmocka_unit_test(test_names),
 	};
