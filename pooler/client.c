@@ -223,8 +223,7 @@ static void client_begin_close(struct client *c, const char *sqlstate, const cha
 	client_flush(c);
 }
 
-/* Keep the first cause of c's end: later ones ("error sent") only follow from it. */
-static void client_note_end(struct client *c, const char *sqlstate, const char *reason)
+void client_set_end_reason(struct client *c, const char *sqlstate, const char *reason)
 {
 	if (c->close_reason[0] != 0)
 		return;
@@ -247,7 +246,7 @@ void client_fail(struct client *c, const char *sqlstate, const char *message)
 	if (client_ending(c))
 		return;
 	client_log_error(c, "FATAL", sqlstate, message);
-	client_note_end(c, sqlstate, message);
+	client_set_end_reason(c, sqlstate, message);
 	client_begin_close(c, sqlstate, message);
 }
 
@@ -258,7 +257,7 @@ void client_end(struct client *c, const char *reason)
 	log_event(LOG_INFO, "client.end", LOG_INT, "client", (long long)c->id, LOG_STR, "addr",
 	          c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_STR, "reason",
 	          reason, LOG_END);
-	client_note_end(c, NULL, reason);
+	client_set_end_reason(c, NULL, reason);
 	client_begin_close(c, NULL, NULL);
 }
 
@@ -322,7 +321,7 @@ void client_close(struct client *c, const char *reason)
 		return;
 	if (c->server != NULL)
 		pool_release_server(c);
-	client_note_end(c, NULL, reason);
+	client_set_end_reason(c, NULL, reason);
 	if (pooler.cfg->log_disconnections && c->state != CL_STARTUP)
 		client_log_close(c);
 	listen_client_gone(c);

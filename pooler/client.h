@@ -27,6 +27,15 @@ void client_set_state(struct client *c, enum client_state st);
 void client_fail(struct client *c, const char *sqlstate, const char *message);
 
 /*
+ * Name the cause of c's end for its client.close line, with the SQLSTATE
+ * sent (NULL: none), when it has none yet: the first cause is kept, later
+ * ones ("error sent") only follow from it. client_fail(), client_end() and
+ * client_close() set it; a caller sets it first when the error it sends
+ * does not say who asked (KILL, a shutdown).
+ */
+void client_set_end_reason(struct client *c, const char *sqlstate, const char *reason);
+
+/*
  * Log an error pgscope sends c (severity "ERROR" or "FATAL") with its
  * SQLSTATE: once per error sent (client_fail() logs its own).
  */

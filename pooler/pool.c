@@ -1326,9 +1326,15 @@ void pool_janitor(struct pool *p, ev_tstamp now)
 
 static void fail_clients(struct list *head)
 {
-	while (!list_empty(head))
-		client_fail(list_entry(list_first(head), struct client, node),
-		            SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
+	/* The client hears PostgreSQL's words for either; the log says which it was. */
+	const char *why = pooler.shutting_down ? "pgscope shutdown" : "KILL on the admin console";
+
+	while (!list_empty(head)) {
+		struct client *c = list_entry(list_first(head), struct client, node);
+
+		client_set_end_reason(c, SQLSTATE_ADMIN_SHUTDOWN, why);
+		client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
+	}
 }
 
 void pool_end_idle_clients(struct pool *p)

@@ -409,6 +409,7 @@ bool pooler_end_if_stopping(struct client *c)
 {
 	if (!pooler.shutting_down)
 		return false;
+	client_set_end_reason(c, SQLSTATE_ADMIN_SHUTDOWN, "pgscope shutdown");
 	client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
 	return true;
 }
@@ -420,9 +421,12 @@ static void pooler_stop_arrivals(void)
 
 	listeners_refuse();
 	admin_end_all(ls);
-	while (!list_empty(&ls->login_clients))
-		client_fail(list_entry(list_first(&ls->login_clients), struct client, node),
-		            SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
+	while (!list_empty(&ls->login_clients)) {
+		struct client *c = list_entry(list_first(&ls->login_clients), struct client, node);
+
+		client_set_end_reason(c, SQLSTATE_ADMIN_SHUTDOWN, "pgscope shutdown");
+		client_fail(c, SQLSTATE_ADMIN_SHUTDOWN, POOLER_SHUTDOWN_MESSAGE);
+	}
 }
 
 /* Close what is left: listeners, logins, every pool's clients (57P01) and servers. */

@@ -6,8 +6,9 @@
  *     is off; a fast one is not logged, log_min_duration = -1 logs none, and a
  *     reload changes it;
  *   - each disconnect (client.close) carries the session's duration and its reason:
- *     a client that quits, one ended by client_idle_timeout, one refused for a
- *     database that does not exist (3D000, also logged as client.error);
+ *     a client that quits, one ended by client_idle_timeout, by KILL on the
+ *     console, by a shutdown, one refused for a database that does not exist
+ *     (3D000, also logged as client.error);
  *   - with log_format = json every line is a JSON object with the same fields.
  */
 #include <stdarg.h>
@@ -232,6 +233,57 @@ static void test_slow_statement_off(void **state)
 	                      "reloaded_marker", NULL));
 }
 
+/* KILL on the console: the close line names it (the client hears PostgreSQL's 57P01). */
+static void test_disconnect_kill(void **state)
+{
+	char line[8192];
+	PGconn *victim = harness_connect(ps_off.port, "application_name=killed");
+	PGconn *admin = harness_connect(ps_off.port, "dbname=pgscope connect_timeout=10");
+
+	(void)state;
+	assert_non_null(victim);
+	assert_non_null(admin);
+	assert_true(harness_exec_ok(victim, "SELECT 1"));
+	assert_true(harness_exec_ok(admin, "KILL postgres"));
+	assert_true(wait_line(&ps_off, line, sizeof(line), 5000, "event=client.close",
+	                      "application_name=killed", NULL));
+	fprintf(stderr, "kill close line: %s", line);
+	assert_non_null(strstr(line, "reason=\"KILL on the admin console\""));
+	assert_non_null(strstr(line, "sqlstate=57P01"));
+	assert_true(field_int(line, " duration_us=") > 0);
+	PQfinish(victim);
+	PQfinish(admin);
+}
+
+/* A shutdown ends an idle client: its close line says so. */
+static void test_disconnect_shutdown(void **state)
+{
+	struct harness_pgscope_opts opts = {.pool_mode = "transaction"};
+	struct harness_pgscope ps;
+	char line[8192];
+	PGconn *idle;
+	bool found;
+
+	(void)state;
+	assert_true(harness_pgscope_start(&ps, &opts));
+	idle = harness_connect(ps.port, "application_name=stopped");
+	assert_non_null(idle);
+	assert_true(harness_exec_ok(idle, "SELECT 1"));
+	assert_true(harness_pgscope_signal(&ps, SIGTERM));
+	assert_true(harness_pgscope_wait_exit(&ps, 10000) >= 0);
+	found = wait_line(&ps, line, sizeof(line), 0, "event=client.close",
+	                  "application_name=stopped", NULL);
+	if (found)
+		fprintf(stderr, "shutdown close line: %s", line);
+	else
+		harness_pgscope_dump_log(&ps);
+	PQfinish(idle);
+	assert_true(harness_pgscope_stop(&ps));
+	assert_true(found);
+	assert_non_null(strstr(line, "reason=\"pgscope shutdown\""));
+	assert_non_null(strstr(line, "sqlstate=57P01"));
+}
+
 /* A client that sends Terminate: duration and reason on its close line. */
 static void test_disconnect_terminate(void **state)
 {
@@ -317,6 +369,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slow_statement_logfmt),
 	    cmocka_unit_test(test_slow_statement_off),
+	    cmocka_unit_test(test_disconnect_kill),
+	    cmocka_unit_test(test_disconnect_shutdown),
 	    cmocka_unit_test(test_disconnect_terminate),
 	    cmocka_unit_test(test_disconnect_refused),
 	    cmocka_unit_test(test_json_lines),
