@@ -82,9 +82,13 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t out
 }
 
 /* Refuse a connection (over max_client_conn, or stopping) with an error the client can read. */
-static void reject_client(struct loop_state *ls, int fd, const char *sqlstate, const char *message)
+static void reject_client(struct loop_state *ls, int fd, const char *addr, const char *sqlstate,
+                          const char *message)
 {
 	struct pbuf b;
+
+	log_event(LOG_WARNING, "client.rejected", LOG_STR, "addr", addr, LOG_STR, "severity",
+	          "FATAL", LOG_STR, "sqlstate", sqlstate, LOG_STR, "error", message, LOG_END);
 
 	pbuf_init(&b, 1024);
 	if (proto_write_error(&b, "FATAL", sqlstate, message))
@@ -120,17 +124,17 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (!l->is_unix)
 			(void)conn_set_keepalive(fd, pooler.cfg);
+		format_peer(&ss, addr, sizeof(addr));
 		if (pooler.shutting_down) {
-			reject_client(ls, fd, SQLSTATE_CANNOT_CONNECT_NOW,
+			reject_client(ls, fd, addr, SQLSTATE_CANNOT_CONNECT_NOW,
 			              "pgscope is shutting down");
 			continue;
 		}
 		if (ls->n_clients >= pooler.cfg->max_client_conn) {
-			reject_client(ls, fd, SQLSTATE_TOO_MANY_CONNECTIONS,
+			reject_client(ls, fd, addr, SQLSTATE_TOO_MANY_CONNECTIONS,
 			              "no more connections allowed (max_client_conn)");
 			continue;
 		}
-		format_peer(&ss, addr, sizeof(addr));
 		client_accept(ls, fd, l->is_unix, addr);
 	}
 }

@@ -8,7 +8,8 @@
  *   - each disconnect (client.close) carries the session's duration and its reason:
  *     a client that quits, one ended by client_idle_timeout, by KILL on the
  *     console, by a shutdown, one refused for a database that does not exist
- *     (3D000, also logged as client.error);
+ *     (3D000, also logged as client.error); a connection over max_client_conn
+ *     is logged with its 53300;
  *   - with log_format = json every line is a JSON object with the same fields.
  */
 #include <stdarg.h>
@@ -97,6 +98,20 @@ static bool wait_line(const struct harness_pgscope *p, char *line, size_t size, 
 			return false;
 		harness_sleep_ms(50);
 	}
+}
+
+/* How many lines of P's log hold TEXT. */
+static int count_lines(const struct harness_pgscope *p, const char *text)
+{
+	char line[8192];
+	FILE *f = fopen(p->log_path, "r");
+	int n = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, text) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return n;
 }
 
 /* The integer after KEY (e.g. "duration_us=" or "\"duration_us\":") in LINE; -1 if absent. */
@@ -324,6 +339,38 @@ static void test_disconnect_refused(void **state)
 	assert_non_null(strstr(line, "does not exist"));
 }
 
+/* A connection over max_client_conn: refused before it is a client, and logged with 53300. */
+static void test_rejected_logged(void **state)
+{
+	struct harness_pgscope_opts opts = {.pool_mode = "transaction", .max_client_conn = 1};
+	struct harness_pgscope ps;
+	char line[8192];
+	PGconn *first, *second;
+	long long deadline;
+	int before;
+
+	(void)state;
+
+	assert_true(harness_pgscope_start(&ps, &opts));
+	/* The start's own probe connection holds the one slot until pgscope sees it closed. */
+	deadline = harness_now_ms() + 5000;
+	while ((first = harness_connect(ps.port, NULL)) == NULL && harness_now_ms() < deadline)
+		harness_sleep_ms(50);
+	assert_non_null(first);
+	before = count_lines(&ps, "event=client.rejected");
+	second = harness_connect(ps.port, NULL);
+	assert_null(second);
+	deadline = harness_now_ms() + 5000;
+	while (count_lines(&ps, "event=client.rejected") == before && harness_now_ms() < deadline)
+		harness_sleep_ms(50);
+	assert_int_equal(count_lines(&ps, "event=client.rejected"), before + 1);
+	assert_true(wait_line(&ps, line, sizeof(line), 0, "event=client.rejected", "sqlstate=53300",
+	                      "max_client_conn", NULL));
+	fprintf(stderr, "rejected line: %s", line);
+	PQfinish(first);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /* JSON: an idle client ended by client_idle_timeout, a slow statement; every line parses. */
 static void test_json_lines(void **state)
 {
@@ -373,6 +420,7 @@ int main(void)
 	    cmocka_unit_test(test_disconnect_shutdown),
 	    cmocka_unit_test(test_disconnect_terminate),
 	    cmocka_unit_test(test_disconnect_refused),
+	    cmocka_unit_test(test_rejected_logged),
 	    cmocka_unit_test(test_json_lines),
 	};
 
