@@ -1,0 +1,412 @@
+/*
+ * test_page.c - the live page at "/" of the HTTP endpoint: a finding made by
+ * real flagged queries is on the server-rendered page with its fix, query
+ * texts from clients are shown escaped, marking a finding reviewed writes the
+ * baseline file and hides it, requests that do not come from the page (no
+ * anti-forgery value, another origin, a name that is not ours, no token) are
+ * refused, and headless Chromium runs the script that draws the charts.
+ */
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "analyzer/baseline.h"
+#include "tests/integration/harness.h"
+
+#define DB    "page_test"
+#define EVIL  "\"<script>alert(1)</script>\""
+#define TOKEN "page-token-5b1e"
+
+static struct harness_pgscope ps;
+static int http_port;
+static char baseline_path[400];
+
+static const char schema_sql[] =
+    "CREATE TABLE orders (id bigserial PRIMARY KEY, user_id int NOT NULL, total numeric(10,2));"
+    "INSERT INTO orders (user_id, total) SELECT g % 2000, g % 500 "
+    "  FROM generate_series(1, 100000) g;"
+    "CREATE TABLE " EVIL " (id int PRIMARY KEY, v text);"
+    "ANALYZE;";
+
+static PGconn *direct(const char *dbname)
+{
+	const struct harness_cluster *cl = harness_cluster();
+	char dsn[256];
+
+	snprintf(dsn, sizeof(dsn), "host=%s port=%d user=postgres dbname=%s", cl->host, cl->port,
+	         dbname);
+	return PQconnectdb(dsn);
+}
+
+/* A loopback port free a moment ago. */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static int group_setup(void **state)
+{
+	static char main_lines[1024];
+	struct harness_pgscope_opts opts = {.pool_mode = "transaction", .extra_main = main_lines};
+	PGconn *c = direct("postgres");
+	bool ok;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		return -1;
+	harness_exec_ok(c, "DROP DATABASE IF EXISTS " DB);
+	ok = harness_exec_ok(c, "CREATE DATABASE " DB);
+	PQfinish(c);
+	if (!ok)
+		return -1;
+	c = direct(DB);
+	ok = PQstatus(c) == CONNECTION_OK && harness_exec_ok(c, schema_sql);
+	PQfinish(c);
+	if (!ok)
+		return -1;
+	http_port = free_port();
+	snprintf(baseline_path, sizeof(baseline_path), "%s/reviewed-%d.baseline",
+	         harness_cluster()->dir, (int)getpid());
+	unlink(baseline_path);
+	snprintf(main_lines, sizeof(main_lines),
+	         "admin_http_listen = 127.0.0.1:%d\nreview_baseline_file = %s\n", http_port,
+	         baseline_path);
+	return harness_pgscope_start(&ps, &opts) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	PGconn *c;
+
+	harness_pgscope_stop(&ps);
+	unlink(baseline_path);
+	c = direct("postgres");
+	if (PQstatus(c) == CONNECTION_OK)
+		harness_exec_ok(c, "DROP DATABASE IF EXISTS " DB);
+	PQfinish(c);
+	return 0;
+}
+
+/*
+ * One HTTP request (REQUEST is the whole request) to PORT: the status, and
+ * the whole response (head and body) into a malloc'ed *resp (may be NULL).
+ */
+static int http_request(int port, const char *request, char **resp)
+{
+	int fd = harness_tcp_connect(port);
+	size_t cap = 4 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	long long deadline = harness_now_ms() + 5000;
+	int status = -1;
+
+	if (resp != NULL)
+		*resp = NULL;
+	if (fd < 0 || buf == NULL || !harness_send_all(fd, request, strlen(request)))
+		goto out;
+	while (len < cap && harness_now_ms() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		status = -1;
+	if (resp != NULL)
+		*resp = strdup(buf);
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+static int get(const char *path, char **resp)
+{
+	char req[512];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path,
+	         http_port);
+	return http_request(http_port, req, resp);
+}
+
+/* POST FORM to the review endpoint with the extra header lines EXTRA (each ending in \r\n). */
+static int post_review(int port, const char *extra, const char *form, char **resp)
+{
+	char req[2048];
+
+	snprintf(req, sizeof(req),
+	         "POST /api/findings/review HTTP/1.1\r\n%s"
+	         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
+	         extra, strlen(form), form);
+	return http_request(port, req, resp);
+}
+
+/* Run SQL through pgscope with psql; true when psql exits 0. */
+static bool psql(const char *sql)
+{
+	char port[16];
+	const char *argv[] = {"psql",     "-X", "-q", "-h", "127.0.0.1",       "-p", port, "-U",
+	                      "postgres", "-d", DB,   "-v", "ON_ERROR_STOP=1", "-c", sql,  NULL};
+	struct harness_run_result res;
+	bool ok;
+
+	snprintf(port, sizeof(port), "%d", ps.port);
+	if (!harness_run(argv, NULL, 60, &res))
+		return false;
+	ok = res.exit_code == 0;
+	if (!ok)
+		fprintf(stderr, "psql %s: %s\n", sql, res.output);
+	harness_run_result_free(&res);
+	return ok;
+}
+
+/*
+ * Run SQL until (30 s) /api/findings lists RULE for a query containing
+ * NEEDLE (the first runs may come before the schema is read); its fingerprint.
+ */
+static bool wait_finding(const char *sql, const char *rule, const char *needle, char *fp,
+                         size_t fplen)
+{
+	long long deadline = harness_now_ms() + 30000;
+	char want[128];
+
+	snprintf(want, sizeof(want), "{\"rule\":\"%s\"", rule);
+	while (harness_now_ms() < deadline) {
+		char *resp = NULL;
+
+		if (!psql(sql))
+			return false;
+		if (get("/api/findings", &resp) == 200) {
+			for (char *p = strstr(resp, want); p != NULL; p = strstr(p + 1, want)) {
+				char *end = strchr(p, '}');
+				char *f = strstr(p, "\"fingerprint\":\"");
+				char *q = strstr(p, needle);
+
+				if (end == NULL || f == NULL || f > end || q == NULL || q > end)
+					continue;
+				snprintf(fp, fplen, "%.16s", f + strlen("\"fingerprint\":\""));
+				free(resp);
+				return true;
+			}
+		}
+		free(resp);
+		harness_sleep_ms(200);
+	}
+	return false;
+}
+
+/* The page's anti-forgery value, from the meta element its script reads. */
+static void page_csrf(const char *page, char *out, size_t outlen)
+{
+	const char *tag = "<meta name=pgscope-csrf content=\"";
+	const char *p = strstr(page, tag);
+
+	out[0] = 0;
+	if (p != NULL)
+		snprintf(out, outlen, "%.*s", (int)strcspn(p + strlen(tag), "\""), p + strlen(tag));
+}
+
+static char fp_filter[32], fp_evil[32];
+
+/* The flagged queries show on the server-rendered page with their fix, escaped. */
+static void test_page_lists_findings(void **state)
+{
+	char *resp = NULL;
+
+	assert_true(wait_finding("SELECT id, total FROM orders WHERE user_id = 5",
+	                         "unindexed-filter", "orders", fp_filter, sizeof(fp_filter)));
+	assert_true(wait_finding("SELECT * /* <script>alert(2)</script> */ FROM " EVIL
+	                         " WHERE v = '<script>alert(3)</script>'",
+	                         "select-star", "alert(1)", fp_evil, sizeof(fp_evil)));
+
+	assert_int_equal(get("/", &resp), 200);
+	assert_non_null(strstr(resp, "Content-Type: text/html; charset=utf-8\r\n"));
+	/* In the HTML itself, so it is there without JavaScript. */
+	assert_non_null(strstr(resp, "<td>unindexed-filter</td>"));
+	assert_non_null(strstr(resp, "CREATE INDEX"));
+	assert_non_null(strstr(resp, fp_filter));
+	assert_non_null(strstr(resp, "<td>select-star</td>"));
+	/* The client's texts are escaped: no script but the page's own. */
+	assert_null(strstr(resp, "<script>alert"));
+	assert_non_null(strstr(resp, "&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"));
+	free(resp);
+}
+
+/* Chromium runs the page's script without errors and it draws the charts. */
+static void test_page_in_chromium(void **state)
+{
+	char url[64];
+	struct harness_run_result res;
+	char *resp = NULL;
+
+	assert_int_equal(get("/", &resp), 200);
+	assert_null(strstr(resp, "<svg")); /* the script makes them */
+	free(resp);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", http_port);
+	const char *chrome[] = {"chromium",
+	                        "--headless",
+	                        "--no-sandbox",
+	                        "--disable-gpu",
+	                        "--enable-logging=stderr",
+	                        "--v=0",
+	                        "--virtual-time-budget=3000",
+	                        "--dump-dom",
+	                        url,
+	                        NULL};
+	assert_true(harness_run(chrome, NULL, 120, &res));
+	if (res.exit_code != 0 || strstr(res.output, "<svg") == NULL ||
+	    strstr(res.output, "<polyline") == NULL ||
+	    strstr(res.output, "points=\"0.0,") == NULL ||
+	    strstr(res.output, "unindexed-filter") == NULL ||
+	    strstr(res.output, ":CONSOLE") != NULL || strstr(res.output, "HTTP 4") != NULL)
+		fail_msg("chromium: exit %d: %.3000s", res.exit_code, res.output);
+	harness_run_result_free(&res);
+}
+
+/* Requests that do not come from the page itself are refused and change nothing. */
+static void test_review_forgery_refused(void **state)
+{
+	char *page = NULL, csrf[64], form[256], host[64], extra[512];
+	struct baseline b;
+	char err[256];
+
+	assert_int_equal(get("/", &page), 200);
+	page_csrf(page, csrf, sizeof(csrf));
+	free(page);
+	assert_int_equal((int)strlen(csrf), 32);
+	snprintf(host, sizeof(host), "Host: 127.0.0.1:%d\r\n", http_port);
+
+	/* A cross-site form: no anti-forgery value. */
+	snprintf(form, sizeof(form), "fingerprint=%s&rule=unindexed-filter", fp_filter);
+	snprintf(extra, sizeof(extra), "%sOrigin: http://127.0.0.1:%d\r\n", host, http_port);
+	assert_int_equal(post_review(http_port, extra, form, NULL), 403);
+	/* A wrong value. */
+	snprintf(form, sizeof(form), "fingerprint=%s&rule=unindexed-filter&csrf=%032d", fp_filter,
+	         0);
+	assert_int_equal(post_review(http_port, host, form, NULL), 403);
+	/* The right value from another origin, or through a name rebound to us. */
+	snprintf(form, sizeof(form), "fingerprint=%s&rule=unindexed-filter&csrf=%s", fp_filter,
+	         csrf);
+	snprintf(extra, sizeof(extra), "%sOrigin: http://evil.example\r\n", host);
+	assert_int_equal(post_review(http_port, extra, form, NULL), 403);
+	assert_int_equal(post_review(http_port, "Host: evil.example:80\r\n", form, NULL), 403);
+	snprintf(extra, sizeof(extra), "%sSec-Fetch-Site: cross-site\r\n", host);
+	assert_int_equal(post_review(http_port, extra, form, NULL), 403);
+
+	baseline_init(&b);
+	assert_int_equal(baseline_load(&b, baseline_path, true, err, sizeof(err)), 0);
+	assert_int_equal((int)b.n, 0);
+	baseline_release(&b);
+}
+
+/* The page's review (script's header, then a plain form) writes the baseline and hides it. */
+static void test_review_marks_baseline(void **state)
+{
+	char *page = NULL, *resp = NULL, csrf[64], form[256], extra[512], want[64];
+	struct baseline b;
+	char err[256];
+
+	assert_int_equal(get("/", &page), 200);
+	page_csrf(page, csrf, sizeof(csrf));
+	free(page);
+
+	/* As the page's script sends it. */
+	snprintf(form, sizeof(form), "fingerprint=%s&rule=unindexed-filter", fp_filter);
+	snprintf(extra, sizeof(extra),
+	         "Host: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\nX-Pgscope-Csrf: %s\r\n",
+	         http_port, http_port, csrf);
+	assert_int_equal(post_review(http_port, extra, form, NULL), 200);
+	/* As the form sends it without JavaScript: back to the page. */
+	snprintf(form, sizeof(form), "fingerprint=%s&rule=select-star&csrf=%s", fp_evil, csrf);
+	snprintf(extra, sizeof(extra), "Host: localhost:%d\r\n", http_port);
+	assert_int_equal(post_review(http_port, extra, form, &resp), 303);
+	assert_non_null(strstr(resp, "\r\nLocation: /\r\n"));
+	free(resp);
+
+	baseline_init(&b);
+	assert_int_equal(baseline_load(&b, baseline_path, false, err, sizeof(err)), 0);
+	assert_true(baseline_contains(&b, strtoull(fp_filter, NULL, 16), "unindexed-filter"));
+	assert_true(baseline_contains(&b, strtoull(fp_evil, NULL, 16), "select-star"));
+	assert_int_equal((int)b.n, 2);
+	baseline_release(&b);
+
+	/* Gone from the page and from SHOW FINDINGS. */
+	assert_int_equal(get("/", &resp), 200);
+	assert_null(strstr(resp, "<td>unindexed-filter</td>"));
+	assert_null(strstr(resp, "<td>select-star</td>"));
+	free(resp);
+	assert_int_equal(get("/api/findings", &resp), 200);
+	snprintf(want, sizeof(want), "\"fingerprint\":\"%s\"", fp_filter);
+	assert_null(strstr(resp, "\"rule\":\"unindexed-filter\""));
+	free(resp);
+}
+
+/* With admin_http_token set, a review without the bearer token is refused. */
+static void test_review_needs_token(void **state)
+{
+	static char lines[1024];
+	struct harness_pgscope_opts opts = {.pool_mode = "transaction", .extra_main = lines};
+	struct harness_pgscope ps2;
+	int port = free_port();
+	char extra[512], *page = NULL, req[512], csrf[64];
+
+	snprintf(lines, sizeof(lines),
+	         "admin_http_listen = 127.0.0.1:%d\nadmin_http_token = " TOKEN
+	         "\nreview_baseline_file = %s.2\n",
+	         port, baseline_path);
+	assert_true(harness_pgscope_start(&ps2, &opts));
+	snprintf(req, sizeof(req),
+	         "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer " TOKEN "\r\n\r\n",
+	         port);
+	assert_int_equal(http_request(port, req, &page), 200);
+	page_csrf(page, csrf, sizeof(csrf));
+	free(page);
+	snprintf(extra, sizeof(extra), "Host: 127.0.0.1:%d\r\nX-Pgscope-Csrf: %s\r\n", port, csrf);
+	assert_int_equal(post_review(port, extra, "fingerprint=1&rule=select-star", NULL), 401);
+	snprintf(extra, sizeof(extra),
+	         "Host: 127.0.0.1:%d\r\nX-Pgscope-Csrf: %s\r\nAuthorization: Bearer " TOKEN "\r\n",
+	         port, csrf);
+	assert_int_equal(post_review(port, extra, "fingerprint=1&rule=select-star", NULL), 200);
+	assert_true(harness_pgscope_stop(&ps2));
+	snprintf(req, sizeof(req), "%s.2", baseline_path);
+	unlink(req);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_page_lists_findings),
+	    cmocka_unit_test(test_page_in_chromium),
+	    cmocka_unit_test(test_review_forgery_refused),
+	    cmocka_unit_test(test_review_marks_baseline),
+	    cmocka_unit_test(test_review_needs_token),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
