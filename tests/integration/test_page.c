@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 static struct harness_pgscope ps;
 static int http_port;
 static char baseline_path[400];
+static char capture_dir[400];
 
 static const char schema_sql[] =
     "CREATE TABLE orders (id bigserial PRIMARY KEY, user_id int NOT NULL, total numeric(10,2));"
@@ -88,18 +90,25 @@ static int group_setup(void **state)
 	snprintf(baseline_path, sizeof(baseline_path), "%s/reviewed-%d.baseline",
 	         harness_cluster()->dir, (int)getpid());
 	unlink(baseline_path);
+	snprintf(capture_dir, sizeof(capture_dir), "%s/capture-page-%d", harness_cluster()->dir,
+	         (int)getpid());
 	snprintf(main_lines, sizeof(main_lines),
-	         "admin_http_listen = 127.0.0.1:%d\nreview_baseline_file = %s\n", http_port,
-	         baseline_path);
+	         "admin_http_listen = 127.0.0.1:%d\nreview_baseline_file = %s\n"
+	         "capture = on\ncapture_dir = %s\n",
+	         http_port, baseline_path, capture_dir);
 	return harness_pgscope_start(&ps, &opts) ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
 	PGconn *c;
+	char cmd[500];
 
 	harness_pgscope_stop(&ps);
 	unlink(baseline_path);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", capture_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", capture_dir);
 	c = direct("postgres");
 	if (PQstatus(c) == CONNECTION_OK)
 		harness_exec_ok(c, "DROP DATABASE IF EXISTS " DB);
@@ -398,6 +407,59 @@ static void test_review_needs_token(void **state)
 	unlink(req);
 }
 
+/* `pgscope report` on the capture of the workload; its output (caller frees). */
+static char *report(bool with_baseline)
+{
+	char dsn[256], files[700];
+	const char *bin = getenv("PGSCOPE_BIN") ? getenv("PGSCOPE_BIN") : "./pgscope";
+	const char *argv[16];
+	struct harness_run_result res;
+	DIR *d = opendir(capture_dir);
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(dsn, sizeof(dsn), "host=%s port=%d user=postgres dbname=" DB,
+	         harness_cluster()->host, harness_cluster()->port);
+	argv[n++] = bin;
+	argv[n++] = "report";
+	argv[n++] = "--dsn";
+	argv[n++] = dsn;
+	if (with_baseline) {
+		argv[n++] = "--baseline";
+		argv[n++] = baseline_path;
+	}
+	files[0] = 0;
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "pgscope-", 8) == 0 && files[0] == 0)
+			snprintf(files, sizeof(files), "%s/%s", capture_dir, e->d_name);
+	if (d != NULL)
+		closedir(d);
+	assert_true(files[0] != 0);
+	argv[n++] = files;
+	argv[n] = NULL;
+	assert_true(harness_run(argv, NULL, 60, &res));
+	if (res.exit_code != 0)
+		fail_msg("pgscope report: exit %d: %s", res.exit_code, res.output);
+	return res.output;
+}
+
+/* The next `pgscope report --baseline` on a capture of the same traffic hides what was reviewed. */
+static void test_report_omits_reviewed(void **state)
+{
+	char *out;
+
+	/* Stopping pgscope closes the capture file. */
+	assert_true(harness_pgscope_stop(&ps));
+	out = report(false);
+	if (strstr(out, "unindexed-filter") == NULL || strstr(out, "select-star") == NULL)
+		fail_msg("the report without baseline misses the findings: %s", out);
+	free(out);
+	out = report(true);
+	if (strstr(out, "unindexed-filter") != NULL || strstr(out, "select-star") != NULL)
+		fail_msg("the report with the page's baseline still has them: %s", out);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +468,7 @@ int main(void)
 	    cmocka_unit_test(test_review_forgery_refused),
 	    cmocka_unit_test(test_review_marks_baseline),
 	    cmocka_unit_test(test_review_needs_token),
+	    cmocka_unit_test(test_report_omits_reviewed),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
