@@ -144,7 +144,8 @@ static const char page_style[] =
     "code,pre{font:12px ui-monospace,monospace;white-space:pre-wrap;word-break:break-word;margin:0}"
     ".wrap{overflow-x:auto}.charts{display:flex;flex-wrap:wrap;gap:1em}"
     ".chart{background:#fff;border:1px solid #ddd;padding:.4em;width:320px}"
-    ".chart h3{font-size:.9em;margin:0}.chart svg{width:300px;height:80px;display:block}"
+    ".chart h3{font-size:.9em;margin:0}"
+    ".chart svg{width:300px;height:80px;display:block;border-bottom:1px solid #ccc}"
     ".chart polyline{stroke:#1565c0;stroke-width:1.5}.now{font-size:.9em;color:#555}"
     "#status{color:#b00;font-size:.9em}.muted{color:#777}";
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "analyzer/baseline.h"
@@ -296,6 +297,31 @@ static void test_page_in_chromium(void **state)
 	    strstr(res.output, ":CONSOLE") != NULL || strstr(res.output, "HTTP 4") != NULL)
 		fail_msg("chromium: exit %d: %.3000s", res.exit_code, res.output);
 	harness_run_result_free(&res);
+	/* PGSCOPE_PAGE_SCREENSHOT=FILE.png keeps a picture of the page (docs/page.png). */
+	if (getenv("PGSCOPE_PAGE_SCREENSHOT") != NULL) {
+		char shot[600];
+		pid_t child = fork();
+
+		if (child == 0) {
+			/* Traffic for the charts while the page runs in real time. */
+			PGconn *c = harness_connect(ps.port, "dbname=" DB);
+			long long end = harness_now_ms() + 12000;
+
+			for (int i = 0; harness_now_ms() < end; i++)
+				PQclear(PQexec(
+				    c, i % 3 ? "SELECT id, total FROM orders WHERE user_id = 5"
+				             : "SELECT pg_sleep(0.01)"));
+			PQfinish(c);
+			_exit(0);
+		}
+		snprintf(shot, sizeof(shot), "--screenshot=%s", getenv("PGSCOPE_PAGE_SCREENSHOT"));
+		chrome[5] = "--window-size=1280,760";
+		chrome[6] = "--virtual-time-budget=10000";
+		chrome[7] = shot;
+		assert_true(harness_run(chrome, NULL, 120, &res));
+		harness_run_result_free(&res);
+		waitpid(child, NULL, 0);
+	}
 }
 
 /* Requests that do not come from the page itself are refused and change nothing. */
