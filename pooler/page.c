@@ -21,17 +21,38 @@
 #include "pooler/page.h"
 #include "pooler/pbuf.h"
 
-#define PAGE_FINDINGS_MAX 200        /* finding rows on the page */
-#define PAGE_TABLE_LIMIT  (4u << 20) /* bytes of SHOW rows one table is built from */
-#define PAGE_CSRF_LEN     32         /* hex digits of the anti-forgery value */
+#define PAGE_FINDINGS_MAX   200        /* finding rows on the page */
+#define PAGE_TABLE_ROWS_MAX 500        /* pool or endpoint rows on the page */
+#define PAGE_TABLE_LIMIT    (4u << 20) /* bytes of SHOW rows one table is built from */
+#define PAGE_CSRF_LEN       32         /* hex digits of the anti-forgery value */
 
 struct page_state {
 	char *path;               /* review_baseline_file, or NULL: no reviews */
 	struct baseline reviewed; /* as last read from or written to path */
 	char csrf[PAGE_CSRF_LEN + 1];
+	char listen_host[256]; /* the name admin_http_listen gives, "" for none */
 };
 
 /* ---- state ---- */
+
+/* The name part of HOST ("h:port", "[v6]:port") into OUT; false when it does not fit. */
+static bool host_name(const char *host, char *out, size_t outlen)
+{
+	const char *start = host;
+	size_t len;
+
+	if (host[0] == '[') {
+		start = host + 1;
+		len = strcspn(start, "]");
+	} else {
+		len = strcspn(host, ":");
+	}
+	if (len == 0 || len >= outlen)
+		return false;
+	memcpy(out, start, len);
+	out[len] = 0;
+	return true;
+}
 
 static void page_read_baseline(struct page_state *pg)
 {
@@ -63,6 +84,10 @@ struct page_state *page_create(const struct config *cfg)
 	}
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(pg->csrf + 2 * i, 3, "%02x", rnd[i]);
+	if (cfg->admin_http_listen == NULL ||
+	    !host_name(cfg->admin_http_listen, pg->listen_host, sizeof(pg->listen_host)) ||
+	    strcmp(pg->listen_host, "*") == 0)
+		pg->listen_host[0] = 0;
 	if (cfg->review_baseline_file != NULL && cfg->review_baseline_file[0] != 0) {
 		pg->path = strdup(cfg->review_baseline_file);
 		if (pg->path != NULL)
@@ -123,13 +148,19 @@ static void put(struct pbuf *out, const char *s)
 	pbuf_append(out, s, strlen(s));
 }
 
+/* A cell's text, escaped (nothing for NULL). */
+static void put_esc(struct pbuf *out, const struct admin_cell *c)
+{
+	if (c->v != NULL)
+		page_escape(out, c->v, c->len);
+}
+
 static void put_cell(struct pbuf *out, const char *tag, const struct admin_cell *c)
 {
 	pbuf_append(out, "<", 1);
 	put(out, tag);
 	pbuf_append(out, ">", 1);
-	if (c->v != NULL)
-		page_escape(out, c->v, c->len);
+	put_esc(out, c);
 	put(out, "</");
 	pbuf_append(out, tag, strcspn(tag, " ")); /* "td class=n" closes as "td" */
 	pbuf_append(out, ">", 1);
@@ -191,6 +222,18 @@ static const char page_script[] =
     "setInterval(refresh,10000);\n"
     "})();\n";
 
+/* A row saying how many rows were left out, when some were. */
+static void put_more(struct pbuf *out, int colspan, int hidden)
+{
+	char more[96];
+
+	if (hidden <= 0)
+		return;
+	snprintf(more, sizeof(more),
+	         "<tr><td colspan=%d class=muted>%d more not shown.</td></tr>\n", colspan, hidden);
+	put(out, more);
+}
+
 /* Writes one finding row from SHOW FINDINGS' cells. */
 struct findings_state {
 	struct pbuf *out;
@@ -221,18 +264,18 @@ static void finding_row(void *arg, const char *const *names, const bool *numeric
 	put_cell(out, "td class=n", &c[F_TOTAL]);
 	put_cell(out, "td class=n", &c[F_P95]);
 	put(out, "<td><code>");
-	page_escape(out, c[F_QUERY].v != NULL ? c[F_QUERY].v : "", c[F_QUERY].len);
+	put_esc(out, &c[F_QUERY]);
 	put(out, "</code><div class=muted>");
-	page_escape(out, c[F_FP].v != NULL ? c[F_FP].v : "", c[F_FP].len);
+	put_esc(out, &c[F_FP]);
 	put(out, "</div></td><td><pre>");
-	page_escape(out, c[F_FIX].v != NULL ? c[F_FIX].v : "", c[F_FIX].len);
+	put_esc(out, &c[F_FIX]);
 	put(out, "</pre></td><td>");
 	if (st->pg->path != NULL) {
 		put(out, "<form class=review method=post action=\"/api/findings/review\">"
 		         "<input type=hidden name=fingerprint value=\"");
-		page_escape(out, c[F_FP].v != NULL ? c[F_FP].v : "", c[F_FP].len);
+		put_esc(out, &c[F_FP]);
 		put(out, "\"><input type=hidden name=rule value=\"");
-		page_escape(out, c[F_RULE].v != NULL ? c[F_RULE].v : "", c[F_RULE].len);
+		put_esc(out, &c[F_RULE]);
 		put(out, "\"><input type=hidden name=csrf value=\"");
 		put(out, st->pg->csrf);
 		put(out, "\"><button>Mark reviewed</button></form>");
@@ -270,6 +313,7 @@ struct table_state {
 	const char *const *want;
 	int nwant;
 	int rows;
+	int hidden;
 };
 
 static void table_row(void *arg, const char *const *names, const bool *numeric, int ncols,
@@ -277,6 +321,10 @@ static void table_row(void *arg, const char *const *names, const bool *numeric, 
 {
 	struct table_state *st = arg;
 
+	if (st->rows >= PAGE_TABLE_ROWS_MAX) {
+		st->hidden++;
+		return;
+	}
 	st->rows++;
 	put(st->out, "<tr>");
 	for (int w = 0; w < st->nwant; w++)
@@ -289,7 +337,7 @@ static void table_row(void *arg, const char *const *names, const bool *numeric, 
 static void write_table(struct loop_state *ls, struct pbuf *out, const char *id, const char *title,
                         const char *sql, const char *const *want, int nwant)
 {
-	struct table_state st = {out, want, nwant, 0};
+	struct table_state st = {out, want, nwant, 0, 0};
 
 	put(out, "<h2>");
 	put(out, title);
@@ -303,6 +351,7 @@ static void write_table(struct loop_state *ls, struct pbuf *out, const char *id,
 	put(out, id);
 	put(out, ">\n");
 	admin_show_rows(ls, sql, PAGE_TABLE_LIMIT, table_row, &st);
+	put_more(out, nwant, st.hidden);
 	put(out, "</tbody></table></div>\n");
 }
 
@@ -396,32 +445,20 @@ static bool form_value(const char *body, const char *name, char *out, size_t out
 }
 
 /*
- * HOST (a Host header) names this machine by address or as localhost, so a
- * page of another site that re-resolved its own name to us (DNS rebinding)
- * cannot post here in our origin.
+ * HOST (a Host header) names this machine by address, as localhost or as
+ * admin_http_listen does, so a page of another site that re-resolved its
+ * own name to us (DNS rebinding) cannot post here in our origin.
  */
-static bool host_is_local_literal(const char *host)
+static bool host_is_ours(const struct page_state *pg, const char *host)
 {
 	char h[256];
 	unsigned char addr[16];
-	size_t len;
 
-	if (host[0] == '[') {
-		const char *end = strchr(host, ']');
-
-		len = end != NULL ? (size_t)(end - host - 1) : sizeof(h);
-		if (len >= sizeof(h))
-			return false;
-		memcpy(h, host + 1, len);
-		h[len] = 0;
-		return inet_pton(AF_INET6, h, addr) == 1;
-	}
-	len = strcspn(host, ":");
-	if (len == 0 || len >= sizeof(h))
+	if (!host_name(host, h, sizeof(h)))
 		return false;
-	memcpy(h, host, len);
-	h[len] = 0;
-	return strcasecmp(h, "localhost") == 0 || inet_pton(AF_INET, h, addr) == 1;
+	return strcasecmp(h, "localhost") == 0 || inet_pton(AF_INET, h, addr) == 1 ||
+	       inet_pton(AF_INET6, h, addr) == 1 ||
+	       (pg->listen_host[0] != 0 && strcasecmp(h, pg->listen_host) == 0);
 }
 
 /* Why REQ may not act for the page's user, or NULL when it may. */
@@ -430,8 +467,8 @@ static const char *forgery_reason(const struct page_state *pg, const char *req, 
 	char host[256], origin[300], site[32], value[PAGE_CSRF_LEN + 2], expect[300];
 
 	http_header_value(req, "Host", host, sizeof(host));
-	if (!host_is_local_literal(host))
-		return "the Host header must be an address or localhost";
+	if (!host_is_ours(pg, host))
+		return "the Host header must be an address, localhost or the listen name";
 	http_header_value(req, "Sec-Fetch-Site", site, sizeof(site));
 	if (strcasecmp(site, "cross-site") == 0 || strcasecmp(site, "same-site") == 0)
 		return "a request from another site";

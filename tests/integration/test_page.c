@@ -265,6 +265,17 @@ static void test_page_lists_findings(void **state)
 	/* The client's texts are escaped: no script but the page's own. */
 	assert_null(strstr(resp, "<script>alert"));
 	assert_non_null(strstr(resp, "&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"));
+
+	/* What a view costs, round trip included (a figure, not a limit). */
+	long long t0 = harness_now_ms();
+	for (int i = 0; i < 100; i++) {
+		char *again = NULL;
+
+		assert_int_equal(get("/", &again), 200);
+		free(again);
+	}
+	fprintf(stderr, "page: %zu bytes, %.2f ms per GET / (100 in a row)\n", strlen(resp),
+	        (double)(harness_now_ms() - t0) / 100.0);
 	free(resp);
 }
 
