@@ -22,7 +22,7 @@ struct config;
 struct pbuf;
 
 #define HTTP_MAX_CONNS   8    /* connections served at once */
-#define HTTP_REQUEST_MAX 8192 /* bytes of request line and headers */
+#define HTTP_REQUEST_MAX 8192 /* bytes of request line, headers and body (a form) */
 #define HTTP_TIMEOUT     5.0  /* seconds a connection may take from accept to the last byte */
 
 /* Listen on cfg->admin_http_listen ("host:port") when set; false (logged) when that fails. */
