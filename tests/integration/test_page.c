@@ -4,7 +4,8 @@
  * texts from clients are shown escaped, marking a finding reviewed writes the
  * baseline file and hides it, requests that do not come from the page (no
  * anti-forgery value, another origin, a name that is not ours, no token) are
- * refused, and headless Chromium runs the script that draws the charts.
+ * refused, and headless Chromium runs the script that draws the charts and,
+ * driven over the DevTools protocol (page_click.js), clicks "Mark reviewed".
  */
 #include <stdarg.h>
 #include <setjmp.h>
@@ -371,7 +372,10 @@ static void test_review_forgery_refused(void **state)
 	baseline_release(&b);
 }
 
-/* The page's review (script's header, then a plain form) writes the baseline and hides it. */
+/*
+ * A review, clicked in the browser (the script's request) or posted by the
+ * plain form, writes the baseline file and hides the finding.
+ */
 static void test_review_marks_baseline(void **state)
 {
 	char *page = NULL, *resp = NULL, csrf[64], form[256], extra[512], want[64];
@@ -382,12 +386,18 @@ static void test_review_marks_baseline(void **state)
 	page_csrf(page, csrf, sizeof(csrf));
 	free(page);
 
-	/* As the page's script sends it. */
-	snprintf(form, sizeof(form), "fingerprint=%s&rule=unindexed-filter", fp_filter);
-	snprintf(extra, sizeof(extra),
-	         "Host: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\nX-Pgscope-Csrf: %s\r\n",
-	         http_port, http_port, csrf);
-	assert_int_equal(post_review(http_port, extra, form, NULL), 200);
+	/* Clicked in Chromium: the page's script posts it and removes the row. */
+	char url[64], want_out[64];
+	struct harness_run_result res;
+	const char *node[] = {"node", "--experimental-websocket", "tests/integration/page_click.js",
+	                      url,    "unindexed-filter",         NULL};
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", http_port);
+	snprintf(want_out, sizeof(want_out), "reviewed %s unindexed-filter", fp_filter);
+	assert_true(harness_run(node, NULL, 90, &res));
+	if (res.exit_code != 0 || strstr(res.output, want_out) == NULL)
+		fail_msg("page_click.js: exit %d: %.3000s", res.exit_code, res.output);
+	harness_run_result_free(&res);
 	/* As the form sends it without JavaScript: back to the page. */
 	snprintf(form, sizeof(form), "fingerprint=%s&rule=select-star&csrf=%s", fp_evil, csrf);
 	snprintf(extra, sizeof(extra), "Host: localhost:%d\r\n", http_port);
