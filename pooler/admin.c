@@ -883,32 +883,42 @@ static int json_columns(struct proto_reader *r, const char **names, bool *numeri
 	return r->bad || n > max ? -1 : n;
 }
 
-/* One DataRow body as a JSON object. */
-static void json_row(struct pbuf *out, struct proto_reader *r, const char **names,
-                     const bool *numeric, int ncols)
+/* One row's cells as a JSON object. */
+static void json_row(struct pbuf *out, const char *const *names, const bool *numeric, int ncols,
+                     const struct admin_cell *cells)
 {
-	int n = proto_read_int16(r);
-
 	pbuf_append(out, "{", 1);
-	for (int i = 0; i < n && i < ncols && !r->bad; i++) {
-		uint32_t len = proto_read_int32(r);
-		const uint8_t *v = len == 0xffffffffu ? NULL : proto_read_bytes(r, len);
-
+	for (int i = 0; i < ncols; i++) {
 		if (i > 0)
 			pbuf_append(out, ",", 1);
 		json_string(out, (const uint8_t *)names[i], strlen(names[i]));
 		pbuf_append(out, ":", 1);
-		if (v == NULL)
+		if (cells[i].v == NULL)
 			pbuf_append(out, "null", 4);
-		else if (numeric[i] && len > 0)
-			pbuf_append(out, v, len);
+		else if (numeric[i] && cells[i].len > 0)
+			pbuf_append(out, cells[i].v, cells[i].len);
 		else
-			json_string(out, v, len);
+			json_string(out, (const uint8_t *)cells[i].v, cells[i].len);
 	}
 	pbuf_append(out, "}", 1);
 }
 
-bool admin_show_json(struct loop_state *ls, const char *sql, struct pbuf *out)
+/* The cells of one DataRow body into CELLS (at most NCOLS); how many, -1 when malformed. */
+static int row_cells(struct proto_reader *r, struct admin_cell *cells, int ncols)
+{
+	int n = proto_read_int16(r);
+
+	for (int i = 0; i < n && i < ncols && !r->bad; i++) {
+		uint32_t len = proto_read_int32(r);
+
+		cells[i].v = len == 0xffffffffu ? NULL : (const char *)proto_read_bytes(r, len);
+		cells[i].len = cells[i].v == NULL ? 0 : len;
+	}
+	return r->bad || n != ncols ? -1 : n;
+}
+
+bool admin_show_rows(struct loop_state *ls, const char *sql, size_t limit, admin_row_fn fn,
+                     void *arg)
 {
 	struct admin_parsed parsed;
 	const struct admin_command *cmd = admin_parse(sql, &parsed) ? command_find(&parsed) : NULL;
@@ -916,30 +926,53 @@ bool admin_show_json(struct loop_state *ls, const char *sql, struct pbuf *out)
 	struct admin_result res = {.desc = &desc, .rows = &rows};
 	const char *names[64];
 	bool numeric[64];
+	struct admin_cell cells[64];
 	struct proto_reader r;
 	int ncols;
-	bool first = true;
 
 	if (cmd == NULL || cmd->show == NULL)
 		return false;
 	pbuf_init(&desc, 64u * 1024u);
-	pbuf_init(&rows, out->limit);
+	pbuf_init(&rows, limit);
 	cmd->show(ls, &res);
 	proto_reader_init(&r, pbuf_head(&desc) + PROTO_HDR, pbuf_len(&desc) - PROTO_HDR);
 	ncols = res.oom ? -1 : json_columns(&r, names, numeric, 64);
-	pbuf_append(out, "[", 1);
 	while (ncols >= 0 && pbuf_len(&rows) >= PROTO_HDR) {
 		uint32_t len = proto_get32(pbuf_head(&rows) + 1);
 
-		if (!first)
-			pbuf_append(out, ",\n", 2);
-		first = false;
 		proto_reader_init(&r, pbuf_head(&rows) + PROTO_HDR, len - 4);
-		json_row(out, &r, names, numeric, ncols);
+		if (row_cells(&r, cells, ncols) == ncols)
+			fn(arg, names, numeric, ncols, cells);
 		pbuf_consume(&rows, len + 1u);
 	}
-	pbuf_append(out, "]\n", 2);
 	pbuf_release(&desc);
 	pbuf_release(&rows);
 	return ncols >= 0;
+}
+
+struct json_state {
+	struct pbuf *out;
+	bool first;
+};
+
+static void json_add_row(void *arg, const char *const *names, const bool *numeric, int ncols,
+                         const struct admin_cell *cells)
+{
+	struct json_state *st = arg;
+
+	if (!st->first)
+		pbuf_append(st->out, ",\n", 2);
+	st->first = false;
+	json_row(st->out, names, numeric, ncols, cells);
+}
+
+bool admin_show_json(struct loop_state *ls, const char *sql, struct pbuf *out)
+{
+	struct json_state st = {out, true};
+	bool ok;
+
+	pbuf_append(out, "[", 1);
+	ok = admin_show_rows(ls, sql, out->limit, json_add_row, &st);
+	pbuf_append(out, "]\n", 2);
+	return ok;
 }

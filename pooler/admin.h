@@ -66,6 +66,23 @@ void admin_end_all(struct loop_state *ls);
  */
 bool admin_show_json(struct loop_state *ls, const char *sql, struct pbuf *out);
 
+/* One cell of a SHOW row: its text (not NUL-terminated), NULL for SQL NULL. */
+struct admin_cell {
+	const char *v;
+	size_t len;
+};
+
+/* Called for each row of a SHOW command, with the column names and which are numeric. */
+typedef void (*admin_row_fn)(void *arg, const char *const *names, const bool *numeric, int ncols,
+                             const struct admin_cell *cells);
+
+/*
+ * Run SHOW command SQL on ls and call FN for each of its rows (built into at
+ * most LIMIT bytes). false when SQL is not a SHOW command or the rows did not fit.
+ */
+bool admin_show_rows(struct loop_state *ls, const char *sql, size_t limit, admin_row_fn fn,
+                     void *arg);
+
 /* ---- parsing and result building, pure, for admin_show.c and the unit tests ---- */
 
 #define ADMIN_WORD_MAX 64

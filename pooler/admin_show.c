@@ -14,6 +14,7 @@
 
 #include <config.h> /* the build's, for PGSCOPE_VERSION */
 #include "pooler/admin_show.h"
+#include "pooler/http.h"
 #include "pooler/loop.h"
 #include "pooler/observe.h"
 #include "pooler/qstats.h"
@@ -665,8 +666,8 @@ void admin_show_queries(struct loop_state *ls, struct admin_result *r)
 }
 
 /* One row per rule of a comma-separated LIST that flagged entry Q. */
-static void finding_rows(struct admin_result *r, const struct qstats_entry *q, const char *list,
-                         const char *kind)
+static void finding_rows(struct loop_state *ls, struct admin_result *r,
+                         const struct qstats_entry *q, const char *list, const char *kind)
 {
 	char copy[QSTATS_RULES_MAX], fp[17];
 	char *save = NULL;
@@ -674,6 +675,8 @@ static void finding_rows(struct admin_result *r, const struct qstats_entry *q, c
 	snprintf(copy, sizeof(copy), "%s", list);
 	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)q->fingerprint);
 	for (char *rule = strtok_r(copy, ",", &save); rule; rule = strtok_r(NULL, ",", &save)) {
+		if (http_reviewed(ls, q->fingerprint, rule))
+			continue; /* marked reviewed on the page */
 		admin_row_begin(r);
 		admin_put_str(r, rule);
 		admin_put_str(r, kind);
@@ -700,8 +703,8 @@ void admin_show_findings(struct loop_state *ls, struct admin_result *r)
 	/* Ranked by time at stake: the fingerprints come most total time first. */
 	admin_result_columns(r, COLS(cols));
 	for (size_t i = 0; i < n; i++) {
-		finding_rows(r, &q[i], q[i].rules, "query");
-		finding_rows(r, &q[i], q[i].traffic, "traffic");
+		finding_rows(ls, r, &q[i], q[i].rules, "query");
+		finding_rows(ls, r, &q[i], q[i].traffic, "traffic");
 	}
 	free(q);
 }

@@ -146,6 +146,7 @@ static const struct key_def main_keys[] = {
     {"stats_period", KEY_TIME, F(stats_period), 0, CONFIG_TIME_MAX_MS},
     {"admin_http_listen", KEY_STR, F(admin_http_listen), 0, 0},
     {"admin_http_token", KEY_STR, F(admin_http_token), 0, 0},
+    {"review_baseline_file", KEY_PATH, F(review_baseline_file), 0, 0},
 };
 
 #undef F
@@ -1634,6 +1635,7 @@ void config_free(struct config *cfg)
 	free(cfg->takeover_socket);
 	free(cfg->admin_http_listen);
 	free(cfg->admin_http_token);
+	free(cfg->review_baseline_file);
 	for (size_t i = 0; i < cfg->n_dbs; i++)
 		db_config_release(&cfg->dbs[i]);
 	free(cfg->dbs);

@@ -202,6 +202,7 @@ struct config {
 	int stats_period;        /* ms between "stats" log lines and SHOW STATS averages, 60000 */
 	char *admin_http_listen; /* "host:port" of /metrics, /healthz...; NULL or "" = off */
 	char *admin_http_token;  /* bearer token the HTTP endpoint asks for; NULL = none */
+	char *review_baseline_file; /* baseline the page's "reviewed" buttons add to; NULL = none */
 
 	struct db_config *dbs; /* [databases], in file order */
 	size_t n_dbs;

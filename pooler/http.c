@@ -18,6 +18,7 @@
 #include "pooler/log.h"
 #include "pooler/loop.h"
 #include "pooler/metrics.h"
+#include "pooler/page.h"
 
 #define HTTP_BODY_MAX (16u * 1024u * 1024u) /* a response body, at most */
 
@@ -37,7 +38,8 @@ struct http_server {
 	struct loop_state *ls;
 	int fd;
 	ev_io accept_io;
-	char *token; /* owned copy of admin_http_token, or NULL */
+	char *token;             /* owned copy of admin_http_token, or NULL */
+	struct page_state *page; /* the live page's reviews (page.c), owned */
 	struct http_conn conns[HTTP_MAX_CONNS];
 };
 
@@ -56,8 +58,7 @@ static void body_printf(struct pbuf *b, const char *fmt, ...)
 		pbuf_append(b, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* The value of header NAME in REQ into out ("" when absent). */
-static void header_value(const char *req, const char *name, char *out, size_t outlen)
+void http_header_value(const char *req, const char *name, char *out, size_t outlen)
 {
 	size_t n = strlen(name);
 
@@ -67,6 +68,8 @@ static void header_value(const char *req, const char *name, char *out, size_t ou
 		const char *p = line + 2;
 		size_t len = 0;
 
+		if (p[0] == '\r' && p[1] == '\n')
+			break; /* the body is not headers */
 		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
 			continue;
 		p += n + 1;
@@ -97,7 +100,7 @@ static bool authorized(const char *req, const char *token)
 
 	if (token == NULL || token[0] == 0)
 		return true;
-	header_value(req, "Authorization", auth, sizeof(auth));
+	http_header_value(req, "Authorization", auth, sizeof(auth));
 	return strncasecmp(auth, "Bearer ", 7) == 0 && token_equal(auth + 7, token);
 }
 
@@ -134,6 +137,11 @@ void http_route(struct loop_state *ls, const char *req, const char *token, struc
 		reply_text(reply, body, 401, "unauthorized");
 		return;
 	}
+	if (strcmp(method, "POST") == 0 && strcmp(path, "/api/findings/review") == 0 &&
+	    ls->http != NULL && ls->http->page != NULL) {
+		page_review(ls->http->page, req, body, reply);
+		return;
+	}
 	if (strcmp(method, "GET") != 0) {
 		reply_text(reply, body, 405, "method not allowed");
 		return;
@@ -152,6 +160,12 @@ void http_route(struct loop_state *ls, const char *req, const char *token, struc
 			reply_text(reply, body, 503, "no server login has succeeded yet");
 	} else if (strcmp(path, "/api/pools") == 0) {
 		admin_show_json(ls, "SHOW POOLS", body);
+	} else if (strcmp(path, "/api/stats") == 0) {
+		admin_show_json(ls, "SHOW STATS", body);
+	} else if (strcmp(path, "/api/endpoints") == 0) {
+		admin_show_json(ls, "SHOW ENDPOINTS", body);
+	} else if (strcmp(path, "/") == 0 && ls->http != NULL && ls->http->page != NULL) {
+		page_write(ls, ls->http->page, body, reply);
 	} else if (strcmp(path, "/api/queries") == 0) {
 		admin_show_json(ls, "SHOW QUERIES", body);
 	} else if (strcmp(path, "/api/findings") == 0) {
@@ -161,6 +175,11 @@ void http_route(struct loop_state *ls, const char *req, const char *token, struc
 	}
 }
 
+bool http_reviewed(const struct loop_state *ls, uint64_t fp, const char *rule)
+{
+	return ls->http != NULL && page_reviewed(ls->http->page, fp, rule);
+}
+
 /* ---- connections ---- */
 
 static const char *status_text(int status)
@@ -168,6 +187,12 @@ static const char *status_text(int status)
 	switch (status) {
 	case 200:
 		return "OK";
+	case 303:
+		return "See Other";
+	case 403:
+		return "Forbidden";
+	case 413:
+		return "Content Too Large";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -220,9 +245,9 @@ static void conn_write(struct http_conn *hc)
 static void conn_respond(struct http_conn *hc, int status_override)
 {
 	struct ev_loop *ev = hc->srv->ls->ev;
-	struct http_reply reply = {500, "text/plain"};
+	struct http_reply reply = {500, "text/plain", NULL};
 	struct pbuf body;
-	char head[256];
+	char head[320];
 	int n;
 
 	pbuf_init(&body, HTTP_BODY_MAX);
@@ -231,9 +256,12 @@ static void conn_respond(struct http_conn *hc, int status_override)
 	else
 		http_route(hc->srv->ls, hc->req, hc->srv->token, &body, &reply);
 	n = snprintf(head, sizeof(head),
-	             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+	             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s"
 	             "Connection: close\r\n\r\n",
 	             reply.status, status_text(reply.status), reply.content_type, pbuf_len(&body),
+	             reply.location != NULL ? "Location: " : "",
+	             reply.location != NULL ? reply.location : "",
+	             reply.location != NULL ? "\r\n" : "",
 	             reply.status == 405   ? "Allow: GET\r\n"
 	             : reply.status == 401 ? "WWW-Authenticate: Bearer\r\n"
 	                                   : "");
@@ -252,6 +280,26 @@ static void conn_respond(struct http_conn *hc, int status_override)
 	conn_write(hc);
 }
 
+/*
+ * 1 when REQ holds its headers and the body they announce (a form posted to
+ * the page), 0 when more is to come, -1 when that body cannot fit.
+ */
+static int request_complete(const char *req, size_t len)
+{
+	const char *end = strstr(req, "\r\n\r\n");
+	char value[32];
+	size_t head, body;
+
+	if (end == NULL)
+		return 0;
+	head = (size_t)(end - req) + 4;
+	http_header_value(req, "Content-Length", value, sizeof(value));
+	body = value[0] != 0 ? strtoul(value, NULL, 10) : 0;
+	if (body > HTTP_REQUEST_MAX - head)
+		return -1;
+	return len >= head + body ? 1 : 0;
+}
+
 /* Read the request until its headers end (bounded by HTTP_REQUEST_MAX). */
 static void conn_read(struct http_conn *hc)
 {
@@ -268,9 +316,15 @@ static void conn_read(struct http_conn *hc)
 		}
 		hc->req_len += (size_t)n;
 		hc->req[hc->req_len] = 0;
-		if (strstr(hc->req, "\r\n\r\n") != NULL) {
+		switch (request_complete(hc->req, hc->req_len)) {
+		case 1:
 			conn_respond(hc, 0);
 			return;
+		case -1:
+			conn_respond(hc, 413);
+			return;
+		default:
+			break;
 		}
 		if (hc->req_len == HTTP_REQUEST_MAX) {
 			conn_respond(hc, 431);
@@ -393,6 +447,7 @@ bool http_start(struct loop_state *ls, const struct config *cfg)
 	}
 	if (cfg->admin_http_token != NULL && cfg->admin_http_token[0] != 0)
 		srv->token = strdup(cfg->admin_http_token);
+	srv->page = page_create(cfg);
 	for (int i = 0; i < HTTP_MAX_CONNS; i++) {
 		srv->conns[i].fd = -1;
 		srv->conns[i].srv = srv;
@@ -418,6 +473,7 @@ void http_stop(struct loop_state *ls)
 	ev_io_stop(ls->ev, &srv->accept_io);
 	close(srv->fd);
 	free(srv->token);
+	page_free(srv->page);
 	free(srv);
 	ls->http = NULL;
 }

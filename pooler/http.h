@@ -1,7 +1,8 @@
 /*
  * http.h - the operations HTTP endpoint (admin_http_listen): /metrics in
- * Prometheus text format, /healthz, /readyz and /api/{pools,queries,findings}
- * as JSON, with an optional bearer token (admin_http_token).
+ * Prometheus text format, /healthz, /readyz, /api/{pools,stats,endpoints,
+ * queries,findings} as JSON and the live page at / (page.c), with an optional bearer token
+ * (admin_http_token).
  *
  * Served on the event loop with non-blocking sockets: a small fixed number
  * of connections (more are refused at once), each request bounded in size
@@ -14,13 +15,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct loop_state;
 struct config;
 struct pbuf;
 
 #define HTTP_MAX_CONNS   8    /* connections served at once */
-#define HTTP_REQUEST_MAX 8192 /* bytes of request line and headers */
+#define HTTP_REQUEST_MAX 8192 /* bytes of request line, headers and body (a form) */
 #define HTTP_TIMEOUT     5.0  /* seconds a connection may take from accept to the last byte */
 
 /* Listen on cfg->admin_http_listen ("host:port") when set; false (logged) when that fails. */
@@ -33,6 +35,7 @@ void http_stop(struct loop_state *ls);
 struct http_reply {
 	int status;
 	const char *content_type;
+	const char *location; /* a 303's Location, or NULL */
 };
 
 /*
@@ -42,5 +45,11 @@ struct http_reply {
  */
 void http_route(struct loop_state *ls, const char *req, const char *token, struct pbuf *body,
                 struct http_reply *reply);
+
+/* The value of header NAME in REQ (headers end at the empty line) into OUT, "" when absent. */
+void http_header_value(const char *req, const char *name, char *out, size_t outlen);
+
+/* (FP, RULE) was marked reviewed on the page: SHOW FINDINGS leaves it out. */
+bool http_reviewed(const struct loop_state *ls, uint64_t fp, const char *rule);
 
 #endif
