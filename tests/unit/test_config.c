@@ -490,7 +490,10 @@ static void test_unused_key_warns_once(void **state)
 static void test_unacted_keys_warn_when_set(void **state)
 {
 	static const char *const unacted[] = {
-	    "track_extra_parameters", "sbuf_loopcnt", "log_pooler_errors", "databases.replicas",
+	    "track_extra_parameters",
+	    "sbuf_loopcnt",
+	    "log_pooler_errors",
+	    "databases.replicas",
 	};
 	struct config cfg;
 	char needle[128];
