@@ -32,6 +32,9 @@
 /* What a client waiting for a server may queue before it is no longer read. */
 #define CLIENT_WAIT_BUFFER (64u * 1024u)
 
+/* The longest Query kept to be sent again if its server dies unread (client_replay_*()). */
+#define CLIENT_REPLAY_MAX (8u * 1024u)
+
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void text_refs_release(struct htab *t);
 static void client_on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -130,6 +133,7 @@ void client_accept(struct loop_state *ls, int fd, bool is_unix, const char *addr
 	htab_init(&c->stmt_texts);
 	htab_init(&c->portal_texts);
 	pbuf_init(&c->notify_out, 2u * 1024u * 1024u);
+	pbuf_init(&c->replay, CLIENT_REPLAY_MAX);
 	if (in_limit < PROTO_MAX_STARTUP)
 		in_limit = PROTO_MAX_STARTUP;
 	conn_init(&c->conn, ls->ev, fd, in_limit, CONN_HIGH_WATER + cfg->max_packet_size + 65536,
@@ -297,6 +301,7 @@ void client_free(struct client *c)
 	params_clear(&c->startup);
 	free(c->pending_set);
 	free(c->stmts);
+	pbuf_release(&c->replay);
 	ps_client_release(&c->ps);
 	text_refs_release(&c->stmt_texts);
 	text_refs_release(&c->portal_texts);
@@ -848,9 +853,66 @@ void client_server_ready(struct client *c)
 	c->last_wait = ev_now(c->conn.ev) - c->wait_since;
 	counts_wait(&c->pool->traffic, c->last_wait);
 	counts_wait(&sv->endpoint->traffic, c->last_wait);
+	if (c->pool->mode != POOL_MODE_SESSION)
+		client_replay_arm(c);
 	client_set_state(c, CL_ACTIVE);
 	conn_start_read(&c->conn);
 	client_relay(c);
+}
+
+/* ---- a request sent again after its server died unread ---- */
+
+void client_replay_arm(struct client *c)
+{
+	c->replay_on = !c->retried;
+}
+
+void client_replay_drop(struct client *c)
+{
+	c->replay_on = false;
+	pbuf_release(&c->replay);
+}
+
+/*
+ * A request message M goes to the server while recording: one simple Query
+ * is kept whole; anything else (extended protocol, whose prepared statements
+ * the relay has already bound to the dead server, or a second request) is
+ * not sent again.
+ */
+static void client_replay_note(struct client *c, const struct relay_msg *m)
+{
+	uint8_t hdr[PROTO_HDR];
+
+	if (m->type != 'Q' || pbuf_len(&c->replay) > 0 || m->len + PROTO_HDR > CLIENT_REPLAY_MAX) {
+		client_replay_drop(c);
+		return;
+	}
+	hdr[0] = 'Q';
+	proto_put32(hdr + 1, (uint32_t)m->len + 4);
+	if (!pbuf_append(&c->replay, hdr, sizeof(hdr)) || !pbuf_append(&c->replay, m->body, m->len))
+		client_replay_drop(c);
+}
+
+bool client_replay_restore(struct client *c)
+{
+	struct pbuf in;
+	bool ok;
+
+	if (pbuf_len(&c->replay) == 0) {
+		client_replay_drop(c);
+		return false;
+	}
+	pbuf_init(&in, c->conn.in.limit);
+	ok = pbuf_append(&in, pbuf_head(&c->replay), pbuf_len(&c->replay)) &&
+	     pbuf_append(&in, pbuf_head(&c->conn.in), pbuf_len(&c->conn.in));
+	client_replay_drop(c);
+	if (!ok) {
+		pbuf_release(&in);
+		return false;
+	}
+	pbuf_release(&c->conn.in);
+	c->conn.in = in;
+	return true;
 }
 
 /* ---- relaying to the server ---- */
@@ -1073,10 +1135,14 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 	bool pooled = c->pool->mode != POOL_MODE_SESSION;
 	enum relay_action act;
 
+	if (c->replay_on && m->type != 'Q')
+		client_replay_drop(c);
 	switch (m->type) {
 	case 'Q':
 		if (pooled && client_nothing_in_flight(c) && ps_simple_query(c, m->body, m->len))
 			return RELAY_CONSUME;
+		if (c->replay_on)
+			client_replay_note(c, m);
 		if (pooled)
 			client_note_set(c, m->body, m->len);
 		client_txn_request(c, m->type, now);

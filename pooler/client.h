@@ -45,6 +45,17 @@ void client_free(struct client *c);
  */
 void client_server_ready(struct client *c);
 
+/*
+ * Transaction mode: the first request after a link may have to be sent again
+ * elsewhere when its server dies without reading it. Arm recording it (done
+ * at the link); drop it (the server answered, or the transaction is over);
+ * or put it back at the front of the client's input, true when there was one
+ * whole simple Query to put back. Not armed again once c->retried is set.
+ */
+void client_replay_arm(struct client *c);
+void client_replay_drop(struct client *c);
+bool client_replay_restore(struct client *c);
+
 /* Finish a login without a server (transaction/statement mode, parameters known). */
 void client_finish_login(struct client *c, const struct params *server_params);
 

@@ -82,6 +82,9 @@ static const struct key_def main_keys[] = {
     {"server_idle_timeout", KEY_TIME, F(server_idle_timeout), 0, CONFIG_TIME_MAX_MS},
     {"server_connect_timeout", KEY_TIME, F(server_connect_timeout), 0, CONFIG_TIME_MAX_MS},
     {"server_login_retry", KEY_TIME, F(server_login_retry), 0, CONFIG_TIME_MAX_MS},
+    {"breaker_failures", KEY_INT, F(breaker_failures), 0, 1000000},
+    {"breaker_backoff", KEY_TIME, F(breaker_backoff), 1, CONFIG_TIME_MAX_MS},
+    {"breaker_backoff_max", KEY_TIME, F(breaker_backoff_max), 1, CONFIG_TIME_MAX_MS},
     {"query_timeout", KEY_TIME, F(query_timeout), 0, CONFIG_TIME_MAX_MS},
     {"query_wait_timeout", KEY_TIME, F(query_wait_timeout), 0, CONFIG_TIME_MAX_MS},
     {"client_idle_timeout", KEY_TIME, F(client_idle_timeout), 0, CONFIG_TIME_MAX_MS},
@@ -1454,6 +1457,9 @@ void config_init_defaults(struct config *cfg)
 	cfg->server_idle_timeout = 600000;
 	cfg->server_connect_timeout = 15000;
 	cfg->server_login_retry = 15000;
+	cfg->breaker_failures = 3;
+	cfg->breaker_backoff = 1000;
+	cfg->breaker_backoff_max = 4000;
 	cfg->query_wait_timeout = 120000;
 	cfg->client_login_timeout = 60000;
 	cfg->notify_stall_timeout = 30000;

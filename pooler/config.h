@@ -115,6 +115,9 @@ struct config {
 	int server_idle_timeout;          /* ms, default 600000 */
 	int server_connect_timeout;       /* ms, default 15000 */
 	int server_login_retry;           /* ms, default 15000 */
+	int breaker_failures;             /* outage failures in a row that open it, default 3 */
+	int breaker_backoff;              /* ms, first wait before a probe, default 1000 */
+	int breaker_backoff_max;          /* ms, the doubled wait stops here, default 4000 */
 	int query_timeout;                /* ms, 0 = off */
 	int query_wait_timeout;           /* ms, default 120000 */
 	int client_idle_timeout;          /* ms, 0 = off */

@@ -7,15 +7,22 @@
  * the connections and logins that succeeded. Endpoints are shared by every
  * pool that reaches the same address, so health is per address.
  *
+ * Each endpoint has a circuit breaker: consecutive failures that say the
+ * server is down (not those that belong to one user's credentials) open it;
+ * while it is open clients that need a new connection fail at once instead
+ * of queueing behind connects that cannot succeed; after a backoff one probe
+ * connection is let through, and a login that succeeds closes it again.
+ *
  * The pooler owns the endpoints (endpoint_get() creates them on first use)
- * and frees them at shutdown. Event-loop thread only; the health functions
- * take the time as an argument and touch nothing else, so they are tested
- * without a loop.
+ * and frees them at shutdown. Event-loop thread only; the health and breaker
+ * functions take the time as an argument and touch nothing else (they log),
+ * so they are tested without a loop.
  */
 #ifndef PGSCOPE_POOLER_ENDPOINT_H
 #define PGSCOPE_POOLER_ENDPOINT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pooler/counts.h"
@@ -42,6 +49,33 @@ enum endpoint_route {
 	ROUTE_PRIMARY = 0, /* writes, and everything not known to be a safe read */
 };
 
+/* The circuit breaker's state; endpoint_breaker_set_state() is the one place it changes. */
+enum breaker_state {
+	BREAKER_CLOSED = 0, /* healthy or not yet known bad: connections open as needed */
+	BREAKER_OPEN,       /* failing: new connections wait for retry_at, clients fail at once */
+	BREAKER_HALF_OPEN,  /* the backoff is over: one probe connection is on its way */
+};
+
+/* How a breaker behaves (from the config: breaker_failures, breaker_backoff...). */
+struct breaker_params {
+	int failures;         /* consecutive outage failures that open it; 0: it never opens */
+	double backoff;       /* s, the wait after it first opens */
+	double backoff_max;   /* s, doubling stops here */
+	double probe_timeout; /* s, a probe with no verdict by then lets another through */
+	double retry;         /* s, closed after a failure: the least wait before the next
+	                         attempt, so that the failures in a row span some time */
+};
+
+/* An endpoint's breaker. */
+struct breaker {
+	enum breaker_state state;
+	int failures;    /* outage failures in a row, since the last login that succeeded */
+	double since;    /* when it entered its state */
+	double backoff;  /* s, the wait that the last opening set; 0 while it never opened */
+	double retry_at; /* OPEN: when a probe may go; CLOSED: when the next attempt may */
+	uint64_t opened; /* times it opened (from closed or from half-open) */
+};
+
 struct endpoint {
 	struct list node; /* on the pooler's list of endpoints */
 	char host[256];   /* address as configured: a host name, an IP or a socket directory */
@@ -61,6 +95,7 @@ struct endpoint {
 	int servers_idle;              /* ready in a pool */
 	int servers_busy;              /* linked, running an internal query or listening */
 	struct traffic_counts traffic; /* of the transactions that ran here */
+	struct breaker breaker;        /* read by the admin console and metrics */
 };
 
 /* Name of a failure kind, for logs and metrics. */
@@ -81,6 +116,46 @@ void endpoint_login_ok(struct endpoint *ep, double now);
  */
 void endpoint_failed(struct endpoint *ep, enum endpoint_failure kind, const char *sqlstate,
                      const char *message, double now);
+
+/*
+ * Whether a failure of KIND with SQLSTATE says the server is unavailable
+ * (refused, unreachable, timed out, lost, shutting down or starting up,
+ * out of connections or resources) and so counts towards the breaker.
+ * A login refused for a user's credentials or a missing database does not:
+ * the server is up, and other users of the endpoint are served.
+ */
+bool endpoint_failure_is_outage(enum endpoint_failure kind, const char *sqlstate);
+
+/*
+ * An outage failure of EP at NOW (after endpoint_failed()). Opens a closed
+ * breaker at P->failures in a row, with backoff P->backoff; reopens a
+ * half-open one with the backoff doubled, up to P->backoff_max.
+ */
+void endpoint_breaker_failure(struct endpoint *ep, const struct breaker_params *p, double now);
+
+/*
+ * A new connection to EP is about to be opened at NOW: whether the breaker
+ * lets it through. Closed: yes, but P->retry after a failure. Open: no until retry_at; then this
+ * one is the probe and the breaker becomes half-open. Half-open: no while the probe is under way
+ * (P->probe_timeout), then one more probe.
+ */
+bool endpoint_breaker_admit(struct endpoint *ep, const struct breaker_params *p, double now);
+
+/*
+ * Whether a client that needs a new connection to EP is refused at NOW:
+ * the breaker is open and no probe is due yet. (Half-open, or open with the
+ * probe due, the client waits for the probe.)
+ */
+bool endpoint_breaker_refuses(const struct endpoint *ep, double now);
+
+/* Name of a breaker state, for logs and the admin console. */
+const char *endpoint_breaker_state_name(enum breaker_state st);
+
+/*
+ * What a client refused by EP's breaker at NOW is told, into BUF: the
+ * server, its role, the failures, when it is tried again and the last error.
+ */
+void endpoint_breaker_message(const struct endpoint *ep, double now, char *buf, size_t len);
 
 /* Total failures of every kind. */
 uint64_t endpoint_failures_total(const struct endpoint *ep);

@@ -404,11 +404,73 @@ static void reset_done(struct server *sv, void *arg, bool failed)
 	pool_server_ready(sv);
 }
 
+/* The breaker's settings from the config. */
+static struct breaker_params pool_breaker_params(void)
+{
+	const struct config *cfg = pooler.cfg;
+	int connect_ms = cfg->server_connect_timeout > 0 ? cfg->server_connect_timeout : 15000;
+	struct breaker_params bp = {
+	    .failures = cfg->breaker_failures,
+	    .backoff = cfg->breaker_backoff / 1000.0,
+	    .backoff_max = cfg->breaker_backoff_max / 1000.0,
+	    /* A probe has server_connect_timeout to log in; one lost without a word is retried. */
+	    .probe_timeout = connect_ms / 1000.0 + 1.0,
+	    /* Failures in a row a janitor round apart (or the backoff, if shorter). */
+	    .retry = cfg->breaker_backoff < 250 ? cfg->breaker_backoff / 1000.0 : 0.25,
+	};
+
+	return bp;
+}
+
+/*
+ * Count a failure on EP, and on its breaker when it says the server is
+ * unavailable. Returns whether it did (an outage).
+ */
+static bool pool_endpoint_failed(struct loop_state *ls, struct endpoint *ep,
+                                 enum endpoint_failure kind, const char *sqlstate,
+                                 const char *message)
+{
+	ev_tstamp now = ev_now(ls->ev);
+	struct breaker_params bp;
+
+	endpoint_failed(ep, kind, sqlstate, message, now);
+	if (!endpoint_failure_is_outage(kind, sqlstate))
+		return false;
+	bp = pool_breaker_params();
+	endpoint_breaker_failure(ep, &bp, now);
+	return true;
+}
+
+/* Whether the breaker of EP lets a new connection to it through now (see endpoint.h). */
+static bool pool_breaker_admits(const struct pool *p, struct endpoint *ep)
+{
+	struct breaker_params bp = pool_breaker_params();
+
+	return endpoint_breaker_admit(ep, &bp, ev_now(p->loop->ev));
+}
+
+/*
+ * A client of p needs a new connection to EP: while EP's breaker is open
+ * and p has no server that could come free, it is told at once which
+ * server is unavailable and why (08001, as a server that cannot reach
+ * another reports it). true when it was refused.
+ */
+static bool pool_breaker_refused(struct pool *p, struct endpoint *ep, struct client *c)
+{
+	char msg[512];
+
+	if (p->n_servers > 0 || !endpoint_breaker_refuses(ep, ev_now(p->loop->ev)))
+		return false;
+	endpoint_breaker_message(ep, ev_now(p->loop->ev), msg, sizeof(msg));
+	client_fail(c, SQLSTATE_CANNOT_CONNECT, msg);
+	return true;
+}
+
 static void check_done(struct server *sv, void *arg, bool failed)
 {
 	if (failed || sv->tx_status != 'I')
-		endpoint_failed(sv->endpoint, ENDPOINT_FAIL_CHECK, sv->error_sqlstate,
-		                sv->error_message, ev_now(sv->conn.ev));
+		pool_endpoint_failed(sv->loop, sv->endpoint, ENDPOINT_FAIL_CHECK,
+		                     sv->error_sqlstate, sv->error_message);
 	if (!query_left_clean(sv, failed, "internal query failed"))
 		return;
 	pool_server_ready(sv);
@@ -571,7 +633,7 @@ static void pool_open_if_needed(struct pool *p)
 	}
 	if (p->mode != POOL_MODE_SESSION && !p->have_server_params && waiting > 0)
 		waiting = 1; /* one login teaches the pool its parameters */
-	while (connecting < waiting && pool_can_open(p)) {
+	while (connecting < waiting && pool_can_open(p) && pool_breaker_admits(p, p->primary)) {
 		if (server_connect(p, p->primary) == NULL)
 			return;
 		connecting++;
@@ -591,6 +653,13 @@ static bool pool_take_idle(struct client *c)
 
 	while (!list_empty(&p->idle_servers)) {
 		struct server *sv = list_entry(list_first(&p->idle_servers), struct server, node);
+
+		if (server_idle_gone(sv)) {
+			/* Its goodbye is here but not yet read: not for a client. */
+			sv->dirty = true;
+			server_close(sv, "server closed the connection while idle");
+			continue;
+		}
 
 		if (cfg->server_check_query != NULL && cfg->server_check_query[0] != 0 &&
 		    cfg->server_check_delay >= 0 &&
@@ -617,6 +686,8 @@ void pool_client_login(struct pool *p, struct client *c)
 	}
 	if (p->mode == POOL_MODE_SESSION && pool_take_idle(c))
 		return;
+	if (pool_breaker_refused(p, p->primary, c))
+		return;
 	pool_open_if_needed(p);
 }
 
@@ -630,8 +701,7 @@ static struct endpoint *pool_route_endpoint(const struct pool *p, enum endpoint_
 void pool_request_server(struct client *c, enum endpoint_route route)
 {
 	struct pool *p = c->pool;
-
-	(void)pool_route_endpoint(p, route);
+	struct endpoint *ep = pool_route_endpoint(p, route);
 
 	client_set_state(c, CL_WAITING);
 	if (p->pause != POOL_RUNNING)
@@ -642,6 +712,8 @@ void pool_request_server(struct client *c, enum endpoint_route route)
 		client_fail(c, p->last_error_sqlstate, p->last_error);
 		return;
 	}
+	if (pool_breaker_refused(p, ep, c))
+		return;
 	pool_open_if_needed(p);
 }
 
@@ -755,6 +827,33 @@ void pool_server_ready(struct server *sv)
 	conn_start_read(&sv->conn); /* notice it if the server goes away */
 }
 
+/* Fail every client waiting in p for a server. */
+static void pool_fail_waiters(struct pool *p, const char *sqlstate, const char *message)
+{
+	struct list *it = p->waiting_clients.next;
+
+	while (it != &p->waiting_clients) {
+		struct client *c = list_entry(it, struct client, node);
+
+		it = it->next;
+		client_fail(c, sqlstate, message);
+	}
+}
+
+/*
+ * While EP's breaker refuses, the clients waiting in p are told so when
+ * none of its SERVERS (open or on their way) can come to serve them.
+ */
+static void pool_breaker_fail_waiters(struct pool *p, struct endpoint *ep, int servers)
+{
+	char msg[512];
+
+	if (servers > 0 || !endpoint_breaker_refuses(ep, ev_now(p->loop->ev)))
+		return;
+	endpoint_breaker_message(ep, ev_now(p->loop->ev), msg, sizeof(msg));
+	pool_fail_waiters(p, SQLSTATE_CANNOT_CONNECT, msg);
+}
+
 /* Servers of p on LIST other than EXCEPT. */
 static int servers_besides(const struct list *list, const struct server *except)
 {
@@ -768,16 +867,21 @@ static int servers_besides(const struct list *list, const struct server *except)
 void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *ep,
                         enum endpoint_failure kind, const char *sqlstate, const char *message)
 {
-	struct list *it;
+	const char *state = sqlstate[0] ? sqlstate : SQLSTATE_CANNOT_CONNECT;
+	/*
+	 * An outage is the breaker's to pace; anything else (a user's login
+	 * refused), or any failure when the breaker is off, fails this pool's
+	 * clients fast for server_login_retry.
+	 */
+	bool paced = pool_endpoint_failed(p->loop, ep, kind, state, message) &&
+	             pooler.cfg->breaker_failures > 0;
 	int others;
 
-	endpoint_failed(ep, kind, sqlstate[0] ? sqlstate : SQLSTATE_CANNOT_CONNECT, message,
-	                ev_now(p->loop->ev));
 	p->loop->stats.servers_failed++;
-	p->last_connect_failure = ev_now(p->loop->ev);
+	if (!paced)
+		p->last_connect_failure = ev_now(p->loop->ev);
 
-	snprintf(p->last_error_sqlstate, sizeof(p->last_error_sqlstate), "%s",
-	         sqlstate[0] ? sqlstate : SQLSTATE_CANNOT_CONNECT);
+	snprintf(p->last_error_sqlstate, sizeof(p->last_error_sqlstate), "%s", state);
 	snprintf(p->last_error, sizeof(p->last_error), "%s", message);
 	/* Clients can still be served if another server is up or on its way. */
 	others = servers_besides(&p->idle_servers, failed) +
@@ -785,13 +889,12 @@ void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *
 	         servers_besides(&p->login_servers, failed);
 	if (others > 0)
 		return;
-	it = p->waiting_clients.next;
-	while (it != &p->waiting_clients) {
-		struct client *c = list_entry(it, struct client, node);
-
-		it = it->next;
-		client_fail(c, p->last_error_sqlstate, p->last_error);
+	if (paced) {
+		/* Until the breaker opens they wait (query_wait_timeout); the janitor retries. */
+		pool_breaker_fail_waiters(p, ep, 0);
+		return;
 	}
+	pool_fail_waiters(p, p->last_error_sqlstate, p->last_error);
 }
 
 /* Decide what a server that a client let go needs before reuse. */
@@ -829,6 +932,8 @@ void pool_release_server(struct client *c)
 	if (sv == NULL)
 		return;
 	mid_request = !txn_settled(&c->txn) || stmt_in_flight(c) > 0 || sv->state == SV_INTERNAL;
+	client_replay_drop(c);
+	c->retried = false;
 	c->server = NULL;
 	sv->client = NULL;
 	txn_unlink(&c->txn);
@@ -838,6 +943,105 @@ void pool_release_server(struct client *c)
 		sv->dirty = true;
 	}
 	pool_recycle(sv, mid_request);
+}
+
+/* The request c was sending to sv can go to another server: nothing of it reached sv. */
+static void pool_resend(struct client *c, struct server *sv, const char *why)
+{
+	c->server = NULL;
+	sv->client = NULL;
+	txn_unlink(&c->txn);
+	stmt_forget_all(c);
+	free(c->pending_set); /* its SETs are seen again as it is relayed again */
+	c->pending_set = NULL;
+	c->retried = true; /* once: a server that dies under every request is reported */
+	sv->dirty = true;
+	server_close(sv, why);
+	log_event(LOG_INFO, "client.resend", LOG_INT, "client", (long long)c->id, LOG_STR, "db",
+	          c->database, LOG_STR, "reason", why, LOG_END);
+	pool_request_server(c, ROUTE_PRIMARY);
+}
+
+/* Whether c's request on sv began outside a transaction block and is all that is owed. */
+static bool request_first_of_transaction(const struct client *c, const struct server *sv)
+{
+	return c->state == CL_ACTIVE && sv->state == SV_ACTIVE && sv->tx_status == 'I' &&
+	       c->txn.ready_due == 1 && !c->txn.batch_open && c->conn.pass_left == 0 &&
+	       sv->conn.pass_left == 0;
+}
+
+/*
+ * How soon after a request was sent a server's 57P01 (terminated) must come
+ * for the server to be taken as terminated while idle, before it ran the
+ * request: a backend terminated while idle says so at once; one terminated
+ * while running a statement says so when it next checks for interrupts.
+ * 50 ms leaves room for a loaded machine; a statement terminated that early
+ * is sent again, which is safe as far as the server tells: the replies a
+ * backend has made are flushed before its FATAL, so with nothing back it
+ * had reported no commit.
+ */
+#define POOL_TERMINATED_UNREAD 0.05 /* s */
+
+/*
+ * Whether the request c sent to sv, which answered nothing, never ran:
+ * the server refused its bytes (UNREAD), or it was terminated (57P01, which
+ * a backend sends before any reply that a commit would have flushed)
+ * within POOL_TERMINATED_UNREAD of the request.
+ */
+static bool request_never_ran(const struct client *c, const struct server *sv, bool unread)
+{
+	if (unread)
+		return true;
+	return sv->fatal_held && strcmp(sv->error_sqlstate, SQLSTATE_ADMIN_SHUTDOWN) == 0 &&
+	       txn_oldest_age(&c->txn, ev_now(sv->loop->ev)) < POOL_TERMINATED_UNREAD;
+}
+
+void pool_server_died(struct server *sv, const char *why, bool unread)
+{
+	struct client *c = sv->client;
+	ev_tstamp now = ev_now(sv->loop->ev);
+	char sqlstate[6], msg[320];
+
+	/* Copied: the server's fields do not outlive it. */
+	snprintf(sqlstate, sizeof(sqlstate), "%s",
+	         sv->fatal_held ? sv->error_sqlstate : SQLSTATE_CONNECTION_FAILURE);
+	if (sv->fatal_held)
+		snprintf(msg, sizeof(msg), "%s", sv->error_message);
+	else
+		snprintf(msg, sizeof(msg), "server connection lost: %s", why);
+	sv->dirty = true; /* whatever happens to the client, it is not reused */
+	log_event(LOG_INFO, "server.died", LOG_INT, "server", (long long)sv->id, LOG_INT, "client",
+	          (long long)c->id, LOG_STR, "state", server_state_name(sv->state), LOG_STR,
+	          "sqlstate", sqlstate, LOG_INT, "unread", (long long)unread, LOG_INT,
+	          "request_age_us", (long long)(txn_oldest_age(&c->txn, now) * 1e6), LOG_END);
+	if (sv->state == SV_INTERNAL && server_query_running(sv) == &sync_ops && !c->retried) {
+		pool_resend(c, sv, "server lost before the request was sent");
+		return;
+	}
+	if (!request_first_of_transaction(c, sv)) {
+		client_replay_drop(c);
+		client_fail(c, sqlstate, msg);
+		server_close(sv, why);
+		return;
+	}
+	if (request_never_ran(c, sv, unread) && client_replay_restore(c)) {
+		pool_resend(c, sv, "server lost without reading the request");
+		return;
+	}
+	/* As PostgreSQL ends a statement that failed outside a transaction block. */
+	stmt_error(c, sqlstate, now);
+	proto_write_error(&c->conn.out, "ERROR", sqlstate, msg);
+	proto_write_ready(&c->conn.out, 'I');
+	txn_ready(&c->txn, 'I', now);
+	stmt_ready(c, now);
+	free(c->pending_set); /* its transaction did not commit */
+	c->pending_set = NULL;
+	server_close(sv, why);
+	txn_unlink(&c->txn);
+	stmt_forget_all(c);
+	client_replay_drop(c);
+	c->retried = false;
+	pool_transaction_done(c);
 }
 
 void pool_transaction_done(struct client *c)
@@ -1075,6 +1279,21 @@ static void pool_expire_servers(struct pool *p, ev_tstamp now)
 	}
 }
 
+/*
+ * The backoff of an open breaker is over and nothing asked for a server:
+ * probe it anyway, so that it closes when the server is back rather than
+ * at the next client's request.
+ */
+static void pool_breaker_probe(struct pool *p, ev_tstamp now)
+{
+	const struct breaker *b = &p->primary->breaker;
+
+	if (b->state != BREAKER_OPEN || now < b->retry_at || !pool_can_open(p))
+		return;
+	if (pool_breaker_admits(p, p->primary))
+		(void)server_connect(p, p->primary);
+}
+
 void pool_janitor(struct pool *p, ev_tstamp now)
 {
 	if (p->retired && p->n_clients == 0)
@@ -1082,12 +1301,15 @@ void pool_janitor(struct pool *p, ev_tstamp now)
 	listen_janitor(p);
 	pool_expire_waiters(p, now);
 	pool_expire_servers(p, now);
+	pool_breaker_fail_waiters(p, p->primary, p->n_servers);
 	if (!pooler.shutting_down && !pool_recently_failed(p)) {
-		while (p->n_servers < p->min_pool_size && pool_can_open(p)) {
+		while (p->n_servers < p->min_pool_size && pool_can_open(p) &&
+		       pool_breaker_admits(p, p->primary)) {
 			if (server_connect(p, p->primary) == NULL)
 				break;
 		}
 		pool_open_if_needed(p);
+		pool_breaker_probe(p, now);
 	}
 }
 

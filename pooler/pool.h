@@ -60,6 +60,23 @@ void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *
                         enum endpoint_failure kind, const char *sqlstate, const char *message);
 
 /*
+ * sv died under its client (transaction or statement mode; WHY is how, and
+ * a FATAL it sent is in sv->error_*). Closes sv. Its client hears exactly
+ * one thing:
+ *  - nothing, when the request never reached the server: the server died
+ *    while its session was being brought in line, or (UNREAD: it reset the
+ *    connection, as it does when it exits with bytes unread) the request was
+ *    one simple Query, the first of its transaction, with no answer yet. The
+ *    request is sent to another server, once;
+ *  - an ErrorResponse and ReadyForQuery 'I', and it stays connected, when the
+ *    request began outside a transaction block and is the only one owed an
+ *    answer: whatever it did ended with the server (it may have run; it is
+ *    not sent again);
+ *  - otherwise a FATAL error and the close, as its transaction is lost.
+ */
+void pool_server_died(struct server *sv, const char *why, bool unread);
+
+/*
  * The client is done with its server (transaction end in transaction mode, or
  * the client left): reset, roll back or close the server as its state needs.
  */

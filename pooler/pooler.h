@@ -206,6 +206,12 @@ struct client {
 	unsigned encryption_asked;     /* CL_STARTUP: CLIENT_ASKED_* bits, each asked once */
 	uint32_t linger_skip;          /* CL_LINGER: bytes of an oversized message still to discard
 	                                  before the write side is shut */
+	/* Transaction mode: the first request after a link, if it is one simple Query, kept
+	 * until the server answers, to be sent to another server if this one died without
+	 * reading it (client_replay_*()). Owned; empty when not recording. */
+	struct pbuf replay;
+	bool replay_on; /* recording the request into replay */
+	bool retried;   /* its request was already sent again once: not twice */
 };
 
 struct server {
@@ -228,6 +234,9 @@ struct server {
 	bool dirty;             /* must not be reused (broken state) */
 	bool fatal_relayed;     /* a FATAL error from the server went to the client: the
 	                           close that follows needs no error of the pooler's own */
+	bool fatal_held;        /* transaction mode: a FATAL kept from the client (in
+	                           error_sqlstate, error_message) until the connection ends,
+	                           which decides what the client is told (pool_server_died()) */
 	int cancels_pending;    /* cancel requests sent for it and not yet acknowledged */
 	bool listen_conn;       /* the pool's listening connection (listen.c) */
 	unsigned db_gen;        /* its pool's db_gen when it connected: one made with an older

@@ -32,6 +32,7 @@
 
 static void server_on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void server_on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void server_lost(struct server *sv, const char *why, bool unread);
 static void server_process(struct server *sv);
 
 const char *server_state_name(enum server_state st)
@@ -295,10 +296,26 @@ static void server_connected(struct server *sv)
 	conn_start_read(&sv->conn);
 }
 
+bool server_idle_gone(const struct server *sv)
+{
+	char byte;
+	ssize_t n;
+
+	if (pbuf_len(&sv->conn.in) > 0)
+		return true;
+	n = recv(sv->conn.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	return !(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+}
+
 bool server_flush(struct server *sv)
 {
 	enum conn_io r = conn_flush(&sv->conn);
 
+	if (r == CONN_ERROR && sv->client != NULL && sv->state == SV_ACTIVE) {
+		/* Refused (reset, broken pipe): the request did not get there. */
+		server_lost(sv, "write to server failed", true);
+		return false;
+	}
 	if (r == CONN_ERROR) {
 		server_close(sv, "write to server failed");
 		return false;
@@ -326,8 +343,28 @@ static void server_on_write(struct ev_loop *loop, ev_io *w, int revents)
 	server_flush(sv);
 }
 
-/* The connection broke under a client: tell it, then close. */
-static void server_lost(struct server *sv, const char *why)
+/*
+ * After the server's end of the connection: whether it refused bytes sent
+ * to it (a reset came back), which means it had closed before they arrived
+ * and never read them.
+ */
+static bool server_refused_data(const struct server *sv)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(sv->conn.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return false;
+	return err == ECONNRESET || err == EPIPE;
+}
+
+/*
+ * The connection broke. A client linked to it is told, then it is closed.
+ * UNREAD: the server reset the connection, which it does when it exits with
+ * bytes it never read; in transaction mode pool_server_died() decides what
+ * the client is told, or whether its request goes to another server.
+ */
+static void server_lost(struct server *sv, const char *why, bool unread)
 {
 	struct client *c = sv->client;
 
@@ -337,6 +374,10 @@ static void server_lost(struct server *sv, const char *why)
 		snprintf(msg, sizeof(msg), "server closed the connection during login: %s", why);
 		pool_server_failed(sv->pool, sv, sv->endpoint, ENDPOINT_FAIL_LOST_IN_LOGIN,
 		                   SQLSTATE_CONNECTION_FAILURE, msg);
+	}
+	if (c != NULL && sv->pool->mode != POOL_MODE_SESSION && !sv->fatal_relayed) {
+		pool_server_died(sv, why, unread);
+		return;
 	}
 	if (c != NULL && sv->fatal_relayed) {
 		/* The client has the server's own FATAL error: one error per failure. */
@@ -359,7 +400,10 @@ static void server_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (r == CONN_AGAIN)
 		return;
 	if (r == CONN_EOF || r == CONN_ERROR) {
-		server_lost(sv, r == CONN_EOF ? "server closed the connection" : strerror(errno));
+		bool reset = r == CONN_ERROR ? errno == ECONNRESET : server_refused_data(sv);
+
+		server_lost(sv, r == CONN_EOF ? "server closed the connection" : strerror(errno),
+		            reset);
 		return;
 	}
 	server_process(sv);
@@ -717,7 +761,7 @@ static enum relay_action pooled_response(struct server *sv, const struct relay_m
 	bool swallow = ps_server_response(sv, m, &broken);
 
 	if (broken) {
-		server_lost(sv, "unexpected ParseComplete/CloseComplete from server");
+		server_lost(sv, "unexpected ParseComplete/CloseComplete from server", false);
 		return RELAY_FAIL;
 	}
 	return swallow ? RELAY_CONSUME : RELAY_FORWARD;
@@ -759,6 +803,17 @@ static enum relay_action active_msg(void *owner, const struct relay_msg *m)
 
 		if (proto_parse_error(m->body, m->len, &e)) {
 			stmt_error(c, e.sqlstate, now);
+			if ((strcmp(e.severity, "FATAL") == 0 ||
+			     strcmp(e.severity, "PANIC") == 0) &&
+			    pooled) {
+				/* The close that follows decides what the client hears. */
+				snprintf(sv->error_sqlstate, sizeof(sv->error_sqlstate), "%s",
+				         e.sqlstate);
+				snprintf(sv->error_message, sizeof(sv->error_message), "%s",
+				         e.message);
+				sv->fatal_held = true;
+				return RELAY_CONSUME;
+			}
 			if (strcmp(e.severity, "FATAL") == 0 || strcmp(e.severity, "PANIC") == 0)
 				sv->fatal_relayed = true;
 		}
@@ -826,7 +881,11 @@ void server_relay(struct server *sv)
 	enum relay_result res;
 
 	for (;;) {
+		size_t out_before = pbuf_len(&c->conn.out);
+
 		res = conn_relay(&sv->conn, &c->conn.out, ops, sv);
+		if (c->replay_on && pbuf_len(&c->conn.out) != out_before)
+			client_replay_drop(c); /* the server answered: its request ran */
 		if (!client_flush(c))
 			return; /* the client went away; it released this server */
 		if (res == RELAY_STOPPED && server_release_due(sv)) {
@@ -859,7 +918,7 @@ void server_relay(struct server *sv)
 	case RELAY_TOO_LONG:
 	case RELAY_NO_ROOM:
 	case RELAY_STOPPED:
-		server_lost(sv, "invalid message from server");
+		server_lost(sv, "invalid message from server", false);
 		return;
 	}
 }
@@ -902,7 +961,7 @@ static void server_process(struct server *sv)
 	case SV_INTERNAL:
 		res = conn_relay(&sv->conn, NULL, &internal_ops, sv);
 		if (res == RELAY_BAD_LEN || res == RELAY_TOO_LONG)
-			server_lost(sv, "invalid message from server");
+			server_lost(sv, "invalid message from server", false);
 		else if (sv->state == SV_LISTEN && pbuf_len(&sv->conn.in) > 0)
 			server_process(sv); /* notifications read together with the reply */
 		return;
@@ -912,7 +971,7 @@ static void server_process(struct server *sv)
 	case SV_LISTEN:
 		res = conn_relay(&sv->conn, NULL, &listen_ops, sv);
 		if (res == RELAY_BAD_LEN || res == RELAY_TOO_LONG)
-			server_lost(sv, "invalid message from server");
+			server_lost(sv, "invalid message from server", false);
 		return;
 	case SV_IDLE:
 	case SV_CANCEL_WAIT:

@@ -93,6 +93,14 @@ void server_close(struct server *sv, const char *reason);
 /* Free a closed server (the reaper calls this). */
 void server_free(struct server *sv);
 
+/*
+ * Whether an idle server has gone away without the loop having read it yet:
+ * its end of the connection closed or reset, or something to read (an idle
+ * server speaks only to say goodbye, e.g. when terminated). A peek, nothing
+ * consumed.
+ */
+bool server_idle_gone(const struct server *sv);
+
 /* Flush the write buffer; closes the server on a socket error. false if closed. */
 bool server_flush(struct server *sv);
 

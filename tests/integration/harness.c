@@ -215,6 +215,28 @@ const struct harness_cluster *harness_cluster(void)
 	return &cluster;
 }
 
+bool harness_primary_ctl(const char *action)
+{
+	const struct harness_cluster *c = harness_cluster();
+	const char *root = getenv("PGSCOPE_ROOT");
+	struct harness_run_result res;
+	char path[PATH_MAX];
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/tests/pgcluster", root != NULL ? root : ".");
+	const char *argv[] = {path, "primary", c->dir, action, NULL};
+	if (!harness_run(argv, NULL, 90, &res)) {
+		fprintf(stderr, "harness: could not run %s\n", path);
+		return false;
+	}
+	ok = res.exit_code == 0;
+	if (!ok)
+		fprintf(stderr, "harness: pgcluster primary %s failed (%d):\n%s\n", action,
+		        res.exit_code, res.output ? res.output : "");
+	harness_run_result_free(&res);
+	return ok;
+}
+
 /* A port the kernel considers free right now (bind to port 0 and read it back). */
 static int free_port(void)
 {

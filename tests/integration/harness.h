@@ -44,6 +44,15 @@ struct harness_cluster {
  */
 const struct harness_cluster *harness_cluster(void);
 
+/*
+ * Stop ("stop", pg_ctl's fast mode), start ("start") or restart ("restart",
+ * fast mode) the cluster's primary in place, on the same port, and wait
+ * (60 s) until pg_ctl is done: an outage for the tests. A test that stops
+ * the primary starts it again before it ends. False, after printing why,
+ * on failure.
+ */
+bool harness_primary_ctl(const char *action);
+
 /* Settings for a pgscope instance; zero/NULL fields take the defaults noted. */
 struct harness_pgscope_opts {
 	const char *pool_mode;  /* default "session" */

@@ -74,7 +74,8 @@ static int group_setup(void **state)
 	int fd;
 	struct harness_pgscope_opts opts = {
 	    .pool_mode = "session",
-	    .extra_main = "server_connect_timeout = 1\nserver_login_retry = 0\n",
+	    /* Each login one attempt: no breaker that retries, nor one that holds back. */
+	    .extra_main = "server_connect_timeout = 1\nserver_login_retry = 0\nbreaker_failures = 0\n",
 	    .extra_dbs = dbs,
 	};
 

@@ -180,6 +180,9 @@ static void assert_defaults(const struct config *cfg)
 	assert_int_equal(cfg->server_idle_timeout, 600000);
 	assert_int_equal(cfg->server_connect_timeout, 15000);
 	assert_int_equal(cfg->server_login_retry, 15000);
+	assert_int_equal(cfg->breaker_failures, 3);
+	assert_int_equal(cfg->breaker_backoff, 1000);
+	assert_int_equal(cfg->breaker_backoff_max, 4000);
 	assert_int_equal(cfg->query_timeout, 0);
 	assert_int_equal(cfg->query_wait_timeout, 120000);
 	assert_int_equal(cfg->client_idle_timeout, 0);
@@ -271,6 +274,9 @@ static void test_every_pgscope_key(void **state)
 	              "server_idle_timeout = 5min\n"
 	              "server_connect_timeout = 3s\n"
 	              "server_login_retry = 0.001\n"
+	              "breaker_failures = 5\n"
+	              "breaker_backoff = 500ms\n"
+	              "breaker_backoff_max = 1min\n"
 	              "query_timeout = 30\n"
 	              "query_wait_timeout = 0\n"
 	              "client_idle_timeout = 1 min\n"
@@ -329,6 +335,9 @@ static void test_every_pgscope_key(void **state)
 	assert_int_equal(cfg.server_idle_timeout, 300000);
 	assert_int_equal(cfg.server_connect_timeout, 3000);
 	assert_int_equal(cfg.server_login_retry, 1);
+	assert_int_equal(cfg.breaker_failures, 5);
+	assert_int_equal(cfg.breaker_backoff, 500);
+	assert_int_equal(cfg.breaker_backoff_max, 60000);
 	assert_int_equal(cfg.query_timeout, 30000);
 	assert_int_equal(cfg.query_wait_timeout, 0);
 	assert_int_equal(cfg.client_idle_timeout, 60000);

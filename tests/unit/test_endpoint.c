@@ -1,8 +1,12 @@
-/* test_endpoint.c - server addresses: shared per address, failures counted by kind. */
+/*
+ * test_endpoint.c - server addresses: shared per address, failures counted by kind, and
+ * the circuit breaker driven by outage failures with the time passed in.
+ */
 #include <stdarg.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "pooler/endpoint.h"
@@ -67,12 +71,180 @@ static void test_failure_names(void **state)
 	assert_string_equal(endpoint_failure_name(ENDPOINT_FAIL_CHECK), "check");
 }
 
+static const struct breaker_params params = {
+    .failures = 3, .backoff = 1.0, .backoff_max = 4.0, .probe_timeout = 10.0, .retry = 0.05};
+
+/* An outage failure as pool_server_failed() records it. */
+static void outage(struct endpoint *ep, double now)
+{
+	endpoint_failed(ep, ENDPOINT_FAIL_CONNECT, "08001", "connection refused", now);
+	endpoint_breaker_failure(ep, &params, now);
+}
+
+/* Below the threshold it stays closed and lets connections through; at it, it opens. */
+static void test_breaker_opens_at_threshold(void **state)
+{
+	struct endpoint ep;
+
+	endpoint_init(&ep, "127.0.0.1", 6000, ENDPOINT_PRIMARY);
+	assert_int_equal(ep.breaker.state, BREAKER_CLOSED);
+	outage(&ep, 10.0);
+	outage(&ep, 10.1);
+	assert_int_equal(ep.breaker.state, BREAKER_CLOSED);
+	/* Closed, a failed server is tried again only after params.retry. */
+	assert_false(endpoint_breaker_admit(&ep, &params, 10.12));
+	assert_true(endpoint_breaker_admit(&ep, &params, 10.2));
+	assert_false(endpoint_breaker_refuses(&ep, 10.2));
+	outage(&ep, 10.2);
+	assert_int_equal(ep.breaker.state, BREAKER_OPEN);
+	assert_int_equal(ep.breaker.opened, 1);
+	assert_true(ep.breaker.retry_at == 11.2);
+	assert_true(endpoint_breaker_refuses(&ep, 10.3));
+	assert_false(endpoint_breaker_admit(&ep, &params, 10.3));
+	/* Failures of connections begun before it opened leave the backoff alone. */
+	outage(&ep, 10.4);
+	assert_true(ep.breaker.retry_at == 11.2);
+	assert_int_equal(ep.breaker.opened, 1);
+}
+
+/* A login that succeeds ends the streak: the count starts again. */
+static void test_breaker_streak_reset_by_login(void **state)
+{
+	struct endpoint ep;
+
+	endpoint_init(&ep, "127.0.0.1", 6000, ENDPOINT_PRIMARY);
+	outage(&ep, 1.0);
+	outage(&ep, 2.0);
+	endpoint_login_ok(&ep, 3.0);
+	outage(&ep, 4.0);
+	outage(&ep, 5.0);
+	assert_int_equal(ep.breaker.state, BREAKER_CLOSED);
+	assert_int_equal(ep.breaker.failures, 2);
+}
+
+/* After the backoff one probe goes; its failure doubles the backoff up to the maximum. */
+static void test_breaker_backoff_doubles_to_max(void **state)
+{
+	struct endpoint ep;
+	double now = 0, expect[] = {1.0, 2.0, 4.0, 4.0, 4.0};
+
+	endpoint_init(&ep, "db1", 5432, ENDPOINT_PRIMARY);
+	for (int i = 0; i < params.failures; i++)
+		outage(&ep, now);
+	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		assert_int_equal(ep.breaker.state, BREAKER_OPEN);
+		assert_true(ep.breaker.backoff == expect[i]);
+		assert_true(ep.breaker.retry_at == now + expect[i]);
+		assert_false(endpoint_breaker_admit(&ep, &params, now + expect[i] - 0.01));
+		now += expect[i];
+		assert_false(endpoint_breaker_refuses(&ep, now));
+		assert_true(endpoint_breaker_admit(&ep, &params, now));
+		assert_int_equal(ep.breaker.state, BREAKER_HALF_OPEN);
+		/* One probe at a time: clients wait for it rather than fail. */
+		assert_false(endpoint_breaker_admit(&ep, &params, now + 0.5));
+		assert_false(endpoint_breaker_refuses(&ep, now + 0.5));
+		outage(&ep, now);
+	}
+	assert_int_equal(ep.breaker.opened, 6);
+}
+
+/* A probe whose login succeeds closes it: connections flow again. */
+static void test_breaker_probe_success_closes(void **state)
+{
+	struct endpoint ep;
+
+	endpoint_init(&ep, "db1", 5432, ENDPOINT_PRIMARY);
+	for (int i = 0; i < params.failures; i++)
+		outage(&ep, 0.0);
+	assert_true(endpoint_breaker_admit(&ep, &params, 1.0));
+	endpoint_login_ok(&ep, 1.2);
+	assert_int_equal(ep.breaker.state, BREAKER_CLOSED);
+	assert_int_equal(ep.breaker.failures, 0);
+	assert_true(endpoint_breaker_admit(&ep, &params, 1.3));
+	assert_true(endpoint_breaker_admit(&ep, &params, 1.3));
+	/* Opening again starts from the first backoff. */
+	for (int i = 0; i < params.failures; i++)
+		outage(&ep, 2.0);
+	assert_true(ep.breaker.backoff == params.backoff);
+}
+
+/* A probe that never reports (closed for another reason) does not wedge it half-open. */
+static void test_breaker_lost_probe(void **state)
+{
+	struct endpoint ep;
+
+	endpoint_init(&ep, "db1", 5432, ENDPOINT_PRIMARY);
+	for (int i = 0; i < params.failures; i++)
+		outage(&ep, 0.0);
+	assert_true(endpoint_breaker_admit(&ep, &params, 1.0));
+	assert_false(endpoint_breaker_admit(&ep, &params, 10.9));
+	assert_true(endpoint_breaker_admit(&ep, &params, 11.0));
+	assert_int_equal(ep.breaker.state, BREAKER_HALF_OPEN);
+}
+
+/* failures = 0: the breaker never opens. */
+static void test_breaker_disabled(void **state)
+{
+	struct breaker_params off = params;
+	struct endpoint ep;
+
+	off.failures = 0;
+	endpoint_init(&ep, "db1", 5432, ENDPOINT_PRIMARY);
+	for (int i = 0; i < 100; i++) {
+		endpoint_failed(&ep, ENDPOINT_FAIL_CONNECT, "08001", "refused", i);
+		endpoint_breaker_failure(&ep, &off, i);
+	}
+	assert_int_equal(ep.breaker.state, BREAKER_CLOSED);
+	assert_true(endpoint_breaker_admit(&ep, &off, 99));
+}
+
+/* Failures that say the server is down count; one user's bad credentials do not. */
+static void test_outage_kinds(void **state)
+{
+	assert_true(endpoint_failure_is_outage(ENDPOINT_FAIL_CONNECT, "08001"));
+	assert_true(endpoint_failure_is_outage(ENDPOINT_FAIL_CONNECT_TIMEOUT, "08006"));
+	assert_true(endpoint_failure_is_outage(ENDPOINT_FAIL_LOST_IN_LOGIN, "08006"));
+	assert_true(endpoint_failure_is_outage(ENDPOINT_FAIL_LOGIN, "57P03"));
+	assert_true(endpoint_failure_is_outage(ENDPOINT_FAIL_LOGIN, "53300"));
+	assert_true(endpoint_failure_is_outage(ENDPOINT_FAIL_CHECK, "57P01"));
+	assert_false(endpoint_failure_is_outage(ENDPOINT_FAIL_LOGIN, "28P01"));
+	assert_false(endpoint_failure_is_outage(ENDPOINT_FAIL_LOGIN, "28000"));
+	assert_false(endpoint_failure_is_outage(ENDPOINT_FAIL_LOGIN, "3D000"));
+	assert_false(endpoint_failure_is_outage(ENDPOINT_FAIL_CONNECT_QUERY, "42601"));
+	assert_false(endpoint_failure_is_outage(ENDPOINT_FAIL_CHECK, "57014"));
+}
+
+/* The refusal names the server, its role, the streak, the wait and the last error. */
+static void test_breaker_message(void **state)
+{
+	struct endpoint ep;
+	char msg[512];
+
+	endpoint_init(&ep, "10.1.2.3", 5433, ENDPOINT_PRIMARY);
+	for (int i = 0; i < params.failures; i++)
+		outage(&ep, 0.0);
+	endpoint_breaker_message(&ep, 0.25, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "10.1.2.3:5433 (primary)"));
+	assert_non_null(strstr(msg, "3 connection attempts failed"));
+	assert_non_null(strstr(msg, "next attempt in 0.8 s"));
+	assert_non_null(strstr(msg, "connection refused"));
+	assert_string_equal(endpoint_breaker_state_name(ep.breaker.state), "open");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_one_endpoint_per_address),
 	    cmocka_unit_test(test_failures_by_kind),
 	    cmocka_unit_test(test_failure_names),
+	    cmocka_unit_test(test_breaker_opens_at_threshold),
+	    cmocka_unit_test(test_breaker_streak_reset_by_login),
+	    cmocka_unit_test(test_breaker_backoff_doubles_to_max),
+	    cmocka_unit_test(test_breaker_probe_success_closes),
+	    cmocka_unit_test(test_breaker_lost_probe),
+	    cmocka_unit_test(test_breaker_disabled),
+	    cmocka_unit_test(test_outage_kinds),
+	    cmocka_unit_test(test_breaker_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
