@@ -23,6 +23,7 @@
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
+#include "pooler/route.h"
 #include "pooler/scram.h"
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
@@ -1137,6 +1138,8 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 
 	if (c->replay_on && m->type != 'Q')
 		client_replay_drop(c);
+	if (pooled && route_hold(c))
+		return RELAY_HOLD; /* routed on its own once the replica has answered */
 	switch (m->type) {
 	case 'Q':
 		if (pooled && client_nothing_in_flight(c) && ps_simple_query(c, m->body, m->len))
@@ -1307,7 +1310,7 @@ static void client_handle_idle(struct client *c)
 		return;
 	}
 	/* Reading goes on while it waits: a disconnect is noticed, and little is buffered. */
-	pool_request_server(c, ROUTE_PRIMARY);
+	pool_request_server(c, route_classify(c));
 }
 
 void client_process_input(struct client *c)

@@ -212,6 +212,14 @@ struct client {
 	struct pbuf replay;
 	bool replay_on; /* recording the request into replay */
 	bool retried;   /* its request was already sent again once: not twice */
+	/* Read routing (route.c). */
+	bool route_may_write;     /* its transaction was not classified a read */
+	bool route_held;          /* input held on a replica's server until its answer */
+	bool rw_pending;          /* it wrote; the primary's WAL position is being read */
+	uint64_t rw_lsn;          /* that position: its reads need a replica past it;
+	                             UINT64_MAX: unknown, the read_after_write_delay rule */
+	double rw_at;             /* when its last writing transaction ended, 0 never */
+	struct server *rw_server; /* the server reading that position, or NULL */
 };
 
 struct server {
@@ -238,6 +246,7 @@ struct server {
 	                           error_sqlstate, error_message) until the connection ends,
 	                           which decides what the client is told (pool_server_died()) */
 	int cancels_pending;    /* cancel requests sent for it and not yet acknowledged */
+	struct client *rw_client; /* whose write's WAL position it reports, or NULL (route.c) */
 	bool listen_conn;       /* the pool's listening connection (listen.c) */
 	unsigned db_gen;        /* its pool's db_gen when it connected: one made with an older
 	                           [databases] entry is closed instead of reused (reload.c) */
@@ -266,7 +275,12 @@ struct pool {
 	bool retired;             /* its database left the config, or its mode or forced user
 	                             changed: its clients finish, new ones get another pool */
 	enum pool_pause pause;    /* set by pool_set_pause() only */
-	struct endpoint *primary; /* where its servers connect (owned by the pooler) */
+	struct endpoint *primary; /* where its servers connect (owned by the pooler); for a
+	                             replica pool, the replica */
+	struct pool *home;        /* a replica pool: the pool whose reads it serves; NULL for
+	                             a pool clients log in to. Its clients are the home's,
+	                             moved here for one transaction (route.h) */
+	struct route_state *route; /* read routing of a home pool with replicas, owned, or NULL */
 	struct schema_db *schema; /* its database's schema snapshots (owned by the loop) */
 	const struct observe_scope *scope; /* in schema: what its texts are analysed against */
 	char user[NAME_MAX_LEN];  /* server login user */

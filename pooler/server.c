@@ -892,6 +892,13 @@ void server_relay(struct server *sv)
 			pool_transaction_done(c);
 			return;
 		}
+		if (res == RELAY_STOPPED && c->route_held) {
+			/* A transaction is open on the replica: what was held follows it. */
+			c->route_held = false;
+			client_relay(c);
+			if (sv->client != c)
+				return;
+		}
 		/* Session mode: a stopping pgscope ends the session between transactions. */
 		if (res == RELAY_STOPPED && pooler.shutting_down &&
 		    server_between_transactions(sv) && pooler_end_if_stopping(c))

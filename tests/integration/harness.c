@@ -215,7 +215,8 @@ const struct harness_cluster *harness_cluster(void)
 	return &cluster;
 }
 
-bool harness_primary_ctl(const char *action)
+/* pgcluster NODE DIR ACTION, for harness_primary_ctl() and harness_replica_ctl(). */
+static bool node_ctl(const char *node, const char *action)
 {
 	const struct harness_cluster *c = harness_cluster();
 	const char *root = getenv("PGSCOPE_ROOT");
@@ -224,17 +225,27 @@ bool harness_primary_ctl(const char *action)
 	bool ok;
 
 	snprintf(path, sizeof(path), "%s/tests/pgcluster", root != NULL ? root : ".");
-	const char *argv[] = {path, "primary", c->dir, action, NULL};
+	const char *argv[] = {path, node, c->dir, action, NULL};
 	if (!harness_run(argv, NULL, 90, &res)) {
 		fprintf(stderr, "harness: could not run %s\n", path);
 		return false;
 	}
 	ok = res.exit_code == 0;
 	if (!ok)
-		fprintf(stderr, "harness: pgcluster primary %s failed (%d):\n%s\n", action,
+		fprintf(stderr, "harness: pgcluster %s %s failed (%d):\n%s\n", node, action,
 		        res.exit_code, res.output ? res.output : "");
 	harness_run_result_free(&res);
 	return ok;
+}
+
+bool harness_primary_ctl(const char *action)
+{
+	return node_ctl("primary", action);
+}
+
+bool harness_replica_ctl(const char *action)
+{
+	return node_ctl("replica", action);
 }
 
 /* A port the kernel considers free right now (bind to port 0 and read it back). */

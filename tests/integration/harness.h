@@ -53,6 +53,9 @@ const struct harness_cluster *harness_cluster(void);
  */
 bool harness_primary_ctl(const char *action);
 
+/* The same for the cluster's streaming replica (as the postgres user, like the primary). */
+bool harness_replica_ctl(const char *action);
+
 /* Settings for a pgscope instance; zero/NULL fields take the defaults noted. */
 struct harness_pgscope_opts {
 	const char *pool_mode;  /* default "session" */
