@@ -150,7 +150,11 @@ void client_accept(struct loop_state *ls, int fd, bool is_unix, const char *addr
 bool client_flush(struct client *c)
 {
 	size_t queued = pbuf_len(&c->conn.out);
-	enum conn_io r = conn_flush(&c->conn);
+	enum conn_io r;
+
+	if (c->route_defer && c->state == CL_ACTIVE)
+		return true; /* a replica's answer, sent when whole (route.h) */
+	r = conn_flush(&c->conn);
 
 	if (c->pool != NULL)
 		c->pool->traffic.bytes_out += queued - pbuf_len(&c->conn.out);
@@ -854,8 +858,10 @@ void client_server_ready(struct client *c)
 	c->last_wait = ev_now(c->conn.ev) - c->wait_since;
 	counts_wait(&c->pool->traffic, c->last_wait);
 	counts_wait(&sv->endpoint->traffic, c->last_wait);
-	if (c->pool->mode != POOL_MODE_SESSION)
+	if (c->pool->mode != POOL_MODE_SESSION) {
 		client_replay_arm(c);
+		route_defer_start(c);
+	}
 	client_set_state(c, CL_ACTIVE);
 	conn_start_read(&c->conn);
 	client_relay(c);

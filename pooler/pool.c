@@ -1042,6 +1042,7 @@ void pool_release_server(struct client *c)
 	client_replay_drop(c);
 	c->retried = false;
 	c->route_held = false;
+	c->route_defer = false;
 	c->server = NULL;
 	sv->client = NULL;
 	txn_unlink(&c->txn);
@@ -1109,9 +1110,15 @@ static bool request_never_ran(const struct client *c, const struct server *sv, b
  * ran, running it again elsewhere changes nothing, so a replica that goes
  * away under it costs the client nothing.
  */
-static bool pool_read_on_replica(const struct client *c, const struct server *sv)
+static bool pool_read_on_replica(struct client *c, const struct server *sv)
 {
-	return sv->pool->home != NULL && !c->route_may_write;
+	return sv->pool->home != NULL && !c->route_may_write && route_defer_discard(c);
+}
+
+/* Whether part of an answer to c is held back (route.h): then its request ran. */
+static bool pool_answer_held(const struct client *c)
+{
+	return c->route_defer && pbuf_len(&c->conn.out) > c->route_out_mark;
 }
 
 void pool_server_died(struct server *sv, const char *why, bool unread)
@@ -1142,8 +1149,11 @@ void pool_server_died(struct server *sv, const char *why, bool unread)
 		server_close(sv, why);
 		return;
 	}
-	if ((request_never_ran(c, sv, unread) || pool_read_on_replica(c, sv)) &&
-	    client_replay_restore(c)) {
+	if (pool_read_on_replica(c, sv) && client_replay_restore(c)) {
+		pool_resend(c, sv, "replica lost during a read");
+		return;
+	}
+	if (request_never_ran(c, sv, unread) && !pool_answer_held(c) && client_replay_restore(c)) {
 		pool_resend(c, sv, "server lost without reading the request");
 		return;
 	}

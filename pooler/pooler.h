@@ -215,6 +215,10 @@ struct client {
 	/* Read routing (route.c). */
 	bool route_may_write;     /* its transaction was not classified a read */
 	bool route_held;          /* input held on a replica's server until its answer */
+	bool route_defer;         /* a replica's answer to a read is kept from the client
+	                             until it is whole, so that it can be run again
+	                             elsewhere if the replica dies (route_defer_*()) */
+	size_t route_out_mark;    /* bytes of conn.out before that answer */
 	bool rw_pending;          /* it wrote; the primary's WAL position is being read */
 	uint64_t rw_lsn;          /* that position: its reads need a replica past it;
 	                             UINT64_MAX: unknown, the read_after_write_delay rule */

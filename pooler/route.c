@@ -11,6 +11,7 @@
 
 #include "analyzer/parse.h"
 #include "analyzer/readonly.h"
+#include "pooler/client.h"
 #include "pooler/endpoint.h"
 #include "pooler/log.h"
 #include "pooler/loop.h"
@@ -268,30 +269,23 @@ enum endpoint_route route_classify(struct client *c)
 	const struct route_class *rc;
 	const char *sql;
 	size_t len;
+	bool safe;
 
-	c->route_may_write = true;
-	if (p->home != NULL || route_mode(p) == READ_ROUTING_OFF)
-		return ROUTE_PRIMARY;
-	hint = client_hint(c);
-	if (hint == ROUTE_HINT_PRIMARY || !request_text(c, &sql, &len))
+	c->route_may_write = true; /* until the text says otherwise */
+	if (p->home != NULL || route_mode(p) == READ_ROUTING_OFF || !request_text(c, &sql, &len))
 		return ROUTE_PRIMARY;
 	rc = route_class_get(sql, len);
-	if (rc->hint == ROUTE_HINT_PRIMARY)
+	safe =
+	    rc->cls == READONLY_BEGIN_RO || (rc->cls == READONLY_READ && route_funcs_safe(p, rc));
+	/* Whatever the hints say: read-your-writes follows what the transaction may do. */
+	c->route_may_write = !safe;
+	hint = rc->hint != ROUTE_HINT_AUTO ? rc->hint : client_hint(c);
+	if (hint == ROUTE_HINT_PRIMARY)
 		return ROUTE_PRIMARY;
-	if (rc->cls == READONLY_READ || rc->cls == READONLY_BEGIN_RO)
-		c->route_may_write = false;
-	if (rc->hint == ROUTE_HINT_REPLICA || hint == ROUTE_HINT_REPLICA)
+	if (hint == ROUTE_HINT_REPLICA || safe)
 		return ROUTE_READ;
-	switch (rc->cls) {
-	case READONLY_READ:
-		return route_funcs_safe(p, rc) ? ROUTE_READ : ROUTE_PRIMARY;
-	case READONLY_BEGIN_RO:
+	if (rc->cls == READONLY_BEGIN && client_default_read_only(c))
 		return ROUTE_READ;
-	case READONLY_BEGIN:
-		return client_default_read_only(c) ? ROUTE_READ : ROUTE_PRIMARY;
-	case READONLY_WRITE:
-		break;
-	}
 	return ROUTE_PRIMARY;
 }
 
@@ -421,6 +415,37 @@ bool route_hold(struct client *c)
  * is off and the commit has not been written out yet (pg_current_wal_lsn()
  * may then be short of it).
  */
+void route_defer_start(struct client *c)
+{
+	c->route_defer = c->pool->home != NULL && c->replay_on;
+	c->route_out_mark = pbuf_len(&c->conn.out);
+}
+
+void route_defer_check(struct client *c)
+{
+	if (!c->route_defer)
+		return;
+	if (c->replay_on && c->txn.ready_due > 0 && pbuf_len(&c->conn.out) < ROUTE_DEFER_MAX)
+		return;
+	/*
+	 * Whole, too large to keep, or not a request that could be sent again:
+	 * it goes to the client and is not run again.
+	 */
+	c->route_defer = false;
+	client_replay_drop(c);
+}
+
+bool route_defer_discard(struct client *c)
+{
+	struct pbuf *out = &c->conn.out;
+
+	if (!c->route_defer || pbuf_len(out) < c->route_out_mark)
+		return false;
+	out->end = out->start + c->route_out_mark;
+	c->route_defer = false;
+	return true;
+}
+
 const char ROUTE_LSN_SQL[] = "SELECT pg_catalog.pg_current_wal_insert_lsn()";
 
 bool route_client_wrote(struct client *c, struct server *sv)

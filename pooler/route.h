@@ -84,6 +84,19 @@ struct pool *route_target(struct client *c, enum endpoint_route route);
 bool route_hold(struct client *c);
 
 /*
+ * A replica's answer to a read that began a transaction is kept in c's
+ * write buffer until it is whole (ROUTE_DEFER_MAX at most): started when c
+ * is linked to a replica's server with its request to be recorded, ended by
+ * the ReadyForQuery or the size. If the replica dies meanwhile, the client
+ * has seen nothing: route_defer_discard() drops the partial answer and the
+ * read runs again on the primary.
+ */
+#define ROUTE_DEFER_MAX (64u * 1024u)
+void route_defer_start(struct client *c);
+void route_defer_check(struct client *c);
+bool route_defer_discard(struct client *c);
+
+/*
  * c's transaction on sv (the primary) ended after writing: c's reads wait
  * for the replicas to replay its commit. true when sv must first report its
  * WAL position (route_lsn_ops), false when nothing more is needed.

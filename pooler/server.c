@@ -26,6 +26,7 @@
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
+#include "pooler/route.h"
 #include "pooler/scram.h"
 #include "pooler/server.h"
 #include "pooler/stmt.h"
@@ -884,7 +885,8 @@ void server_relay(struct server *sv)
 		size_t out_before = pbuf_len(&c->conn.out);
 
 		res = conn_relay(&sv->conn, &c->conn.out, ops, sv);
-		if (c->replay_on && pbuf_len(&c->conn.out) != out_before)
+		route_defer_check(c);
+		if (c->replay_on && !c->route_defer && pbuf_len(&c->conn.out) != out_before)
 			client_replay_drop(c); /* the server answered: its request ran */
 		if (!client_flush(c))
 			return; /* the client went away; it released this server */

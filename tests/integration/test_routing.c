@@ -23,6 +23,7 @@
 #include "tests/integration/harness.h"
 
 static struct harness_pgscope ps;
+static char capture_dir[300];
 
 /* Where one statement ran: 't' replica, 'f' primary, 0 on error (printed). */
 static char where(PGconn *conn, const char *sql)
@@ -59,7 +60,7 @@ static int group_setup(void **state)
 {
 	const struct harness_cluster *cl = harness_cluster();
 	PGconn *p;
-	char dbs[512], main_keys[512];
+	char dbs[512], main_keys[1024];
 	struct harness_pgscope_opts o = {.pool_mode = "transaction", .pool_size = 10};
 
 	(void)state;
@@ -76,7 +77,9 @@ static int group_setup(void **state)
 	           "CREATE OR REPLACE FUNCTION rt_where() RETURNS bool LANGUAGE sql "
 	           "VOLATILE AS 'SELECT pg_is_in_recovery()';"
 	           "CREATE OR REPLACE FUNCTION rt_where_stable() RETURNS bool "
-	           "LANGUAGE sql STABLE AS 'SELECT pg_is_in_recovery()'"))
+	           "LANGUAGE sql STABLE AS 'SELECT pg_is_in_recovery()';"
+	           "CREATE OR REPLACE FUNCTION ryw_insert(int) RETURNS int LANGUAGE sql "
+	           "VOLATILE AS 'INSERT INTO ryw VALUES ($1) RETURNING id'"))
 		return -1;
 	PQfinish(p);
 	snprintf(dbs, sizeof(dbs),
@@ -85,9 +88,11 @@ static int group_setup(void **state)
 	         "replicas=%s:%d\n",
 	         cl->host, cl->port, cl->host, cl->replica_port, cl->host, cl->port, cl->host,
 	         cl->replica_port);
+	snprintf(capture_dir, sizeof(capture_dir), "%s/capture-routing", cl->dir);
 	snprintf(main_keys, sizeof(main_keys),
 	         "read_routing = replicas\nreplica_check_period = 100ms\nmax_replica_lag = 1s\n"
-	         "log_level = debug\n");
+	         "log_level = debug\ncapture = on\ncapture_compress = off\ncapture_dir = %s\n",
+	         capture_dir);
 	o.extra_dbs = dbs;
 	o.extra_main = main_keys;
 	return harness_pgscope_start(&ps, &o) ? 0 : -1;
@@ -339,8 +344,11 @@ static void *ryw_run(void *arg)
 		PGresult *r;
 
 		snprintf(id, sizeof(id), "%d", w->base + i);
-		r = PQexecParams(c, "INSERT INTO ryw VALUES ($1::int)", 1, NULL, v, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		/* Every other row is written by a function called from a SELECT. */
+		r = PQexecParams(
+		    c, i % 2 ? "SELECT ryw_insert($1::int)" : "INSERT INTO ryw VALUES ($1::int)", 1,
+		    NULL, v, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
 			w->errors++;
 		PQclear(r);
 		r = PQexecParams(c,
@@ -513,6 +521,73 @@ static void test_replica_outage_under_pgbench(void **state)
 	PQfinish(c);
 }
 
+/* ---- hints and what is recorded ---- */
+
+static void test_hints(void **state)
+{
+	PGconn *c = app();
+
+	(void)state;
+	assert_true(wait_replica(c, "SELECT pg_is_in_recovery()", 10000));
+	assert_int_equal(where(c, "/* pgscope:route=primary */ SELECT pg_is_in_recovery()"), 'f');
+	assert_int_equal(where(c, "SELECT pg_is_in_recovery() -- pgscope:route=primary"), 'f');
+	/* A volatile function the application knows to be harmless. */
+	assert_int_equal(where(c, "/* pgscope:route=replica */ SELECT rt_where()"), 't');
+	assert_int_equal(where(c, "SELECT pg_is_in_recovery()"), 't');
+	/* For the session: the SET reaches PostgreSQL, which keeps it as a custom setting. */
+	assert_true(harness_exec_ok(c, "SET pgscope.route = 'primary'"));
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(where(c, "SELECT pg_is_in_recovery()"), 'f');
+	assert_true(harness_exec_ok(c, "SET pgscope.route = 'auto'"));
+	assert_true(wait_replica(c, "SELECT pg_is_in_recovery()", 10000));
+	assert_true(harness_exec_ok(c, "SET pgscope.route = 'replica'"));
+	assert_true(wait_replica(c, "SELECT rt_where()", 10000));
+	assert_true(harness_exec_ok(c, "RESET pgscope.route"));
+	assert_int_equal(where(c, "SELECT rt_where()"), 'f');
+	PQfinish(c);
+}
+
+/* Whether a capture file has a line with both NEEDLE and ALSO. */
+static bool capture_has(const char *needle, const char *also)
+{
+	struct dirent *e;
+	bool found = false;
+	char path[700];
+	DIR *d = opendir(capture_dir);
+
+	if (d == NULL)
+		return false;
+	while (!found && (e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "pgscope-", 8) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", capture_dir, e->d_name);
+		found = harness_file_has_line(path, needle, also);
+	}
+	closedir(d);
+	return found;
+}
+
+static void test_capture_route(void **state)
+{
+	PGconn *c = app();
+	char replica[64];
+	long long end;
+
+	(void)state;
+	snprintf(replica, sizeof(replica), "\"route\":\"%s:%d\"", harness_cluster()->host,
+	         harness_cluster()->replica_port);
+	assert_true(wait_replica(c, "SELECT pg_is_in_recovery() AS captured_read_5c2", 10000));
+	assert_int_equal(where(c, "SELECT pg_is_in_recovery() AS captured_read_5c2"), 't');
+	assert_int_equal(where(c, "SELECT rt_where() AS captured_write_5c2"), 'f');
+	end = harness_now_ms() + 10000;
+	while (harness_now_ms() < end && !(capture_has(replica, "\"tag\":\"SELECT\"") &&
+	                                   capture_has("\"route\":\"primary\"", NULL)))
+		harness_sleep_ms(100);
+	assert_true(capture_has(replica, NULL));
+	assert_true(capture_has("\"route\":\"primary\"", NULL));
+	PQfinish(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +598,8 @@ int main(void)
 	    cmocka_unit_test(test_extended_protocol),
 	    cmocka_unit_test(test_pipelined_write),
 	    cmocka_unit_test(test_session_mode_pins),
+	    cmocka_unit_test(test_hints),
+	    cmocka_unit_test(test_capture_route),
 	    cmocka_unit_test(test_read_your_writes),
 	    cmocka_unit_test(test_read_your_writes_replay_paused),
 	    cmocka_unit_test(test_replica_outage_under_pgbench),
