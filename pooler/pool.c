@@ -1149,6 +1149,7 @@ void pool_server_died(struct server *sv, const char *why, bool unread)
 		server_close(sv, why);
 		return;
 	}
+	ps_server_died(sv); /* the client stays: it never saw those Parses complete */
 	if (pool_read_on_replica(c, sv) && client_replay_restore(c)) {
 		pool_resend(c, sv, "replica lost during a read");
 		return;

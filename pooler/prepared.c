@@ -682,6 +682,18 @@ static void undo_client_name(struct ps_pending *p)
 		client_map(pc, p->client_name, p->restore);
 }
 
+void ps_server_died(struct server *sv)
+{
+	struct ps_server *ps = &sv->ps;
+
+	for (int i = 0; i < ps->q_len; i++) {
+		struct ps_pending *p = &ps->queue[(ps->q_head + i) % ps->q_cap];
+
+		if (p->client != NULL && p->client_name != NULL && p->client == sv->client)
+			undo_client_name(p);
+	}
+}
+
 /*
  * After an error the server skipped to the segment's Sync: undo what the
  * queued messages of that segment would have done. Later segments are

@@ -63,6 +63,12 @@ void ps_server_forget_all(struct ps_server *ps);
  * their statements, except those whose Parse is still in flight.
  */
 void ps_server_dropped_all(struct server *sv);
+/*
+ * sv died under its client before answering what is in flight: the client
+ * names its Parses would have made are taken back (and the names they
+ * deallocated restored), as if the whole of it had failed.
+ */
+void ps_server_died(struct server *sv);
 /* Drop all of a client's statement names (DEALLOCATE ALL). */
 void ps_client_forget_all(struct ps_client *pc);
 /* The query text of the client's statement NAME ("": the unnamed one), or NULL. */

@@ -135,17 +135,23 @@ static void primary_row(struct server *sv, void *arg, int n, const char *const *
 	ep->wal.next = (ep->wal.next + 1) % ENDPOINT_WAL_HISTORY;
 }
 
+/* A query of this module ended: the server goes back to its pool, or is closed (WHY). */
+static void replica_query_end(struct server *sv, bool failed, const char *why)
+{
+	if (failed || sv->tx_status != 'I') {
+		sv->dirty = true;
+		server_close(sv, why);
+		return;
+	}
+	pool_server_ready(sv);
+}
+
 /* Every poll ends the same way: the endpoint may be polled again, the server goes back. */
 static void poll_done(struct server *sv, void *arg, bool failed)
 {
 	(void)arg;
 	sv->endpoint->wal.polling = false;
-	if (failed || sv->tx_status != 'I') {
-		sv->dirty = true;
-		server_close(sv, "replica poll failed");
-		return;
-	}
-	pool_server_ready(sv);
+	replica_query_end(sv, failed, "replica poll failed");
 }
 
 static void poll_close(struct server *sv, void *arg)
@@ -237,12 +243,7 @@ static void funcs_end(struct server *sv, struct htab *t, bool ok)
 static void funcs_done(struct server *sv, void *arg, bool failed)
 {
 	funcs_end(sv, arg, !failed);
-	if (failed || sv->tx_status != 'I') {
-		sv->dirty = true;
-		server_close(sv, "function volatility load failed");
-		return;
-	}
-	pool_server_ready(sv);
+	replica_query_end(sv, failed, "function volatility load failed");
 }
 
 static void funcs_close(struct server *sv, void *arg)

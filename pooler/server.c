@@ -313,8 +313,8 @@ bool server_flush(struct server *sv)
 	enum conn_io r = conn_flush(&sv->conn);
 
 	if (r == CONN_ERROR && sv->client != NULL && sv->state == SV_ACTIVE) {
-		/* Refused (reset, broken pipe): the request did not get there. */
-		server_lost(sv, "write to server failed", true);
+		/* Refused (reset, broken pipe): the request did not get there whole. */
+		server_lost(sv, "write to server failed", errno == EPIPE || errno == ECONNRESET);
 		return false;
 	}
 	if (r == CONN_ERROR) {

@@ -293,12 +293,15 @@ static bool write_config(const struct harness_pgscope *ps, const struct harness_
 	        "shutdown_timeout = 5\n"
 	        "%s\n"
 	        "[databases]\n"
-	        "postgres = host=%s port=%d dbname=postgres user=postgres\n",
+	        "postgres = host=%s port=%d dbname=postgres user=postgres",
 	        ps->port, ps->dir, o->pool_mode ? o->pool_mode : "session",
 	        o->pool_size > 0 ? o->pool_size : 40,
 	        o->max_client_conn > 0 ? o->max_client_conn : 200, ps->log_path, ps->dir,
 	        o->max_packet_size > 0 ? o->max_packet_size : 1048576L,
 	        o->extra_main ? o->extra_main : "", c->host, c->port);
+	if (o->read_routing && c->replica_port > 0)
+		fprintf(f, " replicas=%s:%d read_routing=replicas", c->host, c->replica_port);
+	fprintf(f, "\n");
 	if (o->with_replica_db && c->replica_port > 0)
 		fprintf(f, "replica = host=%s port=%d dbname=postgres user=postgres\n", c->host,
 		        c->replica_port);

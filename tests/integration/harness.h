@@ -65,6 +65,7 @@ struct harness_pgscope_opts {
 	const char *extra_main; /* extra lines for [pgscope], or NULL */
 	const char *extra_dbs;  /* extra lines for [databases], or NULL */
 	bool with_replica_db;   /* add "replica = ..." pointing at the replica */
+	bool read_routing;      /* database postgres lists the replica, read_routing on */
 };
 
 /* A running pgscope, or the primary itself in direct mode. */

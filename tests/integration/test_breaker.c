@@ -39,7 +39,9 @@ static struct harness_pgscope ps_session; /* session mode */
 
 static int group_setup(void **state)
 {
-	struct harness_pgscope_opts txn = {.pool_mode = "transaction", .pool_size = 10};
+	/* The breaker's defaults; a client's wait for a server bounded at 10 s. */
+	struct harness_pgscope_opts txn = {
+	    .pool_mode = "transaction", .pool_size = 10, .extra_main = "query_wait_timeout = 10\n"};
 	struct harness_pgscope_opts session = {.pool_mode = "session", .pool_size = 10};
 	PGconn *primary = harness_connect_primary();
 	bool ok;
@@ -457,6 +459,78 @@ static void test_terminated_mid_query_transaction(void **state)
 	close(fd);
 }
 
+/* A statement that sleeps 30 s the first time it runs only (SEQ is a fresh sequence). */
+#define SLEEP_FIRST_TIME(seq) "SELECT pg_sleep(CASE WHEN nextval('" seq "') = 1 THEN 30 ELSE 0 END)"
+
+/* Create the sequence NAME afresh on the primary. */
+static bool fresh_sequence(const char *name)
+{
+	PGconn *primary = harness_connect_primary();
+	char sql[128];
+	bool ok;
+
+	if (primary == NULL)
+		return false;
+	snprintf(sql, sizeof(sql), "DROP SEQUENCE IF EXISTS %s; CREATE SEQUENCE %s", name, name);
+	ok = harness_exec_ok(primary, sql);
+	PQfinish(primary);
+	return ok;
+}
+
+/* Parse of SQL as statement NAME (none when SQL is NULL), Bind, Execute and Sync in one write. */
+static bool send_extended(int fd, const char *name, const char *sql)
+{
+	char buf[1024], body[512];
+	size_t used = 0, n;
+	static const char bind_tail[6] = {0}; /* no formats, no parameters, no result formats */
+	static const char exec_body[5] = {0}; /* unnamed portal, no row limit */
+
+	n = sql == NULL
+	        ? 0
+	        : (size_t)snprintf(body, sizeof(body), "%s%c%s%c%c%c", name, 0, sql, 0, 0, 0);
+	if (n > 0 && !txn_put_msg(buf, sizeof(buf), &used, 'P', body, n))
+		return false;
+	body[0] = 0; /* unnamed portal */
+	n = 1 + (size_t)snprintf(body + 1, sizeof(body) - 1, "%s", name) + 1;
+	memcpy(body + n, bind_tail, sizeof(bind_tail));
+	return txn_put_msg(buf, sizeof(buf), &used, 'B', body, n + sizeof(bind_tail)) &&
+	       txn_put_msg(buf, sizeof(buf), &used, 'E', exec_body, sizeof(exec_body)) &&
+	       txn_put_msg(buf, sizeof(buf), &used, 'S', NULL, 0) &&
+	       harness_send_all(fd, buf, used);
+}
+
+/*
+ * Transaction mode, extended protocol: one ERROR and ReadyForQuery; the
+ * statement, whose ParseComplete the client got (the backend flushes its
+ * replies before its FATAL), follows the client to its next server.
+ */
+static void test_terminated_mid_query_extended(void **state)
+{
+	struct answer a;
+	int fd;
+
+	if (harness_direct_mode())
+		skip(); /* PostgreSQL itself ends the session */
+	assert_true(fresh_sequence("breaker_ext_seq"));
+	fd = raw_client(ps.port);
+	assert_true(fd >= 0);
+	assert_true(
+	    send_extended(fd, "s1", SLEEP_FIRST_TIME("breaker_ext_seq") " /* breaker-term-ext */"));
+	assert_true(harness_wait_running("breaker-term-ext", 5000));
+	assert_true(wait_running_a_while("breaker-term-ext"));
+	assert_true(terminate_running("breaker-term-ext"));
+	read_answer(fd, &a, 5000);
+	assert_false(a.closed);
+	assert_int_equal(a.errors, 1);
+	assert_string_equal(a.sqlstate, "57P01");
+	assert_int_equal(a.ready, 'I');
+	assert_true(send_extended(fd, "s1", NULL)); /* Bind s1 again, on another server */
+	read_answer(fd, &a, 5000);
+	assert_int_equal(a.errors, 0);
+	assert_int_equal(a.ready, 'I');
+	close(fd);
+}
+
 /* Session mode: the server's one FATAL, then the close. */
 static void test_terminated_mid_query_session(void **state)
 {
@@ -529,6 +603,8 @@ static void test_idle_servers_terminated(void **state)
 /*
  * kill -9 of a backend mid-query (PostgreSQL then restarts every backend):
  * one error for its client, which is served again once the server is back.
+ * The query is a prepared statement whose ParseComplete died unsent with the
+ * backend: the client prepares the same name again without a 42P05.
  */
 static void test_killed_mid_query_transaction(void **state)
 {
@@ -541,7 +617,7 @@ static void test_killed_mid_query_transaction(void **state)
 		skip(); /* PostgreSQL itself ends the session */
 	fd = raw_client(ps.port);
 	assert_true(fd >= 0);
-	assert_true(send_query(fd, "SELECT pg_sleep(30) /* breaker-kill-txn */"));
+	assert_true(send_extended(fd, "k1", "SELECT pg_sleep(30) /* breaker-kill-txn */"));
 	assert_true(harness_wait_running("breaker-kill-txn", 5000));
 	assert_true(wait_running_a_while("breaker-kill-txn"));
 	pid = txn_primary_long("SELECT pid FROM pg_stat_activity WHERE query LIKE "
@@ -559,8 +635,10 @@ static void test_killed_mid_query_transaction(void **state)
 	/* Crash recovery: wait until pgscope serves again, then the same client. */
 	t0 = harness_now_ms();
 	assert_true(ms_until_served(t0, ps.port, "postgres", 20000) >= 0);
-	assert_true(send_query(fd, "SELECT 1"));
+	assert_true(send_extended(fd, "k1", "SELECT 1"));
 	read_answer(fd, &a, 5000);
+	if (a.errors > 0)
+		printf("prepared again after the kill: %s %s\n", a.sqlstate, a.message);
 	assert_int_equal(a.errors, 0);
 	assert_int_equal(a.ready, 'I');
 	close(fd);
@@ -570,6 +648,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_terminated_mid_query_transaction, primary_up),
+	    cmocka_unit_test_teardown(test_terminated_mid_query_extended, primary_up),
 	    cmocka_unit_test_teardown(test_terminated_mid_query_session, primary_up),
 	    cmocka_unit_test_teardown(test_idle_servers_terminated, primary_up),
 	    cmocka_unit_test_teardown(test_breaker_open_fails_fast, primary_up),

@@ -34,6 +34,11 @@ static int group_setup(void **state)
 {
 	struct harness_pgscope_opts opts = {.pool_mode = "transaction", .pool_size = POOL_SIZE};
 	PGconn *primary = harness_connect_primary();
+
+#ifdef DRIVERS_READ_ROUTING
+	opts.read_routing = true;
+	opts.extra_main = "replica_check_period = 100ms\n";
+#endif
 	bool ok;
 
 	if (primary == NULL)
@@ -313,15 +318,60 @@ static void test_node_postgres(void **state)
 	run_driver(argv, "node-postgres");
 }
 
+#ifdef DRIVERS_READ_ROUTING
+/* Lines of the replica's log (every statement is logged) that contain NEEDLE. */
+static long replica_log_count(const char *needle)
+{
+	char path[600], line[4096];
+	long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/replica/log/postgresql.log", harness_cluster()->dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* The workloads' statements with parameters (pgscope's own, polls, have none). */
+#define DRIVERS_READ "$1"
+
+static long reads_before;
+
+static void test_routing_before(void **state)
+{
+	reads_before = replica_log_count(DRIVERS_READ);
+	assert_true(reads_before >= 0);
+}
+
+/* The workloads' reads did go to the replica. */
+static void test_routing_after(void **state)
+{
+	long n = replica_log_count(DRIVERS_READ) - reads_before;
+
+	printf("read routing: %ld log lines of the workloads' reads on the replica\n", n);
+	assert_true(n >= 10);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+#ifdef DRIVERS_READ_ROUTING
+	    cmocka_unit_test(test_routing_before),
+#endif
 	    cmocka_unit_test_teardown(test_libpq_prepared, check_alive),
 	    cmocka_unit_test_teardown(test_pgbench_prepared, check_alive),
 	    cmocka_unit_test_teardown(test_psycopg, check_alive),
 	    cmocka_unit_test_teardown(test_asyncpg, check_alive),
 	    cmocka_unit_test_teardown(test_pgjdbc, check_alive),
 	    cmocka_unit_test_teardown(test_node_postgres, check_alive),
+#ifdef DRIVERS_READ_ROUTING
+	    cmocka_unit_test(test_routing_after),
+#endif
 	};
 
 	return cmocka_run_group_tests_name("drivers_transaction_mode", tests, group_setup,

@@ -75,7 +75,8 @@ static int group_setup(void **state)
 	struct harness_pgscope_opts opts = {
 	    .pool_mode = "session",
 	    /* Each login one attempt: no breaker that retries, nor one that holds back. */
-	    .extra_main = "server_connect_timeout = 1\nserver_login_retry = 0\nbreaker_failures = 0\n",
+	    .extra_main =
+	        "server_connect_timeout = 1\nserver_login_retry = 0\nbreaker_failures = 0\n",
 	    .extra_dbs = dbs,
 	};
 

@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,27 +144,36 @@ static void test_writes_go_to_primary(void **state)
 	PQfinish(c);
 }
 
-/* Whether a file under the cluster's NODE/log directory has a line with NEEDLE. */
-static bool node_log_has(const char *node, const char *needle)
+/*
+ * Whether a file in DIR whose name starts with PREFIX has a line with NEEDLE
+ * (and ALSO unless NULL).
+ */
+static bool dir_has_line(const char *dir, const char *prefix, const char *needle, const char *also)
 {
-	const struct harness_cluster *cl = harness_cluster();
-	char dir[512], path[1024];
+	char path[1024];
 	struct dirent *e;
 	bool found = false;
-	DIR *d;
+	DIR *d = opendir(dir);
 
-	snprintf(dir, sizeof(dir), "%s/%s/log", cl->dir, node);
-	d = opendir(dir);
 	if (d == NULL)
 		return false;
 	while (!found && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix)) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		found = harness_file_has_line(path, needle, NULL);
+		found = harness_file_has_line(path, needle, also);
 	}
 	closedir(d);
 	return found;
+}
+
+/* Whether PostgreSQL's log on the cluster's NODE has a line with NEEDLE. */
+static bool node_log_has(const char *node, const char *needle)
+{
+	char dir[512];
+
+	snprintf(dir, sizeof(dir), "%s/%s/log", harness_cluster()->dir, node);
+	return dir_has_line(dir, "", needle, NULL);
 }
 
 static void test_unparsable_goes_to_primary(void **state)
@@ -547,24 +557,10 @@ static void test_hints(void **state)
 	PQfinish(c);
 }
 
-/* Whether a capture file has a line with both NEEDLE and ALSO. */
+/* Whether a capture file has a line with NEEDLE (and ALSO unless NULL). */
 static bool capture_has(const char *needle, const char *also)
 {
-	struct dirent *e;
-	bool found = false;
-	char path[700];
-	DIR *d = opendir(capture_dir);
-
-	if (d == NULL)
-		return false;
-	while (!found && (e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, "pgscope-", 8) != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", capture_dir, e->d_name);
-		found = harness_file_has_line(path, needle, also);
-	}
-	closedir(d);
-	return found;
+	return dir_has_line(capture_dir, "pgscope-", needle, also);
 }
 
 static void test_capture_route(void **state)
@@ -588,6 +584,63 @@ static void test_capture_route(void **state)
 	PQfinish(c);
 }
 
+/* ---- reload ---- */
+
+/* Replace FROM with TO in pgscope's config, reload, and wait for the reload's log line. */
+static void reload_with(const char *from, const char *to, int reloads_before)
+{
+	char buf[8192], out[8192];
+	size_t n;
+	char *at;
+	FILE *f = fopen(ps.config_path, "r");
+	long long end = harness_now_ms() + 10000;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	at = strstr(buf, from);
+	assert_non_null(at);
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+	f = fopen(ps.config_path, "w");
+	assert_non_null(f);
+	fputs(out, f);
+	fclose(f);
+	assert_true(harness_pgscope_signal(&ps, SIGHUP));
+	while (harness_now_ms() < end) {
+		struct harness_run_result r;
+		const char *argv[] = {"grep", "-c", "event=config.reloaded", ps.log_path, NULL};
+
+		assert_true(harness_run(argv, NULL, 10, &r));
+		n = r.output != NULL ? (size_t)atoi(r.output) : 0;
+		harness_run_result_free(&r);
+		if ((int)n > reloads_before)
+			return;
+		harness_sleep_ms(50);
+	}
+	fail_msg("no config.reloaded in the log");
+}
+
+/* read_routing set per database, and changed by a reload. */
+static void test_reload_read_routing(void **state)
+{
+	PGconn *c = app();
+	char entry[256], off[300];
+
+	(void)state;
+	snprintf(entry, sizeof(entry), "replicas=%s:%d\n", harness_cluster()->host,
+	         harness_cluster()->replica_port);
+	snprintf(off, sizeof(off), "replicas=%s:%d read_routing=off\n", harness_cluster()->host,
+	         harness_cluster()->replica_port);
+	assert_true(wait_replica(c, "SELECT pg_is_in_recovery()", 10000));
+	reload_with(entry, off, 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(where(c, "SELECT pg_is_in_recovery()"), 'f');
+	reload_with(off, entry, 1);
+	assert_true(wait_replica(c, "SELECT pg_is_in_recovery()", 10000));
+	PQfinish(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,6 +656,7 @@ int main(void)
 	    cmocka_unit_test(test_read_your_writes),
 	    cmocka_unit_test(test_read_your_writes_replay_paused),
 	    cmocka_unit_test(test_replica_outage_under_pgbench),
+	    cmocka_unit_test(test_reload_read_routing),
 	};
 
 	return cmocka_run_group_tests_name("routing", tests, group_setup, group_teardown);

@@ -9,7 +9,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "pooler/endpoint.h"
+#include "pooler/log.h"
 
 /* Pools that reach the same address share its endpoint; another port is another. */
 static void test_one_endpoint_per_address(void **state)
@@ -231,6 +236,52 @@ static void test_breaker_message(void **state)
 	assert_string_equal(endpoint_breaker_state_name(ep.breaker.state), "open");
 }
 
+/* The breaker lines of a log file, as "from>to" joined by spaces, into OUT. */
+static void breaker_changes(const char *path, char *out, size_t len)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+
+	out[0] = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *to = strstr(line, " state="), *from = strstr(line, " from=");
+
+		if (strstr(line, "event=endpoint.breaker") == NULL || to == NULL || from == NULL)
+			continue;
+		snprintf(out + strlen(out), len - strlen(out), "%s%.*s>%.*s", out[0] ? " " : "",
+		         (int)strcspn(from + 6, " \n"), from + 6, (int)strcspn(to + 7, " \n"),
+		         to + 7);
+	}
+	fclose(f);
+}
+
+/* Each change of state is logged once; failures that change nothing log no change. */
+static void test_breaker_changes_logged_once(void **state)
+{
+	char path[] = "/tmp/pgscope-test-endpoint.XXXXXX", changes[256];
+	struct endpoint ep;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_true(log_setup(path, false, LOG_DEBUG));
+	endpoint_init(&ep, "db1", 5432, ENDPOINT_PRIMARY);
+	for (int i = 0; i < params.failures + 2; i++)
+		outage(&ep, 0.0); /* opens at the third; the rest change nothing */
+	assert_false(endpoint_breaker_admit(&ep, &params, 0.5));
+	assert_true(endpoint_breaker_admit(&ep, &params, 1.0));
+	outage(&ep, 1.0);
+	assert_true(endpoint_breaker_admit(&ep, &params, 3.0));
+	endpoint_login_ok(&ep, 3.1);
+	endpoint_login_ok(&ep, 3.2);
+	log_shutdown();
+	breaker_changes(path, changes, sizeof(changes));
+	unlink(path);
+	assert_string_equal(
+	    changes, "closed>open open>half_open half_open>open open>half_open half_open>closed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +296,7 @@ int main(void)
 	    cmocka_unit_test(test_breaker_disabled),
 	    cmocka_unit_test(test_outage_kinds),
 	    cmocka_unit_test(test_breaker_message),
+	    cmocka_unit_test(test_breaker_changes_logged_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
