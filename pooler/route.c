@@ -3,7 +3,6 @@
  * a replica (see route.h). Polling the replicas and the WAL positions is
  * replica.c's.
  */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,6 @@
 #include "analyzer/readonly.h"
 #include "pooler/client.h"
 #include "pooler/endpoint.h"
-#include "pooler/log.h"
 #include "pooler/loop.h"
 #include "pooler/params.h"
 #include "pooler/pool.h"

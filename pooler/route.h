@@ -70,7 +70,7 @@ enum endpoint_route route_classify(struct client *c);
 /*
  * The pool c's request on ROUTE waits in: a replica pool for a read that a
  * healthy replica, caught up with c's last write, can take; else c's home.
- * Counts and logs the choice.
+ * Counted on the endpoint chosen (routed, or routed_fallback on the primary).
  */
 struct pool *route_target(struct client *c, enum endpoint_route route);
 
