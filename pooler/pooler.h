@@ -250,7 +250,6 @@ struct server {
 	                           error_sqlstate, error_message) until the connection ends,
 	                           which decides what the client is told (pool_server_died()) */
 	int cancels_pending;    /* cancel requests sent for it and not yet acknowledged */
-	struct client *rw_client; /* whose write's WAL position it reports, or NULL (route.c) */
 	bool listen_conn;       /* the pool's listening connection (listen.c) */
 	unsigned db_gen;        /* its pool's db_gen when it connected: one made with an older
 	                           [databases] entry is closed instead of reused (reload.c) */
@@ -260,6 +259,8 @@ struct server {
 	struct scram_client *scram; /* SCRAM exchange during login, owned */
 	char error_sqlstate[6];     /* login error, passed to waiting clients */
 	char error_message[256];
+	/* Read routing (route.c): whose write's WAL position it reports, or NULL. */
+	struct client *rw_client;
 };
 
 /* Whether a pool hands out servers (PAUSE/RESUME, pool.c). */
@@ -279,12 +280,7 @@ struct pool {
 	bool retired;             /* its database left the config, or its mode or forced user
 	                             changed: its clients finish, new ones get another pool */
 	enum pool_pause pause;    /* set by pool_set_pause() only */
-	struct endpoint *primary; /* where its servers connect (owned by the pooler); for a
-	                             replica pool, the replica */
-	struct pool *home;        /* a replica pool: the pool whose reads it serves; NULL for
-	                             a pool clients log in to. Its clients are the home's,
-	                             moved here for one transaction (route.h) */
-	struct route_state *route; /* read routing of a home pool with replicas, owned, or NULL */
+	struct endpoint *primary; /* where its servers connect (owned by the pooler) */
 	struct schema_db *schema; /* its database's schema snapshots (owned by the loop) */
 	const struct observe_scope *scope; /* in schema: what its texts are analysed against */
 	char user[NAME_MAX_LEN];  /* server login user */
@@ -314,6 +310,14 @@ struct pool {
 	ev_tstamp last_connect_failure;
 	char last_error_sqlstate[6];
 	char last_error[256];
+	/*
+	 * Read routing (route.h). A replica pool serves the reads of its home
+	 * pool (the one clients log in to), on the replica that is its primary
+	 * endpoint; its clients are the home's, moved here for one transaction.
+	 * NULL for a home pool.
+	 */
+	struct pool *home;
+	struct route_state *route; /* a home pool with replicas: its routing, owned, or NULL */
 };
 
 /* Counters for logs and, later, metrics. */
