@@ -514,6 +514,20 @@ int harness_pgscope_wait_exit(struct harness_pgscope *ps, int timeout_ms)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 }
 
+long harness_file_count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	long n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
 bool harness_file_has_line(const char *path, const char *needle, const char *also)
 {
 	FILE *f = fopen(path, "r");

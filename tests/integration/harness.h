@@ -112,6 +112,9 @@ int harness_pgscope_wait_exit(struct harness_pgscope *ps, int timeout_ms);
  */
 bool harness_pgscope_takeover(const struct harness_pgscope *old, struct harness_pgscope *ps);
 
+/* How many lines of the file at PATH contain NEEDLE; -1 when it cannot be read. */
+long harness_file_count_lines(const char *path, const char *needle);
+
 /* True when a line of the file at PATH (read whole) contains NEEDLE, and ALSO unless NULL. */
 bool harness_file_has_line(const char *path, const char *needle, const char *also);
 
