@@ -27,6 +27,7 @@
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
+#include "pooler/route.h"
 #include "pooler/scram.h"
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
@@ -161,7 +162,11 @@ void client_accept(struct loop_state *ls, int fd, bool is_unix, const char *addr
 bool client_flush(struct client *c)
 {
 	size_t queued = pbuf_len(&c->conn.out);
-	enum conn_io r = conn_flush(&c->conn);
+	enum conn_io r;
+
+	if (c->route_defer && c->state == CL_ACTIVE)
+		return true; /* a replica's answer, sent when whole (route.h) */
+	r = conn_flush(&c->conn);
 
 	if (c->pool != NULL)
 		c->pool->traffic.bytes_out += queued - pbuf_len(&c->conn.out);
@@ -1171,8 +1176,10 @@ void client_server_ready(struct client *c)
 	c->last_wait = ev_now(c->conn.ev) - c->wait_since;
 	counts_wait(&c->pool->traffic, c->last_wait);
 	counts_wait(&sv->endpoint->traffic, c->last_wait);
-	if (c->pool->mode != POOL_MODE_SESSION)
+	if (c->pool->mode != POOL_MODE_SESSION) {
 		client_replay_arm(c);
+		route_defer_start(c);
+	}
 	client_set_state(c, CL_ACTIVE);
 	conn_start_read(&c->conn);
 	client_relay(c);
@@ -1457,6 +1464,8 @@ static enum relay_action request_msg(void *owner, const struct relay_msg *m)
 
 	if (c->replay_on && m->type != 'Q')
 		client_replay_drop(c);
+	if (pooled && route_hold(c))
+		return RELAY_HOLD; /* routed on its own once the replica has answered */
 	switch (m->type) {
 	case 'Q':
 		if (pooled && client_nothing_in_flight(c) && ps_simple_query(c, m->body, m->len))
@@ -1629,7 +1638,7 @@ static void client_handle_idle(struct client *c)
 		return;
 	}
 	/* Reading goes on while it waits: a disconnect is noticed, and little is buffered. */
-	pool_request_server(c, ROUTE_PRIMARY);
+	pool_request_server(c, route_classify(c));
 }
 
 void client_process_input(struct client *c)

@@ -44,6 +44,7 @@ enum key_kind {
 	KEY_LOG_FORMAT, /* enum log_format */
 	KEY_LOG_LEVEL,  /* int, a log.h level name */
 	KEY_VERBOSE,    /* int >= 0; > 0 sets log_level to debug */
+	KEY_CHOICE,     /* int: the index of the value in choice_lists[min] */
 };
 
 /* One key of [pgscope]: adding a setting is adding a row here and a field in config.h. */
@@ -55,6 +56,15 @@ struct key_def {
 };
 
 #define F(field) offsetof(struct config, field)
+
+/* The values of the KEY_CHOICE keys, in the order of their enums (config.h). */
+enum { CHOICES_READ_ROUTING, CHOICES_BALANCING, CHOICES_READ_YOUR_WRITES };
+static const char *const *const choice_lists[] = {
+    [CHOICES_READ_ROUTING] = (const char *const[]){"off", "replicas", "replicas_and_primary", NULL},
+    [CHOICES_BALANCING] =
+        (const char *const[]){"round_robin", "least_connections", "weighted", NULL},
+    [CHOICES_READ_YOUR_WRITES] = (const char *const[]){"lsn", "window", "off", NULL},
+};
 
 static const struct key_def main_keys[] = {
     {"listen_addr", KEY_STR, F(listen_addr), 0, 0},
@@ -102,6 +112,12 @@ static const struct key_def main_keys[] = {
     {"breaker_failures", KEY_INT, F(breaker_failures), 0, 1000000},
     {"breaker_backoff", KEY_TIME, F(breaker_backoff), 1, CONFIG_TIME_MAX_MS},
     {"breaker_backoff_max", KEY_TIME, F(breaker_backoff_max), 1, CONFIG_TIME_MAX_MS},
+    {"read_routing", KEY_CHOICE, F(read_routing), CHOICES_READ_ROUTING, 0},
+    {"balancing", KEY_CHOICE, F(balancing), CHOICES_BALANCING, 0},
+    {"read_your_writes", KEY_CHOICE, F(read_your_writes), CHOICES_READ_YOUR_WRITES, 0},
+    {"read_after_write_delay", KEY_TIME, F(read_after_write_delay), 0, CONFIG_TIME_MAX_MS},
+    {"replica_check_period", KEY_TIME, F(replica_check_period), 10, CONFIG_TIME_MAX_MS},
+    {"max_replica_lag", KEY_TIME, F(max_replica_lag), 0, CONFIG_TIME_MAX_MS},
     {"query_timeout", KEY_TIME, F(query_timeout), 0, CONFIG_TIME_MAX_MS},
     {"query_wait_timeout", KEY_TIME, F(query_wait_timeout), 0, CONFIG_TIME_MAX_MS},
     {"client_idle_timeout", KEY_TIME, F(client_idle_timeout), 0, CONFIG_TIME_MAX_MS},
@@ -231,7 +247,6 @@ static const struct ignored_key unacted_keys[] = {
     {"track_extra_parameters", NOT_YET ": the tracked parameters are a fixed list"},
     {"sbuf_loopcnt", NOT_YET ": each read is handled whole"},
     {"log_pooler_errors", NOT_YET ": errors sent to clients are always logged"},
-    {"databases.replicas", NOT_YET ": all queries go to the primary"},
 };
 
 #undef NOT_USED
@@ -501,6 +516,35 @@ not_time:
 	return false;
 }
 
+/* VALUE's index in the NULL-terminated CHOICES, or false with a message listing them. */
+static bool parse_choice(const char *value, const char *const *choices, int *out, char *why,
+                         size_t whylen)
+{
+	size_t used;
+
+	for (int i = 0; choices[i] != NULL; i++) {
+		if (strcasecmp(value, choices[i]) == 0) {
+			*out = i;
+			return true;
+		}
+	}
+	used = (size_t)snprintf(why, whylen, "'%s' is not one of", value);
+	for (int i = 0; choices[i] != NULL && used < whylen; i++)
+		used += (size_t)snprintf(why + used, whylen - used, " %s", choices[i]);
+	return false;
+}
+
+const char *config_choice_name(int list, int value)
+{
+	const char *const *choices = choice_lists[list];
+
+	for (int i = 0; choices[i] != NULL; i++) {
+		if (i == value)
+			return choices[i];
+	}
+	return "?";
+}
+
 static bool parse_pool_mode(const char *s, enum pool_mode *out, char *why, size_t whylen)
 {
 	static const enum pool_mode modes[] = {POOL_MODE_SESSION, POOL_MODE_TRANSACTION,
@@ -643,6 +687,9 @@ static bool set_main_key(struct loader *ld, const struct key_def *def, const cha
 		if (ok)
 			*(size_t *)field = (size_t)n;
 		break;
+	case KEY_CHOICE:
+		ok = parse_choice(value, choice_lists[def->min], (int *)field, why, sizeof(why));
+		break;
 	case KEY_OCTAL: {
 		char *end;
 
@@ -771,6 +818,7 @@ static bool field_equal(const struct key_def *def, const struct config *a, const
 	case KEY_INT:
 	case KEY_TIME:
 	case KEY_OCTAL:
+	case KEY_CHOICE:
 	case KEY_LOG_LEVEL:
 	case KEY_VERBOSE:
 		return *(const int *)fa == *(const int *)fb;
@@ -888,8 +936,39 @@ static int split_connstr(char *s, struct kv *pairs, int max_pairs, char *why, si
 	}
 }
 
+static char *parse_replica_addr(const char *item, int default_port, char *why, size_t whylen);
+
+/*
+ * Parse "host:port" or "[v6addr]:port" (port optional: default_port), with an
+ * optional "@weight" (1 to 1000), into "host:port" or "host:port@weight".
+ */
+static char *parse_replica(const char *spec, int default_port, char *why, size_t whylen)
+{
+	const char *at = strrchr(spec, '@');
+	char item[300], *addr, *out;
+	long long weight;
+	size_t len;
+
+	if (at == NULL)
+		return parse_replica_addr(spec, default_port, why, whylen);
+	if (!parse_int(at + 1, 1, 1000, &weight, why, whylen))
+		return NULL;
+	snprintf(item, sizeof(item), "%.*s", (int)(at - spec), spec);
+	addr = parse_replica_addr(item, default_port, why, whylen);
+	if (addr == NULL)
+		return NULL;
+	len = strlen(addr) + 16;
+	out = malloc(len);
+	if (out != NULL)
+		snprintf(out, len, "%s@%lld", addr, weight);
+	else
+		snprintf(why, whylen, "out of memory");
+	free(addr);
+	return out;
+}
+
 /* Parse "host:port" or "[v6addr]:port" (port optional: default_port) into "host:port". */
-static char *parse_replica(const char *item, int default_port, char *why, size_t whylen)
+static char *parse_replica_addr(const char *item, int default_port, char *why, size_t whylen)
 {
 	const char *host = item, *colon, *host_end;
 	long long port = default_port;
@@ -1079,6 +1158,13 @@ static int db_set(struct loader *ld, struct db_config *db, const struct kv *kv, 
 		return set_time_value(kv->key, kv->value, &db->query_timeout, why, whylen) ? 1 : -1;
 	if (strcmp(kv->key, "replicas") == 0)
 		return 1; /* applied after the loop, once port is known */
+	if (strcmp(kv->key, "read_routing") == 0) {
+		if (parse_choice(kv->value, choice_lists[CHOICES_READ_ROUTING], &db->read_routing,
+		                 sub, sizeof(sub)))
+			return 1;
+		snprintf(why, whylen, "read_routing: %s", sub);
+		return -1;
+	}
 	ign = find_ignored(ignored_db_keys, sizeof(ignored_db_keys) / sizeof(ignored_db_keys[0]),
 	                   kv->key);
 	if (ign != NULL) {
@@ -1125,6 +1211,7 @@ static bool handle_database(struct loader *ld, const char *name, const char *val
 	    .max_db_connections = -1,
 	    .pool_mode = POOL_MODE_UNSET,
 	    .query_timeout = -1,
+	    .read_routing = -1,
 	    .line = ld->line,
 	};
 	struct kv pairs[CONNSTR_MAX_PAIRS];
@@ -1148,8 +1235,6 @@ static bool handle_database(struct loader *ld, const char *name, const char *val
 	}
 	if (replicas != NULL && !parse_replicas(&db, replicas, why, sizeof(why)))
 		goto out_invalid;
-	if (db.replicas != NULL)
-		warn_if_unacted(ld, "databases.replicas");
 	/* The "*" entry serves any database: NULL dbname means the client's. */
 	if (db.dbname == NULL && strcmp(name, "*") != 0) {
 		db.dbname = strdup(name);
@@ -1548,6 +1633,12 @@ void config_init_defaults(struct config *cfg)
 	cfg->breaker_failures = 3;
 	cfg->breaker_backoff = 1000;
 	cfg->breaker_backoff_max = 4000;
+	cfg->read_routing = READ_ROUTING_OFF;
+	cfg->balancing = BALANCING_ROUND_ROBIN;
+	cfg->read_your_writes = RYW_LSN;
+	cfg->read_after_write_delay = 1000;
+	cfg->replica_check_period = 1000;
+	cfg->max_replica_lag = 10000;
 	cfg->query_wait_timeout = 120000;
 	cfg->client_login_timeout = 60000;
 	cfg->notify_stall_timeout = 30000;
@@ -1703,6 +1794,7 @@ struct db_config *config_db_instantiate(const struct db_config *fallback, const 
 	db->max_db_connections = fallback->max_db_connections;
 	db->pool_mode = fallback->pool_mode;
 	db->query_timeout = fallback->query_timeout;
+	db->read_routing = fallback->read_routing;
 	db->line = fallback->line;
 	/* The copy owns every string, so it outlives the config it came from. */
 	if (!copy_str(&db->name, name) ||
@@ -1900,6 +1992,9 @@ static void format_key(const struct config *cfg, const struct key_def *def, char
 		return;
 	case KEY_TLS_MODE:
 		snprintf(out, outlen, "%s", config_tls_mode_name(*(const enum tls_mode *)base));
+		return;
+	case KEY_CHOICE:
+		snprintf(out, outlen, "%s", choice_lists[def->min][*(const int *)base]);
 		return;
 	case KEY_LOG_FORMAT:
 		snprintf(out, outlen, "%s",

@@ -23,6 +23,27 @@ enum pool_mode {
 	POOL_MODE_STATEMENT,
 };
 
+/* Where transactions that only read may run (read_routing). */
+enum read_routing {
+	READ_ROUTING_OFF = 0,              /* everything on the primary */
+	READ_ROUTING_REPLICAS,             /* reads on the replicas; the primary when none can */
+	READ_ROUTING_REPLICAS_AND_PRIMARY, /* reads spread over the replicas and the primary */
+};
+
+/* How a read picks among the replicas that can take it (balancing). */
+enum balancing {
+	BALANCING_ROUND_ROBIN = 0,
+	BALANCING_LEAST_CONNECTIONS,
+	BALANCING_WEIGHTED,
+};
+
+/* How a client is kept from reading older data than it wrote (read_your_writes). */
+enum read_your_writes {
+	RYW_LSN = 0, /* a replica that has replayed the client's last commit */
+	RYW_WINDOW,  /* the primary for read_after_write_delay after a write */
+	RYW_OFF,
+};
+
 enum auth_type {
 	AUTH_TRUST = 0, /* no password asked; user must exist when auth_file is set */
 	AUTH_ANY,       /* no password asked, any user name accepted */
@@ -70,6 +91,7 @@ struct db_config {
 	enum pool_mode pool_mode; /* POOL_MODE_UNSET: the user's or the global one */
 	char **replicas;          /* NULL-terminated "host:port" streaming replicas, or NULL */
 	int query_timeout;        /* ms; -1: the user's or the global one */
+	int read_routing;         /* enum read_routing, -1: the global one */
 	int line;                 /* line in the config file, for messages */
 };
 
@@ -132,37 +154,43 @@ struct config {
 	char *server_tls_ciphers;
 
 	/* pooling */
-	enum pool_mode pool_mode;         /* default POOL_MODE_SESSION */
-	int default_pool_size;            /* default 20 */
-	int min_pool_size;                /* default 0 */
-	int reserve_pool_size;            /* default 0 */
-	int reserve_pool_timeout;         /* ms, default 5000 */
-	int max_client_conn;              /* default 100 */
-	int max_db_connections;           /* 0 = unlimited */
-	int max_user_connections;         /* 0 = unlimited */
-	int max_prepared_statements;      /* per server connection, default 200 */
-	char *server_reset_query;         /* default "DISCARD ALL" */
-	bool server_reset_query_always;   /* default false */
-	char *server_check_query;         /* default "select 1" */
-	int server_check_delay;           /* ms, default 30000 */
-	int server_lifetime;              /* ms, default 3600000 */
-	int server_idle_timeout;          /* ms, default 600000 */
-	int server_connect_timeout;       /* ms, default 15000 */
-	int server_login_retry;           /* ms, default 15000 */
-	int breaker_failures;             /* outage failures in a row that open it, default 3 */
-	int breaker_backoff;              /* ms, first wait before a probe, default 1000 */
-	int breaker_backoff_max;          /* ms, the doubled wait stops here, default 4000 */
-	int query_timeout;                /* ms, 0 = off */
-	int query_wait_timeout;           /* ms, default 120000 */
-	int client_idle_timeout;          /* ms, 0 = off */
-	int client_login_timeout;         /* ms, default 60000 */
-	int idle_transaction_timeout;     /* ms, 0 = off */
-	bool tcp_keepalive;               /* SO_KEEPALIVE on TCP sockets, default true */
-	int tcp_keepidle;                 /* s before the first probe, 0 = the OS default */
-	int tcp_keepintvl;                /* s between probes, 0 = the OS default */
-	int tcp_keepcnt;                  /* probes before the connection is dropped, 0 = OS */
-	int tcp_user_timeout;             /* ms unacknowledged data may wait, 0 = the OS default */
-	int notify_stall_timeout;         /* ms, default 30000; 0 = off */
+	enum pool_mode pool_mode;       /* default POOL_MODE_SESSION */
+	int default_pool_size;          /* default 20 */
+	int min_pool_size;              /* default 0 */
+	int reserve_pool_size;          /* default 0 */
+	int reserve_pool_timeout;       /* ms, default 5000 */
+	int max_client_conn;            /* default 100 */
+	int max_db_connections;         /* 0 = unlimited */
+	int max_user_connections;       /* 0 = unlimited */
+	int max_prepared_statements;    /* per server connection, default 200 */
+	char *server_reset_query;       /* default "DISCARD ALL" */
+	bool server_reset_query_always; /* default false */
+	char *server_check_query;       /* default "select 1" */
+	int server_check_delay;         /* ms, default 30000 */
+	int server_lifetime;            /* ms, default 3600000 */
+	int server_idle_timeout;        /* ms, default 600000 */
+	int server_connect_timeout;     /* ms, default 15000 */
+	int server_login_retry;         /* ms, default 15000 */
+	int breaker_failures;           /* outage failures in a row that open it, default 3 */
+	int breaker_backoff;            /* ms, first wait before a probe, default 1000 */
+	int breaker_backoff_max;        /* ms, the doubled wait stops here, default 4000 */
+	int read_routing;               /* enum read_routing, default READ_ROUTING_OFF */
+	int balancing;                  /* enum balancing, between replicas */
+	int read_your_writes;           /* enum read_your_writes, default RYW_LSN */
+	int read_after_write_delay;     /* ms, read_your_writes = window, default 1000 */
+	int replica_check_period;       /* ms, replay position polled this often, default 1000 */
+	int max_replica_lag;            /* ms, a replica further behind is skipped; 0 = no limit */
+	int query_timeout;              /* ms, 0 = off */
+	int query_wait_timeout;         /* ms, default 120000 */
+	int client_idle_timeout;        /* ms, 0 = off */
+	int client_login_timeout;       /* ms, default 60000 */
+	int idle_transaction_timeout;   /* ms, 0 = off */
+	bool tcp_keepalive;             /* SO_KEEPALIVE on TCP sockets, default true */
+	int tcp_keepidle;               /* s before the first probe, 0 = the OS default */
+	int tcp_keepintvl;              /* s between probes, 0 = the OS default */
+	int tcp_keepcnt;                /* probes before the connection is dropped, 0 = OS */
+	int tcp_user_timeout;           /* ms unacknowledged data may wait, 0 = the OS default */
+	int notify_stall_timeout;       /* ms, default 30000; 0 = off */
 	char **ignore_startup_parameters; /* NULL-terminated list */
 	char **track_extra_parameters;    /* NULL-terminated, SET-tracked; default IntervalStyle */
 
@@ -272,6 +300,9 @@ void config_client_timeouts(const struct config *cfg, const struct db_config *db
 
 /* Name of a pool mode / auth type, as written in the file. */
 const char *config_pool_mode_name(enum pool_mode mode);
+
+/* The name of VALUE of a KEY_CHOICE key: LIST 0 read_routing, 1 balancing, 2 read_your_writes. */
+const char *config_choice_name(int list, int value);
 const char *config_auth_type_name(enum auth_type type);
 const char *config_tls_mode_name(enum tls_mode mode);
 

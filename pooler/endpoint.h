@@ -47,6 +47,22 @@ enum endpoint_failure {
 /* Where a transaction may run; the pool maps a route to an endpoint. */
 enum endpoint_route {
 	ROUTE_PRIMARY = 0, /* writes, and everything not known to be a safe read */
+	ROUTE_READ,        /* a transaction that only reads: a replica, else the primary */
+};
+
+#define ENDPOINT_WAL_HISTORY 16
+
+/* Streaming replication as polled (replica.c); zero until the first poll. */
+struct endpoint_wal {
+	uint64_t lsn;  /* primary: pg_current_wal_lsn(); replica: pg_last_wal_replay_lsn() */
+	double polled; /* when lsn was read, 0 never */
+	double asked;  /* when the last poll was sent */
+	bool polling;  /* a poll is under way */
+	struct {
+		double at;
+		uint64_t lsn;
+	} history[ENDPOINT_WAL_HISTORY]; /* primary: recent positions, a ring */
+	int next;                        /* primary: the ring's next slot */
 };
 
 /* The circuit breaker's state; endpoint_breaker_set_state() is the one place it changes. */
@@ -96,6 +112,13 @@ struct endpoint {
 	int servers_busy;              /* linked, running an internal query or listening */
 	struct traffic_counts traffic; /* of the transactions that ran here */
 	struct breaker breaker;        /* read by the admin console and metrics */
+	/* Read routing (route.c, replica.c). */
+	struct endpoint_wal wal;
+	double lag;               /* replica: seconds behind the primary, as last polled */
+	bool lagging;             /* replica: skipped for lag over max_replica_lag */
+	uint64_t routed;          /* reads sent here by read routing */
+	uint64_t routed_fallback; /* primary: reads that no replica could take */
+	uint64_t lag_skips;       /* replica: times it started lagging */
 };
 
 /* Name of a failure kind, for logs and metrics. */

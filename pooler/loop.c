@@ -6,6 +6,7 @@
 
 #include "pooler/client.h"
 #include "pooler/loop.h"
+#include "pooler/route.h"
 #include "pooler/pool.h"
 #include "pooler/schema.h"
 #include "pooler/server.h"
@@ -44,4 +45,5 @@ void loop_release(struct loop_state *ls)
 	htab_release(&ls->paused_dbs);
 	pool_free_autodbs(ls); /* every entry went with its last client and server */
 	endpoint_free_all(&ls->endpoints);
+	route_cache_release(); /* and the parser this loop used for it */
 }

@@ -40,6 +40,7 @@ struct obs_stmt {
 	char database[CAPTURE_NAME_MAX];
 	char user[CAPTURE_NAME_MAX];
 	char application_name[CAPTURE_NAME_MAX];
+	char route[CAPTURE_NAME_MAX]; /* "primary", or the replica's host:port */
 	char tag[CAPTURE_TAG_MAX];
 	char sqlstate[6];
 };
@@ -382,6 +383,11 @@ void observe_statement(const struct stmt_event *ev)
 	snprintf(s->user, sizeof(s->user), "%s", c->user);
 	app = params_get(&c->params, "application_name");
 	snprintf(s->application_name, sizeof(s->application_name), "%s", app ? app : "");
+	if (c->pool != NULL && c->pool->home != NULL)
+		snprintf(s->route, sizeof(s->route), "%.40s:%d", c->pool->primary->host,
+		         c->pool->primary->port);
+	else
+		snprintf(s->route, sizeof(s->route), "primary");
 	tag_word(ev->tag, s->tag, sizeof(s->tag));
 	snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", ev->sqlstate);
 	/* The thread wakes on its own every OBS_POLL_MS; only a backlog calls it early. */
@@ -638,7 +644,7 @@ static void process_stmt(struct observer *o, const struct obs_stmt *s)
 	memcpy(rec.database, s->database, sizeof(rec.database));
 	memcpy(rec.user, s->user, sizeof(rec.user));
 	memcpy(rec.application_name, s->application_name, sizeof(rec.application_name));
-	snprintf(rec.route, sizeof(rec.route), "primary");
+	memcpy(rec.route, s->route, sizeof(rec.route));
 	memcpy(rec.tag, s->tag, sizeof(rec.tag));
 	memcpy(rec.sqlstate, s->sqlstate, sizeof(rec.sqlstate));
 	memcpy(rec.trace_id, r->trace_id, sizeof(rec.trace_id));

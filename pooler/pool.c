@@ -17,6 +17,8 @@
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
 #include "pooler/reload.h"
+#include "pooler/replica.h"
+#include "pooler/route.h"
 #include "pooler/server.h"
 #include "pooler/sqlscan.h"
 #include "pooler/stmt.h"
@@ -74,6 +76,8 @@ static void pool_set_sizes(struct pool *p)
 
 	p->pool_size = p->db->pool_size >= 0 ? p->db->pool_size : cfg->default_pool_size;
 	p->min_pool_size = p->db->min_pool_size >= 0 ? p->db->min_pool_size : cfg->min_pool_size;
+	if (p->home != NULL && p->min_pool_size < 1 && p->pool_size >= 1)
+		p->min_pool_size = 1; /* a replica is polled on a server of its own pool */
 }
 
 /*
@@ -98,6 +102,44 @@ static bool pool_set_db(struct pool *p, const struct db_config *db)
 	return true;
 }
 
+/* The lists of a new pool; it joins its loop's pools. */
+static void pool_init_lists(struct pool *p)
+{
+	list_init(&p->idle_servers);
+	list_init(&p->active_servers);
+	list_init(&p->login_servers);
+	list_init(&p->waiting_clients);
+	list_init(&p->active_clients);
+	list_init(&p->idle_clients);
+	params_init(&p->server_params);
+	list_append(&p->loop->pools, &p->node);
+}
+
+struct pool *pool_replica_new(struct pool *home, const struct db_config *db)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->loop = home->loop;
+	p->home = home;
+	if (!pool_set_db(p, db)) {
+		free(p);
+		return NULL;
+	}
+	p->primary->role = ENDPOINT_REPLICA;
+	snprintf(p->user, sizeof(p->user), "%s", home->user);
+	snprintf(p->password, sizeof(p->password), "%s", home->password);
+	p->mode = home->mode;
+	p->pause = home->pause;
+	pool_set_sizes(p);
+	pool_init_lists(p);
+	log_event(LOG_INFO, "pool.new_replica", LOG_STR, "db", db->name, LOG_STR, "user", p->user,
+	          LOG_STR, "host", p->primary->host, LOG_INT, "port", (long long)p->primary->port,
+	          LOG_INT, "pool_size", (long long)p->pool_size, LOG_END);
+	return p;
+}
+
 struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const char *client_user,
                       char *err, size_t errlen)
 {
@@ -108,7 +150,8 @@ struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const c
 
 	for (it = ls->pools.next; it != &ls->pools; it = it->next) {
 		p = list_entry(it, struct pool, node);
-		if (!p->retired && strcmp(p->db->name, db->name) == 0 && strcmp(p->user, user) == 0)
+		if (!p->retired && p->home == NULL && strcmp(p->db->name, db->name) == 0 &&
+		    strcmp(p->user, user) == 0)
 			return p;
 	}
 	p = calloc(1, sizeof(*p));
@@ -126,14 +169,7 @@ struct pool *pool_get(struct loop_state *ls, const struct db_config *db, const c
 	pool_set_password(p);
 	p->mode = config_pool_mode(cfg, db, client_user);
 	pool_set_sizes(p);
-	list_init(&p->idle_servers);
-	list_init(&p->active_servers);
-	list_init(&p->login_servers);
-	list_init(&p->waiting_clients);
-	list_init(&p->active_clients);
-	list_init(&p->idle_clients);
-	params_init(&p->server_params);
-	list_append(&ls->pools, &p->node);
+	pool_init_lists(p);
 	log_event(LOG_INFO, "pool.new", LOG_STR, "db", db->name, LOG_STR, "user", p->user, LOG_STR,
 	          "pool_mode", config_pool_mode_name(p->mode), LOG_INT, "pool_size",
 	          (long long)p->pool_size, LOG_END);
@@ -508,6 +544,32 @@ static const struct server_query_ops connect_query_ops = {.name = "connect_query
 static const struct server_query_ops after_cancel_ops = {.name = "after_cancel",
                                                          .on_done = after_cancel_done};
 
+static void pool_recycle(struct server *sv, bool mid_request);
+
+static void lsn_row(struct server *sv, void *arg, int n, const char *const *values)
+{
+	(void)arg;
+	route_lsn_row(sv, n, values);
+}
+
+static void lsn_done(struct server *sv, void *arg, bool failed)
+{
+	(void)arg;
+	route_lsn_done(sv, failed);
+	if (!query_left_clean(sv, failed, "internal query failed"))
+		return;
+	pool_recycle(sv, false);
+}
+
+static void lsn_close(struct server *sv, void *arg)
+{
+	(void)arg;
+	route_lsn_done(sv, true);
+}
+
+static const struct server_query_ops lsn_ops = {
+    .name = "wal_lsn", .on_row = lsn_row, .on_done = lsn_done, .on_close = lsn_close};
+
 void pool_server_logged_in(struct server *sv)
 {
 	const char *cq = sv->pool->db->connect_query;
@@ -699,23 +761,58 @@ void pool_client_login(struct pool *p, struct client *c)
 	pool_open_if_needed(p);
 }
 
-/* The endpoint a transaction on ROUTE runs on. */
-static struct endpoint *pool_route_endpoint(const struct pool *p, enum endpoint_route route)
+/*
+ * Move c, which has no server, to pool TO's list for its state: between its
+ * home pool and one of the home's replica pools (route.h). The home keeps
+ * counting it in n_clients.
+ */
+static void pool_move_client(struct client *c, struct pool *to)
 {
-	(void)route; /* every route leads to the primary until replicas are configured */
-	return p->primary;
+	c->pool->clients_by_state[c->state]--;
+	to->clients_by_state[c->state]++;
+	c->pool = to;
+	client_set_state(c, c->state); /* onto to's list; the counts are even */
+}
+
+/*
+ * c waits in a replica pool that cannot serve it (its server failed, its
+ * breaker is open): its request has not started, so it goes to the primary
+ * instead of failing. false when c is not such a client.
+ */
+static bool pool_reroute(struct client *c)
+{
+	if (c->pool->home == NULL || c->server != NULL)
+		return false;
+	log_event(LOG_INFO, "route.fallback", LOG_INT, "client", (long long)c->id, LOG_STR,
+	          "replica", c->pool->primary->host, LOG_INT, "port",
+	          (long long)c->pool->primary->port, LOG_END);
+	pool_request_server(c, ROUTE_PRIMARY);
+	return true;
+}
+
+/* Whether replica pool p has no server and none may be opened now. */
+static bool pool_replica_down(const struct pool *p)
+{
+	return p->n_servers == 0 && (pool_recently_failed(p) ||
+	                             endpoint_breaker_refuses(p->primary, ev_now(p->loop->ev)));
 }
 
 void pool_request_server(struct client *c, enum endpoint_route route)
 {
-	struct pool *p = c->pool;
-	struct endpoint *ep = pool_route_endpoint(p, route);
+	struct pool *p = route_target(c, route);
+	struct endpoint *ep = p->primary;
 
+	if (p != c->pool)
+		pool_move_client(c, p);
 	client_set_state(c, CL_WAITING);
 	if (p->pause != POOL_RUNNING)
 		return; /* waits for RESUME, or query_wait_timeout */
 	if (pool_take_idle(c))
 		return;
+	if (p->home != NULL && pool_replica_down(p)) {
+		pool_reroute(c);
+		return;
+	}
 	if (pool_recently_failed(p)) {
 		client_fail(c, p->last_error_sqlstate, p->last_error);
 		return;
@@ -844,7 +941,8 @@ static void pool_fail_waiters(struct pool *p, const char *sqlstate, const char *
 		struct client *c = list_entry(it, struct client, node);
 
 		it = it->next;
-		client_fail(c, sqlstate, message);
+		if (!pool_reroute(c))
+			client_fail(c, sqlstate, message);
 	}
 }
 
@@ -897,7 +995,7 @@ void pool_server_failed(struct pool *p, struct server *failed, struct endpoint *
 	         servers_besides(&p->login_servers, failed);
 	if (others > 0)
 		return;
-	if (paced) {
+	if (paced && p->home == NULL) {
 		/* Until the breaker opens they wait (query_wait_timeout); the janitor retries. */
 		pool_breaker_fail_waiters(p, ep, 0);
 		return;
@@ -912,12 +1010,19 @@ static void pool_recycle(struct server *sv, bool mid_request)
 	const char *unwanted = pool_server_unwanted(sv);
 
 	if (unwanted != NULL && sv->cancels_pending == 0) {
+		route_lsn_done(sv, true);
 		server_close(sv, unwanted); /* no rollback or reset for a server not kept */
 		return;
 	}
 	if (sv->dirty || mid_request || sv->conn.pass_left > 0 || pbuf_len(&sv->conn.in) > 0) {
+		route_lsn_done(sv, true);
 		sv->dirty = true;
 		server_close(sv, mid_request ? "client left during a request" : "unclean state");
+		return;
+	}
+	if (sv->rw_client != NULL && sv->tx_status == 'I') {
+		/* Its client wrote: where the primary's WAL is now, for its reads (route.h). */
+		server_query(sv, ROUTE_LSN_SQL, &lsn_ops, NULL);
 		return;
 	}
 	if (sv->tx_status != 'I') {
@@ -940,8 +1045,12 @@ void pool_release_server(struct client *c)
 	if (sv == NULL)
 		return;
 	mid_request = !txn_settled(&c->txn) || stmt_in_flight(c) > 0 || sv->state == SV_INTERNAL;
+	if (!mid_request && sv->tx_status == 'I')
+		(void)route_client_wrote(c, sv); /* pool_recycle() reads its WAL position */
 	client_replay_drop(c);
 	c->retried = false;
+	c->route_held = false;
+	c->route_defer = false;
 	c->server = NULL;
 	sv->client = NULL;
 	txn_unlink(&c->txn);
@@ -1004,6 +1113,22 @@ static bool request_never_ran(const struct client *c, const struct server *sv, b
 	       txn_oldest_age(&c->txn, ev_now(sv->loop->ev)) < POOL_TERMINATED_UNREAD;
 }
 
+/*
+ * Whether c's request on sv is a read routed to a replica: whether or not it
+ * ran, running it again elsewhere changes nothing, so a replica that goes
+ * away under it costs the client nothing.
+ */
+static bool pool_read_on_replica(struct client *c, const struct server *sv)
+{
+	return sv->pool->home != NULL && !c->route_may_write && route_defer_discard(c);
+}
+
+/* Whether part of an answer to c is held back (route.h): then its request ran. */
+static bool pool_answer_held(const struct client *c)
+{
+	return c->route_defer && pbuf_len(&c->conn.out) > c->route_out_mark;
+}
+
 void pool_server_died(struct server *sv, const char *why, bool unread)
 {
 	struct client *c = sv->client;
@@ -1033,7 +1158,11 @@ void pool_server_died(struct server *sv, const char *why, bool unread)
 		return;
 	}
 	ps_server_died(sv); /* the client stays: it never saw those Parses complete */
-	if (request_never_ran(c, sv, unread) && client_replay_restore(c)) {
+	if (pool_read_on_replica(c, sv) && client_replay_restore(c)) {
+		pool_resend(c, sv, "replica lost during a read");
+		return;
+	}
+	if (request_never_ran(c, sv, unread) && !pool_answer_held(c) && client_replay_restore(c)) {
 		pool_resend(c, sv, "server lost without reading the request");
 		return;
 	}
@@ -1059,6 +1188,8 @@ void pool_transaction_done(struct client *c)
 	pool_release_server(c);
 	if (c->state != CL_ACTIVE)
 		return;
+	if (c->pool->home != NULL)
+		pool_move_client(c, c->pool->home); /* a read on a replica is over */
 	client_set_state(c, CL_IDLE);
 	listen_flush_client(c);
 	if (pooler_end_if_stopping(c))
@@ -1234,7 +1365,8 @@ void pool_server_gone(struct server *sv)
 
 void pool_client_gone(struct client *c)
 {
-	c->pool->n_clients--;
+	route_client_gone(c);
+	(c->pool->home != NULL ? c->pool->home : c->pool)->n_clients--;
 }
 
 static void pool_expire_waiters(struct pool *p, ev_tstamp now)
@@ -1322,6 +1454,8 @@ void pool_janitor(struct pool *p, ev_tstamp now)
 		pool_open_if_needed(p);
 		pool_breaker_probe(p, now);
 	}
+	if (p->home == NULL && !p->retired && route_mode(p) != READ_ROUTING_OFF)
+		replica_janitor(p, now);
 }
 
 static void fail_clients(struct list *head)
@@ -1377,15 +1511,33 @@ void pool_free(struct pool *p)
 	htab_release(&p->channels);
 	free(p->listen_sql);
 	free(p->scram_keys);
+	route_free(p);
 	config_db_free(p->db);
 	free(p);
 }
 
 /* ---- reload (reload.c) ---- */
 
+static void pool_retire(struct pool *p, const char *why);
+
+/* The replica pools of home pool p retire; new ones are made as reads need them. */
+static void pool_retire_replicas(struct pool *p, const char *why)
+{
+	struct route_state *rs = p->route;
+
+	if (rs == NULL)
+		return;
+	for (int i = 0; i < rs->n; i++) {
+		if (rs->replicas[i] != NULL)
+			pool_retire(rs->replicas[i], why);
+	}
+	route_free(p); /* made again from the new entry */
+}
+
 /* Stop giving p to new clients; its own clients finish with it. */
 static void pool_retire(struct pool *p, const char *why)
 {
+	pool_retire_replicas(p, why);
 	p->retired = true;
 	p->min_pool_size = 0;
 	log_event(LOG_INFO, "pool.retired", LOG_STR, "db", p->db->name, LOG_STR, "user", p->user,
@@ -1419,6 +1571,8 @@ void pool_reconfigure(struct pool *p, const struct db_config *db)
 {
 	enum reload_db_change change;
 
+	if (p->home != NULL)
+		return; /* its home pool retires it when the entry changes */
 	if (db == NULL) {
 		pool_retire(p, "database removed");
 		return;
@@ -1433,6 +1587,8 @@ void pool_reconfigure(struct pool *p, const struct db_config *db)
 		return;
 	}
 	change = reload_db_compare(p->db, db);
+	if (change != RELOAD_DB_SAME)
+		pool_retire_replicas(p, "database entry changed");
 	if (!pool_set_db(p, db)) {
 		pool_retire(p, "out of memory");
 		return;

@@ -34,6 +34,12 @@ const struct db_config *pool_resolve_db(struct loop_state *ls, const char *name)
 /* Free the entries pool_resolve_db() made on ls (shutdown). */
 void pool_free_autodbs(struct loop_state *ls);
 
+/*
+ * A pool for home pool HOME's reads on a replica: DB is HOME's entry with the
+ * replica's address. NULL when out of memory.
+ */
+struct pool *pool_replica_new(struct pool *home, const struct db_config *db);
+
 /* An authenticated client enters its pool: it gets a server or waits. */
 void pool_client_login(struct pool *p, struct client *c);
 

@@ -241,6 +241,18 @@ struct client {
 	char close_sqlstate[6];
 	uint32_t xacts;   /* transactions it began */
 	uint32_t queries; /* statements it completed */
+	/* Read routing (route.c). */
+	bool route_may_write;     /* its transaction was not classified a read */
+	bool route_held;          /* input held on a replica's server until its answer */
+	bool route_defer;         /* a replica's answer to a read is kept from the client
+	                             until it is whole, so that it can be run again
+	                             elsewhere if the replica dies (route_defer_*()) */
+	size_t route_out_mark;    /* bytes of conn.out before that answer */
+	bool rw_pending;          /* it wrote; the primary's WAL position is being read */
+	uint64_t rw_lsn;          /* that position: its reads need a replica past it;
+	                             UINT64_MAX: unknown, the read_after_write_delay rule */
+	double rw_at;             /* when its last writing transaction ended, 0 never */
+	struct server *rw_server; /* the server reading that position, or NULL */
 };
 
 struct server {
@@ -278,6 +290,8 @@ struct server {
 	struct scram_client *scram; /* SCRAM exchange during login, owned */
 	char error_sqlstate[6];     /* login error, passed to waiting clients */
 	char error_message[256];
+	/* Read routing (route.c): whose write's WAL position it reports, or NULL. */
+	struct client *rw_client;
 };
 
 /* Whether a pool hands out servers (PAUSE/RESUME, pool.c). */
@@ -327,6 +341,14 @@ struct pool {
 	ev_tstamp last_connect_failure;
 	char last_error_sqlstate[6];
 	char last_error[256];
+	/*
+	 * Read routing (route.h). A replica pool serves the reads of its home
+	 * pool (the one clients log in to), on the replica that is its primary
+	 * endpoint; its clients are the home's, moved here for one transaction.
+	 * NULL for a home pool.
+	 */
+	struct pool *home;
+	struct route_state *route; /* a home pool with replicas: its routing, owned, or NULL */
 };
 
 /* Counters for logs and, later, metrics. */

@@ -110,6 +110,16 @@ void ps_client_release(struct ps_client *pc)
 	pc->unnamed = NULL;
 }
 
+const char *ps_client_text(const struct ps_client *pc, const char *name)
+{
+	const struct ps_entry *e;
+
+	if (name[0] == 0)
+		return pc->unnamed != NULL ? (const char *)pc->unnamed : NULL;
+	e = htab_get(&pc->names, name, strlen(name));
+	return e != NULL ? (const char *)e->body : NULL;
+}
+
 bool ps_client_forget(struct ps_client *pc, const char *name)
 {
 	struct ps_entry *e = htab_del(&pc->names, name, strlen(name));

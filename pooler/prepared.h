@@ -71,6 +71,8 @@ void ps_server_dropped_all(struct server *sv);
 void ps_server_died(struct server *sv);
 /* Drop all of a client's statement names (DEALLOCATE ALL). */
 void ps_client_forget_all(struct ps_client *pc);
+/* The query text of the client's statement NAME ("": the unnamed one), or NULL. */
+const char *ps_client_text(const struct ps_client *pc, const char *name);
 /* Drop one client name (SQL DEALLOCATE); false if it did not exist. */
 bool ps_client_forget(struct ps_client *pc, const char *name);
 

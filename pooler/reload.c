@@ -68,7 +68,8 @@ enum reload_db_change reload_db_compare(const struct db_config *old, const struc
 	if (old->pool_size != new->pool_size || old->min_pool_size != new->min_pool_size ||
 	    old->reserve_pool != new->reserve_pool ||
 	    old->max_db_connections != new->max_db_connections ||
-	    old->pool_mode != new->pool_mode || old->query_timeout != new->query_timeout)
+	    old->pool_mode != new->pool_mode || old->query_timeout != new->query_timeout ||
+	    old->read_routing != new->read_routing)
 		return RELOAD_DB_SETTINGS;
 	return RELOAD_DB_SAME;
 }

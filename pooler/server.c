@@ -27,6 +27,7 @@
 #include "pooler/pool.h"
 #include "pooler/prepared.h"
 #include "pooler/proto.h"
+#include "pooler/route.h"
 #include "pooler/scram.h"
 #include "pooler/server.h"
 #include "pooler/stmt.h"
@@ -1005,13 +1006,21 @@ void server_relay(struct server *sv)
 		size_t out_before = pbuf_len(&c->conn.out);
 
 		res = conn_relay(&sv->conn, &c->conn.out, ops, sv);
-		if (c->replay_on && pbuf_len(&c->conn.out) != out_before)
+		route_defer_check(c);
+		if (c->replay_on && !c->route_defer && pbuf_len(&c->conn.out) != out_before)
 			client_replay_drop(c); /* the server answered: its request ran */
 		if (!client_flush(c))
 			return; /* the client went away; it released this server */
 		if (res == RELAY_STOPPED && server_release_due(sv)) {
 			pool_transaction_done(c);
 			return;
+		}
+		if (res == RELAY_STOPPED && c->route_held) {
+			/* A transaction is open on the replica: what was held follows it. */
+			c->route_held = false;
+			client_relay(c);
+			if (sv->client != c)
+				return;
 		}
 		/* Session mode: a stopping pgscope ends the session between transactions. */
 		if (res == RELAY_STOPPED && pooler.shutting_down &&

@@ -215,7 +215,8 @@ const struct harness_cluster *harness_cluster(void)
 	return &cluster;
 }
 
-bool harness_primary_ctl(const char *action)
+/* pgcluster NODE DIR ACTION, for harness_primary_ctl() and harness_replica_ctl(). */
+static bool node_ctl(const char *node, const char *action)
 {
 	const struct harness_cluster *c = harness_cluster();
 	const char *root = getenv("PGSCOPE_ROOT");
@@ -224,17 +225,27 @@ bool harness_primary_ctl(const char *action)
 	bool ok;
 
 	snprintf(path, sizeof(path), "%s/tests/pgcluster", root != NULL ? root : ".");
-	const char *argv[] = {path, "primary", c->dir, action, NULL};
+	const char *argv[] = {path, node, c->dir, action, NULL};
 	if (!harness_run(argv, NULL, 90, &res)) {
 		fprintf(stderr, "harness: could not run %s\n", path);
 		return false;
 	}
 	ok = res.exit_code == 0;
 	if (!ok)
-		fprintf(stderr, "harness: pgcluster primary %s failed (%d):\n%s\n", action,
+		fprintf(stderr, "harness: pgcluster %s %s failed (%d):\n%s\n", node, action,
 		        res.exit_code, res.output ? res.output : "");
 	harness_run_result_free(&res);
 	return ok;
+}
+
+bool harness_primary_ctl(const char *action)
+{
+	return node_ctl("primary", action);
+}
+
+bool harness_replica_ctl(const char *action)
+{
+	return node_ctl("replica", action);
 }
 
 /* A port the kernel considers free right now (bind to port 0 and read it back). */
@@ -282,12 +293,15 @@ static bool write_config(const struct harness_pgscope *ps, const struct harness_
 	        "shutdown_timeout = 5\n"
 	        "%s\n"
 	        "[databases]\n"
-	        "postgres = host=%s port=%d dbname=postgres user=postgres\n",
+	        "postgres = host=%s port=%d dbname=postgres user=postgres",
 	        ps->port, ps->dir, o->pool_mode ? o->pool_mode : "session",
 	        o->pool_size > 0 ? o->pool_size : 40,
 	        o->max_client_conn > 0 ? o->max_client_conn : 200, ps->log_path, ps->dir,
 	        o->max_packet_size > 0 ? o->max_packet_size : 1048576L,
 	        o->extra_main ? o->extra_main : "", c->host, c->port);
+	if (o->read_routing && c->replica_port > 0)
+		fprintf(f, " replicas=%s:%d read_routing=replicas", c->host, c->replica_port);
+	fprintf(f, "\n");
 	if (o->with_replica_db && c->replica_port > 0)
 		fprintf(f, "replica = host=%s port=%d dbname=postgres user=postgres\n", c->host,
 		        c->replica_port);
@@ -498,6 +512,20 @@ int harness_pgscope_wait_exit(struct harness_pgscope *ps, int timeout_ms)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+}
+
+long harness_file_count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	long n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
 }
 
 bool harness_file_has_line(const char *path, const char *needle, const char *also)

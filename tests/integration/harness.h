@@ -53,6 +53,9 @@ const struct harness_cluster *harness_cluster(void);
  */
 bool harness_primary_ctl(const char *action);
 
+/* The same for the cluster's streaming replica (as the postgres user, like the primary). */
+bool harness_replica_ctl(const char *action);
+
 /* Settings for a pgscope instance; zero/NULL fields take the defaults noted. */
 struct harness_pgscope_opts {
 	const char *pool_mode;  /* default "session" */
@@ -62,6 +65,7 @@ struct harness_pgscope_opts {
 	const char *extra_main; /* extra lines for [pgscope], or NULL */
 	const char *extra_dbs;  /* extra lines for [databases], or NULL */
 	bool with_replica_db;   /* add "replica = ..." pointing at the replica */
+	bool read_routing;      /* database postgres lists the replica, read_routing on */
 };
 
 /* A running pgscope, or the primary itself in direct mode. */
@@ -107,6 +111,9 @@ int harness_pgscope_wait_exit(struct harness_pgscope *ps, int timeout_ms);
  * false. Its output goes to DIR/stdout-takeover.log.
  */
 bool harness_pgscope_takeover(const struct harness_pgscope *old, struct harness_pgscope *ps);
+
+/* How many lines of the file at PATH contain NEEDLE; -1 when it cannot be read. */
+long harness_file_count_lines(const char *path, const char *needle);
 
 /* True when a line of the file at PATH (read whole) contains NEEDLE, and ALSO unless NULL. */
 bool harness_file_has_line(const char *path, const char *needle, const char *also);

@@ -34,6 +34,11 @@ static int group_setup(void **state)
 {
 	struct harness_pgscope_opts opts = {.pool_mode = "transaction", .pool_size = POOL_SIZE};
 	PGconn *primary = harness_connect_primary();
+
+#ifdef DRIVERS_READ_ROUTING
+	opts.read_routing = true;
+	opts.extra_main = "replica_check_period = 100ms\n";
+#endif
 	bool ok;
 
 	if (primary == NULL)
@@ -313,15 +318,53 @@ static void test_node_postgres(void **state)
 	run_driver(argv, "node-postgres");
 }
 
+#ifdef DRIVERS_READ_ROUTING
+/* Lines of the replica's log (every statement is logged) that contain NEEDLE. */
+static long replica_log_count(const char *needle)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/replica/log/postgresql.log", harness_cluster()->dir);
+	return harness_file_count_lines(path, needle);
+}
+
+/* The workloads' statements with parameters (pgscope's own, polls, have none). */
+#define DRIVERS_READ "$1"
+
+static long reads_before;
+
+static void test_routing_before(void **state)
+{
+	reads_before = replica_log_count(DRIVERS_READ);
+	assert_true(reads_before >= 0);
+}
+
+/* The workloads' reads did go to the replica. */
+static void test_routing_after(void **state)
+{
+	long n = replica_log_count(DRIVERS_READ) - reads_before;
+
+	printf("read routing: %ld log lines of the workloads' reads on the replica\n", n);
+	/* Most of them follow the workloads' own writes and so stay on the primary. */
+	assert_true(n > 0);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+#ifdef DRIVERS_READ_ROUTING
+	    cmocka_unit_test(test_routing_before),
+#endif
 	    cmocka_unit_test_teardown(test_libpq_prepared, check_alive),
 	    cmocka_unit_test_teardown(test_pgbench_prepared, check_alive),
 	    cmocka_unit_test_teardown(test_psycopg, check_alive),
 	    cmocka_unit_test_teardown(test_asyncpg, check_alive),
 	    cmocka_unit_test_teardown(test_pgjdbc, check_alive),
 	    cmocka_unit_test_teardown(test_node_postgres, check_alive),
+#ifdef DRIVERS_READ_ROUTING
+	    cmocka_unit_test(test_routing_after),
+#endif
 	};
 
 	return cmocka_run_group_tests_name("drivers_transaction_mode", tests, group_setup,

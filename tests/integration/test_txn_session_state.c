@@ -342,16 +342,7 @@ static void test_untrackable_set(void **state)
 /* Count the lines of pgscope's log that contain NEEDLE. */
 static int log_count(const char *needle)
 {
-	FILE *f = fopen(ps.log_path, "r");
-	char line[4096];
-	int n = 0;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
+	return (int)harness_file_count_lines(ps.log_path, needle);
 }
 
 /* Session-only state is logged, once per client. */

@@ -183,6 +183,12 @@ static void assert_defaults(const struct config *cfg)
 	assert_int_equal(cfg->breaker_failures, 3);
 	assert_int_equal(cfg->breaker_backoff, 1000);
 	assert_int_equal(cfg->breaker_backoff_max, 4000);
+	assert_int_equal(cfg->read_routing, READ_ROUTING_OFF);
+	assert_int_equal(cfg->balancing, BALANCING_ROUND_ROBIN);
+	assert_int_equal(cfg->read_your_writes, RYW_LSN);
+	assert_int_equal(cfg->read_after_write_delay, 1000);
+	assert_int_equal(cfg->replica_check_period, 1000);
+	assert_int_equal(cfg->max_replica_lag, 10000);
 	assert_int_equal(cfg->query_timeout, 0);
 	assert_int_equal(cfg->query_wait_timeout, 120000);
 	assert_int_equal(cfg->client_idle_timeout, 0);
@@ -277,6 +283,12 @@ static void test_every_pgscope_key(void **state)
 	              "breaker_failures = 5\n"
 	              "breaker_backoff = 500ms\n"
 	              "breaker_backoff_max = 1min\n"
+	              "read_routing = Replicas_And_Primary\n"
+	              "balancing = weighted\n"
+	              "read_your_writes = window\n"
+	              "read_after_write_delay = 250ms\n"
+	              "replica_check_period = 2s\n"
+	              "max_replica_lag = 0\n"
 	              "query_timeout = 30\n"
 	              "query_wait_timeout = 0\n"
 	              "client_idle_timeout = 1 min\n"
@@ -338,6 +350,12 @@ static void test_every_pgscope_key(void **state)
 	assert_int_equal(cfg.breaker_failures, 5);
 	assert_int_equal(cfg.breaker_backoff, 500);
 	assert_int_equal(cfg.breaker_backoff_max, 60000);
+	assert_int_equal(cfg.read_routing, READ_ROUTING_REPLICAS_AND_PRIMARY);
+	assert_int_equal(cfg.balancing, BALANCING_WEIGHTED);
+	assert_int_equal(cfg.read_your_writes, RYW_WINDOW);
+	assert_int_equal(cfg.read_after_write_delay, 250);
+	assert_int_equal(cfg.replica_check_period, 2000);
+	assert_int_equal(cfg.max_replica_lag, 0);
 	assert_int_equal(cfg.query_timeout, 30000);
 	assert_int_equal(cfg.query_wait_timeout, 0);
 	assert_int_equal(cfg.client_idle_timeout, 60000);
@@ -493,7 +511,6 @@ static void test_unacted_keys_warn_when_set(void **state)
 	    "track_extra_parameters",
 	    "sbuf_loopcnt",
 	    "log_pooler_errors",
-	    "databases.replicas",
 	};
 	struct config cfg;
 	char needle[128];
@@ -514,8 +531,7 @@ static void test_unacted_keys_warn_when_set(void **state)
 	              "query_timeout = 5\nquery_timeout = 6\n"
 	              "client_idle_timeout = 1min\nidle_transaction_timeout = 10\n"
 	              "track_extra_parameters = IntervalStyle, search_path\n"
-	              "sbuf_loopcnt = 0\nlog_pooler_errors = off\n"
-	              "[databases]\na = host=x replicas=r1:5432\nb = host=y replicas=r2:5432\n");
+	              "sbuf_loopcnt = 0\nlog_pooler_errors = off\n");
 	config_free(&cfg);
 	warnings = slurp(logpath);
 	for (size_t i = 0; i < sizeof(unacted) / sizeof(unacted[0]); i++) {
@@ -527,7 +543,6 @@ static void test_unacted_keys_warn_when_set(void **state)
 	assert_non_null(
 	    strstr(warnings,
 	           "ok.ini line=8 key=track_extra_parameters reason=\"not supported yet; ignored"));
-	assert_non_null(strstr(warnings, "ok.ini line=12 key=databases.replicas "));
 	free(warnings);
 }
 
@@ -664,6 +679,12 @@ static void test_bad_values_name_line_and_key(void **state)
 	load_fails("[databases]\nshop = host\n", 2, "shop", "missing '='");
 	load_fails("[databases]\nshop = replicas=a:1,b:99999\n", 2, "shop", "out of range");
 	load_fails("[databases]\nshop = replicas=::1:5432\n", 2, "shop", "not host:port");
+	load_fails("[databases]\nshop = replicas=a:1@0\n", 2, "shop", "out of range");
+	load_fails("[databases]\nshop = read_routing=sometimes\n", 2, "shop", "not one of");
+	load_fails("[pgscope]\nread_routing = yes\n", 2, "read_routing",
+	           "not one of off replicas replicas_and_primary");
+	load_fails("[pgscope]\nbalancing = random\n", 2, "balancing", "not one of");
+	load_fails("[pgscope]\nread_your_writes = maybe\n", 2, "read_your_writes", "not one of");
 	load_fails("[users]\nbob = max_user_connections=-1\n", 2, "bob", "max_user_connections");
 }
 
@@ -712,7 +733,8 @@ static void test_databases(void **state)
 	        "connect_query='SET search_path = a, b'\n"
 	        "\"my \"\"db\"\"\" = host = db2  dbname='with ''quote''' password=back\\slash "
 	        "min_pool_size=1 reserve_pool=4 max_db_connections=9 pool_mode=transaction\n"
-	        "ro = host=primary replicas='r1:5433, r2 ,[::1]:6000' port=6543\n"
+	        "ro = host=primary replicas='r1:5433@3, r2 ,[::1]:6000' port=6543 "
+	        "read_routing=replicas\n"
 	        "* = host=fallback port=5999\n"
 	        "plain = host=redefined\n");
 	assert_int_equal(cfg.n_dbs, 5);
@@ -732,6 +754,7 @@ static void test_databases(void **state)
 	assert_int_equal(db->max_db_connections, -1);
 	assert_int_equal(db->pool_mode, POOL_MODE_UNSET);
 	assert_null(db->replicas);
+	assert_int_equal(db->read_routing, -1);
 	assert_int_equal(db->line, 7);
 
 	db = config_find_db(&cfg, "shop");
@@ -756,10 +779,11 @@ static void test_databases(void **state)
 
 	db = config_find_db(&cfg, "ro");
 	assert_non_null(db->replicas);
-	assert_string_equal(db->replicas[0], "r1:5433");
+	assert_string_equal(db->replicas[0], "r1:5433@3");
 	assert_string_equal(db->replicas[1], "r2:6543"); /* no port: the entry's port */
 	assert_string_equal(db->replicas[2], "[::1]:6000");
 	assert_null(db->replicas[3]);
+	assert_int_equal(db->read_routing, READ_ROUTING_REPLICAS);
 
 	/* Unknown names fall back to "*", whose dbname is the client's. */
 	db = config_find_db(&cfg, "anything");
@@ -781,7 +805,7 @@ static void test_fallback_instantiated_per_database(void **state)
 	struct db_config *a, *b;
 
 	load_ok(&cfg, "[databases]\n* = host=fb port=5999 user=u pool_size=3 "
-	              "replicas='r1:1,r2:2'\nfixed = host=x\n"
+	              "replicas='r1:1,r2:2' read_routing=replicas\nfixed = host=x\n"
 	              "[databases]\n");
 	a = config_db_instantiate(config_find_db(&cfg, "orders"), "orders");
 	assert_non_null(a);
@@ -793,6 +817,7 @@ static void test_fallback_instantiated_per_database(void **state)
 	assert_int_equal(a->pool_size, 3);
 	assert_string_equal(a->replicas[1], "r2:2");
 	assert_null(a->replicas[2]);
+	assert_int_equal(a->read_routing, READ_ROUTING_REPLICAS);
 	config_free(&cfg); /* the copy owns its strings */
 	assert_string_equal(a->host, "fb");
 	assert_string_equal(a->replicas[0], "r1:1");

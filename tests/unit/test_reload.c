@@ -119,13 +119,15 @@ static void test_compare_fields(void **state)
 	     "user = host=h user=u1\n"
 	     "mode = host=h pool_mode=session\n"
 	     "reserve = host=h reserve_pool=1\n"
-	     "tz = host=h timezone=UTC\n");
+	     "tz = host=h timezone=UTC\n"
+	     "rr = host=h replicas=r1 read_routing=off\n");
 	load(&b, "b.ini",
 	     "cq = host=h connect_query='SELECT 2'\n"
 	     "user = host=h user=u2\n"
 	     "mode = host=h pool_mode=transaction\n"
 	     "reserve = host=h reserve_pool=2\n"
-	     "tz = host=h\n");
+	     "tz = host=h\n"
+	     "rr = host=h replicas=r1 read_routing=replicas\n");
 	assert_int_equal(reload_db_compare(entry(&a, "cq"), entry(&b, "cq")), RELOAD_DB_CONNECTION);
 	assert_int_equal(reload_db_compare(entry(&a, "user"), entry(&b, "user")),
 	                 RELOAD_DB_CONNECTION);
@@ -135,6 +137,7 @@ static void test_compare_fields(void **state)
 	                 RELOAD_DB_SETTINGS);
 	assert_int_equal(reload_db_compare(entry(&a, "tz"), entry(&b, "tz")), RELOAD_DB_CONNECTION);
 	assert_int_equal(reload_db_compare(entry(&a, "tz"), entry(&a, "tz")), RELOAD_DB_SAME);
+	assert_int_equal(reload_db_compare(entry(&a, "rr"), entry(&b, "rr")), RELOAD_DB_SETTINGS);
 	assert_int_equal(reload_db_compare(NULL, entry(&b, "tz")), RELOAD_DB_ADDED);
 	assert_int_equal(reload_db_compare(entry(&a, "tz"), NULL), RELOAD_DB_REMOVED);
 	/* A copy made for a pool compares equal to its source. */
