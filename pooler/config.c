@@ -687,9 +687,14 @@ static bool set_main_key(struct loader *ld, const struct key_def *def, const cha
 		if (ok)
 			*(size_t *)field = (size_t)n;
 		break;
-	case KEY_CHOICE:
-		ok = parse_choice(value, choice_lists[def->min], (int *)field, why, sizeof(why));
+	case KEY_CHOICE: {
+		int choice = 0;
+
+		ok = parse_choice(value, choice_lists[def->min], &choice, why, sizeof(why));
+		if (ok)
+			*(int *)field = choice;
 		break;
+	}
 	case KEY_OCTAL: {
 		char *end;
 
@@ -1140,6 +1145,17 @@ static int db_set(struct loader *ld, struct db_config *db, const struct kv *kv, 
 		snprintf(why, whylen, "pool_mode: %s", sub);
 		return -1;
 	}
+	if (strcmp(kv->key, "read_routing") == 0) {
+		int choice = 0;
+
+		if (parse_choice(kv->value, choice_lists[CHOICES_READ_ROUTING], &choice, sub,
+		                 sizeof(sub))) {
+			db->read_routing = choice;
+			return 1;
+		}
+		snprintf(why, whylen, "read_routing: %s", sub);
+		return -1;
+	}
 	if (slot != NULL) {
 		char *copy = strdup(kv->value);
 
@@ -1158,13 +1174,6 @@ static int db_set(struct loader *ld, struct db_config *db, const struct kv *kv, 
 		return set_time_value(kv->key, kv->value, &db->query_timeout, why, whylen) ? 1 : -1;
 	if (strcmp(kv->key, "replicas") == 0)
 		return 1; /* applied after the loop, once port is known */
-	if (strcmp(kv->key, "read_routing") == 0) {
-		if (parse_choice(kv->value, choice_lists[CHOICES_READ_ROUTING], &db->read_routing,
-		                 sub, sizeof(sub)))
-			return 1;
-		snprintf(why, whylen, "read_routing: %s", sub);
-		return -1;
-	}
 	ign = find_ignored(ignored_db_keys, sizeof(ignored_db_keys) / sizeof(ignored_db_keys[0]),
 	                   kv->key);
 	if (ign != NULL) {
