@@ -339,14 +339,33 @@ static void test_routing_before(void **state)
 	assert_true(reads_before >= 0);
 }
 
-/* The workloads' reads did go to the replica. */
+/*
+ * Routing is on for the drivers' database: a read from a client that has not
+ * written lands on the replica (within a bound, once the replica has caught
+ * up with the workloads). How many of the workloads' own reads went there
+ * depends on how far the replica lagged behind their writes, so it is
+ * printed, not asserted: those reads follow their own writes.
+ */
 static void test_routing_after(void **state)
 {
 	long n = replica_log_count(DRIVERS_READ) - reads_before;
+	long long until = harness_now_ms() + 10000;
+	bool on_replica = false;
 
 	printf("read routing: %ld log lines of the workloads' reads on the replica\n", n);
-	/* Most of them follow the workloads' own writes and so stay on the primary. */
-	assert_true(n > 0);
+	while (!on_replica && harness_now_ms() < until) {
+		PGconn *conn = harness_connect(ps.port, NULL);
+		char v[8] = "";
+
+		on_replica =
+		    conn != NULL &&
+		    harness_query_value(conn, "SELECT pg_is_in_recovery()", v, sizeof(v)) &&
+		    strcmp(v, "t") == 0;
+		PQfinish(conn);
+		if (!on_replica)
+			harness_sleep_ms(100);
+	}
+	assert_true(on_replica);
 }
 #endif
 
