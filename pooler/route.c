@@ -19,6 +19,7 @@
 #include "pooler/proto.h"
 #include "pooler/replica.h"
 #include "pooler/route.h"
+#include "pooler/textshape.h"
 #include "pooler/server.h"
 
 /* A statement text's classification, cached by text. */
@@ -29,8 +30,23 @@ struct route_class {
 	char funcs[][READONLY_FUNC_NAME_MAX];
 };
 
-/* Texts seen by this process (one event loop) -> struct route_class *. */
+/*
+ * Classifications seen by this process (one event loop) -> struct
+ * route_class *, keyed by the text's shape (textshape.h: texts that differ
+ * only in literal values share one, so a simple-protocol workload that
+ * inlines its values is parsed once per statement form), as two independent
+ * 64-bit hashes; a text without a shape (dollar quoting) by its bytes, in a
+ * table of its own.
+ */
 static struct htab route_cache;
+static struct htab route_texts;
+
+/* The second hash of a shape key: any odd constant unlike FNV's offset basis. */
+#define ROUTE_SHAPE_SEED 0x9e3779b97f4a7c15ull
+
+struct route_shape_key {
+	uint64_t a, b;
+};
 static bool route_parsed; /* this thread has parsed: release the parser at the end */
 
 /* Texts too long to parse or classify: the primary, not cached. */
@@ -72,6 +88,9 @@ void route_cache_release(void)
 	htab_foreach(&route_cache, free_value, NULL);
 	htab_release(&route_cache);
 	htab_init(&route_cache);
+	htab_foreach(&route_texts, free_value, NULL);
+	htab_release(&route_texts);
+	htab_init(&route_texts);
 	if (route_parsed)
 		parse_thread_cleanup();
 	route_parsed = false;
@@ -102,8 +121,18 @@ static struct route_class *route_class_make(const char *sql, size_t len)
 /* The classification of sql[0..len): from the cache, else made and cached. */
 static const struct route_class *route_class_get(const char *sql, size_t len)
 {
-	struct route_class *rc = htab_get(&route_cache, sql, len);
+	struct route_shape_key shape = {.a = textshape_hash(sql, len, 0)};
+	struct htab *table = shape.a != 0 ? &route_cache : &route_texts;
+	const void *key = sql;
+	size_t klen = len;
+	struct route_class *rc;
 
+	if (shape.a != 0) {
+		shape.b = textshape_hash(sql, len, ROUTE_SHAPE_SEED);
+		key = &shape;
+		klen = sizeof(shape);
+	}
+	rc = htab_get(table, key, klen);
 	if (rc != NULL)
 		return rc;
 	if (len > ROUTE_PARSE_MAX)
@@ -111,13 +140,13 @@ static const struct route_class *route_class_get(const char *sql, size_t len)
 	rc = route_class_make(sql, len);
 	if (rc == NULL)
 		return &route_unknown;
-	if (route_cache.count >= ROUTE_CACHE_MAX) {
-		/* Texts that never repeat (literals inlined): start over rather than grow. */
-		htab_foreach(&route_cache, free_value, NULL);
-		htab_release(&route_cache);
-		htab_init(&route_cache);
+	if (table->count >= ROUTE_CACHE_MAX) {
+		/* Forms that never repeat: start over rather than grow. */
+		htab_foreach(table, free_value, NULL);
+		htab_release(table);
+		htab_init(table);
 	}
-	if (!htab_put(&route_cache, sql, len, rc)) {
+	if (!htab_put(table, key, klen, rc)) {
 		free(rc);
 		return &route_unknown;
 	}
