@@ -57,12 +57,6 @@ struct obs_text {
 	char sql[]; /* NUL-terminated */
 };
 
-/* A database's schema snapshot on the thread, and the analyses made against it. */
-struct obs_db {
-	struct catalog *catalog;
-	struct analysis_cache *cache;
-};
-
 /* What the thread knows of a text. */
 struct obs_result {
 	uint64_t fingerprint; /* 0 when it did not parse */
@@ -92,7 +86,7 @@ struct observer {
 	struct traffic *traffic;
 	struct htab results;  /* text hash -> struct obs_result * */
 	struct htab reported; /* rule id + fingerprint already logged */
-	struct htab dbs;      /* scope db -> struct obs_db *: the latest snapshot */
+	struct htab dbs;      /* scope db -> struct catalog *: its latest schema snapshot, owned */
 	struct htab flagged;  /* scope db + fingerprint -> rules last logged (char *, owned) */
 	bool capture;
 	bool literals;
@@ -365,54 +359,46 @@ static void log_findings(struct observer *o, uint64_t db, const struct analysis 
 	htab_put(&o->flagged, key, sizeof(key), copy);
 }
 
-static void obs_db_free(void *value, void *arg)
+static void catalog_entry_free(void *value, void *arg)
 {
-	struct obs_db *d = value;
-
-	catalog_free(d->catalog);
-	if (d->cache != NULL)
-		analysis_cache_free(d->cache);
-	free(d);
+	catalog_free(value);
 	(void)arg;
 }
 
-/* A new schema snapshot for t->db: texts analysed from now on use it. */
+/* A new schema snapshot for t->db (ownership taken): texts analysed from now on use it. */
 static void install_catalog(struct observer *o, struct obs_text *t)
 {
-	struct obs_db *d = htab_get(&o->dbs, &t->db, sizeof(t->db));
-
-	if (d == NULL) {
-		d = calloc(1, sizeof(*d));
-		if (d == NULL) {
-			catalog_free(t->catalog);
-			t->catalog = NULL;
-			return;
-		}
-		htab_put(&o->dbs, &t->db, sizeof(t->db), d);
+	catalog_free(htab_get(&o->dbs, &t->db, sizeof(t->db)));
+	if (!htab_put(&o->dbs, &t->db, sizeof(t->db), t->catalog)) {
+		htab_del(&o->dbs, &t->db, sizeof(t->db));
+		catalog_free(t->catalog);
 	}
-	catalog_free(d->catalog);
-	if (d->cache != NULL)
-		analysis_cache_free(d->cache);
-	d->catalog = t->catalog;
-	d->cache = analysis_cache_new(10000, 16u * 1024 * 1024);
 	t->catalog = NULL;
 }
 
-/* The analysis of t, against its database's latest snapshot when there is one. */
-static const struct analysis *analyze_text(struct observer *o, const struct obs_text *t)
+/*
+ * The analysis of t. Against its database's latest snapshot, when there is
+ * one, it is made afresh and *owned receives it for the caller to free: the
+ * loop queues each (database, snapshot, text shape) once, so a cache there
+ * would hold what is never asked again. Without a snapshot it comes from the
+ * cache (borrowed), shared by every database.
+ */
+static const struct analysis *analyze_text(struct observer *o, const struct obs_text *t,
+                                           struct analysis **owned)
 {
 	struct analyze_options opts = {.max_bytes = o->max_bytes};
-	struct obs_db *d = t->db ? htab_get(&o->dbs, &t->db, sizeof(t->db)) : NULL;
+	const struct catalog *cat = t->db ? htab_get(&o->dbs, &t->db, sizeof(t->db)) : NULL;
 
-	if (d != NULL && d->cache != NULL)
-		return analysis_cache_analyze(d->cache, t->sql, t->len, d->catalog, o->rules,
-		                              &opts);
+	*owned = NULL;
+	if (cat != NULL)
+		return *owned = analyze_sql(t->sql, t->len, cat, o->rules, &opts);
 	return analysis_cache_analyze(o->cache, t->sql, t->len, NULL, o->rules, &opts);
 }
 
 static void process_text(struct observer *o, struct obs_text *t)
 {
 	const struct analysis *a = NULL;
+	struct analysis *owned = NULL;
 	struct obs_result *r;
 
 	if (t->catalog != NULL) {
@@ -428,7 +414,7 @@ static void process_text(struct observer *o, struct obs_text *t)
 	if (r == NULL)
 		return;
 	if (t->len > 0)
-		a = analyze_text(o, t);
+		a = analyze_text(o, t, &owned);
 	count(&o->stats.analyzed);
 	if (a != NULL && a->status == PARSE_OK) {
 		r->fingerprint = a->fingerprint;
@@ -447,6 +433,7 @@ static void process_text(struct observer *o, struct obs_text *t)
 	if (o->literals && t->len > 0)
 		r->text = strdup(t->sql);
 	capture_trace_id(t->sql, r->trace_id);
+	analysis_free(owned);
 	{
 		struct obs_result *old = htab_get(&o->results, &t->hash, sizeof(t->hash));
 
@@ -671,7 +658,7 @@ static void observer_free(struct observer *o)
 	htab_foreach(&o->results, result_free, NULL);
 	htab_release(&o->results);
 	htab_release(&o->reported);
-	htab_foreach(&o->dbs, obs_db_free, NULL);
+	htab_foreach(&o->dbs, catalog_entry_free, NULL);
 	htab_release(&o->dbs);
 	htab_foreach(&o->flagged, free_entry, NULL);
 	htab_release(&o->flagged);
