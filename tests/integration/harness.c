@@ -1139,3 +1139,45 @@ bool harness_run_driver(const char *const argv[], const char *name, int timeout_
 	harness_run_result_free(&res);
 	return ok;
 }
+
+int harness_http_request(int port, const char *request, char **response)
+{
+	int fd = harness_tcp_connect(port);
+	size_t cap = 4 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	long long deadline = harness_now_ms() + 5000;
+	int status = -1;
+
+	if (response != NULL)
+		*response = NULL;
+	if (fd < 0 || buf == NULL || !harness_send_all(fd, request, strlen(request)))
+		goto out;
+	while (len < cap && harness_now_ms() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		status = -1;
+	if (response != NULL)
+		*response = strdup(buf);
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+const char *harness_http_body(const char *response)
+{
+	const char *blank = response != NULL ? strstr(response, "\r\n\r\n") : NULL;
+
+	return blank != NULL ? blank + 4 : NULL;
+}

@@ -206,6 +206,17 @@ void harness_sleep_ms(int ms);
 /* A blocking TCP connection to 127.0.0.1:PORT; -1 on failure. */
 int harness_tcp_connect(int port);
 
+/*
+ * One HTTP/1.1 exchange with 127.0.0.1:PORT: REQUEST is sent whole, and the
+ * answer read until the server closes, 4 MB or 5 s. Returns the status (-1
+ * when none came) and, when RESPONSE is not NULL, the whole answer (head and
+ * body) in a malloc'ed string the caller frees (NULL on failure).
+ */
+int harness_http_request(int port, const char *request, char **response);
+
+/* The body of an HTTP answer (after its blank line), or NULL when it has none. */
+const char *harness_http_body(const char *response);
+
 /* Send all LEN bytes (SIGPIPE-safe); false if the peer closed or an error. */
 bool harness_send_all(int fd, const void *buf, size_t len);
 

@@ -124,36 +124,15 @@ static int group_setup(void **state)
  */
 static int http_request(const char *request, char **body)
 {
-	int fd = harness_tcp_connect(http_port);
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap + 1);
-	long long deadline = harness_now_ms() + 5000;
-	int status = -1;
+	char *resp = NULL;
+	int status = harness_http_request(http_port, request, body != NULL ? &resp : NULL);
 
-	if (body != NULL)
-		*body = NULL;
-	if (fd < 0 || buf == NULL || !harness_send_all(fd, request, strlen(request)))
-		goto out;
-	while (len < cap && harness_now_ms() < deadline) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t n;
+	if (body != NULL) {
+		const char *b = harness_http_body(resp);
 
-		if (poll(&p, 1, 100) != 1)
-			continue;
-		n = recv(fd, buf + len, cap - len, 0);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
+		*body = b != NULL ? strdup(b) : NULL;
 	}
-	buf[len] = 0;
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
-		status = -1;
-	if (body != NULL && strstr(buf, "\r\n\r\n") != NULL)
-		*body = strdup(strstr(buf, "\r\n\r\n") + 4);
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
+	free(resp);
 	return status;
 }
 

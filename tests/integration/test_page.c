@@ -118,52 +118,13 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/*
- * One HTTP request (REQUEST is the whole request) to PORT: the status, and
- * the whole response (head and body) into a malloc'ed *resp (may be NULL).
- */
-static int http_request(int port, const char *request, char **resp)
-{
-	int fd = harness_tcp_connect(port);
-	size_t cap = 4 << 20, len = 0;
-	char *buf = malloc(cap + 1);
-	long long deadline = harness_now_ms() + 5000;
-	int status = -1;
-
-	if (resp != NULL)
-		*resp = NULL;
-	if (fd < 0 || buf == NULL || !harness_send_all(fd, request, strlen(request)))
-		goto out;
-	while (len < cap && harness_now_ms() < deadline) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&p, 1, 100) != 1)
-			continue;
-		n = recv(fd, buf + len, cap - len, 0);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = 0;
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
-		status = -1;
-	if (resp != NULL)
-		*resp = strdup(buf);
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	return status;
-}
-
 static int get(const char *path, char **resp)
 {
 	char req[512];
 
 	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path,
 	         http_port);
-	return http_request(http_port, req, resp);
+	return harness_http_request(http_port, req, resp);
 }
 
 /* POST FORM to the review endpoint with the extra header lines EXTRA (each ending in \r\n). */
@@ -175,7 +136,7 @@ static int post_review(int port, const char *extra, const char *form, char **res
 	         "POST /api/findings/review HTTP/1.1\r\n%s"
 	         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
 	         extra, strlen(form), form);
-	return http_request(port, req, resp);
+	return harness_http_request(port, req, resp);
 }
 
 /* Run SQL through pgscope with psql; true when psql exits 0. */
@@ -440,7 +401,7 @@ static void test_review_needs_token(void **state)
 	snprintf(req, sizeof(req),
 	         "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer " TOKEN "\r\n\r\n",
 	         port);
-	assert_int_equal(http_request(port, req, &page), 200);
+	assert_int_equal(harness_http_request(port, req, &page), 200);
 	page_csrf(page, csrf, sizeof(csrf));
 	free(page);
 	snprintf(extra, sizeof(extra), "Host: 127.0.0.1:%d\r\nX-Pgscope-Csrf: %s\r\n", port, csrf);
