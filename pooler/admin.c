@@ -239,6 +239,7 @@ struct admin_command {
 	enum admin_arg arg;
 	admin_show_fn show;
 	admin_action_fn act;
+	const char *unsupported; /* with neither show nor act: what to do instead */
 };
 
 /* Close the servers of one pool now (idle) or when released (in use). */
@@ -339,6 +340,23 @@ static bool act_resume(struct client *c, const struct admin_parsed *cmd, struct 
 	return true;
 }
 
+static bool act_enable(struct client *c, const struct admin_parsed *cmd, struct admin_error *err)
+{
+	if (!database_known(c->loop, cmd->arg))
+		return admin_fail(err, SQLSTATE_INVALID_CATALOG, "no such database: %s", cmd->arg);
+	pool_disable(c->loop, cmd->arg, false);
+	return true;
+}
+
+static bool act_disable(struct client *c, const struct admin_parsed *cmd, struct admin_error *err)
+{
+	if (!database_known(c->loop, cmd->arg))
+		return admin_fail(err, SQLSTATE_INVALID_CATALOG, "no such database: %s", cmd->arg);
+	if (!pool_disable(c->loop, cmd->arg, true))
+		return admin_fail(err, SQLSTATE_OUT_OF_MEMORY, "%s", "out of memory");
+	return true;
+}
+
 static bool act_reload(struct client *c, const struct admin_parsed *cmd, struct admin_error *err)
 {
 	log_event(LOG_INFO, "admin.reload", LOG_STR, "user", c->user, LOG_END);
@@ -355,35 +373,41 @@ static bool act_reload(struct client *c, const struct admin_parsed *cmd, struct 
  * (SHOW DATABASES shows the pools paused once their servers are released).
  */
 static const struct admin_command commands[] = {
-    {"SHOW", "HELP", ADMIN_ROLE_STATS, ARG_NONE, admin_show_help, NULL},
-    {"SHOW", "POOLS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_pools, NULL},
-    {"SHOW", "STATS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_stats, NULL},
-    {"SHOW", "STATS_TOTALS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_stats_totals, NULL},
-    {"SHOW", "STATS_AVERAGES", ADMIN_ROLE_STATS, ARG_NONE, admin_show_stats_averages, NULL},
-    {"SHOW", "CLIENTS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_clients, NULL},
-    {"SHOW", "SERVERS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_servers, NULL},
-    {"SHOW", "DATABASES", ADMIN_ROLE_STATS, ARG_NONE, admin_show_databases, NULL},
-    {"SHOW", "USERS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_users, NULL},
-    {"SHOW", "CONFIG", ADMIN_ROLE_STATS, ARG_NONE, admin_show_config, NULL},
-    {"SHOW", "LISTS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_lists, NULL},
-    {"SHOW", "MEM", ADMIN_ROLE_STATS, ARG_NONE, admin_show_mem, NULL},
-    {"SHOW", "DNS_HOSTS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_dns_hosts, NULL},
-    {"SHOW", "STATE", ADMIN_ROLE_STATS, ARG_NONE, admin_show_state, NULL},
-    {"SHOW", "VERSION", ADMIN_ROLE_STATS, ARG_NONE, admin_show_version, NULL},
-    {"SHOW", "QUERIES", ADMIN_ROLE_STATS, ARG_NONE, admin_show_queries, NULL},
-    {"SHOW", "FINDINGS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_findings, NULL},
-    {"SHOW", "ENDPOINTS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_endpoints, NULL},
-    {"SHUTDOWN", NULL, ADMIN_ROLE_ADMIN, ARG_NONE, NULL, act_shutdown},
-    {"KILL", NULL, ADMIN_ROLE_ADMIN, ARG_REQUIRED, NULL, act_kill},
-    {"RECONNECT", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, act_reconnect},
-    {"PAUSE", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, act_pause},
-    {"RESUME", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, act_resume},
-    {"RELOAD", NULL, ADMIN_ROLE_ADMIN, ARG_NONE, NULL, act_reload},
-    {"SUSPEND", NULL, ADMIN_ROLE_ADMIN, ARG_NONE, NULL, NULL},
-    {"ENABLE", NULL, ADMIN_ROLE_ADMIN, ARG_REQUIRED, NULL, NULL},
-    {"DISABLE", NULL, ADMIN_ROLE_ADMIN, ARG_REQUIRED, NULL, NULL},
-    {"WAIT_CLOSE", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, NULL},
-    {"SET", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, NULL},
+    {"SHOW", "HELP", ADMIN_ROLE_STATS, ARG_NONE, admin_show_help, NULL, NULL},
+    {"SHOW", "POOLS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_pools, NULL, NULL},
+    {"SHOW", "STATS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_stats, NULL, NULL},
+    {"SHOW", "STATS_TOTALS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_stats_totals, NULL, NULL},
+    {"SHOW", "STATS_AVERAGES", ADMIN_ROLE_STATS, ARG_NONE, admin_show_stats_averages, NULL, NULL},
+    {"SHOW", "CLIENTS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_clients, NULL, NULL},
+    {"SHOW", "SERVERS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_servers, NULL, NULL},
+    {"SHOW", "DATABASES", ADMIN_ROLE_STATS, ARG_NONE, admin_show_databases, NULL, NULL},
+    {"SHOW", "USERS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_users, NULL, NULL},
+    {"SHOW", "CONFIG", ADMIN_ROLE_STATS, ARG_NONE, admin_show_config, NULL, NULL},
+    {"SHOW", "LISTS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_lists, NULL, NULL},
+    {"SHOW", "MEM", ADMIN_ROLE_STATS, ARG_NONE, admin_show_mem, NULL, NULL},
+    {"SHOW", "DNS_HOSTS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_dns_hosts, NULL, NULL},
+    {"SHOW", "DNS_ZONES", ADMIN_ROLE_STATS, ARG_NONE, admin_show_dns_zones, NULL, NULL},
+    {"SHOW", "TOTALS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_totals, NULL, NULL},
+    {"SHOW", "SOCKETS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_sockets, NULL, NULL},
+    {"SHOW", "ACTIVE_SOCKETS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_active_sockets, NULL, NULL},
+    {"SHOW", "STATE", ADMIN_ROLE_STATS, ARG_NONE, admin_show_state, NULL, NULL},
+    {"SHOW", "VERSION", ADMIN_ROLE_STATS, ARG_NONE, admin_show_version, NULL, NULL},
+    {"SHOW", "QUERIES", ADMIN_ROLE_STATS, ARG_NONE, admin_show_queries, NULL, NULL},
+    {"SHOW", "FINDINGS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_findings, NULL, NULL},
+    {"SHOW", "ENDPOINTS", ADMIN_ROLE_STATS, ARG_NONE, admin_show_endpoints, NULL, NULL},
+    {"SHUTDOWN", NULL, ADMIN_ROLE_ADMIN, ARG_NONE, NULL, act_shutdown, NULL},
+    {"KILL", NULL, ADMIN_ROLE_ADMIN, ARG_REQUIRED, NULL, act_kill, NULL},
+    {"RECONNECT", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, act_reconnect, NULL},
+    {"PAUSE", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, act_pause, NULL},
+    {"RESUME", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, act_resume, NULL},
+    {"RELOAD", NULL, ADMIN_ROLE_ADMIN, ARG_NONE, NULL, act_reload, NULL},
+    {"SUSPEND", NULL, ADMIN_ROLE_ADMIN, ARG_NONE, NULL, NULL,
+     "for an online restart run pgscope serve --takeover"},
+    {"ENABLE", NULL, ADMIN_ROLE_ADMIN, ARG_REQUIRED, NULL, act_enable, NULL},
+    {"DISABLE", NULL, ADMIN_ROLE_ADMIN, ARG_REQUIRED, NULL, act_disable, NULL},
+    {"WAIT_CLOSE", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, NULL,
+     "SHOW SERVERS lists the servers RECONNECT has still to close (close_needed 1)"},
+    {"SET", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, NULL, "change the config file and RELOAD"},
 };
 
 static const struct admin_command *command_find(const struct admin_parsed *p)
@@ -421,8 +445,11 @@ static const struct admin_command *command_resolve(const char *sql, enum admin_r
 		return NULL;
 	}
 	if (cmd->show == NULL && cmd->act == NULL) {
-		admin_fail(err, SQLSTATE_FEATURE_NOT_SUPPORTED, "%s is not supported yet",
-		           parsed->verb);
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s is not supported: %s", parsed->verb,
+		         cmd->unsupported);
+		admin_fail(err, SQLSTATE_FEATURE_NOT_SUPPORTED, "%s", why);
 		return NULL;
 	}
 	return cmd;

@@ -17,10 +17,14 @@
 #include "pooler/http.h"
 #include "pooler/loop.h"
 #include "pooler/observe.h"
+#include "pooler/pool.h"
 #include "pooler/qstats.h"
+#include "pooler/reload.h"
 #include "pooler/stats.h"
+#include "pooler/tls.h"
 
-#define COLS(a) (a), (int)(sizeof(a) / sizeof((a)[0]))
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define COLS(a)  (a), (int)COUNT(a)
 
 /* A wall-clock time as PgBouncer shows it: "2024-01-31 12:00:00 UTC"; "" for 0. */
 static void format_time(double t, char *out, size_t outlen)
@@ -48,13 +52,18 @@ void admin_show_help(struct loop_state *ls, struct admin_result *r)
 	static const struct admin_col cols[] = {{"command", ADMIN_TEXT}};
 	static const char *const lines[] = {
 	    "SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION|STATE",
-	    "SHOW LISTS|MEM|DNS_HOSTS",
+	    "SHOW LISTS|MEM|DNS_HOSTS|DNS_ZONES|TOTALS|SOCKETS|ACTIVE_SOCKETS",
 	    "SHOW STATS|STATS_TOTALS|STATS_AVERAGES",
 	    "SHOW QUERIES|FINDINGS|ENDPOINTS",
 	    "SHUTDOWN",
 	    "KILL <db>",
 	    "RECONNECT [<db>]",
-	    "not supported yet: PAUSE, RESUME, RELOAD, SUSPEND, ENABLE, DISABLE, WAIT_CLOSE, SET",
+	    "PAUSE [<db>]",
+	    "RESUME [<db>]",
+	    "RELOAD",
+	    "ENABLE <db>",
+	    "DISABLE <db>",
+	    "not supported: SUSPEND, WAIT_CLOSE, SET",
 	};
 
 	admin_result_columns(r, COLS(cols));
@@ -167,7 +176,7 @@ static void stats_columns(struct admin_result *r, bool totals, bool averages)
 	static const char *const total_names[] = {
 	    "total_xact_count", "total_query_count", "total_received", "total_sent",
 	    "total_xact_time",  "total_query_time",  "total_wait_time"};
-	struct admin_col cols[15];
+	struct admin_col cols[16];
 	int n = 0;
 
 	cols[n++] = (struct admin_col){"database", ADMIN_TEXT};
@@ -176,6 +185,13 @@ static void stats_columns(struct admin_result *r, bool totals, bool averages)
 		    totals && averages ? total_names[i] : stats_cols[i].name, ADMIN_NUMERIC};
 	for (int i = 0; totals && averages && i < 7; i++)
 		cols[n++] = (struct admin_col){avg_names[i], ADMIN_NUMERIC};
+	/*
+	 * PgBouncer before 1.8 called the statement count total_requests; exporters
+	 * written then (Debian 12's prometheus-pgbouncer-exporter among them) still
+	 * read it, and readers by column name ignore a column they do not know.
+	 */
+	if (totals && averages)
+		cols[n++] = (struct admin_col){"total_requests", ADMIN_NUMERIC};
 	admin_result_columns(r, cols, n);
 }
 
@@ -197,6 +213,8 @@ static void show_stats(struct loop_state *ls, struct admin_result *r, bool total
 			put_totals(r, &t);
 		if (averages)
 			put_averages(r, &a);
+		if (totals && averages)
+			admin_put_uint(r, t.queries);
 		admin_row_end(r);
 	}
 }
@@ -299,36 +317,107 @@ static const char *client_show_state(enum client_state st)
 	}
 }
 
-void admin_show_clients(struct loop_state *ls, struct admin_result *r)
+/*
+ * SHOW SOCKETS' buffer columns, from pgscope's buffers: bytes received and
+ * not yet processed (recv_pos, pkt_avail), bytes of the message being
+ * streamed still to come (pkt_remain), bytes waiting to be sent
+ * (send_remain). pgscope's buffers begin at the first unprocessed byte, so
+ * pkt_pos, send_pos and send_avail are 0.
+ */
+static const struct admin_col socket_cols[] = {
+    {"recv_pos", ADMIN_INT4},   {"pkt_pos", ADMIN_INT4},     {"pkt_remain", ADMIN_INT4},
+    {"send_pos", ADMIN_INT4},   {"send_remain", ADMIN_INT4}, {"pkt_avail", ADMIN_INT4},
+    {"send_avail", ADMIN_INT4},
+};
+
+static void put_buffers(struct admin_result *r, const struct conn *cn)
+{
+	long long in = (long long)pbuf_len(&cn->in), out = (long long)pbuf_len(&cn->out);
+
+	admin_put_int(r, in);
+	admin_put_int(r, 0);
+	admin_put_int(r, cn->pass_left);
+	admin_put_int(r, 0);
+	admin_put_int(r, out);
+	admin_put_int(r, in);
+	admin_put_int(r, 0);
+}
+
+/* The tls column: protocol and cipher, empty without TLS. */
+static void put_tls(struct admin_result *r, const struct conn *cn)
+{
+	char desc[128] = "";
+
+	tls_describe(cn, desc, sizeof(desc));
+	admin_put_str(r, desc);
+}
+
+/* True when a connection holds bytes in either buffer or is mid-message (SHOW ACTIVE_SOCKETS). */
+static bool conn_busy(const struct conn *cn)
+{
+	return pbuf_len(&cn->in) > 0 || pbuf_len(&cn->out) > 0 || cn->pass_left > 0;
+}
+
+/* Which rows and columns a connection listing shows. */
+enum conn_listing {
+	LIST_PLAIN,   /* SHOW CLIENTS / SERVERS */
+	LIST_SOCKETS, /* SHOW SOCKETS: with the buffer columns */
+	LIST_ACTIVE,  /* SHOW ACTIVE_SOCKETS: the same, busy connections only */
+};
+
+static void conn_listing_columns(struct admin_result *r, enum conn_listing how)
+{
+	struct admin_col cols[COUNT(conn_cols) + COUNT(socket_cols)];
+	size_t n = 0;
+
+	for (size_t i = 0; i < COUNT(conn_cols); i++)
+		cols[n++] = conn_cols[i];
+	for (size_t i = 0; how != LIST_PLAIN && i < COUNT(socket_cols); i++)
+		cols[n++] = socket_cols[i];
+	admin_result_columns(r, cols, (int)n);
+}
+
+static void client_row(struct admin_result *r, const struct client *c, double now,
+                       enum conn_listing how)
+{
+	const char *state = client_show_state(c->state);
+	const char *app = params_get(&c->params, "application_name");
+	bool waiting = c->state == CL_WAITING || c->state == CL_LOGIN;
+
+	if (state == NULL || (how == LIST_ACTIVE && !conn_busy(&c->conn)))
+		return;
+	admin_row_begin(r);
+	admin_put_str(r, "C");
+	admin_put_str(r, c->user);
+	admin_put_str(r, c->database);
+	admin_put_str(r, state);
+	put_addr(r, c->addr);
+	put_local(r, c->conn.fd);
+	put_times(r, c->created, c->last_active);
+	put_wait(r, waiting ? now - c->wait_since : 0);
+	admin_put_int(r, 0);
+	put_ptr(r, c);
+	put_ptr(r, c->server);
+	admin_put_int(r, 0);
+	put_tls(r, &c->conn);
+	admin_put_str(r, app != NULL ? app : "");
+	if (how != LIST_PLAIN)
+		put_buffers(r, &c->conn);
+	admin_row_end(r);
+}
+
+static void client_rows(struct loop_state *ls, struct admin_result *r, enum conn_listing how)
 {
 	double now = ev_now(ls->ev);
 
-	admin_result_columns(r, COLS(conn_cols));
-	for (struct list *it = ls->clients.next; it != &ls->clients; it = it->next) {
-		const struct client *c = list_entry(it, struct client, all);
-		const char *state = client_show_state(c->state);
-		const char *app = params_get(&c->params, "application_name");
-		bool waiting = c->state == CL_WAITING || c->state == CL_LOGIN;
+	for (struct list *it = ls->clients.next; it != &ls->clients; it = it->next)
+		client_row(r, list_entry(it, struct client, all), now, how);
+}
 
-		if (state == NULL)
-			continue;
-		admin_row_begin(r);
-		admin_put_str(r, "C");
-		admin_put_str(r, c->user);
-		admin_put_str(r, c->database);
-		admin_put_str(r, state);
-		put_addr(r, c->addr);
-		put_local(r, c->conn.fd);
-		put_times(r, c->created, c->last_active);
-		put_wait(r, waiting ? now - c->wait_since : 0);
-		admin_put_int(r, 0);
-		put_ptr(r, c);
-		put_ptr(r, c->server);
-		admin_put_int(r, 0);
-		admin_put_str(r, "");
-		admin_put_str(r, app != NULL ? app : "");
-		admin_row_end(r);
-	}
+void admin_show_clients(struct loop_state *ls, struct admin_result *r)
+{
+	conn_listing_columns(r, LIST_PLAIN);
+	client_rows(ls, r, LIST_PLAIN);
 }
 
 /* PgBouncer's name for a server's state. */
@@ -352,10 +441,12 @@ static const char *server_show_state(enum server_state st)
 	}
 }
 
-static void server_row(struct admin_result *r, const struct server *sv)
+static void server_row(struct admin_result *r, const struct server *sv, enum conn_listing how)
 {
 	const char *app = params_get(&sv->params, "application_name");
 
+	if (how == LIST_ACTIVE && !conn_busy(&sv->conn))
+		return;
 	admin_row_begin(r);
 	admin_put_str(r, "S");
 	admin_put_str(r, sv->pool->user);
@@ -370,27 +461,49 @@ static void server_row(struct admin_result *r, const struct server *sv)
 	put_ptr(r, sv);
 	put_ptr(r, sv->client);
 	admin_put_int(r, (long long)sv->backend_pid);
-	admin_put_str(r, "");
+	put_tls(r, &sv->conn);
 	admin_put_str(r, app != NULL ? app : "");
+	if (how != LIST_PLAIN)
+		put_buffers(r, &sv->conn);
 	admin_row_end(r);
 }
 
-static void server_rows(struct admin_result *r, const struct list *head)
+static void server_list_rows(struct admin_result *r, const struct list *head, enum conn_listing how)
 {
 	for (const struct list *it = head->next; it != head; it = it->next)
-		server_row(r, list_entry(it, struct server, node));
+		server_row(r, list_entry(it, struct server, node), how);
+}
+
+static void server_rows(struct loop_state *ls, struct admin_result *r, enum conn_listing how)
+{
+	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
+		const struct pool *p = list_entry(it, struct pool, node);
+
+		server_list_rows(r, &p->active_servers, how);
+		server_list_rows(r, &p->idle_servers, how);
+		server_list_rows(r, &p->login_servers,
+		                 how); /* the listening connection is an active one */
+	}
 }
 
 void admin_show_servers(struct loop_state *ls, struct admin_result *r)
 {
-	admin_result_columns(r, COLS(conn_cols));
-	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
-		const struct pool *p = list_entry(it, struct pool, node);
+	conn_listing_columns(r, LIST_PLAIN);
+	server_rows(ls, r, LIST_PLAIN);
+}
 
-		server_rows(r, &p->active_servers);
-		server_rows(r, &p->idle_servers);
-		server_rows(r, &p->login_servers); /* the listening connection is an active one */
-	}
+void admin_show_sockets(struct loop_state *ls, struct admin_result *r)
+{
+	conn_listing_columns(r, LIST_SOCKETS);
+	client_rows(ls, r, LIST_SOCKETS);
+	server_rows(ls, r, LIST_SOCKETS);
+}
+
+void admin_show_active_sockets(struct loop_state *ls, struct admin_result *r)
+{
+	conn_listing_columns(r, LIST_ACTIVE);
+	client_rows(ls, r, LIST_ACTIVE);
+	server_rows(ls, r, LIST_ACTIVE);
 }
 
 /* ---- databases, users, config ---- */
@@ -430,8 +543,8 @@ static void database_row(struct loop_state *ls, struct admin_result *r, const st
 	              db->pool_mode != POOL_MODE_UNSET ? config_pool_mode_name(db->pool_mode) : "");
 	admin_put_int(r, or_default(db->max_db_connections, cfg->max_db_connections));
 	admin_put_int(r, db_current_connections(ls, db));
-	admin_put_int(r, 0);
-	admin_put_int(r, 0);
+	admin_put_int(r, pool_db_paused(ls, db->name) ? 1 : 0);
+	admin_put_int(r, pool_db_disabled(ls, db->name) ? 1 : 0);
 	admin_row_end(r);
 }
 
@@ -511,7 +624,7 @@ void admin_show_config(struct loop_state *ls, struct admin_result *r)
 		admin_put_str(r, key);
 		admin_put_str(r, value);
 		admin_put_str(r, dvalue);
-		admin_put_str(r, "no"); /* nothing changes without a restart yet */
+		admin_put_str(r, reload_key_changeable(key) ? "yes" : "no");
 		admin_row_end(r);
 	}
 	config_free(&def);
@@ -596,6 +709,74 @@ void admin_show_dns_hosts(struct loop_state *ls, struct admin_result *r)
 	admin_result_columns(r, COLS(cols));
 }
 
+void admin_show_dns_zones(struct loop_state *ls, struct admin_result *r)
+{
+	static const struct admin_col cols[] = {
+	    {"zonename", ADMIN_TEXT}, {"serial", ADMIN_INT8}, {"count", ADMIN_INT4}};
+
+	/* No DNS cache, so no zones. */
+	admin_result_columns(r, COLS(cols));
+}
+
+static void total_row(struct admin_result *r, const char *name, uint64_t value)
+{
+	admin_row_begin(r);
+	admin_put_str(r, name);
+	admin_put_uint(r, value);
+	admin_row_end(r);
+}
+
+/* SHOW STATS summed over every database, one name and value a row. */
+void admin_show_totals(struct loop_state *ls, struct admin_result *r)
+{
+	static const struct admin_col cols[] = {{"name", ADMIN_TEXT}, {"value", ADMIN_NUMERIC}};
+	const char *names[STATS_DB_MAX];
+	size_t n = stats_databases(ls, names, STATS_DB_MAX);
+	struct traffic_counts sum = {0};
+	struct stats_avg avg = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		struct traffic_counts t;
+		struct stats_avg a;
+
+		stats_db_totals(ls, names[i], &t);
+		stats_db_averages(ls, names[i], &a);
+		sum.transactions += t.transactions;
+		sum.queries += t.queries;
+		sum.bytes_in += t.bytes_in;
+		sum.bytes_out += t.bytes_out;
+		sum.xact_time += t.xact_time;
+		sum.query_time += t.query_time;
+		sum.wait_total += t.wait_total;
+		avg.xact_count += a.xact_count;
+		avg.query_count += a.query_count;
+		avg.bytes_in += a.bytes_in;
+		avg.bytes_out += a.bytes_out;
+		/* Times per transaction, statement or wait: weighted by their counts. */
+		avg.xact_time_us += a.xact_time_us * a.xact_count;
+		avg.query_time_us += a.query_time_us * a.query_count;
+		avg.wait_time_us += a.wait_time_us * a.xact_count;
+	}
+	admin_result_columns(r, COLS(cols));
+	total_row(r, "total_xact_count", sum.transactions);
+	total_row(r, "total_query_count", sum.queries);
+	total_row(r, "total_client_bytes", sum.bytes_in);
+	total_row(r, "total_server_bytes", sum.bytes_out);
+	total_row(r, "total_xact_time", (uint64_t)(sum.xact_time * 1e6));
+	total_row(r, "total_query_time", (uint64_t)(sum.query_time * 1e6));
+	total_row(r, "total_wait_time", (uint64_t)(sum.wait_total * 1e6));
+	total_row(r, "avg_xact_count", (uint64_t)(avg.xact_count + 0.5));
+	total_row(r, "avg_query_count", (uint64_t)(avg.query_count + 0.5));
+	total_row(r, "avg_client_bytes", (uint64_t)avg.bytes_in);
+	total_row(r, "avg_server_bytes", (uint64_t)avg.bytes_out);
+	total_row(r, "avg_xact_time",
+	          avg.xact_count > 0 ? (uint64_t)(avg.xact_time_us / avg.xact_count) : 0);
+	total_row(r, "avg_query_time",
+	          avg.query_count > 0 ? (uint64_t)(avg.query_time_us / avg.query_count) : 0);
+	total_row(r, "avg_wait_time",
+	          avg.xact_count > 0 ? (uint64_t)(avg.wait_time_us / avg.xact_count) : 0);
+}
+
 void admin_show_state(struct loop_state *ls, struct admin_result *r)
 {
 	static const struct admin_col cols[] = {{"key", ADMIN_TEXT}, {"value", ADMIN_TEXT}};
@@ -607,7 +788,7 @@ void admin_show_state(struct loop_state *ls, struct admin_result *r)
 	admin_row_end(r);
 	admin_row_begin(r);
 	admin_put_str(r, "paused");
-	admin_put_str(r, "no");
+	admin_put_str(r, ls->pause_all ? "yes" : "no");
 	admin_row_end(r);
 	admin_row_begin(r);
 	admin_put_str(r, "suspended");

@@ -1107,6 +1107,13 @@ static void client_begin_login(struct client *c)
 		admin_login(c);
 		return;
 	}
+	if (pool_db_disabled(c->loop, c->database)) {
+		/* After authentication, as PostgreSQL checks datallowconn. */
+		snprintf(err, sizeof(err), "database \"%s\" is not currently accepting connections",
+		         c->database);
+		client_fail(c, SQLSTATE_OBJECT_NOT_IN_STATE, err);
+		return;
+	}
 	p = pool_get(c->loop, c->db, c->user, err, sizeof(err));
 	if (p == NULL) {
 		client_fail(c, SQLSTATE_INVALID_AUTH_SPEC, err);

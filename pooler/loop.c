@@ -26,6 +26,7 @@ void loop_init(struct loop_state *ls, struct ev_loop *ev, const struct config *c
 	htab_init(&ls->ps_registry);
 	htab_init(&ls->schemas);
 	htab_init(&ls->paused_dbs);
+	htab_init(&ls->disabled_dbs);
 	loop_apply_config(ls, cfg);
 }
 
@@ -43,6 +44,7 @@ void loop_release(struct loop_state *ls)
 	htab_release(&ls->ps_registry);
 	schema_release_all(ls);
 	htab_release(&ls->paused_dbs);
+	htab_release(&ls->disabled_dbs);
 	pool_free_autodbs(ls); /* every entry went with its last client and server */
 	endpoint_free_all(&ls->endpoints);
 	route_cache_release(); /* and the parser this loop used for it */

@@ -47,8 +47,9 @@ struct loop_state {
 	uint64_t ps_next_id;        /* last statement number handed out */
 	struct db_config **autodbs; /* entries made from the "*" fallback, owned (pool.c) */
 	size_t n_autodbs;
-	bool pause_all;         /* PAUSE of every database in force (pool.c) */
-	struct htab paused_dbs; /* database names paused one by one (value: the loop) */
+	bool pause_all;           /* PAUSE of every database in force (pool.c) */
+	struct htab paused_dbs;   /* database names paused one by one (value: the loop) */
+	struct htab disabled_dbs; /* database names DISABLEd on the console (pool.c) */
 	/* Relay handlers with the config's limits, built by loop_apply_config(). */
 	struct relay_ops client_session_ops; /* client requests, session mode */
 	struct relay_ops client_pooled_ops;  /* client requests, transaction/statement mode */

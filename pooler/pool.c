@@ -1664,12 +1664,31 @@ static void pool_set_pause(struct pool *p, enum pool_pause st)
 	          LOG_END);
 }
 
+bool pool_db_paused(const struct loop_state *ls, const char *dbname)
+{
+	return ls->pause_all || htab_get(&ls->paused_dbs, dbname, strlen(dbname)) != NULL;
+}
+
 /* Whether a PAUSE in force on p's loop covers p. */
 static bool pool_pause_wanted(const struct pool *p)
 {
-	const char *name = p->db->name;
+	return pool_db_paused(p->loop, p->db->name);
+}
 
-	return p->loop->pause_all || htab_get(&p->loop->paused_dbs, name, strlen(name)) != NULL;
+bool pool_disable(struct loop_state *ls, const char *dbname, bool disable)
+{
+	log_event(LOG_INFO, disable ? "pooler.disable" : "pooler.enable", LOG_STR, "db", dbname,
+	          LOG_END);
+	if (!disable) {
+		(void)htab_del(&ls->disabled_dbs, dbname, strlen(dbname));
+		return true;
+	}
+	return htab_put(&ls->disabled_dbs, dbname, strlen(dbname), ls);
+}
+
+bool pool_db_disabled(const struct loop_state *ls, const char *dbname)
+{
+	return htab_get(&ls->disabled_dbs, dbname, strlen(dbname)) != NULL;
 }
 
 static bool pool_matches(const struct pool *p, const char *dbname)

@@ -179,6 +179,18 @@ bool pool_pause(struct loop_state *ls, const char *dbname);
  */
 void pool_resume(struct loop_state *ls, const char *dbname);
 
+/* Whether a PAUSE (of DBNAME or of every database) is in force for DBNAME. */
+bool pool_db_paused(const struct loop_state *ls, const char *dbname);
+
+/*
+ * DISABLE (DISABLE true) or ENABLE new client logins to database DBNAME;
+ * clients already in are not touched. false when out of memory.
+ */
+bool pool_disable(struct loop_state *ls, const char *dbname, bool disable);
+
+/* Whether DBNAME is DISABLEd. */
+bool pool_db_disabled(const struct loop_state *ls, const char *dbname);
+
 /* Whether every pool of DBNAME (NULL: every pool) has reached POOL_PAUSED. */
 bool pool_pause_done(const struct loop_state *ls, const char *dbname);
 

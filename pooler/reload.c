@@ -213,6 +213,14 @@ static bool same_rules(const struct config *a, const struct config *b)
 	return true;
 }
 
+bool reload_key_changeable(const char *key)
+{
+	for (size_t i = 0; i < sizeof(start_keys) / sizeof(start_keys[0]); i++)
+		if (strcmp(start_keys[i].name, key) == 0)
+			return false;
+	return true;
+}
+
 static void note_restart(const char *key)
 {
 	log_event(LOG_WARNING, "config.reload_needs_restart", LOG_STR, "key", key, LOG_STR, "note",

@@ -83,4 +83,7 @@ void reload_set_log_level(int level);
  */
 bool reload_config(struct loop_state *ls);
 
+/* Whether a reload applies a change of the [pgscope] key KEY (false: it needs a restart). */
+bool reload_key_changeable(const char *key);
+
 #endif

@@ -532,6 +532,15 @@ bool tls_alpn_postgresql(const struct conn *c)
 	return len == ALPN_LEN - 1 && memcmp(p, alpn_postgresql + 1, len) == 0;
 }
 
+bool tls_describe(const struct conn *c, char *out, size_t outlen)
+{
+	if (!tls_active(c))
+		return false;
+	snprintf(out, outlen, "%s/%s", SSL_get_version(c->io_state),
+	         SSL_get_cipher_name(c->io_state));
+	return true;
+}
+
 bool tls_peer_cn(const struct conn *c, char *out, size_t outlen)
 {
 	X509 *cert;

@@ -84,6 +84,9 @@ bool tls_active(const struct conn *c);
 /* true when the client negotiated ALPN "postgresql" (required for direct TLS). */
 bool tls_alpn_postgresql(const struct conn *c);
 
+/* "protocol/cipher" of c's TLS session (TLSv1.3/TLS_AES_256_GCM_SHA384); false without TLS. */
+bool tls_describe(const struct conn *c, char *out, size_t outlen);
+
 /*
  * The common name of the client certificate, if the client sent one and it
  * verified against client_tls_ca_file; false otherwise.

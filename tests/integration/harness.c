@@ -248,8 +248,7 @@ bool harness_replica_ctl(const char *action)
 	return node_ctl("replica", action);
 }
 
-/* A port the kernel considers free right now (bind to port 0 and read it back). */
-static int free_port(void)
+int harness_free_port(void)
 {
 	struct sockaddr_in sa;
 	socklen_t len = sizeof(sa);
@@ -364,7 +363,7 @@ static int start_once(struct harness_pgscope *ps, const struct harness_pgscope_o
 	long long deadline;
 	int status;
 
-	ps->port = free_port();
+	ps->port = harness_free_port();
 	if (ps->port <= 0 || !write_config(ps, opts))
 		return -1;
 	ps->pid = spawn_pgscope(ps, false);
@@ -1164,7 +1163,7 @@ int harness_http_request(int port, const char *request, char **response)
 		len += (size_t)n;
 	}
 	buf[len] = 0;
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
 		status = -1;
 	if (response != NULL)
 		*response = strdup(buf);
@@ -1180,4 +1179,55 @@ const char *harness_http_body(const char *response)
 	const char *blank = response != NULL ? strstr(response, "\r\n\r\n") : NULL;
 
 	return blank != NULL ? blank + 4 : NULL;
+}
+
+pid_t harness_spawn(const char *const argv[], const char *log_path)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+	if (fd != -1) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	/* Never outlive the test, even when it is killed with SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	execvp(argv[0], (char *const *)argv);
+	fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int harness_spawn_stop(pid_t pid, int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+	int status = 0;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (harness_now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		harness_sleep_ms(20);
+	}
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+void harness_result_columns(const PGresult *res, char *out, size_t outlen)
+{
+	size_t used = 0;
+
+	out[0] = 0;
+	for (int i = 0; i < PQnfields(res) && used < outlen; i++)
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s:%u", i ? " " : "",
+		                         PQfname(res, i), PQftype(res, i));
 }

@@ -150,6 +150,9 @@ bool harness_exec_ok(PGconn *conn, const char *sql);
  */
 bool harness_query_value(PGconn *conn, const char *sql, char *out, size_t outsz);
 
+/* A result's columns as "name:typeoid name:typeoid ..." into OUT (bounded, NUL-terminated). */
+void harness_result_columns(const PGresult *res, char *out, size_t outlen);
+
 /* The SQLSTATE of a result, or "" when none. */
 const char *harness_sqlstate(const PGresult *res);
 
@@ -194,6 +197,24 @@ bool harness_run_driver(const char *const argv[], const char *name, int timeout_
 
 /* Free the output of a run result. */
 void harness_run_result_free(struct harness_run_result *res);
+
+/* A loopback TCP port the kernel considers free right now (bound to port 0, read back, released).
+ */
+int harness_free_port(void);
+
+/*
+ * Start ARGV (argv[0] looked up in PATH) in the background, its stdout and
+ * stderr appended to LOG_PATH; it is killed when the test process dies.
+ * Returns its pid, or -1 when fork failed.
+ */
+pid_t harness_spawn(const char *const argv[], const char *log_path);
+
+/*
+ * SIGTERM a process started by harness_spawn() and wait up to TIMEOUT_MS for
+ * it (then SIGKILL). Returns its exit status, 128+signal when a signal ended
+ * it, -1 for an invalid pid.
+ */
+int harness_spawn_stop(pid_t pid, int timeout_ms);
 
 /* Milliseconds from a monotonic clock. */
 long long harness_now_ms(void);

@@ -46,7 +46,7 @@ static const struct expected_cols expected[] = {
      "database:25 total_xact_count:1700 total_query_count:1700 total_received:1700 "
      "total_sent:1700 total_xact_time:1700 total_query_time:1700 total_wait_time:1700 "
      "avg_xact_count:1700 avg_query_count:1700 avg_recv:1700 avg_sent:1700 "
-     "avg_xact_time:1700 avg_query_time:1700 avg_wait_time:1700"},
+     "avg_xact_time:1700 avg_query_time:1700 avg_wait_time:1700 total_requests:1700"},
     {"SHOW STATS_TOTALS",
      "database:25 xact_count:1700 query_count:1700 bytes_received:1700 bytes_sent:1700 "
      "xact_time:1700 query_time:1700 wait_time:1700"},
@@ -86,22 +86,6 @@ static const struct expected_cols expected[] = {
 
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
 
-/* A loopback port free a moment ago. */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static int group_setup(void **state)
 {
 	static char main_lines[512];
@@ -110,7 +94,7 @@ static int group_setup(void **state)
 	    .extra_main = main_lines,
 	};
 
-	http_port = free_port();
+	http_port = harness_free_port();
 	snprintf(main_lines, sizeof(main_lines),
 	         "admin_users = postgres, boss\nstats_users = watcher\nstats_period = 1\n"
 	         "admin_http_listen = 127.0.0.1:%d\nadmin_http_token = " TOKEN "\n",
@@ -416,17 +400,6 @@ static PGconn *console(const char *user, const char *db)
 	return conn;
 }
 
-/* The result's columns as "name:oid ..." into out. */
-static void describe_cols(const PGresult *res, char *out, size_t outlen)
-{
-	size_t used = 0;
-
-	out[0] = 0;
-	for (int i = 0; i < PQnfields(res) && used < outlen; i++)
-		used += (size_t)snprintf(out + used, outlen - used, "%s%s:%u", i ? " " : "",
-		                         PQfname(res, i), PQftype(res, i));
-}
-
 /* Each command's columns, by the simple protocol. */
 static void test_columns_simple(void **state)
 {
@@ -439,7 +412,7 @@ static void test_columns_simple(void **state)
 
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			fail_msg("%s: %s", expected[i].command, PQresultErrorMessage(res));
-		describe_cols(res, got, sizeof(got));
+		harness_result_columns(res, got, sizeof(got));
 		if (strcmp(got, expected[i].cols) != 0)
 			fail_msg("%s:\n got  %s\n want %s", expected[i].command, got,
 			         expected[i].cols);
@@ -461,7 +434,7 @@ static void test_columns_extended(void **state)
 
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			fail_msg("%s: %s", expected[i].command, PQresultErrorMessage(res));
-		describe_cols(res, got, sizeof(got));
+		harness_result_columns(res, got, sizeof(got));
 		assert_string_equal(got, expected[i].cols);
 		PQclear(res);
 	}
@@ -722,6 +695,79 @@ static void test_pause_resume_reload(void **state)
 	PQfinish(admin);
 }
 
+/* Run SQL on the console; true when it completed without error. */
+static bool console_ok(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * DISABLE refuses new logins to a database with PostgreSQL's 55000 (after
+ * authentication), leaves its clients alone and shows in SHOW DATABASES;
+ * ENABLE lets logins in again. PAUSE shows there too.
+ */
+static void test_disable_enable(void **state)
+{
+	PGconn *admin = console("boss", "pgscope");
+	PGconn *inside = harness_connect(ps.port, "dbname=postgres connect_timeout=10");
+	PGconn *refused, *later;
+	char v[64], conninfo[160];
+
+	assert_non_null(admin);
+	assert_non_null(inside);
+	assert_true(console_ok(admin, "DISABLE postgres"));
+	assert_true(row_value(admin, "SHOW DATABASES", "postgres", "disabled", v, sizeof(v)));
+	assert_string_equal(v, "1");
+	snprintf(conninfo, sizeof(conninfo),
+	         "host=127.0.0.1 port=%d user=postgres dbname=postgres connect_timeout=10",
+	         ps.port);
+	refused = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(refused), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(refused),
+	                       "database \"postgres\" is not currently accepting connections"));
+	PQfinish(refused);
+	assert_true(harness_exec_ok(inside, "SELECT 1")); /* those already in stay */
+	assert_true(console_ok(admin, "ENABLE postgres"));
+	assert_true(row_value(admin, "SHOW DATABASES", "postgres", "disabled", v, sizeof(v)));
+	assert_string_equal(v, "0");
+	later = harness_connect(ps.port, "dbname=postgres connect_timeout=10");
+	assert_non_null(later);
+	assert_true(harness_exec_ok(later, "SELECT 1"));
+	assert_true(console_ok(admin, "PAUSE postgres"));
+	assert_true(row_value(admin, "SHOW DATABASES", "postgres", "paused", v, sizeof(v)));
+	assert_string_equal(v, "1");
+	assert_true(console_ok(admin, "RESUME postgres"));
+	assert_true(row_value(admin, "SHOW DATABASES", "postgres", "paused", v, sizeof(v)));
+	assert_string_equal(v, "0");
+	PQfinish(later);
+	PQfinish(inside);
+	PQfinish(admin);
+}
+
+/* SHOW CONFIG's changeable: yes for keys a RELOAD applies, no for those it cannot. */
+static void test_config_changeable(void **state)
+{
+	PGconn *conn = console("postgres", "pgscope");
+	char v[16];
+
+	assert_non_null(conn);
+	assert_true(row_value(conn, "SHOW CONFIG", "default_pool_size", "changeable", v, sizeof(v)));
+	assert_string_equal(v, "yes");
+	assert_true(row_value(conn, "SHOW CONFIG", "query_timeout", "changeable", v, sizeof(v)));
+	assert_string_equal(v, "yes");
+	assert_true(row_value(conn, "SHOW CONFIG", "listen_port", "changeable", v, sizeof(v)));
+	assert_string_equal(v, "no");
+	assert_true(row_value(conn, "SHOW CONFIG", "max_packet_size", "changeable", v, sizeof(v)));
+	assert_string_equal(v, "no");
+	PQfinish(conn);
+}
+
 /* Errors: unknown commands, commands not supported yet, a database that does not exist. */
 static void test_errors(void **state)
 {
@@ -734,7 +780,10 @@ static void test_errors(void **state)
 	    {"KILL", "42601", "invalid command"},
 	    {"PAUSE nosuchdb", "3D000", "no such database: nosuchdb"},
 	    {"RESUME nosuchdb", "3D000", "no such database: nosuchdb"},
-	    {"SUSPEND", "0A000", "SUSPEND is not supported yet"},
+	    {"SUSPEND", "0A000", "SUSPEND is not supported: for an online restart"},
+	    {"SET default_pool_size = 3", "0A000", "SET is not supported: change the config file"},
+	    {"DISABLE nosuchdb", "3D000", "no such database: nosuchdb"},
+	    {"DISABLE", "42601", "invalid command"},
 	    {"KILL nosuchdb", "3D000", "no such database: nosuchdb"},
 	    {"RECONNECT nosuchdb", "3D000", "no such database: nosuchdb"},
 	};
@@ -889,6 +938,8 @@ int main(void)
 	    cmocka_unit_test(test_other_user_refused),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_pause_resume_reload),
+	    cmocka_unit_test(test_disable_enable),
+	    cmocka_unit_test(test_config_changeable),
 	    cmocka_unit_test(test_metrics_promtool_and_pgbench),
 	    cmocka_unit_test(test_api_json),
 	    cmocka_unit_test(test_stats_lines),

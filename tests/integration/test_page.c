@@ -53,22 +53,6 @@ static PGconn *direct(const char *dbname)
 	return PQconnectdb(dsn);
 }
 
-/* A loopback port free a moment ago. */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static int group_setup(void **state)
 {
 	static char main_lines[1024];
@@ -88,7 +72,7 @@ static int group_setup(void **state)
 	PQfinish(c);
 	if (!ok)
 		return -1;
-	http_port = free_port();
+	http_port = harness_free_port();
 	snprintf(baseline_path, sizeof(baseline_path), "%s/reviewed-%d.baseline",
 	         harness_cluster()->dir, (int)getpid());
 	unlink(baseline_path);
@@ -390,7 +374,7 @@ static void test_review_needs_token(void **state)
 	static char lines[1024];
 	struct harness_pgscope_opts opts = {.pool_mode = "transaction", .extra_main = lines};
 	struct harness_pgscope ps2;
-	int port = free_port();
+	int port = harness_free_port();
 	char extra[512], *page = NULL, req[512], csrf[64];
 
 	snprintf(lines, sizeof(lines),

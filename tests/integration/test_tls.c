@@ -342,6 +342,34 @@ static void test_require_is_encrypted(void **state)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/* SHOW CLIENTS names each client's TLS protocol and cipher, as PgBouncer does. */
+static void test_console_shows_tls(void **state)
+{
+	struct harness_pgscope ps;
+	PGconn *app, *console;
+	PGresult *res;
+	int col;
+
+	start_tls(&ps, "require", "admin_users = postgres\n");
+	app = connect_tls(ps.port, "require", false);
+	assert_non_null(app);
+	console = connect_quiet(ps.port, "sslmode=require dbname=pgbouncer connect_timeout=10");
+	assert_int_equal(PQstatus(console), CONNECTION_OK);
+	res = PQexec(console, "SHOW CLIENTS");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	col = PQfnumber(res, "tls");
+	assert_true(col >= 0);
+	assert_int_equal(PQntuples(res), 2); /* the application and the console */
+	for (int i = 0; i < PQntuples(res); i++)
+		if (strncmp(PQgetvalue(res, i, col), "TLSv1.", 6) != 0 ||
+		    strchr(PQgetvalue(res, i, col), '/') == NULL)
+			fail_msg("tls column: \"%s\"", PQgetvalue(res, i, col));
+	PQclear(res);
+	PQfinish(console);
+	PQfinish(app);
+	assert_true(harness_pgscope_stop(&ps));
+}
+
 /*
  * Large messages both ways over TLS, in transaction mode: a 16 MB value from
  * the server (many TLS records per message, relayed in pieces) and a COPY of
@@ -900,6 +928,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_verify_full),
 	    cmocka_unit_test(test_require_is_encrypted),
+	    cmocka_unit_test(test_console_shows_tls),
 	    cmocka_unit_test(test_large_transfers),
 	    cmocka_unit_test(test_record_larger_than_a_read),
 	    cmocka_unit_test(test_plaintext_refused),
