@@ -24,8 +24,9 @@
 #define SQLSTATE_NO_SUCH_STATEMENT "26000"
 #define SQLSTATE_NO_SUCH_PORTAL    "34000"
 #define SQLSTATE_PROGRAM_LIMIT     "54000"
-#define ADMIN_SQL_MAX              256 /* longest command text kept for a statement */
-#define ADMIN_SLOTS                8   /* prepared statements (and portals) per session */
+#define ADMIN_SQL_MAX              256  /* longest command text kept for a statement */
+#define ADMIN_SLOTS                8    /* prepared statements (and portals) per session */
+#define ADMIN_WAIT_CHECK           0.05 /* seconds between checks of a waiting command */
 
 /* A prepared statement or a portal of a console session: its name and command. */
 struct admin_slot {
@@ -34,9 +35,25 @@ struct admin_slot {
 	char sql[ADMIN_SQL_MAX];
 };
 
+/*
+ * A command whose answer waits until the pooler reaches a state: PAUSE until
+ * the pools are paused, WAIT_CLOSE until RECONNECT's servers are closed, as
+ * scripts expect of PgBouncer. The session reads nothing more meanwhile.
+ */
+struct admin_wait {
+	bool active;
+	bool (*done)(const struct loop_state *ls, const char *db); /* db "" for every database */
+	char db[NAME_MAX_LEN];
+	const char *tag;  /* its CommandComplete */
+	bool simple;      /* a simple Query: ReadyForQuery follows */
+	ev_timer timer;   /* checks done() every ADMIN_WAIT_CHECK */
+	struct client *c; /* the session's client, for the timer */
+};
+
 /* The console side of a client (c->admin), owned by the client. */
 struct admin_session {
 	enum admin_role role;
+	struct admin_wait wait;
 	bool ext_failed;     /* an extended-protocol error: skip to the next Sync */
 	bool shutdown_asked; /* SHUTDOWN ran: stop once its answer is queued */
 	bool paused; /* answers queued past the high-water mark: input waits (admin_resume) */
@@ -133,6 +150,8 @@ void admin_resume(struct client *c)
 
 void admin_release(struct client *c)
 {
+	if (c->admin != NULL && c->admin->wait.active)
+		ev_timer_stop(c->loop->ev, &c->admin->wait.timer);
 	free(c->admin);
 	c->admin = NULL;
 }
@@ -292,6 +311,57 @@ static bool database_known(struct loop_state *ls, const char *db)
 	return false;
 }
 
+static bool pause_done(const struct loop_state *ls, const char *db)
+{
+	return pool_pause_done(ls, db[0] != 0 ? db : NULL);
+}
+
+/* Whether a list of servers holds one that is to be closed at release (close_needed). */
+static bool any_close_needed(const struct list *head)
+{
+	for (const struct list *it = head->next; it != head; it = it->next)
+		if (list_entry(it, struct server, node)->dirty)
+			return true;
+	return false;
+}
+
+static bool close_done(const struct loop_state *ls, const char *db)
+{
+	for (const struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
+		const struct pool *p = list_entry(it, struct pool, node);
+
+		if (db[0] != 0 && strcmp(p->db->name, db) != 0)
+			continue;
+		if (any_close_needed(&p->active_servers) || any_close_needed(&p->login_servers))
+			return false;
+	}
+	return true;
+}
+
+/* Hold the answer of the command running for c until DONE holds for DB. */
+static void wait_begin(struct client *c, bool (*done)(const struct loop_state *, const char *),
+                       const char *db, const char *tag)
+{
+	struct admin_wait *w = &c->admin->wait;
+
+	if (done(c->loop, db))
+		return; /* nothing to wait for: answered at once */
+	w->active = true;
+	w->done = done;
+	snprintf(w->db, sizeof(w->db), "%s", db);
+	w->tag = tag;
+	w->c = c;
+}
+
+static bool act_wait_close(struct client *c, const struct admin_parsed *cmd,
+                           struct admin_error *err)
+{
+	if (cmd->arg[0] != 0 && !database_known(c->loop, cmd->arg))
+		return admin_fail(err, SQLSTATE_INVALID_CATALOG, "no such database: %s", cmd->arg);
+	wait_begin(c, close_done, cmd->arg, "WAIT_CLOSE");
+	return true;
+}
+
 static bool act_reconnect(struct client *c, const struct admin_parsed *cmd, struct admin_error *err)
 {
 	if (cmd->arg[0] != 0 && !database_known(c->loop, cmd->arg))
@@ -327,6 +397,7 @@ static bool act_pause(struct client *c, const struct admin_parsed *cmd, struct a
 	          cmd->arg[0] ? cmd->arg : "*", LOG_END);
 	if (!pool_pause(c->loop, cmd->arg[0] ? cmd->arg : NULL))
 		return admin_fail(err, SQLSTATE_OUT_OF_MEMORY, "%s", "out of memory");
+	wait_begin(c, pause_done, cmd->arg, "PAUSE");
 	return true;
 }
 
@@ -369,8 +440,9 @@ static bool act_reload(struct client *c, const struct admin_parsed *cmd, struct 
 }
 
 /*
- * The one table of console commands. PAUSE answers once the pause has begun
- * (SHOW DATABASES shows the pools paused once their servers are released).
+ * The one table of console commands. PAUSE answers once its pools are paused
+ * (their servers released and closed), WAIT_CLOSE once RECONNECT's servers
+ * are closed; a CancelRequest ends the wait (the PAUSE stays).
  */
 static const struct admin_command commands[] = {
     {"SHOW", "HELP", ADMIN_ROLE_STATS, ARG_NONE, admin_show_help, NULL, NULL},
@@ -405,8 +477,7 @@ static const struct admin_command commands[] = {
      "for an online restart run pgscope serve --takeover"},
     {"ENABLE", NULL, ADMIN_ROLE_ADMIN, ARG_REQUIRED, NULL, act_enable, NULL},
     {"DISABLE", NULL, ADMIN_ROLE_ADMIN, ARG_REQUIRED, NULL, act_disable, NULL},
-    {"WAIT_CLOSE", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, NULL,
-     "SHOW SERVERS lists the servers RECONNECT has still to close (close_needed 1)"},
+    {"WAIT_CLOSE", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, act_wait_close, NULL},
     {"SET", NULL, ADMIN_ROLE_ADMIN, ARG_OPTIONAL, NULL, NULL, "change the config file and RELOAD"},
 };
 
@@ -498,6 +569,65 @@ static void write_error(struct client *c, const struct admin_error *err)
 	proto_write_error(&c->conn.out, "ERROR", err->sqlstate, err->message);
 }
 
+/* ---- answers that wait ---- */
+
+/* End c's wait: its CommandComplete (or ERROR), then what it had queued. */
+static void wait_end(struct client *c, const struct admin_error *err)
+{
+	struct admin_wait *w = &c->admin->wait;
+
+	ev_timer_stop(c->loop->ev, &w->timer);
+	w->active = false;
+	if (err != NULL)
+		write_error(c, err);
+	else
+		write_complete(&c->conn.out, w->tag);
+	if (w->simple)
+		proto_write_ready(&c->conn.out, 'I');
+	if (!client_flush(c))
+		return;
+	if (!c->admin->paused)
+		conn_start_read(&c->conn);
+	admin_input(c);
+}
+
+static void wait_check(struct ev_loop *ev, ev_timer *t, int revents)
+{
+	struct admin_wait *w = t->data;
+
+	if (w->done(w->c->loop, w->db))
+		wait_end(w->c, NULL);
+}
+
+/*
+ * After a command ran: when it asked to wait (wait_begin), stop reading and
+ * start checking; true then, and the caller writes no answer. SIMPLE: a
+ * simple Query, whose ReadyForQuery comes with the answer.
+ */
+static bool wait_start(struct client *c, bool simple)
+{
+	struct admin_wait *w = &c->admin->wait;
+
+	if (!w->active)
+		return false;
+	w->simple = simple;
+	conn_stop_read(&c->conn);
+	ev_timer_init(&w->timer, wait_check, ADMIN_WAIT_CHECK, ADMIN_WAIT_CHECK);
+	w->timer.data = w;
+	ev_timer_start(c->loop->ev, &w->timer);
+	return true;
+}
+
+void admin_cancel(struct client *c)
+{
+	struct admin_error err = {SQLSTATE_QUERY_CANCELED,
+	                          "canceling statement due to user request"};
+
+	if (c->admin == NULL || !c->admin->wait.active)
+		return;
+	wait_end(c, &err);
+}
+
 /* ---- simple query ---- */
 
 static void admin_simple_query(struct client *c, const char *sql)
@@ -516,10 +646,13 @@ static void admin_simple_query(struct client *c, const char *sql)
 		return;
 	}
 	cmd = command_resolve(sql, c->admin->role, &parsed, &err);
-	if (cmd != NULL && command_run(c, cmd, &parsed, out, out, &err))
+	if (cmd != NULL && command_run(c, cmd, &parsed, out, out, &err)) {
+		if (wait_start(c, true))
+			return;
 		write_complete(out, command_tag(cmd));
-	else
+	} else {
 		write_error(c, &err);
+	}
 	if (c->state == CL_ADMIN)
 		proto_write_ready(out, 'I');
 }
@@ -621,6 +754,8 @@ static bool ext_run(struct client *c, const struct admin_slot *s, bool execute,
 	}
 	if (!command_run(c, cmd, &parsed, NULL, out, err))
 		return false;
+	if (wait_start(c, false))
+		return true;
 	return write_complete(out, command_tag(cmd));
 }
 
@@ -756,7 +891,7 @@ void admin_input(struct client *c)
 {
 	struct pbuf *in = &c->conn.in;
 
-	while (c->state == CL_ADMIN && pbuf_len(in) >= PROTO_HDR) {
+	while (c->state == CL_ADMIN && !c->admin->wait.active && pbuf_len(in) >= PROTO_HDR) {
 		if (pbuf_len(&c->conn.out) > CONN_HIGH_WATER && client_flush(c) &&
 		    pbuf_len(&c->conn.out) > CONN_HIGH_WATER) {
 			/* The client does not read its answers: stop reading its requests. */
@@ -782,7 +917,7 @@ void admin_input(struct client *c)
 	}
 	if (c->state != CL_ADMIN || !client_flush(c))
 		return;
-	if (c->admin->shutdown_asked)
+	if (c->admin->shutdown_asked && !c->admin->wait.active)
 		pooler_shutdown("SHUTDOWN command");
 }
 

@@ -56,6 +56,9 @@ void admin_resume(struct client *c);
 /* Free the console session of c (client_free()). */
 void admin_release(struct client *c);
 
+/* A CancelRequest for console client c: ends a PAUSE or WAIT_CLOSE that waits (57014). */
+void admin_cancel(struct client *c);
+
 /* Stopping: end every console session of ls (57P01). */
 void admin_end_all(struct loop_state *ls);
 

@@ -63,7 +63,8 @@ void admin_show_help(struct loop_state *ls, struct admin_result *r)
 	    "RELOAD",
 	    "ENABLE <db>",
 	    "DISABLE <db>",
-	    "not supported: SUSPEND, WAIT_CLOSE, SET",
+	    "WAIT_CLOSE [<db>]",
+	    "not supported: SUSPEND, SET",
 	};
 
 	admin_result_columns(r, COLS(cols));

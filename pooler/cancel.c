@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/cancel.h"
 #include "pooler/client.h"
 #include "pooler/conn.h"
@@ -224,6 +225,10 @@ void cancel_request(struct loop_state *ls, uint32_t pid, uint32_t key)
 	if (c == NULL) {
 		ls->stats.cancels_dropped++;
 		log_event(LOG_INFO, "cancel.unknown_key", LOG_END);
+		return;
+	}
+	if (c->admin != NULL) {
+		admin_cancel(c);
 		return;
 	}
 	sv = c->server;

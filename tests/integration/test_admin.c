@@ -750,6 +750,89 @@ static void test_disable_enable(void **state)
 	PQfinish(admin);
 }
 
+/* Wait up to TIMEOUT_MS for CONN's pending query; its last result's status, or -1 on timeout. */
+static int await_result(PGconn *conn, int timeout_ms, char *sqlstate, size_t sqlstate_len)
+{
+	long long until = harness_now_ms() + timeout_ms;
+	int status = -1;
+	PGresult *res;
+
+	while (PQisBusy(conn)) {
+		if (harness_now_ms() >= until || !PQconsumeInput(conn))
+			return -1;
+		harness_sleep_ms(10);
+	}
+	while ((res = PQgetResult(conn)) != NULL) {
+		status = PQresultStatus(res);
+		snprintf(sqlstate, sqlstate_len, "%s", harness_sqlstate(res));
+		PQclear(res);
+	}
+	return status;
+}
+
+/* True when CONN's pending query is still unanswered after MS milliseconds. */
+static bool still_waiting_after(PGconn *conn, int ms)
+{
+	harness_sleep_ms(ms);
+	return PQconsumeInput(conn) == 1 && PQisBusy(conn) == 1;
+}
+
+/*
+ * PAUSE answers once the database's servers are gone (a transaction in
+ * progress holds it), WAIT_CLOSE once RECONNECT's servers are closed, and a
+ * CancelRequest ends such a wait with 57014 (the PAUSE stays in force).
+ */
+static void test_pause_and_wait_close_wait(void **state)
+{
+	PGconn *admin = console("boss", "pgscope");
+	PGconn *app = harness_connect(ps.port, "dbname=postgres connect_timeout=10");
+	char sqlstate[8], v[16], errbuf[256];
+	PGcancel *cancel;
+
+	assert_non_null(admin);
+	assert_non_null(app);
+	/* PAUSE waits for the open transaction. */
+	assert_true(harness_exec_ok(app, "BEGIN"));
+	assert_true(harness_exec_ok(app, "SELECT 1"));
+	assert_int_equal(PQsendQuery(admin, "PAUSE postgres"), 1);
+	assert_true(still_waiting_after(admin, 500));
+	assert_true(harness_exec_ok(app, "COMMIT"));
+	assert_int_equal(await_result(admin, 5000, sqlstate, sizeof(sqlstate)), PGRES_COMMAND_OK);
+	assert_true(row_value(admin, "SHOW POOLS", "postgres", "sv_active", v, sizeof(v)));
+	assert_string_equal(v, "0");
+	assert_true(row_value(admin, "SHOW POOLS", "postgres", "sv_idle", v, sizeof(v)));
+	assert_string_equal(v, "0");
+	assert_true(console_ok(admin, "RESUME postgres"));
+
+	/* WAIT_CLOSE waits for the server RECONNECT marked. */
+	assert_true(harness_exec_ok(app, "BEGIN"));
+	assert_true(harness_exec_ok(app, "SELECT 1"));
+	assert_true(console_ok(admin, "RECONNECT postgres"));
+	assert_int_equal(PQsendQuery(admin, "WAIT_CLOSE postgres"), 1);
+	assert_true(still_waiting_after(admin, 300));
+	assert_true(harness_exec_ok(app, "COMMIT"));
+	assert_int_equal(await_result(admin, 5000, sqlstate, sizeof(sqlstate)), PGRES_COMMAND_OK);
+
+	/* A cancel ends the wait; the pause stays until RESUME. */
+	assert_true(harness_exec_ok(app, "BEGIN"));
+	assert_true(harness_exec_ok(app, "SELECT 1"));
+	assert_int_equal(PQsendQuery(admin, "PAUSE postgres"), 1);
+	assert_true(still_waiting_after(admin, 300));
+	cancel = PQgetCancel(admin);
+	assert_non_null(cancel);
+	assert_int_equal(PQcancel(cancel, errbuf, sizeof(errbuf)), 1);
+	PQfreeCancel(cancel);
+	assert_int_equal(await_result(admin, 5000, sqlstate, sizeof(sqlstate)), PGRES_FATAL_ERROR);
+	assert_string_equal(sqlstate, "57014");
+	assert_true(row_value(admin, "SHOW DATABASES", "postgres", "paused", v, sizeof(v)));
+	assert_string_equal(v, "1");
+	assert_true(harness_exec_ok(app, "COMMIT"));
+	assert_true(console_ok(admin, "RESUME postgres"));
+	assert_true(harness_exec_ok(app, "SELECT 1"));
+	PQfinish(app);
+	PQfinish(admin);
+}
+
 /* SHOW CONFIG's changeable: yes for keys a RELOAD applies, no for those it cannot. */
 static void test_config_changeable(void **state)
 {
@@ -757,7 +840,8 @@ static void test_config_changeable(void **state)
 	char v[16];
 
 	assert_non_null(conn);
-	assert_true(row_value(conn, "SHOW CONFIG", "default_pool_size", "changeable", v, sizeof(v)));
+	assert_true(
+	    row_value(conn, "SHOW CONFIG", "default_pool_size", "changeable", v, sizeof(v)));
 	assert_string_equal(v, "yes");
 	assert_true(row_value(conn, "SHOW CONFIG", "query_timeout", "changeable", v, sizeof(v)));
 	assert_string_equal(v, "yes");
@@ -940,6 +1024,7 @@ int main(void)
 	    cmocka_unit_test(test_pause_resume_reload),
 	    cmocka_unit_test(test_disable_enable),
 	    cmocka_unit_test(test_config_changeable),
+	    cmocka_unit_test(test_pause_and_wait_close_wait),
 	    cmocka_unit_test(test_metrics_promtool_and_pgbench),
 	    cmocka_unit_test(test_api_json),
 	    cmocka_unit_test(test_stats_lines),
