@@ -45,6 +45,7 @@ static void cancel_finish(struct cancel_conn *cc)
 {
 	ev_timer_stop(cc->loop->ev, &cc->timer);
 	conn_close(&cc->conn);
+	cc->loop->cancels_open--;
 	if (cc->server_id != 0)
 		pool_cancel_done(cc->loop, cc->server_id);
 	free(cc);
@@ -200,6 +201,7 @@ void cancel_send(struct loop_state *ls, const struct db_config *db, uint32_t pid
 		goto out_done;
 	}
 	cc->loop = ls;
+	ls->cancels_open++;
 	cc->server_id = server_id;
 	cc->host = server_tls_asked(db) ? db->host : NULL;
 	proto_put32(cc->packet, 16);

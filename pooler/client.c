@@ -212,14 +212,33 @@ static bool client_ending(const struct client *c)
 	return c->state == CL_CLOSING || c->state == CL_LINGER || c->state == CL_FREE;
 }
 
+/*
+ * Let go of c's server as c leaves. A statement still running there is
+ * cancelled first: the server is closed, and PostgreSQL would notice that
+ * only when it next writes, running the statement on with its locks.
+ */
+static void client_leave_server(struct client *c)
+{
+	struct server *sv = c->server;
+
+	if (sv == NULL)
+		return;
+	if (sv->state == SV_ACTIVE && stmt_in_flight(c) > 0 && sv->backend_pid != 0) {
+		log_event(LOG_INFO, "cancel.client_gone", LOG_INT, "client", (long long)c->id,
+		          LOG_INT, "backend_pid", (long long)sv->backend_pid, LOG_END);
+		c->loop->stats.cancels_client_gone++;
+		cancel_send(c->loop, sv->pool->db, sv->backend_pid, sv->backend_key, 0);
+	}
+	pool_release_server(c);
+}
+
 /* Unlink from any server, queue the error (if any) and close once flushed. */
 static void client_begin_close(struct client *c, const char *sqlstate, const char *message)
 {
 	/* Mid-way through a streamed server message an error would corrupt the stream. */
 	bool mid_message = c->server != NULL && c->server->conn.pass_left > 0;
 
-	if (c->server != NULL)
-		pool_release_server(c);
+	client_leave_server(c);
 	conn_stop_read(&c->conn);
 	if (sqlstate != NULL && !mid_message)
 		proto_write_error(&c->conn.out, "FATAL", sqlstate, message);
@@ -324,8 +343,7 @@ void client_close(struct client *c, const char *reason)
 {
 	if (c->state == CL_FREE)
 		return;
-	if (c->server != NULL)
-		pool_release_server(c);
+	client_leave_server(c);
 	client_set_end_reason(c, NULL, reason);
 	if (pooler.cfg->log_disconnections && c->state != CL_STARTUP)
 		client_log_close(c);

@@ -36,6 +36,7 @@ struct loop_state {
 	struct list dead_clients;    /* closed; freed by the reaper before the next poll */
 	struct list dead_servers;
 	int n_clients;
+	int cancels_open; /* cancel connections not yet finished (cancel.c) */
 	int peak_clients; /* most clients seen since memory was last given back (pooler.c) */
 	ev_prepare reaper;
 	ev_timer janitor;

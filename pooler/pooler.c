@@ -614,10 +614,13 @@ static bool load_tls_and_hba(const struct config *cfg)
 
 static void drain_closing(struct loop_state *ls)
 {
-	/* Give clients a moment to read their shutdown error, then close the rest. */
+	/*
+	 * Give clients a moment to read their shutdown error, and the cancels of
+	 * statements cut short a moment to reach their servers; then close the rest.
+	 */
 	ev_tstamp deadline = ev_time() + 1.0;
 
-	while (!list_empty(&ls->closing_clients) && ev_time() < deadline)
+	while ((!list_empty(&ls->closing_clients) || ls->cancels_open > 0) && ev_time() < deadline)
 		ev_run(ls->ev, EVRUN_ONCE);
 	while (!list_empty(&ls->closing_clients))
 		client_close(list_entry(list_first(&ls->closing_clients), struct client, node),

@@ -360,6 +360,7 @@ struct pooler_stats {
 	uint64_t protocol_errors;
 	uint64_t cancels_forwarded;
 	uint64_t cancels_dropped;
+	uint64_t cancels_client_gone; /* sent for a statement whose client left (client.c) */
 	uint64_t statements;
 	uint64_t notifications_dropped;  /* not delivered to a listener (listen.c) */
 	uint64_t listeners_disconnected; /* for not reading within notify_stall_timeout */

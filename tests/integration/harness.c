@@ -711,32 +711,52 @@ const char *harness_sqlstate(const PGresult *res)
 	return s ? s : "";
 }
 
-bool harness_wait_running(const char *marker, int timeout_ms)
+/* How many statements containing MARKER the primary runs now; -1 on error. */
+static int running_count(PGconn *primary, const char *marker)
+{
+	const char *params[1] = {marker};
+	PGresult *res = PQexecParams(primary,
+	                             "SELECT count(*) FROM pg_stat_activity WHERE state = "
+	                             "'active' AND pid <> pg_backend_pid() AND "
+	                             "strpos(query, $1) > 0",
+	                             1, NULL, params, NULL, NULL, 0);
+	int n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
+
+	PQclear(res);
+	return n;
+}
+
+/* Wait up to TIMEOUT_MS until statements with MARKER run (RUNNING) or none does (!RUNNING). */
+static bool wait_running_state(const char *marker, bool running, int timeout_ms)
 {
 	long long deadline = harness_now_ms() + timeout_ms;
 	PGconn *primary = harness_connect_primary();
-	const char *params[1] = {marker};
 	bool seen = false;
 
 	if (primary == NULL)
 		return false;
 	while (!seen && harness_now_ms() < deadline) {
-		PGresult *res = PQexecParams(primary,
-		                             "SELECT count(*) FROM pg_stat_activity WHERE state = "
-		                             "'active' AND pid <> pg_backend_pid() AND "
-		                             "strpos(query, $1) > 0",
-		                             1, NULL, params, NULL, NULL, 0);
+		int n = running_count(primary, marker);
 
-		seen = PQresultStatus(res) == PGRES_TUPLES_OK && atoi(PQgetvalue(res, 0, 0)) > 0;
-		PQclear(res);
+		seen = running ? n > 0 : n == 0;
 		if (!seen)
 			harness_sleep_ms(20);
 	}
 	PQfinish(primary);
 	if (!seen)
-		fprintf(stderr, "harness: no running statement with \"%s\" within %d ms\n", marker,
-		        timeout_ms);
+		fprintf(stderr, "harness: %s statement with \"%s\" within %d ms\n",
+		        running ? "no running" : "still a running", marker, timeout_ms);
 	return seen;
+}
+
+bool harness_wait_running(const char *marker, int timeout_ms)
+{
+	return wait_running_state(marker, true, timeout_ms);
+}
+
+bool harness_wait_not_running(const char *marker, int timeout_ms)
+{
+	return wait_running_state(marker, false, timeout_ms);
 }
 
 PGnotify *harness_wait_notify(PGconn *conn, int timeout_ms)

@@ -162,6 +162,12 @@ const char *harness_sqlstate(const PGresult *res);
  */
 bool harness_wait_running(const char *marker, int timeout_ms);
 
+/*
+ * Wait up to TIMEOUT_MS until the primary runs no statement containing
+ * MARKER any more (none 'active' in pg_stat_activity). False on timeout.
+ */
+bool harness_wait_not_running(const char *marker, int timeout_ms);
+
 /* Wait up to TIMEOUT_MS for a notification on CONN; NULL if none came (caller PQfreemem()s it). */
 PGnotify *harness_wait_notify(PGconn *conn, int timeout_ms);
 

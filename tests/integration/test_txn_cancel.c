@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "tests/integration/harness.h"
 #include "tests/integration/txn_util.h"
@@ -155,11 +156,45 @@ static void test_cancel_running_query(void **state)
 	PQfinish(b);
 }
 
+/*
+ * A client that leaves while its statement runs: the backend is cancelled
+ * before its server is closed, so the statement does not run on unseen
+ * (PostgreSQL notices a closed connection only when it next writes).
+ */
+static void test_client_gone_cancels_statement(void **state)
+{
+	PGconn *a = harness_connect(ps.port, NULL);
+	PGconn *b;
+	char value[16];
+
+	assert_non_null(a);
+	assert_int_equal(PQsendQuery(a, "SELECT pg_sleep(60) AS txn_client_gone"), 1);
+	assert_true(harness_wait_running("txn_client_gone", 5000));
+	PQfinish(a); /* Terminate while the statement runs */
+	assert_true(harness_wait_not_running("txn_client_gone", 5000));
+	/* The same inside a transaction, with the connection simply dropped. */
+	b = harness_connect(ps.port, NULL);
+	assert_non_null(b);
+	assert_true(harness_exec_ok(b, "BEGIN"));
+	assert_int_equal(PQsendQuery(b, "SELECT pg_sleep(60) AS txn_client_dropped"), 1);
+	assert_true(harness_wait_running("txn_client_dropped", 5000));
+	shutdown(PQsocket(b), SHUT_RDWR);
+	assert_true(harness_wait_not_running("txn_client_dropped", 5000));
+	PQfinish(b);
+	/* The pool goes on. */
+	a = harness_connect(ps.port, NULL);
+	assert_non_null(a);
+	assert_true(harness_query_value(a, "SELECT 'after'", value, sizeof(value)));
+	assert_string_equal(value, "after");
+	PQfinish(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_late_cancel_never_hits_other_client, check_alive),
 	    cmocka_unit_test_teardown(test_cancel_running_query, check_alive),
+	    cmocka_unit_test_teardown(test_client_gone_cancels_statement, check_alive),
 	};
 
 	return cmocka_run_group_tests_name("txn_cancel", tests, group_setup, group_teardown);
