@@ -564,6 +564,16 @@ static bool client_send_auth_request(struct client *c)
 		proto_write_auth(&c->conn.out, PROTO_AUTH_CLEARTEXT, NULL, 0);
 		break;
 	case AUTH_MD5:
+		secret = client_secret(c);
+		if (secret == NULL || auth_secret_kind(secret) == AUTH_SECRET_SCRAM) {
+			/*
+			 * As PostgreSQL does: md5 becomes SCRAM for a SCRAM secret, and
+			 * for a user it does not know (its mock exchange follows
+			 * password_encryption, SCRAM by default).
+			 */
+			c->auth_method = AUTH_SCRAM;
+			return client_send_auth_request(c);
+		}
 		if (!auth_md5_salt(c->md5_salt)) {
 			client_fail(c, SQLSTATE_INTERNAL_ERROR, "could not generate a salt");
 			return false;

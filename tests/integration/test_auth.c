@@ -468,9 +468,41 @@ static void check_password_failures(const char *auth_type, int request)
 	assert_true(harness_pgscope_stop(&ps));
 }
 
+/*
+ * md5 as PostgreSQL has it: a user whose entry is a SCRAM secret is asked
+ * for SCRAM instead (and logs in with the right password), and so is a user
+ * not in the file (PostgreSQL's default password_encryption is SCRAM); md5
+ * hashes and plaintext entries get the md5 challenge. Failures look alike
+ * within each kind.
+ */
 static void test_md5_failures_look_alike(void **state)
 {
-	check_password_failures("md5", AUTH_REQ_MD5);
+	static const char *const md5_users[] = {MD5_USER, PLAIN_USER};
+	static const char *const scram_users[] = {UNKNOWN_USER, "postgres"};
+	static const int md5_request[] = {AUTH_REQ_MD5};
+	struct harness_pgscope ps;
+	PGconn *conn;
+	char value[16] = "";
+
+	start_pgscope(&ps, "md5");
+	for (size_t i = 0; i < sizeof(md5_users) / sizeof(md5_users[0]); i++) {
+		struct attempt a;
+
+		password_attempt(ps.port, md5_users[i], WRONG_PASSWORD, &a);
+		expect_password_failure(&a, md5_users[i], md5_request, 1);
+	}
+	for (size_t i = 0; i < sizeof(scram_users) / sizeof(scram_users[0]); i++) {
+		struct attempt a;
+
+		scram_attempt(ps.port, scram_users[i], WRONG_PASSWORD, &a);
+		expect_password_failure(&a, scram_users[i], scram_requests, 2);
+	}
+	conn = harness_connect(ps.port, "password=" GOOD_PASSWORD);
+	assert_non_null(conn);
+	assert_true(harness_query_value(conn, "SELECT 6 * 7", value, sizeof(value)));
+	assert_string_equal(value, "42");
+	PQfinish(conn);
+	assert_true(harness_pgscope_stop(&ps));
 }
 
 static void test_plain_failures_look_alike(void **state)
