@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,11 +37,19 @@ struct names {
 	size_t n;
 };
 
+/* What a line's address field matches. */
+enum hba_addr_kind {
+	HBA_ADDR_IP = 0,   /* addr under mask */
+	HBA_ADDR_ALL,      /* any address */
+	HBA_ADDR_SAMEHOST, /* an address of this machine's interfaces */
+	HBA_ADDR_SAMENET,  /* an address in the subnet of one of them */
+};
+
 struct hba_line {
 	enum hba_type type;
 	struct names dbs;
 	struct names users;
-	bool any_addr;
+	enum hba_addr_kind addr_kind;
 	int family; /* AF_INET or AF_INET6 */
 	uint8_t addr[HBA_ADDR_LEN];
 	uint8_t mask[HBA_ADDR_LEN];
@@ -293,12 +303,13 @@ static bool parse_address(struct parser *ps, const char **pp, struct hba_line *l
 		                found ? "one address expected" : "end of line before the address");
 		goto out;
 	}
-	if (strcmp(f.tokens[0].text, "all") == 0) {
-		l->any_addr = true;
+	if (is_keyword(&f.tokens[0], "all")) {
+		l->addr_kind = HBA_ADDR_ALL;
 		goto out;
 	}
-	if (strcmp(f.tokens[0].text, "samehost") == 0 || strcmp(f.tokens[0].text, "samenet") == 0) {
-		ok = parse_fail(ps, "%s is not supported", f.tokens[0].text);
+	if (is_keyword(&f.tokens[0], "samehost") || is_keyword(&f.tokens[0], "samenet")) {
+		l->addr_kind =
+		    is_keyword(&f.tokens[0], "samehost") ? HBA_ADDR_SAMEHOST : HBA_ADDR_SAMENET;
 		goto out;
 	}
 	slash = strchr(f.tokens[0].text, '/');
@@ -477,20 +488,76 @@ static bool user_matches(const struct names *nm, const char *user)
 	return false;
 }
 
+/* Whether IP and NET agree on the bits of MASK. */
+static bool same_under_mask(const uint8_t *ip, const uint8_t *net, const uint8_t *mask, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((ip[i] & mask[i]) != (net[i] & mask[i]))
+			return false;
+	}
+	return true;
+}
+
+/* The address bytes of SA (IPv4 or IPv6) and their length; NULL for other families. */
+static const uint8_t *sockaddr_bytes(const struct sockaddr *sa, size_t *len)
+{
+	if (sa == NULL)
+		return NULL;
+	if (sa->sa_family == AF_INET) {
+		*len = 4;
+		return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	}
+	if (sa->sa_family == AF_INET6) {
+		*len = 16;
+		return (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	}
+	return NULL;
+}
+
+/*
+ * Whether IP (of FAMILY) is an address of this machine's interfaces
+ * (SAMENET false) or in the subnet of one (SAMENET true). The interfaces are
+ * read at each match, as PostgreSQL does: they may change while it runs.
+ */
+static bool interface_matches(int family, const uint8_t *ip, bool samenet)
+{
+	struct ifaddrs *ifs, *it;
+	bool found = false;
+
+	if (getifaddrs(&ifs) != 0)
+		return false;
+	for (it = ifs; it != NULL && !found; it = it->ifa_next) {
+		size_t len = 0, mlen = 0;
+		const uint8_t *a = sockaddr_bytes(it->ifa_addr, &len);
+		const uint8_t *m = sockaddr_bytes(it->ifa_netmask, &mlen);
+		static const uint8_t all_ones[HBA_ADDR_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		                                               0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		                                               0xff, 0xff, 0xff, 0xff};
+
+		if (a == NULL || it->ifa_addr->sa_family != family)
+			continue;
+		if (!samenet)
+			m = all_ones;
+		else if (m == NULL || mlen != len)
+			continue;
+		found = same_under_mask(ip, a, m, len);
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
 static bool addr_matches(const struct hba_line *l, const char *addr)
 {
 	uint8_t ip[HBA_ADDR_LEN];
 	int family;
 
-	if (l->any_addr)
+	if (l->addr_kind == HBA_ADDR_ALL)
 		return true;
-	if (addr == NULL || !parse_ip(addr, &family, ip) || family != l->family)
+	if (addr == NULL || !parse_ip(addr, &family, ip))
 		return false;
-	for (int i = 0; i < HBA_ADDR_LEN; i++) {
-		if ((ip[i] & l->mask[i]) != (l->addr[i] & l->mask[i]))
-			return false;
-	}
-	return true;
+	if (l->addr_kind == HBA_ADDR_SAMEHOST || l->addr_kind == HBA_ADDR_SAMENET)
+		return interface_matches(family, ip, l->addr_kind == HBA_ADDR_SAMENET);
+	return family == l->family && same_under_mask(ip, l->addr, l->mask, HBA_ADDR_LEN);
 }
 
 bool hba_match(const struct hba *h, enum hba_conn conn, const char *database, const char *user,

@@ -109,11 +109,28 @@ static void test_keywords_quotes_and_files(void **state)
 	hba_free(h);
 }
 
+/*
+ * samehost: an address of this machine's interfaces (127.0.0.1 is always
+ * one); samenet: an address in the subnet of one of them (127.0.0.0/8).
+ * 198.51.100.7 is a documentation address, on no interface here.
+ */
+static void test_samehost_samenet(void **state)
+{
+	struct hba *h = load("host all all samehost trust\n"
+	                     "host all all samenet md5\n"
+	                     "host all all all reject\n");
+
+	assert_int_equal(method(h, HBA_CONN_HOST, "db", "u", "127.0.0.1"), HBA_TRUST);
+	assert_int_equal(method(h, HBA_CONN_HOST, "db", "u", "127.5.6.7"), HBA_MD5);
+	assert_int_equal(method(h, HBA_CONN_HOST, "db", "u", "198.51.100.7"), HBA_REJECT);
+	assert_int_equal(method(h, HBA_CONN_HOST, "db", "u", "not an address"), HBA_REJECT);
+	hba_free(h);
+}
+
 static void test_unsupported_and_malformed_lines(void **state)
 {
 	load_fails("host all +admins 0.0.0.0/0 md5\n", "group membership");
 	load_fails("host samerole all 0.0.0.0/0 md5\n", "samerole is not supported");
-	load_fails("host all all samenet md5\n", "samenet is not supported");
 	load_fails("host all all db.example.com md5\n", "host names are not supported");
 	load_fails("host all all 10.0.0.0/33 md5\n", "invalid CIDR mask");
 	load_fails("host all all 10.0.0.0 md5\n", "invalid IP mask");
@@ -153,6 +170,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_first_match_by_type_address_database),
 	    cmocka_unit_test(test_keywords_quotes_and_files),
+	    cmocka_unit_test(test_samehost_samenet),
 	    cmocka_unit_test(test_unsupported_and_malformed_lines),
 	    cmocka_unit_test(test_method_to_auth_type),
 	};
