@@ -815,9 +815,11 @@ void admin_show_version(struct loop_state *ls, struct admin_result *r)
 void admin_show_queries(struct loop_state *ls, struct admin_result *r)
 {
 	static const struct admin_col cols[] = {
-	    {"fingerprint", ADMIN_TEXT}, {"calls", ADMIN_NUMERIC},  {"total_ms", ADMIN_NUMERIC},
-	    {"mean_ms", ADMIN_NUMERIC},  {"p50_ms", ADMIN_NUMERIC}, {"p95_ms", ADMIN_NUMERIC},
-	    {"p99_ms", ADMIN_NUMERIC},   {"rows", ADMIN_NUMERIC},   {"errors", ADMIN_NUMERIC},
+	    {"fingerprint", ADMIN_TEXT}, {"calls", ADMIN_NUMERIC},
+	    {"total_ms", ADMIN_NUMERIC}, {"mean_ms", ADMIN_NUMERIC},
+	    {"p50_ms", ADMIN_NUMERIC},   {"p95_ms", ADMIN_NUMERIC},
+	    {"p99_ms", ADMIN_NUMERIC},   {"rows", ADMIN_NUMERIC},
+	    {"errors", ADMIN_NUMERIC},   {"replica_share", ADMIN_NUMERIC},
 	    {"rules", ADMIN_TEXT},       {"query", ADMIN_TEXT},
 	};
 	struct qstats_entry *q = calloc(SHOW_QUERIES_MAX, sizeof(*q));
@@ -840,6 +842,7 @@ void admin_show_queries(struct loop_state *ls, struct admin_result *r)
 		admin_put_double(r, qstats_quantile(q[i].hist, 0.99) / 1000.0, 3);
 		admin_put_int(r, q[i].rows);
 		admin_put_uint(r, q[i].errors);
+		admin_put_double(r, (double)q[i].replica_calls / (double)q[i].calls, 3);
 		admin_put_str(r, rules);
 		admin_put_str(r, q[i].query);
 		admin_row_end(r);

@@ -474,7 +474,7 @@ static void log_slow(struct observer *o, const struct obs_stmt *s, const struct 
 		query = r->text != NULL ? r->text : r->normalized;
 	log_event(LOG_INFO, "query.slow", LOG_INT, "duration_us", (long long)s->duration_us,
 	          LOG_STR, "fingerprint", fp, LOG_STR, "db", s->database, LOG_STR, "user", s->user,
-	          LOG_STR, "application_name", s->application_name, LOG_STR, "route", "primary",
+	          LOG_STR, "application_name", s->application_name, LOG_STR, "route", s->route,
 	          LOG_STR, "tag", s->tag, LOG_INT, "rows", (long long)s->rows, LOG_STR, "sqlstate",
 	          s->sqlstate, LOG_STR, "trace_id", r != NULL ? r->trace_id : "", LOG_INT,
 	          "wait_us", (long long)s->wait_us, LOG_INT, "client", (long long)s->client,
@@ -498,7 +498,7 @@ static void process_stmt(struct observer *o, const struct obs_stmt *s)
 	if (r == NULL || r->fingerprint == 0)
 		return; /* dropped, forgotten or unparsable text */
 	qstats_record(r->fingerprint, r->normalized, r->rules, (double)s->duration_us, s->rows,
-	              s->sqlstate[0] != 0);
+	              s->sqlstate[0] != 0, strcmp(s->route, "primary") != 0);
 	if (o->traffic != NULL) {
 		struct traffic_stmt ts = {
 		    .time_us = (uint64_t)(s->time_us - s->duration_us),

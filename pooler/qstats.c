@@ -86,7 +86,7 @@ static void rules_append(char *list, const char *rule)
 }
 
 void qstats_record(uint64_t fp, const char *query, const char *rules, double duration_us,
-                   int64_t rows, bool error)
+                   int64_t rows, bool error, bool replica)
 {
 	struct qstats_entry *e;
 
@@ -104,6 +104,7 @@ void qstats_record(uint64_t fp, const char *query, const char *rules, double dur
 		snprintf(e->rules, sizeof(e->rules), "%s", rules);
 	e->calls++;
 	e->errors += error;
+	e->replica_calls += replica;
 	if (rows > 0)
 		e->rows += rows;
 	e->total_us += duration_us;

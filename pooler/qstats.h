@@ -35,9 +35,10 @@ struct qstats_fix {
 struct qstats_entry {
 	uint64_t fingerprint;
 	uint64_t calls;
-	uint64_t errors; /* statements that ended with an error */
-	int64_t rows;    /* rows from CommandComplete, summed */
-	double total_us; /* time from forward to completion, summed */
+	uint64_t errors;        /* statements that ended with an error */
+	uint64_t replica_calls; /* statements a replica ran (read routing) */
+	int64_t rows;           /* rows from CommandComplete, summed */
+	double total_us;        /* time from forward to completion, summed */
 	uint32_t hist[QSTATS_BUCKETS];
 	char rules[QSTATS_RULES_MAX];   /* analyzer rules it breaks (latest verdict), "" for none */
 	char traffic[QSTATS_RULES_MAX]; /* traffic rules that flagged it, "" for none */
@@ -49,10 +50,10 @@ struct qstats_entry {
 /*
  * Analysis thread: a statement of fingerprint FP (normalized text QUERY,
  * analyzer findings RULES, both may be NULL) took DURATION_US, returned
- * ROWS (-1: none) and failed when ERROR.
+ * ROWS (-1: none), failed when ERROR and ran on a replica when REPLICA.
  */
 void qstats_record(uint64_t fp, const char *query, const char *rules, double duration_us,
-                   int64_t rows, bool error);
+                   int64_t rows, bool error, bool replica);
 
 /* Analysis thread: a traffic rule (n-plus-one...) flagged FP, saying MESSAGE. */
 void qstats_add_rule(uint64_t fp, const char *rule, const char *message);

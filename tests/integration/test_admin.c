@@ -74,7 +74,7 @@ static const struct expected_cols expected[] = {
     {"SHOW VERSION", "version:25"},
     {"SHOW HELP", "command:25"},
     {"SHOW QUERIES", "fingerprint:25 calls:1700 total_ms:1700 mean_ms:1700 p50_ms:1700 p95_ms:1700 "
-                     "p99_ms:1700 rows:1700 errors:1700 rules:25 query:25"},
+                     "p99_ms:1700 rows:1700 errors:1700 replica_share:1700 rules:25 query:25"},
     {"SHOW FINDINGS",
      "rule:25 kind:25 fingerprint:25 calls:1700 total_ms:1700 p95_ms:1700 query:25 "
      "fix:25"},

@@ -107,10 +107,12 @@ static void test_qstats_quantiles(void **state)
 
 	qstats_reset();
 	for (int i = 0; i < 100; i++)
-		qstats_record(7, "SELECT $1", "", i < 95 ? 1000.0 : 100000.0, 1, i == 0);
+		qstats_record(7, "SELECT $1", "", i < 95 ? 1000.0 : 100000.0, 1, i == 0,
+		              i % 4 == 0);
 	assert_int_equal(qstats_top(e, 2), 1);
 	assert_int_equal(e[0].calls, 100);
 	assert_int_equal(e[0].errors, 1);
+	assert_int_equal(e[0].replica_calls, 25);
 	assert_int_equal(e[0].rows, 100);
 	assert_true(qstats_quantile(e[0].hist, 0.50) > 1000 / 1.5);
 	assert_true(qstats_quantile(e[0].hist, 0.50) < 1000 * 1.5);
@@ -129,8 +131,8 @@ static void test_qstats_quantiles(void **state)
 	assert_string_equal(qstats_fix_of(&e[0], "select-star"), "name the columns");
 	assert_string_equal(qstats_fix_of(&e[0], "unindexed-filter"), "");
 	/* Rules by fingerprints flagged: the analyzer's and the traffic rules'. */
-	qstats_record(8, "SELECT *", "select-star,missing-pagination", 10, 1, false);
-	qstats_record(9, "SELECT * FROM t", "select-star", 10, 1, false);
+	qstats_record(8, "SELECT *", "select-star,missing-pagination", 10, 1, false, false);
+	qstats_record(9, "SELECT * FROM t", "select-star", 10, 1, false, false);
 	{
 		struct qstats_rule_count rc[8];
 		size_t n = qstats_rule_counts(rc, 8);
@@ -156,7 +158,7 @@ static void test_qstats_bounded(void **state)
 
 	qstats_reset();
 	for (uint64_t fp = 1; fp <= QSTATS_MAX + 10; fp++)
-		qstats_record(fp, "q", NULL, (double)fp, -1, false);
+		qstats_record(fp, "q", NULL, (double)fp, -1, false, false);
 	assert_int_equal(qstats_top(e, QSTATS_MAX + 1), QSTATS_MAX);
 	assert_int_equal(qstats_untracked(), 10);
 	assert_true(e[0].total_us >= e[1].total_us);
