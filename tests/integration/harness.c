@@ -1181,3 +1181,22 @@ const char *harness_http_body(const char *response)
 
 	return blank != NULL ? blank + 4 : NULL;
 }
+
+double harness_metric_value(const char *body, const char *sample)
+{
+	size_t len = strlen(sample);
+
+	for (const char *line = body; line != NULL && *line != 0;) {
+		const char *eol = strchr(line, '\n');
+
+		if (strncmp(line, sample, len) == 0 && line[len] == ' ')
+			return atof(line + len + 1);
+		line = eol != NULL ? eol + 1 : NULL;
+	}
+	return -1;
+}
+
+int harness_free_port(void)
+{
+	return free_port();
+}
