@@ -190,7 +190,6 @@ static void write_pool_counter(struct loop_state *ls, struct pbuf *out, const ch
                                const char *help, double (*field)(const struct traffic_counts *))
 {
 	char labels[LABELS_MAX];
-
 	struct pool_sum s;
 
 	metrics_header(out, name, "counter", help);

@@ -351,7 +351,6 @@ struct pool {
 	struct route_state *route; /* a home pool with replicas: its routing, owned, or NULL */
 };
 
-/* Counters for logs and, later, metrics. */
 /* The time limits the pooler enforces, counted by kind in pooler_stats.timeouts. */
 enum pooler_timeout {
 	TIMEOUT_QUERY = 0,        /* query_timeout: a request cancelled */
@@ -365,6 +364,7 @@ enum pooler_timeout {
 	TIMEOUT_KINDS,
 };
 
+/* Counters for logs and, later, metrics. */
 struct pooler_stats {
 	uint64_t clients_accepted;
 	uint64_t clients_rejected;
@@ -374,9 +374,10 @@ struct pooler_stats {
 	uint64_t cancels_forwarded;
 	uint64_t cancels_dropped;
 	uint64_t statements;
-	uint64_t notifications_dropped;   /* not delivered to a listener (listen.c) */
-	uint64_t listeners_disconnected;  /* for not reading within notify_stall_timeout */
-	uint64_t cancels_sent;            /* sent on pgscope's own account, for query_timeout */
+	uint64_t notifications_dropped;  /* not delivered to a listener (listen.c) */
+	uint64_t listeners_disconnected; /* for not reading within notify_stall_timeout */
+	/* Cancels sent on pgscope's own account, for query_timeout. */
+	uint64_t cancels_sent;
 	uint64_t timeouts[TIMEOUT_KINDS]; /* limits that fired, by kind */
 };
 
