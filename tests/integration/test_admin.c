@@ -269,8 +269,9 @@ static void test_metrics_promtool_and_pgbench(void **state)
 	assert_true(statements_total(after) > statements_total(before) + 100);
 	counted = harness_metric_value(after, DURATION "_count" DURATION_PRIMARY) -
 	          harness_metric_value(before, DURATION "_count" DURATION_PRIMARY);
-	printf("pgbench: %ld transactions, %.0f statements in the duration histogram\n", xacts,
-	       counted);
+	printf("pgbench: %ld transactions, %.0f statements in the duration histogram; "
+	       "/metrics %zu bytes\n",
+	       xacts, counted, strlen(after));
 	assert_true(counted >= 7.0 * (double)xacts);
 	assert_true(harness_metric_value(after, DURATION "_bucket{database=\"postgres\","
 	                                                 "route=\"primary\",le=\"+Inf\"}") ==
