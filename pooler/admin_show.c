@@ -20,6 +20,7 @@
 #include "pooler/pool.h"
 #include "pooler/qstats.h"
 #include "pooler/reload.h"
+#include "pooler/replica.h"
 #include "pooler/stats.h"
 #include "pooler/tls.h"
 
@@ -910,7 +911,10 @@ void admin_show_endpoints(struct loop_state *ls, struct admin_result *r)
 	    {"failures", ADMIN_NUMERIC},   {"consecutive_failures", ADMIN_INT4},
 	    {"last_failure", ADMIN_TEXT},  {"last_success", ADMIN_TEXT},
 	    {"last_error", ADMIN_TEXT},    {"breaker", ADMIN_TEXT},
+	    {"routed", ADMIN_NUMERIC},     {"routed_fallback", ADMIN_NUMERIC},
+	    {"lag_skips", ADMIN_NUMERIC},  {"replica_lag_ms", ADMIN_INT4},
 	};
+	double now = ev_now(ls->ev);
 
 	admin_result_columns(r, COLS(cols));
 	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next) {
@@ -936,6 +940,13 @@ void admin_show_endpoints(struct loop_state *ls, struct admin_result *r)
 		admin_put_str(r, ok);
 		admin_put_str(r, ep->last_error);
 		admin_put_str(r, endpoint_breaker_state_name(ep->breaker.state));
+		admin_put_uint(r, ep->routed);
+		admin_put_uint(r, ep->routed_fallback);
+		admin_put_uint(r, ep->lag_skips);
+		if (ep->role == ENDPOINT_REPLICA && replica_fresh(ep, now))
+			admin_put_int(r, (long long)(ep->lag * 1000));
+		else
+			admin_put_str(r, NULL); /* unknown, or a primary */
 		admin_row_end(r);
 	}
 }

@@ -19,6 +19,21 @@
 /* The bounds above, for whoever prints the histogram. */
 extern const double counts_wait_bounds[COUNTS_WAIT_BUCKETS - 1];
 
+/*
+ * Upper bounds (seconds) of the statement-duration histogram, 0.5 ms to 10 s
+ * in 1-2-5 steps (what SQL statements take, from a point lookup to a report);
+ * a last bucket takes the rest.
+ */
+#define COUNTS_STMT_BOUNDS \
+	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0
+#define COUNTS_STMT_BUCKETS 15
+
+/* The bounds above, for whoever prints the histogram. */
+extern const double counts_stmt_bounds[COUNTS_STMT_BUCKETS - 1];
+
+/* Where a statement ran: the role of its server's endpoint (enum endpoint_role). */
+#define COUNTS_ROUTES 2
+
 struct traffic_counts {
 	uint64_t transactions; /* transactions started */
 	uint64_t queries;      /* statements completed */
@@ -30,9 +45,28 @@ struct traffic_counts {
 	double query_time;     /* seconds from a statement's forward to its completion, summed */
 	double xact_time;      /* seconds from a transaction's first request to its end, summed */
 	uint64_t wait_buckets[COUNTS_WAIT_BUCKETS]; /* waits by duration (not cumulative) */
+	/* Statements completed on a server, by route and duration (not cumulative). */
+	uint64_t stmt_buckets[COUNTS_ROUTES][COUNTS_STMT_BUCKETS];
+	double stmt_time[COUNTS_ROUTES]; /* their seconds, summed */
 };
+
+/* Add T's counts to SUM's (wait_max: the larger). */
+void counts_add(struct traffic_counts *sum, const struct traffic_counts *t);
 
 /* A client waited SECONDS for its server. */
 void counts_wait(struct traffic_counts *t, double seconds);
+
+/*
+ * A statement took SECONDS on a server of ROUTE (an enum endpoint_role).
+ * On the path of every statement: a few compares and two additions.
+ */
+void counts_statement(struct traffic_counts *t, int route, double seconds);
+
+/*
+ * The bucket of VALUE among N buckets whose N-1 ascending upper BOUNDS are
+ * inclusive (Prometheus' "le"): the first bound VALUE does not pass, else N-1.
+ * Compares from the smallest bound, so short durations cost the fewest.
+ */
+int counts_bucket(const double *bounds, int n, double value);
 
 #endif

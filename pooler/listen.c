@@ -475,6 +475,7 @@ static void stall_fail(struct client *c, int timeout_ms)
 	char msg[256];
 
 	c->loop->stats.listeners_disconnected++;
+	c->loop->stats.timeouts[TIMEOUT_NOTIFY_STALL]++;
 	log_event(LOG_WARNING, "listen.stalled", LOG_INT, "client", (long long)c->id, LOG_STR,
 	          "addr", c->addr, LOG_STR, "user", c->user, LOG_STR, "db", c->database, LOG_INT,
 	          "pending_bytes", (long long)pending, LOG_INT, "stalled_ms",

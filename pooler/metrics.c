@@ -15,6 +15,10 @@
 #include "pooler/metrics.h"
 #include "pooler/observe.h"
 #include "pooler/qstats.h"
+#include "pooler/replica.h"
+#include "pooler/route.h"
+#include "pooler/stats.h"
+#include "pooler/timeout.h"
 
 #define LABELS_MAX 512
 
@@ -97,6 +101,42 @@ static void pool_labels(const struct pool *p, const char *extra, char *out, size
 
 /* ---- per pool ---- */
 
+/*
+ * The figures of a pool's samples: a home pool's own plus those of its
+ * replica pools (route.h), which serve the home's clients under the same
+ * database and user and so have no label set of their own.
+ */
+struct pool_sum {
+	int clients[CL_STATES];
+	int servers[SV_STATES];
+	struct traffic_counts traffic;
+};
+
+static void pool_sum_add(struct pool_sum *s, const struct pool *p)
+{
+	for (int i = 0; i < CL_STATES; i++)
+		s->clients[i] += p->clients_by_state[i];
+	for (int i = 0; i < SV_STATES; i++)
+		s->servers[i] += p->servers_by_state[i];
+	counts_add(&s->traffic, &p->traffic);
+}
+
+/* The sums of pool HOME, false when it is a replica pool (counted in its home's). */
+static bool pool_sum(const struct pool *home, struct pool_sum *s)
+{
+	const struct route_state *rs = home->route;
+
+	if (home->home != NULL)
+		return false;
+	memset(s, 0, sizeof(*s));
+	pool_sum_add(s, home);
+	for (int i = 0; rs != NULL && i < rs->n; i++) {
+		if (rs->replicas[i] != NULL)
+			pool_sum_add(s, rs->replicas[i]);
+	}
+	return true;
+}
+
 static const struct {
 	enum client_state state;
 	const char *name;
@@ -115,27 +155,32 @@ static const struct {
 static void write_connections(struct loop_state *ls, struct pbuf *out)
 {
 	char labels[LABELS_MAX], state[64];
+	struct pool_sum s;
 
 	metrics_header(out, "pgscope_clients", "gauge", "Client connections by pool and state.");
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
+		if (!pool_sum(p, &s))
+			continue;
 		for (size_t i = 0; i < sizeof(client_states) / sizeof(client_states[0]); i++) {
 			snprintf(state, sizeof(state), "state=\"%s\"", client_states[i].name);
 			pool_labels(p, state, labels, sizeof(labels));
 			metrics_sample(out, "pgscope_clients", labels,
-			               p->clients_by_state[client_states[i].state]);
+			               s.clients[client_states[i].state]);
 		}
 	}
 	metrics_header(out, "pgscope_servers", "gauge", "Server connections by pool and state.");
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
+		if (!pool_sum(p, &s))
+			continue;
 		for (size_t i = 0; i < sizeof(server_states) / sizeof(server_states[0]); i++) {
 			snprintf(state, sizeof(state), "state=\"%s\"", server_states[i].name);
 			pool_labels(p, state, labels, sizeof(labels));
 			metrics_sample(out, "pgscope_servers", labels,
-			               p->servers_by_state[server_states[i].state]);
+			               s.servers[server_states[i].state]);
 		}
 	}
 }
@@ -145,13 +190,16 @@ static void write_pool_counter(struct loop_state *ls, struct pbuf *out, const ch
                                const char *help, double (*field)(const struct traffic_counts *))
 {
 	char labels[LABELS_MAX];
+	struct pool_sum s;
 
 	metrics_header(out, name, "counter", help);
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
+		if (!pool_sum(p, &s))
+			continue;
 		pool_labels(p, "", labels, sizeof(labels));
-		metrics_sample(out, name, labels, field(&p->traffic));
+		metrics_sample(out, name, labels, field(&s.traffic));
 	}
 }
 
@@ -188,6 +236,7 @@ static double f_xact_time(const struct traffic_counts *t)
 static void write_traffic(struct loop_state *ls, struct pbuf *out)
 {
 	char labels[LABELS_MAX];
+	struct pool_sum s;
 
 	write_pool_counter(ls, out, "pgscope_transactions_total", "Transactions started.",
 	                   f_transactions);
@@ -207,10 +256,53 @@ static void write_traffic(struct loop_state *ls, struct pbuf *out)
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
+		if (!pool_sum(p, &s))
+			continue;
 		pool_labels(p, "", labels, sizeof(labels));
 		metrics_histogram(out, "pgscope_pool_wait_seconds", labels, counts_wait_bounds,
-		                  p->traffic.wait_buckets, COUNTS_WAIT_BUCKETS,
-		                  p->traffic.wait_total);
+		                  s.traffic.wait_buckets, COUNTS_WAIT_BUCKETS,
+		                  s.traffic.wait_total);
+	}
+}
+
+/* The statements of a route counted in T's duration histogram. */
+static uint64_t statements_on(const struct traffic_counts *t, int route)
+{
+	uint64_t n = 0;
+
+	for (int b = 0; b < COUNTS_STMT_BUCKETS; b++)
+		n += t->stmt_buckets[route][b];
+	return n;
+}
+
+/*
+ * The duration histogram per database (its pools summed, as SHOW STATS sums
+ * them) and route; a route no statement of the database ran on is left out.
+ */
+static void write_statement_durations(struct loop_state *ls, struct pbuf *out)
+{
+	static const char *const routes[COUNTS_ROUTES] = {
+	    [ENDPOINT_PRIMARY] = "primary", [ENDPOINT_REPLICA] = "replica"};
+	const char *names[STATS_DB_MAX];
+	size_t n = stats_databases(ls, names, STATS_DB_MAX);
+	char labels[LABELS_MAX], db[2 * NAME_MAX_LEN + 1];
+	struct traffic_counts t;
+
+	metrics_header(out, "pgscope_statement_duration_seconds", "histogram",
+	               "Time from forwarding a statement to its completion, by database and the "
+	               "role of the server that ran it.");
+	for (size_t i = 0; i < n; i++) {
+		stats_db_totals(ls, names[i], &t);
+		metrics_escape(names[i], db, sizeof(db));
+		for (int r = 0; r < COUNTS_ROUTES; r++) {
+			if (r != ENDPOINT_PRIMARY && statements_on(&t, r) == 0)
+				continue;
+			snprintf(labels, sizeof(labels), "database=\"%s\",route=\"%s\"", db,
+			         routes[r]);
+			metrics_histogram(out, "pgscope_statement_duration_seconds", labels,
+			                  counts_stmt_bounds, t.stmt_buckets[r],
+			                  COUNTS_STMT_BUCKETS, t.stmt_time[r]);
+		}
 	}
 }
 
@@ -223,6 +315,89 @@ static void endpoint_labels(const struct endpoint *ep, const char *extra, char *
 	metrics_escape(ep->host, host, sizeof(host));
 	snprintf(out, outlen, "host=\"%.511s\",port=\"%d\",role=\"%s\"%s%.63s", host, ep->port,
 	         ep->role == ENDPOINT_PRIMARY ? "primary" : "replica", extra[0] ? "," : "", extra);
+}
+
+/*
+ * One family over the endpoints: FIELD's value for each, or none where it
+ * returns NAN (unknown, or not a thing of that endpoint's role).
+ */
+static void write_endpoint_family(struct loop_state *ls, struct pbuf *out, const char *name,
+                                  const char *type, const char *help,
+                                  double (*field)(const struct endpoint *, double now))
+{
+	char labels[LABELS_MAX + 1024];
+	double now = ev_now(ls->ev);
+
+	metrics_header(out, name, type, help);
+	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next) {
+		const struct endpoint *ep = list_entry(it, struct endpoint, node);
+		double v = field(ep, now);
+
+		if (isnan(v))
+			continue;
+		endpoint_labels(ep, "", labels, sizeof(labels));
+		metrics_sample(out, name, labels, v);
+	}
+}
+
+/* A replica's lag while its polls are answered. */
+static double ep_lag(const struct endpoint *ep, double now)
+{
+	return ep->role == ENDPOINT_REPLICA && replica_fresh(ep, now) ? ep->lag : NAN;
+}
+
+static double ep_routed(const struct endpoint *ep, double now)
+{
+	return (double)ep->routed;
+}
+
+static double ep_fallbacks(const struct endpoint *ep, double now)
+{
+	return ep->role == ENDPOINT_PRIMARY ? (double)ep->routed_fallback : NAN;
+}
+
+static double ep_lag_skips(const struct endpoint *ep, double now)
+{
+	return ep->role == ENDPOINT_REPLICA ? (double)ep->lag_skips : NAN;
+}
+
+/* 1 for the breaker's state, 0 for the others. */
+static void write_breakers(struct loop_state *ls, struct pbuf *out)
+{
+	static const enum breaker_state states[] = {BREAKER_CLOSED, BREAKER_OPEN,
+	                                            BREAKER_HALF_OPEN};
+	char labels[LABELS_MAX + 1024], state[64];
+
+	metrics_header(out, "pgscope_endpoint_breaker_state", "gauge",
+	               "Circuit breaker of each endpoint: 1 for its state, 0 for the others.");
+	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next) {
+		const struct endpoint *ep = list_entry(it, struct endpoint, node);
+
+		for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+			snprintf(state, sizeof(state), "state=\"%s\"",
+			         endpoint_breaker_state_name(states[i]));
+			endpoint_labels(ep, state, labels, sizeof(labels));
+			metrics_sample(out, "pgscope_endpoint_breaker_state", labels,
+			               ep->breaker.state == states[i]);
+		}
+	}
+}
+
+static void write_routing(struct loop_state *ls, struct pbuf *out)
+{
+	write_endpoint_family(ls, out, "pgscope_replica_lag_seconds", "gauge",
+	                      "How far a replica's replay is behind its primary's WAL, in seconds, "
+	                      "as last polled; absent while its polls go unanswered.",
+	                      ep_lag);
+	write_endpoint_family(ls, out, "pgscope_routed_total", "counter",
+	                      "Read transactions that read routing sent to the endpoint.",
+	                      ep_routed);
+	write_endpoint_family(ls, out, "pgscope_routed_fallback_total", "counter",
+	                      "Reads sent to the primary because no replica could take them.",
+	                      ep_fallbacks);
+	write_endpoint_family(ls, out, "pgscope_replica_lag_skips_total", "counter",
+	                      "Times a replica fell behind max_replica_lag and was skipped.",
+	                      ep_lag_skips);
 }
 
 static void write_endpoints(struct loop_state *ls, struct pbuf *out)
@@ -284,6 +459,11 @@ static void write_loop(struct loop_state *ls, struct pbuf *out)
 	        s->cancels_forwarded);
 	counter(out, "pgscope_cancels_dropped_total", "Cancel requests matching no server.",
 	        s->cancels_dropped);
+	counter(out, "pgscope_cancels_sent_total",
+	        "Cancel requests pgscope sent on its own, for query_timeout.", s->cancels_sent);
+	counter(out, "pgscope_cancels_client_gone_total",
+	        "Cancel requests for statements still running when their client left.",
+	        s->cancels_client_gone);
 	counter(out, "pgscope_notifications_dropped_total",
 	        "Notifications not delivered to a listener.", s->notifications_dropped);
 	counter(out, "pgscope_listeners_disconnected_total",
@@ -299,6 +479,19 @@ static void write_loop(struct loop_state *ls, struct pbuf *out)
 	        cs.written);
 	counter(out, "pgscope_query_stats_untracked_total",
 	        "Statements of fingerprints beyond the live statistics table.", qstats_untracked());
+}
+
+static void write_timeouts(struct loop_state *ls, struct pbuf *out)
+{
+	char labels[64];
+
+	metrics_header(out, "pgscope_timeouts_total", "counter",
+	               "Time limits enforced, by kind (the config key).");
+	for (int k = 0; k < TIMEOUT_KINDS; k++) {
+		snprintf(labels, sizeof(labels), "kind=\"%s\"", timeout_kind_name(k));
+		metrics_sample(out, "pgscope_timeouts_total", labels,
+		               (double)ls->stats.timeouts[k]);
+	}
 }
 
 /* Fingerprints flagged per rule, from the live statistics. */
@@ -328,7 +521,11 @@ void metrics_write(struct loop_state *ls, struct pbuf *out)
 	metrics_sample(out, "pgscope_build_info", labels, 1);
 	write_connections(ls, out);
 	write_traffic(ls, out);
+	write_statement_durations(ls, out);
 	write_endpoints(ls, out);
+	write_breakers(ls, out);
+	write_routing(ls, out);
 	write_loop(ls, out);
+	write_timeouts(ls, out);
 	write_findings(out);
 }

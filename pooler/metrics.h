@@ -1,8 +1,10 @@
 /*
  * metrics.h - the pooler's counts in Prometheus text format 0.0.4, for
  * /metrics: connections by state, traffic and the wait-time histogram per
- * pool, endpoint health, loop and analysis counters, findings by rule and
- * build info. Reads only what the core keeps. Event-loop thread only.
+ * pool, the statement-duration histogram per database and route, endpoint
+ * health and breaker states, replica lag and read routing, timeouts, loop
+ * and analysis counters, findings by rule and build info. Reads only what
+ * the core keeps. Event-loop thread only.
  */
 #ifndef PGSCOPE_POOLER_METRICS_H
 #define PGSCOPE_POOLER_METRICS_H

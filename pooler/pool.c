@@ -1381,9 +1381,11 @@ static void pool_expire_waiters(struct pool *p, ev_tstamp now)
 		struct client *c = list_entry(it, struct client, node);
 
 		it = it->next;
-		if (c->server == NULL && now - c->wait_since >= limit)
+		if (c->server == NULL && now - c->wait_since >= limit) {
+			p->loop->stats.timeouts[TIMEOUT_QUERY_WAIT]++;
 			client_fail(c, SQLSTATE_CONNECTION_FAILURE,
 			            "query_wait_timeout: no server connection became free in time");
+		}
 	}
 }
 
@@ -1403,8 +1405,10 @@ static void pool_expire_servers(struct pool *p, ev_tstamp now)
 		if (cfg->server_lifetime > 0 && now - sv->created >= life)
 			server_close(sv, "server_lifetime");
 		else if (cfg->server_idle_timeout > 0 && now - sv->last_used >= idle &&
-		         p->n_servers > p->min_pool_size)
+		         p->n_servers > p->min_pool_size) {
+			p->loop->stats.timeouts[TIMEOUT_SERVER_IDLE]++;
 			server_close(sv, "server_idle_timeout");
+		}
 	}
 	it = p->login_servers.next;
 	while (it != &p->login_servers) {
@@ -1412,6 +1416,7 @@ static void pool_expire_servers(struct pool *p, ev_tstamp now)
 
 		it = it->next;
 		if (cfg->server_connect_timeout > 0 && now - sv->created >= conn_to) {
+			p->loop->stats.timeouts[TIMEOUT_SERVER_CONNECT]++;
 			pool_server_failed(p, sv, sv->endpoint, ENDPOINT_FAIL_CONNECT_TIMEOUT,
 			                   SQLSTATE_CANNOT_CONNECT,
 			                   "server_connect_timeout: server did not answer in time");

@@ -359,9 +359,11 @@ static void expire_logins(struct loop_state *ls, ev_tstamp now)
 		struct client *c = list_entry(it, struct client, node);
 
 		it = it->next;
-		if (cfg->client_login_timeout > 0 && now - c->created >= login)
+		if (cfg->client_login_timeout > 0 && now - c->created >= login) {
+			ls->stats.timeouts[TIMEOUT_CLIENT_LOGIN]++;
 			client_fail(c, SQLSTATE_PROTOCOL_VIOLATION,
 			            "client_login_timeout: login not completed in time");
+		}
 	}
 	it = ls->closing_clients.next;
 	while (it != &ls->closing_clients) {

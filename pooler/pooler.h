@@ -351,6 +351,19 @@ struct pool {
 	struct route_state *route; /* a home pool with replicas: its routing, owned, or NULL */
 };
 
+/* The time limits the pooler enforces, counted by kind in pooler_stats.timeouts. */
+enum pooler_timeout {
+	TIMEOUT_QUERY = 0,        /* query_timeout: a request cancelled */
+	TIMEOUT_QUERY_WAIT,       /* query_wait_timeout: a client waited too long for a server */
+	TIMEOUT_IDLE_TRANSACTION, /* idle_transaction_timeout: a client ended */
+	TIMEOUT_CLIENT_IDLE,      /* client_idle_timeout: a client ended */
+	TIMEOUT_CLIENT_LOGIN,     /* client_login_timeout: a client ended */
+	TIMEOUT_SERVER_CONNECT,   /* server_connect_timeout: a server connect given up */
+	TIMEOUT_SERVER_IDLE,      /* server_idle_timeout: an idle server closed */
+	TIMEOUT_NOTIFY_STALL,     /* notify_stall_timeout: a listener disconnected */
+	TIMEOUT_KINDS,
+};
+
 /* Counters for logs and, later, metrics. */
 struct pooler_stats {
 	uint64_t clients_accepted;
@@ -364,6 +377,9 @@ struct pooler_stats {
 	uint64_t statements;
 	uint64_t notifications_dropped;  /* not delivered to a listener (listen.c) */
 	uint64_t listeners_disconnected; /* for not reading within notify_stall_timeout */
+	/* Cancels sent on pgscope's own account, for query_timeout. */
+	uint64_t cancels_sent;
+	uint64_t timeouts[TIMEOUT_KINDS]; /* limits that fired, by kind */
 };
 
 #define POOLER_MAX_LISTENERS 16

@@ -418,8 +418,10 @@ struct pool *route_target(struct client *c, enum endpoint_route route)
 		return home;
 	}
 	pick = route_balance(rs, home, cand, n);
-	if (pick >= rs->n)
+	if (pick >= rs->n) {
+		home->primary->routed++; /* balanced onto the primary: a read routed there too */
 		return home;
+	}
 	rp = rs->replicas[pick];
 	rp->primary->routed++;
 	return rp;

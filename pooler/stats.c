@@ -40,22 +40,6 @@ size_t stats_databases(struct loop_state *ls, const char **names, size_t max)
 	return n;
 }
 
-static void counts_add(struct traffic_counts *sum, const struct traffic_counts *t)
-{
-	sum->transactions += t->transactions;
-	sum->queries += t->queries;
-	sum->bytes_in += t->bytes_in;
-	sum->bytes_out += t->bytes_out;
-	sum->waits += t->waits;
-	sum->wait_total += t->wait_total;
-	sum->query_time += t->query_time;
-	sum->xact_time += t->xact_time;
-	for (int b = 0; b < COUNTS_WAIT_BUCKETS; b++)
-		sum->wait_buckets[b] += t->wait_buckets[b];
-	if (t->wait_max > sum->wait_max)
-		sum->wait_max = t->wait_max;
-}
-
 void stats_db_totals(struct loop_state *ls, const char *db, struct traffic_counts *out)
 {
 	memset(out, 0, sizeof(*out));

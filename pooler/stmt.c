@@ -148,6 +148,8 @@ void stmt_completed(const struct stmt_event *ev)
 	if (ev->client->server != NULL) {
 		ev->client->server->endpoint->traffic.queries++;
 		ev->client->server->endpoint->traffic.query_time += ev->end - ev->start;
+		counts_statement(&ev->client->pool->traffic, ev->client->server->endpoint->role,
+		                 ev->end - ev->start);
 	}
 	observe_statement(ev);
 	schema_statement_done(ev->client->pool, ev->tag, ev->end);

@@ -33,6 +33,22 @@ void timeout_client_release(struct client *c)
 	c->qt.stmt_hints = NULL;
 }
 
+const char *timeout_kind_name(enum pooler_timeout kind)
+{
+	static const char *const names[TIMEOUT_KINDS] = {
+	    [TIMEOUT_QUERY] = "query_timeout",
+	    [TIMEOUT_QUERY_WAIT] = "query_wait_timeout",
+	    [TIMEOUT_IDLE_TRANSACTION] = "idle_transaction_timeout",
+	    [TIMEOUT_CLIENT_IDLE] = "client_idle_timeout",
+	    [TIMEOUT_CLIENT_LOGIN] = "client_login_timeout",
+	    [TIMEOUT_SERVER_CONNECT] = "server_connect_timeout",
+	    [TIMEOUT_SERVER_IDLE] = "server_idle_timeout",
+	    [TIMEOUT_NOTIFY_STALL] = "notify_stall_timeout",
+	};
+
+	return kind < TIMEOUT_KINDS ? names[kind] : "unknown";
+}
+
 void timeout_format(int ms, char *out, size_t outlen)
 {
 	if (ms % 1000 == 0)
@@ -190,6 +206,8 @@ static void query_timer_fire(struct client *c, struct server *sv, int limit_ms, 
 	log_event(LOG_WARNING, "query.timeout", LOG_INT, "client", (long long)c->id, LOG_STR, "db",
 	          c->database, LOG_STR, "user", c->user, LOG_INT, "backend_pid",
 	          (long long)sv->backend_pid, LOG_INT, "timeout_ms", (long long)limit_ms, LOG_END);
+	c->loop->stats.timeouts[TIMEOUT_QUERY]++;
+	c->loop->stats.cancels_sent++;
 	sv->cancels_pending++;
 	cancel_send(c->loop, sv->pool->db, sv->backend_pid, sv->backend_key, sv->id);
 }
@@ -281,14 +299,15 @@ static ev_tstamp idle_age(const struct client *c, ev_tstamp now)
 }
 
 /* End c with a FATAL error for idling past LIMIT_MS, named as PostgreSQL names its own. */
-static void idle_end(struct client *c, const char *sqlstate, const char *what, const char *key,
-                     int limit_ms)
+static void idle_end(struct client *c, const char *sqlstate, const char *what,
+                     enum pooler_timeout kind, int limit_ms)
 {
 	char msg[200], limit[32];
 
 	timeout_format(limit_ms, limit, sizeof(limit));
 	snprintf(msg, sizeof(msg), "terminating connection due to %s timeout (pgscope %s %s)", what,
-	         key, limit);
+	         timeout_kind_name(kind), limit);
+	c->loop->stats.timeouts[kind]++;
 	client_fail(c, sqlstate, msg);
 }
 
@@ -301,12 +320,12 @@ static bool idle_check(struct client *c, ev_tstamp now)
 			return false;
 		/* Released unsettled-free: its server gets a ROLLBACK and is reused. */
 		idle_end(c, SQLSTATE_IDLE_IN_TXN_TIMEOUT, "idle-in-transaction",
-		         "idle_transaction_timeout", c->limits.idle_transaction);
+		         TIMEOUT_IDLE_TRANSACTION, c->limits.idle_transaction);
 		return true;
 	}
 	if (c->limits.client_idle <= 0 || idle_age(c, now) < c->limits.client_idle / 1000.0)
 		return false;
-	idle_end(c, SQLSTATE_IDLE_SESSION_TIMEOUT, "idle-session", "client_idle_timeout",
+	idle_end(c, SQLSTATE_IDLE_SESSION_TIMEOUT, "idle-session", TIMEOUT_CLIENT_IDLE,
 	         c->limits.client_idle);
 	return true;
 }

@@ -66,6 +66,9 @@ void timeout_request_answered(struct client *c);
 /* The janitor's pass over a pool's clients at NOW. */
 void timeout_janitor(struct pool *p, ev_tstamp now);
 
+/* The config key of a kind of timeout, for messages and metrics. */
+const char *timeout_kind_name(enum pooler_timeout kind);
+
 /* "1s", "1500ms": a limit in ms as the error messages show it. */
 void timeout_format(int ms, char *out, size_t outlen);
 

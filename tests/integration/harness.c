@@ -1251,3 +1251,17 @@ void harness_result_columns(const PGresult *res, char *out, size_t outlen)
 		used += (size_t)snprintf(out + used, outlen - used, "%s%s:%u", i ? " " : "",
 		                         PQfname(res, i), PQftype(res, i));
 }
+
+double harness_metric_value(const char *body, const char *sample)
+{
+	size_t len = strlen(sample);
+
+	for (const char *line = body; line != NULL && *line != 0;) {
+		const char *eol = strchr(line, '\n');
+
+		if (strncmp(line, sample, len) == 0 && line[len] == ' ')
+			return atof(line + len + 1);
+		line = eol != NULL ? eol + 1 : NULL;
+	}
+	return -1;
+}

@@ -244,6 +244,13 @@ int harness_http_request(int port, const char *request, char **response);
 /* The body of an HTTP answer (after its blank line), or NULL when it has none. */
 const char *harness_http_body(const char *response);
 
+/*
+ * The value of sample SAMPLE (a metric name and its labels as written, such
+ * as 'x_total{kind="a"}', or a name alone) in the Prometheus text BODY; -1
+ * when BODY has no such sample.
+ */
+double harness_metric_value(const char *body, const char *sample);
+
 /* Send all LEN bytes (SIGPIPE-safe); false if the peer closed or an error. */
 bool harness_send_all(int fd, const void *buf, size_t len);
 

@@ -81,7 +81,8 @@ static const struct expected_cols expected[] = {
     {"SHOW ENDPOINTS",
      "host:25 port:23 role:25 servers_opening:23 servers_idle:23 servers_busy:23 "
      "connects:1700 logins:1700 xact_count:1700 query_count:1700 failures:1700 "
-     "consecutive_failures:23 last_failure:25 last_success:25 last_error:25 breaker:25"},
+     "consecutive_failures:23 last_failure:25 last_success:25 last_error:25 breaker:25 "
+     "routed:1700 routed_fallback:1700 lag_skips:1700 replica_lag_ms:23"},
 };
 
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
@@ -201,12 +202,29 @@ static double statements_total(const char *metrics)
 	return p != NULL ? atof(p + 1) : -1;
 }
 
-/* /metrics passes promtool, and its statement counter moves as pgbench runs. */
+/* The number after LABEL in pgbench's output, -1 when absent. */
+static long pgbench_number(const char *output, const char *label)
+{
+	const char *at = output != NULL ? strstr(output, label) : NULL;
+
+	return at != NULL ? strtol(at + strlen(label), NULL, 10) : -1;
+}
+
+#define DURATION         "pgscope_statement_duration_seconds"
+#define DURATION_PRIMARY "{database=\"postgres\",route=\"primary\"}"
+
+/*
+ * /metrics passes promtool, and its statement counter and the statement
+ * duration histogram of database postgres on the primary move as pgbench
+ * runs: by at least the 7 statements of each of its transactions.
+ */
 static void test_metrics_promtool_and_pgbench(void **state)
 {
 	const struct harness_cluster *cl = harness_cluster();
 	char port[16], *before = NULL, *after = NULL;
 	struct harness_run_result res;
+	long xacts;
+	double counted;
 	const char *check[] = {"promtool", "check", "metrics", NULL};
 	const char *init[] = {"pgbench", "-i", "-q", "-s",       "1",        "-h", "127.0.0.1",
 	                      "-p",      port, "-U", "postgres", "postgres", NULL};
@@ -228,11 +246,84 @@ static void test_metrics_promtool_and_pgbench(void **state)
 	assert_non_null(strstr(before, "pgscope_pool_wait_seconds_bucket{"));
 	assert_true(harness_run(bench, NULL, 60, &res));
 	assert_int_equal(res.exit_code, 0);
+	xacts = pgbench_number(res.output, "number of transactions actually processed: ");
 	harness_run_result_free(&res);
+	assert_true(xacts > 0);
 	assert_int_equal(http_get("/metrics", &after), 200);
 	assert_true(statements_total(after) > statements_total(before) + 100);
+	counted = harness_metric_value(after, DURATION "_count" DURATION_PRIMARY) -
+	          harness_metric_value(before, DURATION "_count" DURATION_PRIMARY);
+	printf("pgbench: %ld transactions, %.0f statements in the duration histogram; "
+	       "/metrics %zu bytes\n",
+	       xacts, counted, strlen(after));
+	assert_true(counted >= 7.0 * (double)xacts);
+	assert_true(harness_metric_value(after, DURATION "_bucket{database=\"postgres\","
+	                                                 "route=\"primary\",le=\"+Inf\"}") ==
+	            harness_metric_value(after, DURATION "_count" DURATION_PRIMARY));
+	assert_true(harness_metric_value(after, DURATION "_bucket{database=\"postgres\","
+	                                                 "route=\"primary\",le=\"0.0005\"}") >= 0);
+	assert_true(harness_metric_value(after, DURATION "_sum" DURATION_PRIMARY) > 0);
+	assert_true(harness_run(check, after, 30, &res));
+	if (res.exit_code != 0)
+		fail_msg("promtool: %s", res.output);
+	harness_run_result_free(&res);
 	free(before);
 	free(after);
+}
+
+/* The breaker-state sample of the cluster's primary for STATE, in BODY. */
+static double primary_breaker(const char *body, const char *state)
+{
+	char sample[256];
+
+	snprintf(sample, sizeof(sample),
+	         "pgscope_endpoint_breaker_state{host=\"%s\",port=\"%d\",role=\"primary\","
+	         "state=\"%s\"}",
+	         harness_cluster()->host, harness_cluster()->port, state);
+	return harness_metric_value(body, sample);
+}
+
+#define QUERY_TIMEOUTS "pgscope_timeouts_total{kind=\"query_timeout\"}"
+
+/*
+ * A statement cut by query_timeout (through its pgscope:timeout comment)
+ * counts once in pgscope_timeouts_total{kind="query_timeout"}, and the
+ * cancel pgscope sent for it in pgscope_cancels_sent_total; every kind is
+ * there from the start. The healthy primary's breaker is closed.
+ */
+static void test_metrics_timeouts_and_breaker(void **state)
+{
+	static const char *const kinds[] = {
+	    "query_timeout",       "query_wait_timeout",   "idle_transaction_timeout",
+	    "client_idle_timeout", "client_login_timeout", "server_connect_timeout",
+	    "server_idle_timeout", "notify_stall_timeout"};
+	char *before = NULL, *after = NULL, sample[128];
+	PGconn *app = harness_connect(ps.port, NULL);
+	PGresult *res;
+
+	assert_non_null(app);
+	assert_int_equal(http_get("/metrics", &before), 200);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(sample, sizeof(sample), "pgscope_timeouts_total{kind=\"%s\"}", kinds[i]);
+		if (harness_metric_value(before, sample) < 0)
+			fail_msg("no %s", sample);
+	}
+	res = PQexec(app, "/* pgscope:timeout=200ms */ SELECT pg_sleep(5)");
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "57014");
+	PQclear(res);
+	assert_true(harness_exec_ok(app, "SELECT 1"));
+	assert_int_equal(http_get("/metrics", &after), 200);
+	assert_true(harness_metric_value(after, QUERY_TIMEOUTS) ==
+	            harness_metric_value(before, QUERY_TIMEOUTS) + 1);
+	assert_true(harness_metric_value(after, "pgscope_cancels_sent_total") ==
+	            harness_metric_value(before, "pgscope_cancels_sent_total") + 1);
+	assert_true(primary_breaker(after, "closed") == 1);
+	assert_true(primary_breaker(after, "open") == 0);
+	assert_true(primary_breaker(after, "half_open") == 0);
+	free(before);
+	free(after);
+	PQfinish(app);
 }
 
 /* The most queries_per_s= of the "stats" log lines of database postgres. */
@@ -1026,6 +1117,7 @@ int main(void)
 	    cmocka_unit_test(test_config_changeable),
 	    cmocka_unit_test(test_pause_and_wait_close_wait),
 	    cmocka_unit_test(test_metrics_promtool_and_pgbench),
+	    cmocka_unit_test(test_metrics_timeouts_and_breaker),
 	    cmocka_unit_test(test_api_json),
 	    cmocka_unit_test(test_stats_lines),
 	    cmocka_unit_test(test_findings_live),

@@ -36,16 +36,21 @@
 
 static struct harness_pgscope ps;         /* transaction mode, the breaker's defaults */
 static struct harness_pgscope ps_session; /* session mode */
+static int http_port;                     /* ps's /metrics */
 
 static int group_setup(void **state)
 {
 	/* The breaker's defaults; a client's wait for a server bounded at 10 s. */
+	static char txn_main[128];
 	struct harness_pgscope_opts txn = {
-	    .pool_mode = "transaction", .pool_size = 10, .extra_main = "query_wait_timeout = 10\n"};
+	    .pool_mode = "transaction", .pool_size = 10, .extra_main = txn_main};
 	struct harness_pgscope_opts session = {.pool_mode = "session", .pool_size = 10};
 	PGconn *primary = harness_connect_primary();
 	bool ok;
 
+	http_port = harness_free_port();
+	snprintf(txn_main, sizeof(txn_main),
+	         "query_wait_timeout = 10\nadmin_http_listen = 127.0.0.1:%d\n", http_port);
 	if (primary == NULL)
 		return -1;
 	ok = harness_exec_ok(primary, "SET client_min_messages = warning") &&
@@ -133,6 +138,23 @@ static int breaker_changes(const char *state)
 	return log_lines_with(&ps, "event=endpoint.breaker", field, port, NULL);
 }
 
+/* The primary's pgscope_endpoint_breaker_state sample for STATE in ps's /metrics; -1 if none. */
+static double breaker_metric(const char *state)
+{
+	char *resp = NULL, sample[256];
+	double v = -1;
+
+	snprintf(sample, sizeof(sample),
+	         "pgscope_endpoint_breaker_state{host=\"%s\",port=\"%d\",role=\"primary\","
+	         "state=\"%s\"}",
+	         harness_cluster()->host, harness_cluster()->port, state);
+	if (harness_http_request(http_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &resp) ==
+	    200)
+		v = harness_metric_value(harness_http_body(resp), sample);
+	free(resp);
+	return v;
+}
+
 /* One transaction through pgscope on a fresh connection; true when it committed. */
 static bool one_transaction(int port, const char *db)
 {
@@ -171,6 +193,7 @@ static void test_breaker_open_fails_fast(void **state)
 	int opened = breaker_changes("open"), closed = breaker_changes("closed");
 	char name[64], msg[1024];
 	long long t0, query_ms, served_ms;
+	double open_shown, closed_shown;
 	PGconn *conn;
 	PGresult *r;
 
@@ -183,6 +206,11 @@ static void test_breaker_open_fails_fast(void **state)
 	while (!wait_breaker("open", opened, 100) && harness_now_ms() - t0 < 10000)
 		assert_false(one_transaction(ps.port, "postgres"));
 	assert_true(wait_breaker("open", opened, 0));
+	/* /metrics shows it open (a probe may be out a moment: then it reopens). */
+	t0 = harness_now_ms();
+	while ((open_shown = breaker_metric("open")) != 1 && harness_now_ms() - t0 < 5000)
+		harness_sleep_ms(20);
+	closed_shown = breaker_metric("closed");
 
 	conn = harness_connect(ps.port, NULL); /* logs in without a server: transaction mode */
 	assert_non_null(conn);
@@ -208,6 +236,11 @@ static void test_breaker_open_fails_fast(void **state)
 	printf("primary back: first transaction through pgscope after %lld ms\n", served_ms);
 	assert_true(served_ms >= 0);
 	assert_true(wait_breaker("closed", closed, 1000));
+	printf("/metrics while open: open %.0f, closed %.0f\n", open_shown, closed_shown);
+	assert_true(open_shown == 1);
+	assert_true(closed_shown == 0);
+	assert_true(breaker_metric("closed") == 1);
+	assert_true(breaker_metric("open") == 0);
 }
 
 /* The pgbench run, in a thread so that the main thread can restart the primary. */

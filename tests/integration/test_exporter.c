@@ -251,24 +251,6 @@ static char *scrape(int http_port)
 	return body;
 }
 
-/* The value of the sample NAME{LABELS} (LABELS "" for none); -1 when absent. */
-static double sample(const char *text, const char *name, const char *labels)
-{
-	char head[256];
-	const char *p = text;
-
-	if (labels[0] != 0)
-		snprintf(head, sizeof(head), "%s{%s} ", name, labels);
-	else
-		snprintf(head, sizeof(head), "%s ", name);
-	while ((p = strstr(p, head)) != NULL) {
-		if (p == text || p[-1] == '\n')
-			return strtod(p + strlen(head), NULL);
-		p++;
-	}
-	return -1;
-}
-
 /* The metric names the exporter defines, one per line, from its own collectors. */
 static char *exporter_families(void)
 {
@@ -330,23 +312,29 @@ static void test_exporter_scrapes_pgscope(void **state)
 	first = scrape(http_port);
 	assert_non_null(first);
 	assert_all_families(first);
-	assert_true(sample(first, "pgbouncer_requests_total", "database=\"postgres\"") >= 200);
-	assert_true(sample(first, "pgbouncer_received_bytes_total", "database=\"postgres\"") > 0);
-	assert_true(sample(first, "pgbouncer_sent_bytes_total", "database=\"postgres\"") > 0);
-	assert_true(sample(first, "pgbouncer_query_microseconds_total", "database=\"postgres\"") >
-	            0);
-	assert_true(sample(first, "pgbouncer_active_clients",
-	                   "database=\"postgres\",user=\"postgres\"") >= 1);
-	assert_true(sample(first, "pgbouncer_pool_size", "database=\"postgres\"") == 4);
-	assert_true(sample(first, "pgbouncer_pools", "") >= 1);
-	assert_true(sample(first, "pgbouncer_used_clients", "") >= 2);
+	assert_true(
+	    harness_metric_value(first, "pgbouncer_requests_total{database=\"postgres\"}") >= 200);
+	assert_true(harness_metric_value(
+	                first, "pgbouncer_received_bytes_total{database=\"postgres\"}") > 0);
+	assert_true(
+	    harness_metric_value(first, "pgbouncer_sent_bytes_total{database=\"postgres\"}") > 0);
+	assert_true(harness_metric_value(
+	                first, "pgbouncer_query_microseconds_total{database=\"postgres\"}") > 0);
+	assert_true(
+	    harness_metric_value(
+	        first, "pgbouncer_active_clients{database=\"postgres\",user=\"postgres\"}") >= 1);
+	assert_true(harness_metric_value(first, "pgbouncer_pool_size{database=\"postgres\"}") == 4);
+	assert_true(harness_metric_value(first, "pgbouncer_pools") >= 1);
+	assert_true(harness_metric_value(first, "pgbouncer_used_clients") >= 2);
 	workload(ps.port, 100);
 	second = scrape(http_port);
 	assert_non_null(second);
-	assert_true(sample(second, "pgbouncer_requests_total", "database=\"postgres\"") >=
-	            sample(first, "pgbouncer_requests_total", "database=\"postgres\"") + 100);
-	assert_true(sample(second, "pgbouncer_sent_bytes_total", "database=\"postgres\"") >
-	            sample(first, "pgbouncer_sent_bytes_total", "database=\"postgres\""));
+	assert_true(
+	    harness_metric_value(second, "pgbouncer_requests_total{database=\"postgres\"}") >=
+	    harness_metric_value(first, "pgbouncer_requests_total{database=\"postgres\"}") + 100);
+	assert_true(
+	    harness_metric_value(second, "pgbouncer_sent_bytes_total{database=\"postgres\"}") >
+	    harness_metric_value(first, "pgbouncer_sent_bytes_total{database=\"postgres\"}"));
 	harness_spawn_stop(pid, 5000);
 	free(first);
 	free(second);

@@ -25,6 +25,7 @@
 
 static struct harness_pgscope ps;
 static char capture_dir[300];
+static int http_port;
 
 /* Where one statement ran: 't' replica, 'f' primary, 0 on error (printed). */
 static char where(PGconn *conn, const char *sql)
@@ -90,10 +91,13 @@ static int group_setup(void **state)
 	         cl->host, cl->port, cl->host, cl->replica_port, cl->host, cl->port, cl->host,
 	         cl->replica_port);
 	snprintf(capture_dir, sizeof(capture_dir), "%s/capture-routing", cl->dir);
+	http_port = harness_free_port();
 	snprintf(main_keys, sizeof(main_keys),
 	         "read_routing = replicas\nreplica_check_period = 100ms\nmax_replica_lag = 1s\n"
-	         "log_level = debug\ncapture = on\ncapture_compress = off\ncapture_dir = %s\n",
-	         capture_dir);
+	         "log_level = debug\ncapture = on\ncapture_compress = off\ncapture_dir = %s\n"
+	         "admin_users = postgres\nadmin_http_listen = 127.0.0.1:%d\n"
+	         "log_min_duration = 50ms\n",
+	         capture_dir, http_port);
 	o.extra_dbs = dbs;
 	o.extra_main = main_keys;
 	return harness_pgscope_start(&ps, &o) ? 0 : -1;
@@ -452,6 +456,115 @@ static void test_read_your_writes_replay_paused(void **state)
 	PQfinish(c);
 }
 
+/* ---- what /metrics and SHOW ENDPOINTS tell ---- */
+
+/* The body of GET /metrics, malloc'ed; fails the test when there is none. */
+static char *metrics(void)
+{
+	char *resp = NULL, *body;
+	int status =
+	    harness_http_request(http_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &resp);
+
+	assert_int_equal(status, 200);
+	assert_non_null(harness_http_body(resp));
+	body = strdup(harness_http_body(resp));
+	free(resp);
+	assert_non_null(body);
+	return body;
+}
+
+/* The sample of metric NAME for the endpoint PORT in ROLE (with EXTRA labels after). */
+static double endpoint_metric(const char *body, const char *name, int port, const char *role,
+                              const char *extra)
+{
+	char sample[256];
+
+	snprintf(sample, sizeof(sample), "%s{host=\"%s\",port=\"%d\",role=\"%s\"%s}", name,
+	         harness_cluster()->host, port, role, extra);
+	return harness_metric_value(body, sample);
+}
+
+/* No sample (name and labels) appears twice: Prometheus would drop the scrape's repeats. */
+static void assert_samples_unique(const char *body)
+{
+	for (const char *line = body; line != NULL && *line != 0;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol != NULL ? (size_t)(eol - line) : strlen(line);
+		const char *space = memrchr(line, ' ', len);
+		char key[1024];
+
+		if (line[0] != '#' && space != NULL && eol != NULL) {
+			snprintf(key, sizeof(key), "\n%.*s ", (int)(space - line), line);
+			if (strstr(eol, key) != NULL)
+				fail_msg("sample %s appears twice", key + 1);
+		}
+		line = eol != NULL ? eol + 1 : NULL;
+	}
+}
+
+#define REPLICA_COUNT "pgscope_statement_duration_seconds_count{database=\"app\",route=\"replica\"}"
+
+/* SHOW ENDPOINTS' value in column NAME of the row for port PORT; -1 when absent or NULL. */
+static double endpoints_column(PGconn *console, int port, const char *name)
+{
+	PGresult *res = PQexec(console, "SHOW ENDPOINTS");
+	int col = PQfnumber(res, name);
+	double v = -1;
+
+	for (int r = 0; col >= 0 && r < PQntuples(res); r++) {
+		if (atoi(PQgetvalue(res, r, 1)) == port && !PQgetisnull(res, r, col))
+			v = atof(PQgetvalue(res, r, col));
+	}
+	PQclear(res);
+	return v;
+}
+
+/*
+ * Reads that ran on the replica move its route="replica" duration histogram
+ * and its routed count (in /metrics and SHOW ENDPOINTS); the replica's lag
+ * is there, its breaker closed, and no sample is written twice.
+ */
+static void test_metrics_routes(void **state)
+{
+	const struct harness_cluster *cl = harness_cluster();
+	PGconn *c = app(), *console = harness_connect(ps.port, "dbname=pgscope user=postgres");
+	char *before, *after;
+	double shown;
+
+	(void)state;
+	assert_non_null(console);
+	assert_true(wait_replica(c, "SELECT pg_is_in_recovery()", 10000));
+	before = metrics();
+	shown = endpoints_column(console, cl->replica_port, "routed");
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(where(c, "SELECT pg_is_in_recovery()"), 't');
+	assert_true(harness_exec_ok(c, "INSERT INTO rt VALUES (1000, 'm') ON CONFLICT DO NOTHING"));
+	after = metrics();
+	assert_true(harness_metric_value(after, REPLICA_COUNT) >=
+	            harness_metric_value(before, REPLICA_COUNT) + 20);
+	assert_true(
+	    endpoint_metric(after, "pgscope_routed_total", cl->replica_port, "replica", "") >=
+	    endpoint_metric(before, "pgscope_routed_total", cl->replica_port, "replica", "") + 20);
+	assert_true(endpoints_column(console, cl->replica_port, "routed") >= shown + 20);
+	assert_true(endpoints_column(console, cl->replica_port, "replica_lag_ms") >= 0);
+	assert_true(endpoint_metric(after, "pgscope_replica_lag_seconds", cl->replica_port,
+	                            "replica", "") >= 0);
+	assert_true(endpoint_metric(after, "pgscope_endpoint_breaker_state", cl->replica_port,
+	                            "replica", ",state=\"closed\"") == 1);
+	assert_true(endpoint_metric(after, "pgscope_endpoint_breaker_state", cl->replica_port,
+	                            "replica", ",state=\"open\"") == 0);
+	/* The primary has no lag to show. */
+	assert_true(
+	    endpoint_metric(after, "pgscope_replica_lag_seconds", cl->port, "primary", "") == -1);
+	assert_true(harness_metric_value(after, "pgscope_statement_duration_seconds_count{"
+	                                        "database=\"app\",route=\"primary\"}") >= 1);
+	assert_samples_unique(after);
+	free(before);
+	free(after);
+	PQfinish(console);
+	PQfinish(c);
+}
+
 /* ---- a replica outage under load ---- */
 
 struct bench {
@@ -488,6 +601,7 @@ static void test_replica_outage_under_pgbench(void **state)
 	struct bench b = {0};
 	PGconn *c = app();
 	long long back_at, started;
+	char *before, *after;
 
 	(void)state;
 	snprintf(port, sizeof(port), "%d", cl->port);
@@ -505,11 +619,18 @@ static void test_replica_outage_under_pgbench(void **state)
 
 	assert_int_equal(pthread_create(&b.thread, NULL, bench_run, &b), 0);
 	harness_sleep_ms(3000);
+	before = metrics();
 	assert_true(harness_replica_ctl("stop"));
-	/* Reads go on, on the primary. */
+	/* Reads go on, on the primary, counted as fallbacks there. */
 	assert_int_equal(where(c, "SELECT pg_is_in_recovery()"), 'f');
+	after = metrics();
 	harness_sleep_ms(3000);
 	assert_true(harness_replica_ctl("start"));
+	assert_true(
+	    endpoint_metric(after, "pgscope_routed_fallback_total", cl->port, "primary", "") >
+	    endpoint_metric(before, "pgscope_routed_fallback_total", cl->port, "primary", ""));
+	free(before);
+	free(after);
 	started = harness_now_ms();
 	assert_true(wait_replica(c, "SELECT pg_is_in_recovery()", 15000));
 	back_at = harness_now_ms();
@@ -678,6 +799,54 @@ static void test_reload_read_routing(void **state)
 	PQfinish(c);
 }
 
+/* SHOW QUERIES' replica_share of the fingerprint whose text has MARKER; -1 when not listed. */
+static double replica_share(PGconn *console, const char *marker)
+{
+	PGresult *res = PQexec(console, "SHOW QUERIES");
+	int q = PQfnumber(res, "query"), share = PQfnumber(res, "replica_share");
+	double v = -1;
+
+	for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++)
+		if (strstr(PQgetvalue(res, i, q), marker) != NULL)
+			v = atof(PQgetvalue(res, i, share));
+	PQclear(res);
+	return v;
+}
+
+/*
+ * A read a replica ran is shown as such: replica_share in SHOW QUERIES, and
+ * route=HOST:PORT of the replica in its slow-statement log line.
+ */
+static void test_queries_and_slow_log_name_the_replica(void **state)
+{
+	const struct harness_cluster *cl = harness_cluster();
+	PGconn *c = app(), *console = harness_connect(ps.port, "dbname=pgscope user=postgres");
+	char route[128];
+	long long until;
+	double share = -1;
+
+	(void)state;
+	assert_non_null(console);
+	assert_true(wait_replica(c, "SELECT pg_is_in_recovery()", 10000));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(where(c,
+		                       "/* pgscope:route=replica */ SELECT pg_is_in_recovery() AS "
+		                       "rt_slow_read FROM pg_sleep(0.06)"),
+		                 't');
+	snprintf(route, sizeof(route), "route=%s:%d", cl->host, cl->replica_port);
+	until = harness_now_ms() + 5000;
+	while (harness_now_ms() < until &&
+	       !harness_file_has_line(ps.log_path, "rt_slow_read", route))
+		harness_sleep_ms(50);
+	assert_true(harness_file_has_line(ps.log_path, "rt_slow_read", route));
+	until = harness_now_ms() + 5000;
+	while (harness_now_ms() < until && (share = replica_share(console, "rt_slow_read")) < 1)
+		harness_sleep_ms(50);
+	assert_true(share == 1.0);
+	PQfinish(console);
+	PQfinish(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -690,6 +859,8 @@ int main(void)
 	    cmocka_unit_test(test_session_mode_pins),
 	    cmocka_unit_test(test_hints),
 	    cmocka_unit_test(test_capture_route),
+	    cmocka_unit_test(test_metrics_routes),
+	    cmocka_unit_test(test_queries_and_slow_log_name_the_replica),
 	    cmocka_unit_test(test_read_your_writes),
 	    cmocka_unit_test(test_read_your_writes_replay_paused),
 	    cmocka_unit_test(test_replica_outage_under_pgbench),

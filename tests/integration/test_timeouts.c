@@ -30,20 +30,50 @@
 static struct harness_pgscope ps;
 static bool ps_running;
 static long stopped_pid; /* a backend stopped with SIGSTOP, continued in teardown */
+static int http_port;    /* ps's /metrics */
 
 static void start_pgscope(const char *mode, int pool_size, const char *extra_main,
                           const char *extra_dbs)
 {
+	static char main_lines[512];
 	struct harness_pgscope_opts opts = {.pool_mode = mode,
 	                                    .pool_size = pool_size,
 	                                    .max_client_conn = 50,
-	                                    .extra_main = extra_main,
+	                                    .extra_main = main_lines,
 	                                    .extra_dbs = extra_dbs};
 
 	if (harness_direct_mode())
 		skip(); /* these are pgscope's own limits */
+	http_port = harness_free_port();
+	snprintf(main_lines, sizeof(main_lines), "%sadmin_http_listen = 127.0.0.1:%d\n",
+	         extra_main != NULL ? extra_main : "", http_port);
 	assert_true(harness_pgscope_start(&ps, &opts));
 	ps_running = true;
+}
+
+/* The value of SAMPLE in ps's /metrics; -1 when absent. */
+static double metric(const char *sample)
+{
+	char *resp = NULL;
+	double v = -1;
+
+	if (harness_http_request(http_port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &resp) ==
+	    200)
+		v = harness_metric_value(harness_http_body(resp), sample);
+	free(resp);
+	return v;
+}
+
+/* pgscope_timeouts_total of KIND is at least MIN and at most MAX. */
+static void assert_timeouts(const char *kind, double min, double max)
+{
+	char sample[128];
+	double v;
+
+	snprintf(sample, sizeof(sample), "pgscope_timeouts_total{kind=\"%s\"}", kind);
+	v = metric(sample);
+	printf("%s %.0f\n", sample, v);
+	assert_true(v >= min && v <= max);
 }
 
 static int teardown(void **state)
@@ -202,6 +232,9 @@ static void test_query_timeout_global(void **state)
 	/* A statement within the limit is untouched. */
 	assert_query_ok(fd, "SELECT pg_sleep(0.3)");
 	close(fd);
+	assert_timeouts("query_timeout", 1, 1);
+	assert_true(metric("pgscope_cancels_sent_total") == 1);
+	assert_timeouts("client_idle_timeout", 0, 0);
 }
 
 /* Session mode: the same cancel, and the session goes on with its server. */
@@ -538,6 +571,7 @@ static void test_idle_transaction_timeout(void **state)
 	assert_true(harness_query_value(direct, "SELECT v FROM qt_locks WHERE id = 1", value,
 	                                sizeof(value)));
 	assert_string_equal(value, "2");
+	assert_timeouts("idle_transaction_timeout", 1, 1);
 	/* The server was rolled back and kept, not closed. */
 	{
 		char sql[160];
@@ -574,6 +608,7 @@ static void test_client_idle_timeout(void **state)
 	assert_true(harness_wait_closed(idle, 3000));
 	close(idle);
 	close(busy);
+	assert_timeouts("client_idle_timeout", 1, 1);
 }
 
 /* client_login_timeout = 1: a client that never finishes its login is closed. */
@@ -589,6 +624,7 @@ static void test_client_login_timeout(void **state)
 	assert_true(harness_wait_closed(fd, 5000));
 	assert_in_range(harness_now_ms() - start, 900, 3000);
 	close(fd);
+	assert_timeouts("client_login_timeout", 1, 1);
 }
 
 /*
@@ -618,6 +654,7 @@ static void test_query_wait_timeout(void **state)
 	assert_int_equal(a.ready, 'I');
 	close(holder);
 	close(waiter);
+	assert_timeouts("query_wait_timeout", 1, 1);
 }
 
 /* The backend pid of the one server of a pool of 1, through pgscope. */
@@ -668,6 +705,7 @@ static void test_server_idle_timeout(void **state)
 	assert_int_equal(backend_exists(pid), 0);
 	assert_true(pooled_backend_pid(fd) != pid);
 	close(fd);
+	assert_timeouts("server_idle_timeout", 1, 1000);
 }
 
 /* server_lifetime = 1: a server in steady use is replaced once it is older than 1 s. */
@@ -798,6 +836,7 @@ static void test_server_connect_timeout(void **state)
 	ms = expect_login_error("mute", "08001");
 	printf("login failed after %lld ms\n", ms);
 	assert_in_range(ms, 900, 3000);
+	assert_timeouts("server_connect_timeout", 1, 1000);
 	fake_server_stop(&f);
 }
 

@@ -172,6 +172,7 @@ static void test_client_gone_cancels_statement(void **state)
 	assert_true(harness_wait_running("txn_client_gone", 5000));
 	PQfinish(a); /* Terminate while the statement runs */
 	assert_true(harness_wait_not_running("txn_client_gone", 5000));
+	assert_true(harness_pgscope_log_has(&ps, "event=cancel.client_gone"));
 	/* The same inside a transaction, with the connection simply dropped. */
 	b = harness_connect(ps.port, NULL);
 	assert_non_null(b);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pooler/admin.h"
+#include "pooler/counts.h"
 #include "pooler/metrics.h"
 #include "pooler/qstats.h"
 #include "pooler/stats.h"
@@ -98,6 +99,31 @@ static void test_metrics_text(void **state)
 	pbuf_append(&out, "", 1);
 	assert_string_equal((const char *)pbuf_head(&out), want);
 	pbuf_release(&out);
+}
+
+/* A value lands in the first bucket whose bound it does not pass ("le"), else the last. */
+static void test_counts_bucket(void **state)
+{
+	struct traffic_counts t = {0};
+
+	assert_int_equal(counts_bucket(counts_stmt_bounds, COUNTS_STMT_BUCKETS, 0), 0);
+	assert_int_equal(counts_bucket(counts_stmt_bounds, COUNTS_STMT_BUCKETS, 0.0005), 0);
+	assert_int_equal(counts_bucket(counts_stmt_bounds, COUNTS_STMT_BUCKETS, 0.00051), 1);
+	assert_int_equal(counts_bucket(counts_stmt_bounds, COUNTS_STMT_BUCKETS, 0.003), 3);
+	assert_int_equal(counts_bucket(counts_stmt_bounds, COUNTS_STMT_BUCKETS, 10.0), 13);
+	assert_int_equal(counts_bucket(counts_stmt_bounds, COUNTS_STMT_BUCKETS, 10.5), 14);
+	assert_int_equal(counts_bucket(counts_stmt_bounds, COUNTS_STMT_BUCKETS, 1e9), 14);
+	for (int b = 1; b < COUNTS_STMT_BUCKETS - 1; b++)
+		assert_true(counts_stmt_bounds[b] > counts_stmt_bounds[b - 1]);
+	assert_int_equal(counts_bucket(counts_wait_bounds, COUNTS_WAIT_BUCKETS, 0.0002), 1);
+	counts_statement(&t, 1, 0.004);
+	counts_statement(&t, 1, 30);
+	counts_statement(&t, 0, -1); /* a clock step back counts as 0 */
+	assert_int_equal(t.stmt_buckets[1][3], 1);
+	assert_int_equal(t.stmt_buckets[1][COUNTS_STMT_BUCKETS - 1], 1);
+	assert_int_equal(t.stmt_buckets[0][0], 1);
+	assert_true(t.stmt_time[1] > 30.003 && t.stmt_time[1] < 30.005);
+	assert_true(t.stmt_time[0] == 0);
 }
 
 /* Quantiles land in the right bucket: within a factor of sqrt(2). */
@@ -193,7 +219,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_forms),      cmocka_unit_test(test_parse_rejects),
 	    cmocka_unit_test(test_result_rows),      cmocka_unit_test(test_metrics_text),
 	    cmocka_unit_test(test_qstats_quantiles), cmocka_unit_test(test_qstats_bounded),
-	    cmocka_unit_test(test_stats_rates),
+	    cmocka_unit_test(test_stats_rates),      cmocka_unit_test(test_counts_bucket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
