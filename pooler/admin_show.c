@@ -78,17 +78,6 @@ void admin_show_help(struct loop_state *ls, struct admin_result *r)
 
 /* ---- pools ---- */
 
-/* Seconds the oldest waiting client of p has waited (the list is FIFO). */
-static double pool_max_wait(const struct pool *p, double now)
-{
-	const struct client *c;
-
-	if (list_empty(&p->waiting_clients))
-		return 0;
-	c = list_entry(list_first(&p->waiting_clients), struct client, node);
-	return now > c->wait_since ? now - c->wait_since : 0;
-}
-
 void admin_show_pools(struct loop_state *ls, struct admin_result *r)
 {
 	static const struct admin_col cols[] = {
@@ -114,9 +103,13 @@ void admin_show_pools(struct loop_state *ls, struct admin_result *r)
 	admin_result_columns(r, COLS(cols));
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
-		const int *cl = p->clients_by_state, *sv = p->servers_by_state;
-		double wait = pool_max_wait(p, now);
+		struct pool_total t;
+		const int *cl = t.clients, *sv = t.servers;
+		double wait;
 
+		if (!pool_total(p, now, &t))
+			continue; /* a replica pool: shown in its home pool's row */
+		wait = t.max_wait;
 		admin_row_begin(r);
 		admin_put_str(r, p->db->name);
 		admin_put_str(r, p->user);

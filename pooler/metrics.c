@@ -14,6 +14,7 @@
 #include "pooler/loop.h"
 #include "pooler/metrics.h"
 #include "pooler/observe.h"
+#include "pooler/pool.h"
 #include "pooler/qstats.h"
 #include "pooler/replica.h"
 #include "pooler/route.h"
@@ -101,42 +102,6 @@ static void pool_labels(const struct pool *p, const char *extra, char *out, size
 
 /* ---- per pool ---- */
 
-/*
- * The figures of a pool's samples: a home pool's own plus those of its
- * replica pools (route.h), which serve the home's clients under the same
- * database and user and so have no label set of their own.
- */
-struct pool_sum {
-	int clients[CL_STATES];
-	int servers[SV_STATES];
-	struct traffic_counts traffic;
-};
-
-static void pool_sum_add(struct pool_sum *s, const struct pool *p)
-{
-	for (int i = 0; i < CL_STATES; i++)
-		s->clients[i] += p->clients_by_state[i];
-	for (int i = 0; i < SV_STATES; i++)
-		s->servers[i] += p->servers_by_state[i];
-	counts_add(&s->traffic, &p->traffic);
-}
-
-/* The sums of pool HOME, false when it is a replica pool (counted in its home's). */
-static bool pool_sum(const struct pool *home, struct pool_sum *s)
-{
-	const struct route_state *rs = home->route;
-
-	if (home->home != NULL)
-		return false;
-	memset(s, 0, sizeof(*s));
-	pool_sum_add(s, home);
-	for (int i = 0; rs != NULL && i < rs->n; i++) {
-		if (rs->replicas[i] != NULL)
-			pool_sum_add(s, rs->replicas[i]);
-	}
-	return true;
-}
-
 static const struct {
 	enum client_state state;
 	const char *name;
@@ -155,13 +120,13 @@ static const struct {
 static void write_connections(struct loop_state *ls, struct pbuf *out)
 {
 	char labels[LABELS_MAX], state[64];
-	struct pool_sum s;
+	struct pool_total s;
 
 	metrics_header(out, "pgscope_clients", "gauge", "Client connections by pool and state.");
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
-		if (!pool_sum(p, &s))
+		if (!pool_total(p, 0, &s))
 			continue;
 		for (size_t i = 0; i < sizeof(client_states) / sizeof(client_states[0]); i++) {
 			snprintf(state, sizeof(state), "state=\"%s\"", client_states[i].name);
@@ -174,7 +139,7 @@ static void write_connections(struct loop_state *ls, struct pbuf *out)
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
-		if (!pool_sum(p, &s))
+		if (!pool_total(p, 0, &s))
 			continue;
 		for (size_t i = 0; i < sizeof(server_states) / sizeof(server_states[0]); i++) {
 			snprintf(state, sizeof(state), "state=\"%s\"", server_states[i].name);
@@ -190,13 +155,13 @@ static void write_pool_counter(struct loop_state *ls, struct pbuf *out, const ch
                                const char *help, double (*field)(const struct traffic_counts *))
 {
 	char labels[LABELS_MAX];
-	struct pool_sum s;
+	struct pool_total s;
 
 	metrics_header(out, name, "counter", help);
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
-		if (!pool_sum(p, &s))
+		if (!pool_total(p, 0, &s))
 			continue;
 		pool_labels(p, "", labels, sizeof(labels));
 		metrics_sample(out, name, labels, field(&s.traffic));
@@ -236,7 +201,7 @@ static double f_xact_time(const struct traffic_counts *t)
 static void write_traffic(struct loop_state *ls, struct pbuf *out)
 {
 	char labels[LABELS_MAX];
-	struct pool_sum s;
+	struct pool_total s;
 
 	write_pool_counter(ls, out, "pgscope_transactions_total", "Transactions started.",
 	                   f_transactions);
@@ -256,7 +221,7 @@ static void write_traffic(struct loop_state *ls, struct pbuf *out)
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
-		if (!pool_sum(p, &s))
+		if (!pool_total(p, 0, &s))
 			continue;
 		pool_labels(p, "", labels, sizeof(labels));
 		metrics_histogram(out, "pgscope_pool_wait_seconds", labels, counts_wait_bounds,

@@ -1669,6 +1669,45 @@ static void pool_set_pause(struct pool *p, enum pool_pause st)
 	          LOG_END);
 }
 
+/* Seconds the oldest waiting client of p has waited at NOW (the list is FIFO). */
+static double pool_max_wait(const struct pool *p, double now)
+{
+	const struct client *c;
+
+	if (list_empty(&p->waiting_clients))
+		return 0;
+	c = list_entry(list_first(&p->waiting_clients), struct client, node);
+	return now > c->wait_since ? now - c->wait_since : 0;
+}
+
+static void pool_total_add(struct pool_total *t, const struct pool *p, double now)
+{
+	double wait = pool_max_wait(p, now);
+
+	for (int i = 0; i < CL_STATES; i++)
+		t->clients[i] += p->clients_by_state[i];
+	for (int i = 0; i < SV_STATES; i++)
+		t->servers[i] += p->servers_by_state[i];
+	counts_add(&t->traffic, &p->traffic);
+	if (wait > t->max_wait)
+		t->max_wait = wait;
+}
+
+bool pool_total(const struct pool *home, double now, struct pool_total *out)
+{
+	const struct route_state *rs = home->route;
+
+	if (home->home != NULL)
+		return false;
+	memset(out, 0, sizeof(*out));
+	pool_total_add(out, home, now);
+	for (int i = 0; rs != NULL && i < rs->n; i++) {
+		if (rs->replicas[i] != NULL)
+			pool_total_add(out, rs->replicas[i], now);
+	}
+	return true;
+}
+
 bool pool_db_paused(const struct loop_state *ls, const char *dbname)
 {
 	return ls->pause_all || htab_get(&ls->paused_dbs, dbname, strlen(dbname)) != NULL;

@@ -179,6 +179,21 @@ bool pool_pause(struct loop_state *ls, const char *dbname);
  */
 void pool_resume(struct loop_state *ls, const char *dbname);
 
+/*
+ * A home pool's figures with those of its replica pools (route.h) added:
+ * they serve the home's clients under the same database and user, so
+ * listings by database and user (SHOW POOLS, /metrics) show them as one.
+ */
+struct pool_total {
+	int clients[CL_STATES];
+	int servers[SV_STATES];
+	struct traffic_counts traffic;
+	double max_wait; /* seconds the oldest waiting client has waited, at NOW */
+};
+
+/* Sum HOME and its replica pools into *out at time NOW; false when HOME is a replica pool. */
+bool pool_total(const struct pool *home, double now, struct pool_total *out);
+
 /* Whether a PAUSE (of DBNAME or of every database) is in force for DBNAME. */
 bool pool_db_paused(const struct loop_state *ls, const char *dbname);
 

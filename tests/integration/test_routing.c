@@ -813,9 +813,30 @@ static double replica_share(PGconn *console, const char *marker)
 	return v;
 }
 
+/* SHOW POOLS rows for database DB and user postgres, and their servers (sv_active + sv_idle). */
+static int pools_rows(PGconn *console, const char *db, int *servers)
+{
+	PGresult *res = PQexec(console, "SHOW POOLS");
+	int n = 0;
+
+	*servers = 0;
+	for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, PQfnumber(res, "database")), db) != 0 ||
+		    strcmp(PQgetvalue(res, i, PQfnumber(res, "user")), "postgres") != 0)
+			continue;
+		n++;
+		*servers += atoi(PQgetvalue(res, i, PQfnumber(res, "sv_active"))) +
+		            atoi(PQgetvalue(res, i, PQfnumber(res, "sv_idle")));
+	}
+	PQclear(res);
+	return n;
+}
+
 /*
  * A read a replica ran is shown as such: replica_share in SHOW QUERIES, and
- * route=HOST:PORT of the replica in its slow-statement log line.
+ * route=HOST:PORT of the replica in its slow-statement log line. SHOW POOLS
+ * keeps one row per database and user, the replica's servers counted in it
+ * (exporters key their samples by database and user).
  */
 static void test_queries_and_slow_log_name_the_replica(void **state)
 {
@@ -843,6 +864,12 @@ static void test_queries_and_slow_log_name_the_replica(void **state)
 	while (harness_now_ms() < until && (share = replica_share(console, "rt_slow_read")) < 1)
 		harness_sleep_ms(50);
 	assert_true(share == 1.0);
+	{
+		int servers = 0;
+
+		assert_int_equal(pools_rows(console, "app", &servers), 1);
+		assert_true(servers >= 2); /* the primary's and the replica's */
+	}
 	PQfinish(console);
 	PQfinish(c);
 }
