@@ -868,6 +868,13 @@ static bool still_waiting_after(PGconn *conn, int ms)
 	return PQconsumeInput(conn) == 1 && PQisBusy(conn) == 1;
 }
 
+/* Open a transaction on APP, so that it holds a server until COMMIT. */
+static void hold_server(PGconn *app)
+{
+	assert_true(harness_exec_ok(app, "BEGIN"));
+	assert_true(harness_exec_ok(app, "SELECT 1"));
+}
+
 /*
  * PAUSE answers once the database's servers are gone (a transaction in
  * progress holds it), WAIT_CLOSE once RECONNECT's servers are closed, and a
@@ -883,8 +890,7 @@ static void test_pause_and_wait_close_wait(void **state)
 	assert_non_null(admin);
 	assert_non_null(app);
 	/* PAUSE waits for the open transaction. */
-	assert_true(harness_exec_ok(app, "BEGIN"));
-	assert_true(harness_exec_ok(app, "SELECT 1"));
+	hold_server(app);
 	assert_int_equal(PQsendQuery(admin, "PAUSE postgres"), 1);
 	assert_true(still_waiting_after(admin, 500));
 	assert_true(harness_exec_ok(app, "COMMIT"));
@@ -896,8 +902,7 @@ static void test_pause_and_wait_close_wait(void **state)
 	assert_true(console_ok(admin, "RESUME postgres"));
 
 	/* WAIT_CLOSE waits for the server RECONNECT marked. */
-	assert_true(harness_exec_ok(app, "BEGIN"));
-	assert_true(harness_exec_ok(app, "SELECT 1"));
+	hold_server(app);
 	assert_true(console_ok(admin, "RECONNECT postgres"));
 	assert_int_equal(PQsendQuery(admin, "WAIT_CLOSE postgres"), 1);
 	assert_true(still_waiting_after(admin, 300));
@@ -905,8 +910,7 @@ static void test_pause_and_wait_close_wait(void **state)
 	assert_int_equal(await_result(admin, 5000, sqlstate, sizeof(sqlstate)), PGRES_COMMAND_OK);
 
 	/* A cancel ends the wait; the pause stays until RESUME. */
-	assert_true(harness_exec_ok(app, "BEGIN"));
-	assert_true(harness_exec_ok(app, "SELECT 1"));
+	hold_server(app);
 	assert_int_equal(PQsendQuery(admin, "PAUSE postgres"), 1);
 	assert_true(still_waiting_after(admin, 300));
 	cancel = PQgetCancel(admin);
@@ -927,19 +931,22 @@ static void test_pause_and_wait_close_wait(void **state)
 /* SHOW CONFIG's changeable: yes for keys a RELOAD applies, no for those it cannot. */
 static void test_config_changeable(void **state)
 {
+	static const struct {
+		const char *key, *changeable;
+	} keys[] = {{"default_pool_size", "yes"},
+	            {"query_timeout", "yes"},
+	            {"listen_port", "no"},
+	            {"max_packet_size", "no"}};
 	PGconn *conn = console("postgres", "pgscope");
 	char v[16];
 
 	assert_non_null(conn);
-	assert_true(
-	    row_value(conn, "SHOW CONFIG", "default_pool_size", "changeable", v, sizeof(v)));
-	assert_string_equal(v, "yes");
-	assert_true(row_value(conn, "SHOW CONFIG", "query_timeout", "changeable", v, sizeof(v)));
-	assert_string_equal(v, "yes");
-	assert_true(row_value(conn, "SHOW CONFIG", "listen_port", "changeable", v, sizeof(v)));
-	assert_string_equal(v, "no");
-	assert_true(row_value(conn, "SHOW CONFIG", "max_packet_size", "changeable", v, sizeof(v)));
-	assert_string_equal(v, "no");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		assert_true(
+		    row_value(conn, "SHOW CONFIG", keys[i].key, "changeable", v, sizeof(v)));
+		if (strcmp(v, keys[i].changeable) != 0)
+			fail_msg("%s: changeable %s", keys[i].key, v);
+	}
 	PQfinish(conn);
 }
 
