@@ -7,15 +7,18 @@
  * Requests are paced by clock_nanosleep on absolute CLOCK_MONOTONIC times: a
  * slow reply delays the next requests, which then make up at most
  * SCRAPE_CATCH_UP periods, so a stall never turns into a long burst. The
- * achieved rate is reported as measured. One HTTP/1.1 connection is kept
- * while the server's replies allow it (no "Connection: close"); otherwise
- * each request connects anew. Runs for SECONDS or until SIGTERM/SIGINT, then
- * prints one line of key=value figures and exits 1 if any scrape failed.
+ * achieved rate is reported as measured. SCRAPE_WORKERS threads share the
+ * rate, each at RATE/SCRAPE_WORKERS with its schedule offset, so that replies
+ * slower than 1/RATE (a loaded server) do not lower the rate. Each worker
+ * keeps its HTTP/1.1 connection while the server's replies allow it (no
+ * "Connection: close"); otherwise each request connects anew. Runs for SECONDS or until
+ * SIGTERM/SIGINT, then prints one line of key=value figures and exits 1 if any scrape failed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,7 +31,8 @@
 #include <unistd.h>
 
 #define SCRAPE_REPLY_MAX    (16u * 1024u * 1024u) /* a reply, headers and body, at most */
-#define SCRAPE_LAT_MAX      100000                /* latencies kept for the percentiles */
+#define SCRAPE_LAT_MAX      100000                /* latencies kept per worker */
+#define SCRAPE_WORKERS      4                     /* threads sharing the rate */
 #define SCRAPE_IO_TIMEOUT_S 5                     /* each send or receive, at most */
 #define SCRAPE_CATCH_UP     10 /* periods a late schedule makes up; beyond, it starts afresh */
 
@@ -42,11 +46,19 @@ struct scrape_target {
 struct scrape_totals {
 	long sent, ok, failed, reconnects;
 	size_t body_bytes; /* of the last good reply */
-	double lat_ms[SCRAPE_LAT_MAX];
+	double lat_ms[SCRAPE_LAT_MAX * SCRAPE_WORKERS];
 	long lat_n;
 };
 
-static char scrape_reply[SCRAPE_REPLY_MAX + 1];
+/* One thread's share of the requests. */
+struct scrape_worker {
+	struct scrape_target t;
+	struct scrape_totals *tot; /* its own, merged by main when it is done */
+	char *reply;               /* SCRAPE_REPLY_MAX + 1 bytes */
+	double first, end, period; /* its schedule on CLOCK_MONOTONIC */
+	pthread_t thread;
+};
+
 static volatile sig_atomic_t scrape_stop;
 
 static void scrape_on_signal(int sig)
@@ -97,11 +109,11 @@ static bool scrape_send_all(int fd, const char *p, size_t len)
 }
 
 /*
- * Read one reply into scrape_reply: headers, then Content-Length bytes of
+ * Read one reply into REPLY: headers, then Content-Length bytes of
  * body. Returns the body's length, or -1 when the reply is not 200 or not
  * complete. *keep says whether the server lets the connection be reused.
  */
-static long scrape_read_reply(int fd, bool *keep)
+static long scrape_read_reply(int fd, char *reply, bool *keep)
 {
 	size_t len = 0, head = 0, body = 0;
 	bool have_head = false;
@@ -114,34 +126,34 @@ static long scrape_read_reply(int fd, bool *keep)
 			break;
 		if (len == SCRAPE_REPLY_MAX)
 			return -1;
-		n = recv(fd, scrape_reply + len, SCRAPE_REPLY_MAX - len, 0);
+		n = recv(fd, reply + len, SCRAPE_REPLY_MAX - len, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
 		len += (size_t)n;
-		scrape_reply[len] = 0;
+		reply[len] = 0;
 		if (!have_head) {
-			const char *end = strstr(scrape_reply, "\r\n\r\n");
-			const char *cl = strcasestr(scrape_reply, "\r\nContent-Length:");
+			const char *end = strstr(reply, "\r\n\r\n");
+			const char *cl = strcasestr(reply, "\r\nContent-Length:");
 
 			if (end == NULL)
 				continue;
 			if (cl == NULL || cl > end)
 				return -1;
-			head = (size_t)(end - scrape_reply) + 4;
+			head = (size_t)(end - reply) + 4;
 			body = strtoul(cl + 17, NULL, 10);
 			have_head = true;
 		}
 	}
-	if (strncmp(scrape_reply, "HTTP/1.1 200 ", 13) != 0 || len != head + body)
+	if (strncmp(reply, "HTTP/1.1 200 ", 13) != 0 || len != head + body)
 		return -1;
-	*keep = strcasestr(scrape_reply, "\r\nConnection: close\r\n") == NULL;
+	*keep = strcasestr(reply, "\r\nConnection: close\r\n") == NULL;
 	return (long)body;
 }
 
 /* One request and its reply, on the kept connection or a new one. */
-static void scrape_once(struct scrape_target *t, struct scrape_totals *tot)
+static void scrape_once(struct scrape_target *t, char *reply, struct scrape_totals *tot)
 {
 	double t0 = scrape_now();
 	bool keep = false;
@@ -153,7 +165,7 @@ static void scrape_once(struct scrape_target *t, struct scrape_totals *tot)
 		tot->reconnects++;
 	}
 	if (t->fd != -1 && scrape_send_all(t->fd, t->request, t->request_len))
-		body = scrape_read_reply(t->fd, &keep);
+		body = scrape_read_reply(t->fd, reply, &keep);
 	if (t->fd != -1 && (body < 0 || !keep)) {
 		close(t->fd);
 		t->fd = -1;
@@ -164,7 +176,7 @@ static void scrape_once(struct scrape_target *t, struct scrape_totals *tot)
 	}
 	tot->ok++;
 	tot->body_bytes = (size_t)body;
-	if (tot->lat_n < SCRAPE_LAT_MAX)
+	if (tot->lat_n < SCRAPE_LAT_MAX * SCRAPE_WORKERS)
 		tot->lat_ms[tot->lat_n++] = (scrape_now() - t0) * 1e3;
 }
 
@@ -208,12 +220,79 @@ static void scrape_sleep_until(double when)
 		;
 }
 
+/* A worker's loop: a request at each point of its schedule, until the end or a signal. */
+static void *scrape_worker_run(void *arg)
+{
+	struct scrape_worker *w = arg;
+	double next = w->first;
+
+	scrape_sleep_until(next);
+	while (!scrape_stop && next < w->end) {
+		scrape_once(&w->t, w->reply, w->tot);
+		next += w->period;
+		if (next < scrape_now() - SCRAPE_CATCH_UP * w->period)
+			next = scrape_now(); /* far behind: go on from now, no burst */
+		scrape_sleep_until(next);
+	}
+	if (w->t.fd != -1)
+		close(w->t.fd);
+	return NULL;
+}
+
+/* Add a worker's counts to the whole run's. */
+static void scrape_merge(struct scrape_totals *all, const struct scrape_totals *one)
+{
+	all->sent += one->sent;
+	all->ok += one->ok;
+	all->failed += one->failed;
+	all->reconnects += one->reconnects;
+	if (one->ok > 0)
+		all->body_bytes = one->body_bytes;
+	for (long i = 0; i < one->lat_n && all->lat_n < SCRAPE_LAT_MAX * SCRAPE_WORKERS; i++)
+		all->lat_ms[all->lat_n++] = one->lat_ms[i];
+}
+
+/* Start the workers on staggered schedules, wait for them, merge their counts into ALL. */
+static int scrape_run(const struct scrape_target *t, double rate, double seconds,
+                      struct scrape_totals *all)
+{
+	static struct scrape_worker w[SCRAPE_WORKERS];
+	double start = scrape_now();
+	int started = 0;
+
+	for (int i = 0; i < SCRAPE_WORKERS; i++) {
+		w[i].t = *t;
+		w[i].period = SCRAPE_WORKERS / rate;
+		w[i].first = start + i / rate;
+		w[i].end = start + seconds;
+		w[i].tot = calloc(1, sizeof(*w[i].tot));
+		w[i].reply = malloc(SCRAPE_REPLY_MAX + 1);
+		if (w[i].tot == NULL || w[i].reply == NULL ||
+		    pthread_create(&w[i].thread, NULL, scrape_worker_run, &w[i]) != 0) {
+			fprintf(stderr, "scrape-load: cannot start a worker\n");
+			scrape_stop = 1;
+			break;
+		}
+		started++;
+	}
+	for (int i = 0; i < started; i++) {
+		pthread_join(w[i].thread, NULL);
+		scrape_merge(all, w[i].tot);
+	}
+	for (int i = 0; i < SCRAPE_WORKERS; i++) {
+		free(w[i].tot);
+		free(w[i].reply);
+	}
+	return started == SCRAPE_WORKERS ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct scrape_totals tot;
 	struct scrape_target t = {.fd = -1};
 	struct sigaction sa = {.sa_handler = scrape_on_signal};
-	double rate, seconds, start, next, period;
+	double rate, seconds, start;
+	int rc;
 
 	if (argc < 5 || argc > 6) {
 		fprintf(stderr, "usage: scrape-load HOST PORT RATE SECONDS [PATH]\n");
@@ -232,17 +311,8 @@ int main(int argc, char **argv)
 	                                 argc == 6 ? argv[5] : "/metrics", argv[1], argv[2]);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	period = 1.0 / rate;
-	start = next = scrape_now();
-	while (!scrape_stop && next < start + seconds) {
-		scrape_once(&t, &tot);
-		next += period;
-		if (next < scrape_now() - SCRAPE_CATCH_UP * period)
-			next = scrape_now(); /* far behind: go on from now, no burst */
-		scrape_sleep_until(next);
-	}
+	start = scrape_now();
+	rc = scrape_run(&t, rate, seconds, &tot);
 	scrape_report(&tot, scrape_now() - start);
-	if (t.fd != -1)
-		close(t.fd);
-	return tot.failed == 0 && tot.ok > 0 ? 0 : 1;
+	return rc == 0 && tot.failed == 0 && tot.ok > 0 ? 0 : 1;
 }
