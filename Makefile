@@ -155,7 +155,7 @@ bench-scrape: pgscope $(BUILD)/scripts/scrape-load
 
 $(BUILD)/scripts/scrape-load: scripts/scrape-load.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -o $@ $< -lpthread
+	$(CC) $(CFLAGS_ALL) -o $@ $< -lpthread -lm
 
 # Instructions per transaction under callgrind: repeatable where timings are
 # not. BASELINE=/path/to/an/older/pgscope adds a column to compare against.

@@ -2,20 +2,32 @@
  * scrape-load.c - a steady, cheap Prometheus scraper for scripts/bench-scrape:
  * GET a path at a fixed rate and count the replies that are 200 and complete.
  *
- *   scrape-load HOST PORT RATE SECONDS [PATH]
+ *   scrape-load [-w WINDOW -p PID] HOST PORT RATE SECONDS [PATH]
  *
- * Requests are paced by clock_nanosleep on absolute CLOCK_MONOTONIC times: a
- * slow reply delays the next requests, which then make up at most
- * SCRAPE_CATCH_UP periods, so a stall never turns into a long burst. The
- * achieved rate is reported as measured. SCRAPE_WORKERS threads share the
- * rate, each at RATE/SCRAPE_WORKERS with its schedule offset, so that replies
- * slower than 1/RATE (a loaded server) do not lower the rate. Each worker
- * keeps its HTTP/1.1 connection while the server's replies allow it (no
- * "Connection: close"); otherwise each request connects anew. Runs for SECONDS or until
- * SIGTERM/SIGINT, then prints one line of key=value figures and exits 1 if any scrape failed.
+ * Requests are paced by clock_nanosleep on absolute times: a slow reply
+ * delays the next requests, which then make up at most SCRAPE_CATCH_UP
+ * periods, so a stall never turns into a long burst. The achieved rate is
+ * reported as measured. SCRAPE_WORKERS threads share the rate, each at
+ * RATE/SCRAPE_WORKERS with its schedule offset, so that replies slower than
+ * 1/RATE (a loaded server) do not lower the rate. Each worker keeps its
+ * HTTP/1.1 connection while the server's replies allow it (no "Connection:
+ * close"); otherwise each request connects anew.
+ *
+ * With -w, time is cut into windows of WINDOW seconds since the epoch, and
+ * only the middle two of every four are scraped (off, on, on, off: an ABBA
+ * order, so that a drift in the machine's load cancels between them). With
+ * -p, the CPU time of process PID (all its threads, nanoseconds from
+ * /proc/PID/task/N/schedstat) and the replies counted so far are printed at
+ * each window's start, as "window K CPU_NS OK". Clocks are CLOCK_REALTIME so
+ * that windows line up with the epoch times pgbench logs.
+ *
+ * Runs for SECONDS or until SIGTERM/SIGINT, then prints one line of
+ * key=value figures and exits 1 if any scrape failed.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -27,6 +39,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,13 +66,15 @@ struct scrape_totals {
 /* One thread's share of the requests. */
 struct scrape_worker {
 	struct scrape_target t;
-	struct scrape_totals *tot; /* its own, merged by main when it is done */
-	char *reply;               /* SCRAPE_REPLY_MAX + 1 bytes */
-	double first, end, period; /* its schedule on CLOCK_MONOTONIC */
+	struct scrape_totals *tot;  /* its own, merged by main when it is done */
+	char *reply;                /* SCRAPE_REPLY_MAX + 1 bytes */
+	double offset, end, period; /* its schedule: first request at start + offset */
 	pthread_t thread;
 };
 
 static volatile sig_atomic_t scrape_stop;
+static double scrape_window; /* seconds; 0: scrape all the time */
+static long scrape_ok_total; /* replies counted by all workers (atomic) */
 
 static void scrape_on_signal(int sig)
 {
@@ -70,7 +85,7 @@ static double scrape_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -175,6 +190,7 @@ static void scrape_once(struct scrape_target *t, char *reply, struct scrape_tota
 		return;
 	}
 	tot->ok++;
+	__atomic_add_fetch(&scrape_ok_total, 1, __ATOMIC_RELAXED);
 	tot->body_bytes = (size_t)body;
 	if (tot->lat_n < SCRAPE_LAT_MAX * SCRAPE_WORKERS)
 		tot->lat_ms[tot->lat_n++] = (scrape_now() - t0) * 1e3;
@@ -195,6 +211,7 @@ static double scrape_percentile(double *v, long n, double p)
 	return v[(long)(p * (double)(n - 1) + 0.5)];
 }
 
+/* The summary line; with windows, the rate is over the half of SECONDS scraped. */
 static void scrape_report(struct scrape_totals *tot, double seconds)
 {
 	struct rusage ru;
@@ -208,7 +225,8 @@ static void scrape_report(struct scrape_totals *tot, double seconds)
 	printf("sent=%ld ok=%ld failed=%ld connects=%ld seconds=%.3f rate=%.2f body_bytes=%zu "
 	       "latency_med_ms=%.3f latency_p99_ms=%.3f cpu_ms=%.1f\n",
 	       tot->sent, tot->ok, tot->failed, tot->reconnects, seconds,
-	       seconds > 0 ? (double)tot->ok / seconds : 0.0, tot->body_bytes, med, p99, cpu_ms);
+	       seconds > 0 ? (double)tot->ok / (scrape_window > 0 ? seconds / 2 : seconds) : 0.0,
+	       tot->body_bytes, med, p99, cpu_ms);
 }
 
 static void scrape_sleep_until(double when)
@@ -216,18 +234,44 @@ static void scrape_sleep_until(double when)
 	struct timespec ts = {.tv_sec = (time_t)when};
 
 	ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !scrape_stop)
+	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR && !scrape_stop)
 		;
+}
+
+/* Whether the window holding time T is one to scrape in (always, without windows). */
+static bool scrape_window_on(double t)
+{
+	long k;
+
+	if (scrape_window <= 0)
+		return true;
+	k = (long)floor(t / scrape_window);
+	return k % 4 == 1 || k % 4 == 2;
+}
+
+/* The start of the next window to scrape in, T being in one not to. */
+static double scrape_next_on(double t)
+{
+	long k = (long)floor(t / scrape_window) + 1;
+
+	while (k % 4 != 1)
+		k++;
+	return (double)k * scrape_window;
 }
 
 /* A worker's loop: a request at each point of its schedule, until the end or a signal. */
 static void *scrape_worker_run(void *arg)
 {
 	struct scrape_worker *w = arg;
-	double next = w->first;
+	double next = scrape_now() + w->offset;
 
 	scrape_sleep_until(next);
 	while (!scrape_stop && next < w->end) {
+		if (!scrape_window_on(next)) {
+			next = scrape_next_on(next) + w->offset;
+			scrape_sleep_until(next);
+			continue;
+		}
 		scrape_once(&w->t, w->reply, w->tot);
 		next += w->period;
 		if (next < scrape_now() - SCRAPE_CATCH_UP * w->period)
@@ -236,6 +280,61 @@ static void *scrape_worker_run(void *arg)
 	}
 	if (w->t.fd != -1)
 		close(w->t.fd);
+	return NULL;
+}
+
+/* Nanoseconds of CPU the threads of PID have run, -1 when it cannot be read. */
+static long long scrape_cpu_ns(pid_t pid)
+{
+	char path[64];
+	long long total = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (dir == NULL)
+		return -1;
+	while ((e = readdir(dir)) != NULL) {
+		char file[320];
+		long long ns = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "/proc/%d/task/%.200s/schedstat", (int)pid, e->d_name);
+		f = fopen(file, "r");
+		if (f == NULL)
+			continue; /* the thread has just ended */
+		if (fscanf(f, "%lld", &ns) == 1)
+			total += ns;
+		fclose(f);
+	}
+	closedir(dir);
+	return total;
+}
+
+/* What the sampler thread watches: PID, at each window start until END. */
+struct scrape_sampler {
+	pid_t pid;
+	double end;
+	pthread_t thread;
+};
+
+static void *scrape_sampler_run(void *arg)
+{
+	const struct scrape_sampler *s = arg;
+	long k = (long)floor(scrape_now() / scrape_window) + 1;
+
+	while (!scrape_stop && (double)k * scrape_window <= s->end + scrape_window) {
+		scrape_sleep_until((double)k * scrape_window);
+		if (scrape_stop)
+			break;
+		printf("window %ld %lld %ld\n", k, scrape_cpu_ns(s->pid),
+		       __atomic_load_n(&scrape_ok_total, __ATOMIC_RELAXED));
+		fflush(stdout);
+		k++;
+	}
 	return NULL;
 }
 
@@ -263,7 +362,7 @@ static int scrape_run(const struct scrape_target *t, double rate, double seconds
 	for (int i = 0; i < SCRAPE_WORKERS; i++) {
 		w[i].t = *t;
 		w[i].period = SCRAPE_WORKERS / rate;
-		w[i].first = start + i / rate;
+		w[i].offset = i / rate;
 		w[i].end = start + seconds;
 		w[i].tot = calloc(1, sizeof(*w[i].tot));
 		w[i].reply = malloc(SCRAPE_REPLY_MAX + 1);
@@ -286,18 +385,33 @@ static int scrape_run(const struct scrape_target *t, double rate, double seconds
 	return started == SCRAPE_WORKERS ? 0 : -1;
 }
 
+static int scrape_usage(void)
+{
+	fprintf(stderr, "usage: scrape-load [-w WINDOW -p PID] HOST PORT RATE SECONDS [PATH]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static struct scrape_totals tot;
 	struct scrape_target t = {.fd = -1};
+	struct scrape_sampler sampler = {.pid = 0};
 	struct sigaction sa = {.sa_handler = scrape_on_signal};
 	double rate, seconds, start;
-	int rc;
+	int rc, opt;
 
-	if (argc < 5 || argc > 6) {
-		fprintf(stderr, "usage: scrape-load HOST PORT RATE SECONDS [PATH]\n");
-		return 2;
+	while ((opt = getopt(argc, argv, "w:p:")) != -1) {
+		if (opt == 'w')
+			scrape_window = atof(optarg);
+		else if (opt == 'p')
+			sampler.pid = (pid_t)atoi(optarg);
+		else
+			return scrape_usage();
 	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (argc < 5 || argc > 6 || scrape_window < 0 || (sampler.pid > 0 && scrape_window <= 0))
+		return scrape_usage();
 	t.addr.sin_family = AF_INET;
 	t.addr.sin_port = htons((uint16_t)atoi(argv[2]));
 	rate = atof(argv[3]);
@@ -312,7 +426,16 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	start = scrape_now();
+	sampler.end = start + seconds;
+	if (sampler.pid > 0 &&
+	    pthread_create(&sampler.thread, NULL, scrape_sampler_run, &sampler) != 0) {
+		fprintf(stderr, "scrape-load: cannot start the sampler\n");
+		return 1;
+	}
 	rc = scrape_run(&t, rate, seconds, &tot);
+	scrape_stop = 1;
+	if (sampler.pid > 0)
+		pthread_join(sampler.thread, NULL);
 	scrape_report(&tot, scrape_now() - start);
 	return rc == 0 && tot.failed == 0 && tot.ok > 0 ? 0 : 1;
 }
