@@ -17,8 +17,9 @@
  * only the middle two of every four are scraped (off, on, on, off: an ABBA
  * order, so that a drift in the machine's load cancels between them). With
  * -p, the CPU time of process PID (all its threads, nanoseconds from
- * /proc/PID/task/N/schedstat) and the replies counted so far are printed at
- * each window's start, as "window K CPU_NS OK". Clocks are CLOCK_REALTIME so
+ * /proc/PID/task/N/schedstat), the replies counted so far and the machine's
+ * context switches (/proc/stat ctxt) are printed at each window's start, as
+ * "window K CPU_NS OK CTXT". Clocks are CLOCK_REALTIME so
  * that windows line up with the epoch times pgbench logs.
  *
  * Runs for SECONDS or until SIGTERM/SIGINT, then prints one line of
@@ -314,6 +315,22 @@ static long long scrape_cpu_ns(pid_t pid)
 	return total;
 }
 
+/* Context switches on the whole machine since boot, -1 when they cannot be read. */
+static long long scrape_ctxt(void)
+{
+	char line[256];
+	long long n = -1;
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "ctxt %lld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 /* What the sampler thread watches: PID, at each window start until END. */
 struct scrape_sampler {
 	pid_t pid;
@@ -330,8 +347,8 @@ static void *scrape_sampler_run(void *arg)
 		scrape_sleep_until((double)k * scrape_window);
 		if (scrape_stop)
 			break;
-		printf("window %ld %lld %ld\n", k, scrape_cpu_ns(s->pid),
-		       __atomic_load_n(&scrape_ok_total, __ATOMIC_RELAXED));
+		printf("window %ld %lld %ld %lld\n", k, scrape_cpu_ns(s->pid),
+		       __atomic_load_n(&scrape_ok_total, __ATOMIC_RELAXED), scrape_ctxt());
 		fflush(stdout);
 		k++;
 	}
