@@ -109,19 +109,15 @@ static int scrape_connect(const struct scrape_target *t)
 	return fd;
 }
 
-static bool scrape_send_all(int fd, const char *p, size_t len)
+/* Send the request, small enough for one send on a blocking socket. */
+static bool scrape_send_request(const struct scrape_target *t)
 {
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+	ssize_t n;
 
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
+	do
+		n = send(t->fd, t->request, t->request_len, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)t->request_len;
 }
 
 /*
@@ -180,7 +176,7 @@ static void scrape_once(struct scrape_target *t, char *reply, struct scrape_tota
 		t->fd = scrape_connect(t);
 		tot->reconnects++;
 	}
-	if (t->fd != -1 && scrape_send_all(t->fd, t->request, t->request_len))
+	if (t->fd != -1 && scrape_send_request(t))
 		body = scrape_read_reply(t->fd, reply, &keep);
 	if (t->fd != -1 && (body < 0 || !keep)) {
 		close(t->fd);
