@@ -148,6 +148,15 @@ stress: pgscope $(BUILD)/tests/integration/test_relay_stress
 bench: pgscope
 	scripts/bench
 
+# pgbench -S through pgscope with and without a 100/s /metrics scraper (scripts/bench-scrape).
+.PHONY: bench-scrape
+bench-scrape: pgscope $(BUILD)/scripts/scrape-load
+	scripts/bench-scrape
+
+$(BUILD)/scripts/scrape-load: scripts/scrape-load.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -lpthread -lm
+
 # Instructions per transaction under callgrind: repeatable where timings are
 # not. BASELINE=/path/to/an/older/pgscope adds a column to compare against.
 .PHONY: bench-instructions
