@@ -22,6 +22,7 @@
 #include "pooler/timeout.h"
 
 #define LABELS_MAX 512
+#define VALUE_MAX  32 /* a value's text: "%.9g" of a double, or a 64-bit integer */
 
 void metrics_escape(const char *value, char *out, size_t outlen)
 {
@@ -41,63 +42,183 @@ void metrics_escape(const char *value, char *out, size_t outlen)
 	out[n] = 0;
 }
 
-static void append(struct pbuf *out, const char *s)
+size_t metrics_format_uint(char *buf, uint64_t value)
 {
-	pbuf_append(out, s, strlen(s));
+	char rev[20];
+	size_t n = 0, len;
+
+	do {
+		rev[n++] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value != 0);
+	len = n;
+	while (n > 0)
+		*buf++ = rev[--n];
+	*buf = 0;
+	return len;
+}
+
+/* VALUE's text into BUF (VALUE_MAX bytes): whole values as integers, others as %.9g. */
+static size_t format_double(char *buf, double value)
+{
+	int n;
+
+	if (value == floor(value) && fabs(value) < 1e15) {
+		if (value >= 0)
+			return metrics_format_uint(buf, (uint64_t)value);
+		buf[0] = '-';
+		return 1 + metrics_format_uint(buf + 1, (uint64_t)-value);
+	}
+	n = snprintf(buf, VALUE_MAX, "%.9g", value);
+	return n < 0 ? 0 : (size_t)n < VALUE_MAX ? (size_t)n : VALUE_MAX - 1;
+}
+
+/* A bounded text built by appends, NUL-terminated, truncated at its size. */
+struct text {
+	char *s;
+	size_t len, size;
+};
+
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	if (n > t->size - 1 - t->len)
+		n = t->size - 1 - t->len;
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = 0;
+}
+
+static void text_str(struct text *t, const char *s)
+{
+	text_add(t, s, strlen(s));
+}
+
+/* ,KEY="VALUE" after the labels so far (VALUE needs no escaping), or KEY="VALUE" first. */
+static void text_label(struct text *t, const char *key, const char *value)
+{
+	if (t->len > 0)
+		text_add(t, ",", 1);
+	text_str(t, key);
+	text_add(t, "=\"", 2);
+	text_str(t, value);
+	text_add(t, "\"", 1);
 }
 
 void metrics_header(struct pbuf *out, const char *name, const char *type, const char *help)
 {
 	char line[512];
+	struct text t = {line, 0, sizeof(line)};
 
-	snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-	append(out, line);
+	text_add(&t, "# HELP ", 7);
+	text_str(&t, name);
+	text_add(&t, " ", 1);
+	text_str(&t, help);
+	text_add(&t, "\n# TYPE ", 8);
+	text_str(&t, name);
+	text_add(&t, " ", 1);
+	text_str(&t, type);
+	text_add(&t, "\n", 1);
+	pbuf_append(out, line, t.len);
+}
+
+/* NAME{LABELS} VALUE and a newline, reserved once and copied in (dropped past the limit). */
+static void sample_line(struct pbuf *out, const char *name, const char *labels, const char *value,
+                        size_t vlen)
+{
+	size_t n = strlen(name), l = strlen(labels);
+	uint8_t *p;
+
+	if (!pbuf_reserve(out, n + l + vlen + 4))
+		return;
+	p = pbuf_tail(out);
+	memcpy(p, name, n);
+	p += n;
+	if (l > 0) {
+		*p++ = '{';
+		memcpy(p, labels, l);
+		p += l;
+		*p++ = '}';
+	}
+	*p++ = ' ';
+	memcpy(p, value, vlen);
+	p += vlen;
+	*p++ = '\n';
+	out->end = (size_t)(p - out->data);
 }
 
 void metrics_sample(struct pbuf *out, const char *name, const char *labels, double value)
 {
-	char line[LABELS_MAX + 160];
+	char v[VALUE_MAX];
+	size_t n = format_double(v, value);
 
-	if (value == floor(value) && fabs(value) < 1e15)
-		snprintf(line, sizeof(line), "%s%s%s%s %.0f\n", name, labels[0] ? "{" : "", labels,
-		         labels[0] ? "}" : "", value);
-	else
-		snprintf(line, sizeof(line), "%s%s%s%s %.9g\n", name, labels[0] ? "{" : "", labels,
-		         labels[0] ? "}" : "", value);
-	append(out, line);
+	sample_line(out, name, labels, v, n);
+}
+
+void metrics_sample_uint(struct pbuf *out, const char *name, const char *labels, uint64_t value)
+{
+	char v[VALUE_MAX];
+	size_t n = metrics_format_uint(v, value);
+
+	sample_line(out, name, labels, v, n);
+}
+
+/* The %g text of a histogram bound: the bounds are constants, so each is formatted once. */
+static const char *bound_text(double bound, char *buf, size_t len)
+{
+	static struct {
+		double bound;
+		char text[24];
+	} seen[32];
+	static size_t n_seen;
+
+	for (size_t i = 0; i < n_seen; i++)
+		if (seen[i].bound == bound)
+			return seen[i].text;
+	snprintf(buf, len, "%g", bound);
+	if (n_seen < sizeof(seen) / sizeof(seen[0]) && strlen(buf) < sizeof(seen[0].text)) {
+		seen[n_seen].bound = bound;
+		memcpy(seen[n_seen].text, buf, strlen(buf) + 1);
+		n_seen++;
+	}
+	return buf;
 }
 
 void metrics_histogram(struct pbuf *out, const char *name, const char *labels, const double *bounds,
                        const uint64_t *counts, int n, double sum)
 {
-	char bucket[160], lab[LABELS_MAX + 40];
+	char metric[160], lab[LABELS_MAX + 40], num[32];
+	struct text m = {metric, 0, sizeof(metric)}, t = {lab, 0, sizeof(lab)};
 	uint64_t total = 0;
+	size_t base, lbase;
 
-	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+	text_str(&m, name);
+	base = m.len;
+	text_str(&m, "_bucket");
+	text_str(&t, labels);
+	lbase = t.len;
 	for (int i = 0; i < n; i++) {
+		t.len = lbase;
 		total += counts[i];
-		if (i < n - 1)
-			snprintf(lab, sizeof(lab), "%s%sle=\"%g\"", labels, labels[0] ? "," : "",
-			         bounds[i]);
-		else
-			snprintf(lab, sizeof(lab), "%s%sle=\"+Inf\"", labels, labels[0] ? "," : "");
-		metrics_sample(out, bucket, lab, (double)total);
+		text_label(&t, "le", i < n - 1 ? bound_text(bounds[i], num, sizeof(num)) : "+Inf");
+		metrics_sample_uint(out, metric, lab, total);
 	}
-	snprintf(bucket, sizeof(bucket), "%s_sum", name);
-	metrics_sample(out, bucket, labels, sum);
-	snprintf(bucket, sizeof(bucket), "%s_count", name);
-	metrics_sample(out, bucket, labels, (double)total);
+	m.len = base;
+	text_str(&m, "_sum");
+	metrics_sample(out, metric, labels, sum);
+	m.len = base;
+	text_str(&m, "_count");
+	metrics_sample_uint(out, metric, labels, total);
 }
 
-/* database="..",user=".." of a pool, with EXTRA appended (a label or ""). */
-static void pool_labels(const struct pool *p, const char *extra, char *out, size_t outlen)
+/* database="..",user=".." of a pool into T (empty). */
+static void pool_labels(const struct pool *p, struct text *t)
 {
 	char db[2 * NAME_MAX_LEN + 1], user[2 * NAME_MAX_LEN + 1];
 
 	metrics_escape(p->db->name, db, sizeof(db));
 	metrics_escape(p->user, user, sizeof(user));
-	snprintf(out, outlen, "database=\"%s\",user=\"%s\"%s%s", db, user, extra[0] ? "," : "",
-	         extra);
+	text_label(t, "database", db);
+	text_label(t, "user", user);
 }
 
 /* ---- per pool ---- */
@@ -119,40 +240,55 @@ static const struct {
 
 static void write_connections(struct loop_state *ls, struct pbuf *out)
 {
-	char labels[LABELS_MAX], state[64];
+	char labels[LABELS_MAX];
+	struct text t = {labels, 0, sizeof(labels)};
 	struct pool_total s;
 
 	metrics_header(out, "pgscope_clients", "gauge", "Client connections by pool and state.");
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
+		size_t base;
+
 		if (!pool_total(p, 0, &s))
 			continue;
+		t.len = 0;
+		pool_labels(p, &t);
+		base = t.len;
 		for (size_t i = 0; i < sizeof(client_states) / sizeof(client_states[0]); i++) {
-			snprintf(state, sizeof(state), "state=\"%s\"", client_states[i].name);
-			pool_labels(p, state, labels, sizeof(labels));
-			metrics_sample(out, "pgscope_clients", labels,
-			               s.clients[client_states[i].state]);
+			t.len = base;
+			text_label(&t, "state", client_states[i].name);
+			metrics_sample_uint(out, "pgscope_clients", labels,
+			                    (uint64_t)s.clients[client_states[i].state]);
 		}
 	}
 	metrics_header(out, "pgscope_servers", "gauge", "Server connections by pool and state.");
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
 
+		size_t base;
+
 		if (!pool_total(p, 0, &s))
 			continue;
+		t.len = 0;
+		pool_labels(p, &t);
+		base = t.len;
 		for (size_t i = 0; i < sizeof(server_states) / sizeof(server_states[0]); i++) {
-			snprintf(state, sizeof(state), "state=\"%s\"", server_states[i].name);
-			pool_labels(p, state, labels, sizeof(labels));
-			metrics_sample(out, "pgscope_servers", labels,
-			               s.servers[server_states[i].state]);
+			t.len = base;
+			text_label(&t, "state", server_states[i].name);
+			metrics_sample_uint(out, "pgscope_servers", labels,
+			                    (uint64_t)s.servers[server_states[i].state]);
 		}
 	}
 }
 
-/* One counter family over every pool: the value of each pool's traffic picked by FIELD. */
+/*
+ * One counter family over every pool: the count of each pool's traffic
+ * picked by COUNT, or else its seconds picked by SECONDS.
+ */
 static void write_pool_counter(struct loop_state *ls, struct pbuf *out, const char *name,
-                               const char *help, double (*field)(const struct traffic_counts *))
+                               const char *help, uint64_t (*count)(const struct traffic_counts *),
+                               double (*seconds)(const struct traffic_counts *))
 {
 	char labels[LABELS_MAX];
 	struct pool_total s;
@@ -160,32 +296,36 @@ static void write_pool_counter(struct loop_state *ls, struct pbuf *out, const ch
 	metrics_header(out, name, "counter", help);
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
+		struct text t = {labels, 0, sizeof(labels)};
 
 		if (!pool_total(p, 0, &s))
 			continue;
-		pool_labels(p, "", labels, sizeof(labels));
-		metrics_sample(out, name, labels, field(&s.traffic));
+		pool_labels(p, &t);
+		if (count != NULL)
+			metrics_sample_uint(out, name, labels, count(&s.traffic));
+		else
+			metrics_sample(out, name, labels, seconds(&s.traffic));
 	}
 }
 
-static double f_transactions(const struct traffic_counts *t)
+static uint64_t f_transactions(const struct traffic_counts *t)
 {
-	return (double)t->transactions;
+	return t->transactions;
 }
 
-static double f_queries(const struct traffic_counts *t)
+static uint64_t f_queries(const struct traffic_counts *t)
 {
-	return (double)t->queries;
+	return t->queries;
 }
 
-static double f_bytes_in(const struct traffic_counts *t)
+static uint64_t f_bytes_in(const struct traffic_counts *t)
 {
-	return (double)t->bytes_in;
+	return t->bytes_in;
 }
 
-static double f_bytes_out(const struct traffic_counts *t)
+static uint64_t f_bytes_out(const struct traffic_counts *t)
 {
-	return (double)t->bytes_out;
+	return t->bytes_out;
 }
 
 static double f_query_time(const struct traffic_counts *t)
@@ -204,26 +344,28 @@ static void write_traffic(struct loop_state *ls, struct pbuf *out)
 	struct pool_total s;
 
 	write_pool_counter(ls, out, "pgscope_transactions_total", "Transactions started.",
-	                   f_transactions);
-	write_pool_counter(ls, out, "pgscope_statements_total", "Statements completed.", f_queries);
+	                   f_transactions, NULL);
+	write_pool_counter(ls, out, "pgscope_statements_total", "Statements completed.", f_queries,
+	                   NULL);
 	write_pool_counter(ls, out, "pgscope_received_bytes_total", "Bytes received from clients.",
-	                   f_bytes_in);
+	                   f_bytes_in, NULL);
 	write_pool_counter(ls, out, "pgscope_sent_bytes_total", "Bytes sent to clients.",
-	                   f_bytes_out);
+	                   f_bytes_out, NULL);
 	write_pool_counter(ls, out, "pgscope_statement_seconds_total",
-	                   "Time from forwarding a statement to its completion, summed.",
+	                   "Time from forwarding a statement to its completion, summed.", NULL,
 	                   f_query_time);
 	write_pool_counter(ls, out, "pgscope_transaction_seconds_total",
-	                   "Time from a transaction's first request to its end, summed.",
+	                   "Time from a transaction's first request to its end, summed.", NULL,
 	                   f_xact_time);
 	metrics_header(out, "pgscope_pool_wait_seconds", "histogram",
 	               "Time clients waited for a server.");
 	for (struct list *it = ls->pools.next; it != &ls->pools; it = it->next) {
 		const struct pool *p = list_entry(it, struct pool, node);
+		struct text t = {labels, 0, sizeof(labels)};
 
 		if (!pool_total(p, 0, &s))
 			continue;
-		pool_labels(p, "", labels, sizeof(labels));
+		pool_labels(p, &t);
 		metrics_histogram(out, "pgscope_pool_wait_seconds", labels, counts_wait_bounds,
 		                  s.traffic.wait_buckets, COUNTS_WAIT_BUCKETS,
 		                  s.traffic.wait_total);
@@ -251,6 +393,7 @@ static void write_statement_durations(struct loop_state *ls, struct pbuf *out)
 	const char *names[STATS_DB_MAX];
 	size_t n = stats_databases(ls, names, STATS_DB_MAX);
 	char labels[LABELS_MAX], db[2 * NAME_MAX_LEN + 1];
+	struct text lt = {labels, 0, sizeof(labels)};
 	struct traffic_counts t;
 
 	metrics_header(out, "pgscope_statement_duration_seconds", "histogram",
@@ -262,8 +405,9 @@ static void write_statement_durations(struct loop_state *ls, struct pbuf *out)
 		for (int r = 0; r < COUNTS_ROUTES; r++) {
 			if (r != ENDPOINT_PRIMARY && statements_on(&t, r) == 0)
 				continue;
-			snprintf(labels, sizeof(labels), "database=\"%s\",route=\"%s\"", db,
-			         routes[r]);
+			lt.len = 0;
+			text_label(&lt, "database", db);
+			text_label(&lt, "route", routes[r]);
 			metrics_histogram(out, "pgscope_statement_duration_seconds", labels,
 			                  counts_stmt_bounds, t.stmt_buckets[r],
 			                  COUNTS_STMT_BUCKETS, t.stmt_time[r]);
@@ -273,13 +417,17 @@ static void write_statement_durations(struct loop_state *ls, struct pbuf *out)
 
 /* ---- endpoints ---- */
 
-static void endpoint_labels(const struct endpoint *ep, const char *extra, char *out, size_t outlen)
+/* host="..",port="..",role=".." of an endpoint into T (empty), the host cut at 511 bytes. */
+static void endpoint_labels(const struct endpoint *ep, struct text *t)
 {
-	char host[2 * sizeof(ep->host)];
+	char host[2 * sizeof(ep->host)], port[VALUE_MAX];
 
 	metrics_escape(ep->host, host, sizeof(host));
-	snprintf(out, outlen, "host=\"%.511s\",port=\"%d\",role=\"%s\"%s%.63s", host, ep->port,
-	         ep->role == ENDPOINT_PRIMARY ? "primary" : "replica", extra[0] ? "," : "", extra);
+	host[strlen(host) > 511 ? 511 : strlen(host)] = 0;
+	metrics_format_uint(port, (uint64_t)ep->port);
+	text_label(t, "host", host);
+	text_label(t, "port", port);
+	text_label(t, "role", ep->role == ENDPOINT_PRIMARY ? "primary" : "replica");
 }
 
 /*
@@ -297,10 +445,11 @@ static void write_endpoint_family(struct loop_state *ls, struct pbuf *out, const
 	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next) {
 		const struct endpoint *ep = list_entry(it, struct endpoint, node);
 		double v = field(ep, now);
+		struct text t = {labels, 0, sizeof(labels)};
 
 		if (isnan(v))
 			continue;
-		endpoint_labels(ep, "", labels, sizeof(labels));
+		endpoint_labels(ep, &t);
 		metrics_sample(out, name, labels, v);
 	}
 }
@@ -331,19 +480,22 @@ static void write_breakers(struct loop_state *ls, struct pbuf *out)
 {
 	static const enum breaker_state states[] = {BREAKER_CLOSED, BREAKER_OPEN,
 	                                            BREAKER_HALF_OPEN};
-	char labels[LABELS_MAX + 1024], state[64];
+	char labels[LABELS_MAX + 1024];
 
 	metrics_header(out, "pgscope_endpoint_breaker_state", "gauge",
 	               "Circuit breaker of each endpoint: 1 for its state, 0 for the others.");
 	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next) {
 		const struct endpoint *ep = list_entry(it, struct endpoint, node);
+		struct text t = {labels, 0, sizeof(labels)};
+		size_t base;
 
+		endpoint_labels(ep, &t);
+		base = t.len;
 		for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-			snprintf(state, sizeof(state), "state=\"%s\"",
-			         endpoint_breaker_state_name(states[i]));
-			endpoint_labels(ep, state, labels, sizeof(labels));
-			metrics_sample(out, "pgscope_endpoint_breaker_state", labels,
-			               ep->breaker.state == states[i]);
+			t.len = base;
+			text_label(&t, "state", endpoint_breaker_state_name(states[i]));
+			metrics_sample_uint(out, "pgscope_endpoint_breaker_state", labels,
+			                    ep->breaker.state == states[i]);
 		}
 	}
 }
@@ -367,34 +519,40 @@ static void write_routing(struct loop_state *ls, struct pbuf *out)
 
 static void write_endpoints(struct loop_state *ls, struct pbuf *out)
 {
-	char labels[LABELS_MAX + 1024], kind[64];
+	char labels[LABELS_MAX + 1024];
 
 	metrics_header(out, "pgscope_endpoint_failures_total", "counter",
 	               "Server connection failures by endpoint and kind.");
 	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next) {
 		const struct endpoint *ep = list_entry(it, struct endpoint, node);
+		struct text t = {labels, 0, sizeof(labels)};
+		size_t base;
 
+		endpoint_labels(ep, &t);
+		base = t.len;
 		for (int k = 0; k < ENDPOINT_FAIL_KINDS; k++) {
-			snprintf(kind, sizeof(kind), "kind=\"%s\"", endpoint_failure_name(k));
-			endpoint_labels(ep, kind, labels, sizeof(labels));
-			metrics_sample(out, "pgscope_endpoint_failures_total", labels,
-			               (double)ep->failures[k]);
+			t.len = base;
+			text_label(&t, "kind", endpoint_failure_name(k));
+			metrics_sample_uint(out, "pgscope_endpoint_failures_total", labels,
+			                    ep->failures[k]);
 		}
 	}
 	metrics_header(out, "pgscope_endpoint_logins_total", "counter",
 	               "Server logins that succeeded, by endpoint.");
 	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next) {
 		const struct endpoint *ep = list_entry(it, struct endpoint, node);
+		struct text t = {labels, 0, sizeof(labels)};
 
-		endpoint_labels(ep, "", labels, sizeof(labels));
-		metrics_sample(out, "pgscope_endpoint_logins_total", labels, (double)ep->logins);
+		endpoint_labels(ep, &t);
+		metrics_sample_uint(out, "pgscope_endpoint_logins_total", labels, ep->logins);
 	}
 	metrics_header(out, "pgscope_endpoint_consecutive_failures", "gauge",
 	               "Failures since the endpoint's last successful login.");
 	for (struct list *it = ls->endpoints.next; it != &ls->endpoints; it = it->next) {
 		const struct endpoint *ep = list_entry(it, struct endpoint, node);
+		struct text t = {labels, 0, sizeof(labels)};
 
-		endpoint_labels(ep, "", labels, sizeof(labels));
+		endpoint_labels(ep, &t);
 		metrics_sample(out, "pgscope_endpoint_consecutive_failures", labels,
 		               ep->consecutive_failures);
 	}
@@ -405,7 +563,7 @@ static void write_endpoints(struct loop_state *ls, struct pbuf *out)
 static void counter(struct pbuf *out, const char *name, const char *help, uint64_t value)
 {
 	metrics_header(out, name, "counter", help);
-	metrics_sample(out, name, "", (double)value);
+	metrics_sample_uint(out, name, "", value);
 }
 
 static void write_loop(struct loop_state *ls, struct pbuf *out)
@@ -453,37 +611,45 @@ static void write_timeouts(struct loop_state *ls, struct pbuf *out)
 	metrics_header(out, "pgscope_timeouts_total", "counter",
 	               "Time limits enforced, by kind (the config key).");
 	for (int k = 0; k < TIMEOUT_KINDS; k++) {
-		snprintf(labels, sizeof(labels), "kind=\"%s\"", timeout_kind_name(k));
-		metrics_sample(out, "pgscope_timeouts_total", labels,
-		               (double)ls->stats.timeouts[k]);
+		struct text t = {labels, 0, sizeof(labels)};
+
+		text_label(&t, "kind", timeout_kind_name(k));
+		metrics_sample_uint(out, "pgscope_timeouts_total", labels, ls->stats.timeouts[k]);
 	}
 }
 
 /* Fingerprints flagged per rule, from the live statistics. */
 static void write_findings(struct pbuf *out)
 {
-	struct qstats_rule_count rules[64];
-	size_t n = qstats_rule_counts(rules, 64);
+	struct qstats_rule_count rules[QSTATS_RULE_COUNTS_MAX];
+	size_t n = qstats_rule_counts(rules, QSTATS_RULE_COUNTS_MAX);
 
 	metrics_header(out, "pgscope_findings", "gauge",
 	               "Query fingerprints seen live that a rule flags, by rule.");
 	for (size_t j = 0; j < n; j++) {
 		char labels[LABELS_MAX], rule[2 * sizeof(rules[0].rule)];
+		struct text t = {labels, 0, sizeof(labels)};
 
 		metrics_escape(rules[j].rule, rule, sizeof(rule));
-		snprintf(labels, sizeof(labels), "rule=\"%s\"", rule);
-		metrics_sample(out, "pgscope_findings", labels, rules[j].fingerprints);
+		text_label(&t, "rule", rule);
+		metrics_sample_uint(out, "pgscope_findings", labels,
+		                    (uint64_t)rules[j].fingerprints);
 	}
 }
 
 void metrics_write(struct loop_state *ls, struct pbuf *out)
 {
+	static size_t last_len; /* the previous body's size: the next one is about as long */
 	char labels[256];
+	struct text t = {labels, 0, sizeof(labels)};
+	size_t start = pbuf_len(out);
 
+	/* Grown once to the size expected, not doubled step by step from 1 kB. */
+	pbuf_reserve(out, last_len + last_len / 8);
 	metrics_header(out, "pgscope_build_info", "gauge", "The running pgscope's version.");
-	snprintf(labels, sizeof(labels), "version=\"%s\",commit=\"%s\"", PGSCOPE_VERSION,
-	         PGSCOPE_GIT_COMMIT);
-	metrics_sample(out, "pgscope_build_info", labels, 1);
+	text_label(&t, "version", PGSCOPE_VERSION);
+	text_label(&t, "commit", PGSCOPE_GIT_COMMIT);
+	metrics_sample_uint(out, "pgscope_build_info", labels, 1);
 	write_connections(ls, out);
 	write_traffic(ls, out);
 	write_statement_durations(ls, out);
@@ -493,4 +659,5 @@ void metrics_write(struct loop_state *ls, struct pbuf *out)
 	write_loop(ls, out);
 	write_timeouts(ls, out);
 	write_findings(out);
+	last_len = pbuf_len(out) - start;
 }

@@ -32,6 +32,12 @@ void metrics_header(struct pbuf *out, const char *name, const char *type, const 
  */
 void metrics_sample(struct pbuf *out, const char *name, const char *labels, double value);
 
+/* The same for a count: its decimal digits, no floating point on the way. */
+void metrics_sample_uint(struct pbuf *out, const char *name, const char *labels, uint64_t value);
+
+/* VALUE in decimal into BUF (21 bytes at least), NUL-terminated; its length. */
+size_t metrics_format_uint(char *buf, uint64_t value);
+
 /*
  * A histogram NAME{LABELS,le=...} from non-cumulative COUNTS over the
  * N-1 upper BOUNDS (the last count is +Inf), with _sum SUM and _count.

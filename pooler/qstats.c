@@ -16,6 +16,15 @@ static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static struct qstats_entry slots[QSTATS_SLOTS]; /* fingerprint 0: free */
 static size_t used;
 static uint64_t untracked;
+/*
+ * Rule lists change rarely (a new verdict, a traffic rule firing), so the
+ * counts per rule are kept from one call to the next and counted again only
+ * when rules_gen moved past counted_gen.
+ */
+static uint64_t rules_gen = 1;
+static uint64_t counted_gen;
+static struct qstats_rule_count counted[QSTATS_RULE_COUNTS_MAX];
+static size_t n_counted;
 
 int qstats_bucket(double us)
 {
@@ -76,13 +85,27 @@ static bool rules_has(const char *list, const char *rule)
 	return false;
 }
 
-static void rules_append(char *list, const char *rule)
+/* Add RULE to LIST; whether LIST changed. */
+static bool rules_append(char *list, const char *rule)
 {
 	size_t len = strlen(list);
 
 	if (rule[0] == 0 || rules_has(list, rule))
-		return;
+		return false;
 	snprintf(list + len, QSTATS_RULES_MAX - len, "%s%s", len ? "," : "", rule);
+	return true;
+}
+
+/* Replace LIST by RULES (truncated as stored); bumps rules_gen when it differs. Under qlock. */
+static void rules_set(char *list, const char *rules)
+{
+	char next[QSTATS_RULES_MAX];
+
+	snprintf(next, sizeof(next), "%s", rules);
+	if (strcmp(next, list) == 0)
+		return;
+	memcpy(list, next, sizeof(next));
+	rules_gen++;
 }
 
 void qstats_record(uint64_t fp, const char *query, const char *rules, double duration_us,
@@ -101,7 +124,7 @@ void qstats_record(uint64_t fp, const char *query, const char *rules, double dur
 	if (e->calls == 0 && query != NULL)
 		snprintf(e->query, sizeof(e->query), "%s", query);
 	if (rules != NULL) /* the verdict on the latest schema replaces the earlier one */
-		snprintf(e->rules, sizeof(e->rules), "%s", rules);
+		rules_set(e->rules, rules);
 	e->calls++;
 	e->errors += error;
 	e->replica_calls += replica;
@@ -140,7 +163,8 @@ void qstats_add_rule(uint64_t fp, const char *rule, const char *message)
 	pthread_mutex_lock(&qlock);
 	e = slot_of(fp);
 	if (e != NULL) {
-		rules_append(e->traffic, rule);
+		if (rules_append(e->traffic, rule))
+			rules_gen++;
 		fix_put(e, rule, message);
 	}
 	pthread_mutex_unlock(&qlock);
@@ -225,15 +249,23 @@ static size_t count_rules(const char *list, struct qstats_rule_count *out, size_
 
 size_t qstats_rule_counts(struct qstats_rule_count *out, size_t max)
 {
-	size_t n = 0;
+	size_t n;
 
 	pthread_mutex_lock(&qlock);
-	for (size_t i = 0; i < QSTATS_SLOTS; i++) {
-		if (slots[i].fingerprint == 0)
-			continue;
-		n = count_rules(slots[i].rules, out, n, max);
-		n = count_rules(slots[i].traffic, out, n, max);
+	if (counted_gen != rules_gen) {
+		n_counted = 0;
+		for (size_t i = 0; i < QSTATS_SLOTS; i++) {
+			if (slots[i].fingerprint == 0)
+				continue;
+			n_counted =
+			    count_rules(slots[i].rules, counted, n_counted, QSTATS_RULE_COUNTS_MAX);
+			n_counted = count_rules(slots[i].traffic, counted, n_counted,
+			                        QSTATS_RULE_COUNTS_MAX);
+		}
+		counted_gen = rules_gen;
 	}
+	n = n_counted < max ? n_counted : max;
+	memcpy(out, counted, n * sizeof(out[0]));
 	pthread_mutex_unlock(&qlock);
 	return n;
 }
@@ -254,5 +286,6 @@ void qstats_reset(void)
 	memset(slots, 0, sizeof(slots));
 	used = 0;
 	untracked = 0;
+	rules_gen++;
 	pthread_mutex_unlock(&qlock);
 }

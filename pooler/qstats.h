@@ -77,10 +77,14 @@ struct qstats_rule_count {
 	int fingerprints;
 };
 
+#define QSTATS_RULE_COUNTS_MAX 64 /* rules counted */
+
 /*
  * Any thread: the rules that flag tracked fingerprints (analyzer and traffic
- * rules alike), at most MAX, with how many fingerprints each; how many rules.
- * Counted under the lock without copying the table.
+ * rules alike), at most MAX (and QSTATS_RULE_COUNTS_MAX), with how many
+ * fingerprints each; how many rules. Counted under the lock without copying
+ * the table, and only when a rule list changed since the last count (a
+ * generation number the writers bump); otherwise the last counts are copied.
  */
 size_t qstats_rule_counts(struct qstats_rule_count *out, size_t max);
 

@@ -1,7 +1,8 @@
 /*
  * test_admin.c - the pure parts of the admin console and the metrics:
- * command parsing, result rows, Prometheus text, the per-fingerprint
- * latency histogram and the stats_period averages.
+ * command parsing, result rows, Prometheus text and its values, the
+ * per-fingerprint latency histogram and rule counts, and the stats_period
+ * averages.
  */
 #include <stdarg.h>
 #include <setjmp.h>
@@ -99,6 +100,75 @@ static void test_metrics_text(void **state)
 	pbuf_append(&out, "", 1);
 	assert_string_equal((const char *)pbuf_head(&out), want);
 	pbuf_release(&out);
+}
+
+/* Counts print as their decimal digits; whole doubles as integers, others as %.9g. */
+static void test_metrics_values(void **state)
+{
+	struct pbuf out;
+	char buf[24];
+	const char *want = "a_total{k=\"v\"} 18446744073709551615\n"
+	                   "b 0\n"
+	                   "c -3\n"
+	                   "d 0.25\n"
+	                   "e 1e+15\n"
+	                   "f 123456789012345\n";
+
+	assert_int_equal(metrics_format_uint(buf, 0), 1);
+	assert_string_equal(buf, "0");
+	assert_int_equal(metrics_format_uint(buf, 10), 2);
+	assert_string_equal(buf, "10");
+	assert_int_equal(metrics_format_uint(buf, 1234567890), 10);
+	assert_string_equal(buf, "1234567890");
+	assert_int_equal(metrics_format_uint(buf, UINT64_MAX), 20);
+	assert_string_equal(buf, "18446744073709551615");
+	pbuf_init(&out, 4096);
+	metrics_sample_uint(&out, "a_total", "k=\"v\"", UINT64_MAX);
+	metrics_sample_uint(&out, "b", "", 0);
+	metrics_sample(&out, "c", "", -3);
+	metrics_sample(&out, "d", "", 0.25);
+	metrics_sample(&out, "e", "", 1e15);
+	metrics_sample(&out, "f", "", 123456789012345.0);
+	pbuf_append(&out, "", 1);
+	assert_string_equal((const char *)pbuf_head(&out), want);
+	pbuf_release(&out);
+}
+
+/* How many fingerprints rule RULE flags, by qstats_rule_counts(). */
+static int rule_count(const char *rule)
+{
+	struct qstats_rule_count rc[QSTATS_RULE_COUNTS_MAX];
+	size_t n = qstats_rule_counts(rc, QSTATS_RULE_COUNTS_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rc[i].rule, rule) == 0)
+			return rc[i].fingerprints;
+	return 0;
+}
+
+/* The counts per rule follow every change of the rule lists, asked for in between. */
+static void test_rule_counts_kept(void **state)
+{
+	qstats_reset();
+	qstats_record(8, "SELECT *", "select-star", 10, 1, false, false);
+	assert_int_equal(rule_count("select-star"), 1);
+	assert_int_equal(rule_count("select-star"), 1); /* unchanged: the same counts */
+	qstats_record(9, "SELECT * FROM t", "select-star", 10, 1, false, false);
+	assert_int_equal(rule_count("select-star"), 2);
+	/* A new verdict replaces the analyzer's rules of fingerprint 8. */
+	qstats_record(8, "SELECT *", "missing-pagination", 10, 1, false, false);
+	assert_int_equal(rule_count("select-star"), 1);
+	assert_int_equal(rule_count("missing-pagination"), 1);
+	/* A statement without a verdict keeps them. */
+	qstats_record(8, "SELECT *", NULL, 10, 1, false, false);
+	assert_int_equal(rule_count("missing-pagination"), 1);
+	qstats_add_rule(9, "n-plus-one", "called in a loop");
+	assert_int_equal(rule_count("n-plus-one"), 1);
+	qstats_add_rule(9, "n-plus-one", "called in a loop");
+	assert_int_equal(rule_count("n-plus-one"), 1);
+	qstats_reset();
+	assert_int_equal(rule_count("select-star"), 0);
+	assert_int_equal(rule_count("n-plus-one"), 0);
 }
 
 /* A value lands in the first bucket whose bound it does not pass ("le"), else the last. */
@@ -220,6 +290,7 @@ int main(void)
 	    cmocka_unit_test(test_result_rows),      cmocka_unit_test(test_metrics_text),
 	    cmocka_unit_test(test_qstats_quantiles), cmocka_unit_test(test_qstats_bounded),
 	    cmocka_unit_test(test_stats_rates),      cmocka_unit_test(test_counts_bucket),
+	    cmocka_unit_test(test_metrics_values),   cmocka_unit_test(test_rule_counts_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
