@@ -121,6 +121,13 @@ void metrics_header(struct pbuf *out, const char *name, const char *type, const 
 	pbuf_append(out, line, t.len);
 }
 
+/* N bytes of SRC at P (no terminator: a line in a body); past them. */
+static uint8_t *put(uint8_t *p, const void *src, size_t n)
+{
+	memcpy(p, src, n);
+	return p + n;
+}
+
 /* NAME{LABELS} VALUE and a newline, reserved once and copied in (dropped past the limit). */
 static void sample_line(struct pbuf *out, const char *name, const char *labels, const char *value,
                         size_t vlen)
@@ -130,18 +137,14 @@ static void sample_line(struct pbuf *out, const char *name, const char *labels, 
 
 	if (!pbuf_reserve(out, n + l + vlen + 4))
 		return;
-	p = pbuf_tail(out);
-	memcpy(p, name, n);
-	p += n;
+	p = put(pbuf_tail(out), name, n);
 	if (l > 0) {
 		*p++ = '{';
-		memcpy(p, labels, l);
-		p += l;
+		p = put(p, labels, l);
 		*p++ = '}';
 	}
 	*p++ = ' ';
-	memcpy(p, value, vlen);
-	p += vlen;
+	p = put(p, value, vlen);
 	*p++ = '\n';
 	out->end = (size_t)(p - out->data);
 }
