@@ -22,16 +22,22 @@
 
 #define HTTP_BODY_MAX (16u * 1024u * 1024u) /* a response body, at most */
 
-/* One connection: its request as read, then its response as sent. */
+/*
+ * One connection: its request as read, then its response as sent; with
+ * keep-alive, the next request after that (bytes already read past a request
+ * stay in req for the next one).
+ */
 struct http_conn {
 	int fd; /* -1: the slot is free */
 	struct http_server *srv;
 	ev_io io;
-	ev_timer timer; /* HTTP_TIMEOUT from accept */
+	ev_timer timer; /* HTTP_TIMEOUT from accept, and again from each answer sent */
 	char req[HTTP_REQUEST_MAX + 1];
 	size_t req_len;
 	struct pbuf out; /* the whole response */
 	bool writing;
+	bool keep_alive; /* after this response, wait for another request */
+	unsigned served; /* responses sent on this connection */
 };
 
 struct http_server {
@@ -221,7 +227,34 @@ static void conn_finish(struct http_conn *hc)
 	pbuf_release(&hc->out);
 }
 
-/* Send what is left of the response; close when all is sent or the peer is gone. */
+static void conn_read(struct http_conn *hc);
+static int request_complete(const char *req, size_t len);
+
+/*
+ * The response is sent and the connection stays: drop the request answered
+ * (LEN bytes), keep what came after it, and wait for the next request (the
+ * timer starts again); one already read whole is answered now.
+ */
+static void conn_next_request(struct http_conn *hc, size_t len)
+{
+	struct ev_loop *ev = hc->srv->ls->ev;
+
+	memmove(hc->req, hc->req + len, hc->req_len - len);
+	hc->req_len -= len;
+	hc->req[hc->req_len] = 0;
+	hc->writing = false;
+	hc->served++;
+	pbuf_release(&hc->out);
+	ev_io_stop(ev, &hc->io);
+	ev_io_set(&hc->io, hc->fd, EV_READ);
+	ev_io_start(ev, &hc->io);
+	ev_timer_stop(ev, &hc->timer);
+	ev_timer_set(&hc->timer, HTTP_TIMEOUT, 0.0);
+	ev_timer_start(ev, &hc->timer);
+	conn_read(hc);
+}
+
+/* Send what is left of the response; then wait for the next request or close. */
 static void conn_write(struct http_conn *hc)
 {
 	while (pbuf_len(&hc->out) > 0) {
@@ -237,8 +270,29 @@ static void conn_write(struct http_conn *hc)
 		}
 		pbuf_consume(&hc->out, (size_t)n);
 	}
+	if (hc->keep_alive) {
+		conn_next_request(hc, (size_t)request_complete(hc->req, hc->req_len));
+		return;
+	}
 	shutdown(hc->fd, SHUT_WR);
 	conn_finish(hc);
+}
+
+/*
+ * Whether the client wants the connection kept after the answer to REQ
+ * (its request line and headers): HTTP/1.1 unless "Connection: close",
+ * HTTP/1.0 only with "Connection: keep-alive".
+ */
+static bool wants_keep_alive(const char *req)
+{
+	const char *eol = strstr(req, "\r\n");
+	char value[32];
+	bool http11 = eol != NULL && eol - req >= 8 && strncmp(eol - 8, "HTTP/1.1", 8) == 0;
+
+	http_header_value(req, "Connection", value, sizeof(value));
+	if (http11)
+		return strcasecmp(value, "close") != 0;
+	return strcasecmp(value, "keep-alive") == 0;
 }
 
 /* Build the whole response to the request read, then start sending it. */
@@ -251,20 +305,30 @@ static void conn_respond(struct http_conn *hc, int status_override)
 	int n;
 
 	pbuf_init(&body, HTTP_BODY_MAX);
-	if (status_override != 0)
+	/* A request that cannot be read whole leaves the stream unparsable: close after it. */
+	hc->keep_alive = status_override == 0 && wants_keep_alive(hc->req);
+	if (status_override != 0) {
 		reply_text(&reply, &body, status_override, status_text(status_override));
-	else
+	} else {
+		/* Only this request: a pipelined next one waits behind it in req. */
+		size_t len = (size_t)request_complete(hc->req, hc->req_len);
+		char kept = hc->req[len];
+
+		hc->req[len] = 0;
 		http_route(hc->srv->ls, hc->req, hc->srv->token, &body, &reply);
+		hc->req[len] = kept;
+	}
 	n = snprintf(head, sizeof(head),
 	             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s"
-	             "Connection: close\r\n\r\n",
+	             "Connection: %s\r\n\r\n",
 	             reply.status, status_text(reply.status), reply.content_type, pbuf_len(&body),
 	             reply.location != NULL ? "Location: " : "",
 	             reply.location != NULL ? reply.location : "",
 	             reply.location != NULL ? "\r\n" : "",
 	             reply.status == 405   ? "Allow: GET\r\n"
 	             : reply.status == 401 ? "WWW-Authenticate: Bearer\r\n"
-	                                   : "");
+	                                   : "",
+	             hc->keep_alive ? "keep-alive" : "close");
 	pbuf_init(&hc->out, HTTP_BODY_MAX + sizeof(head));
 	if (!pbuf_append(&hc->out, head, (size_t)n) ||
 	    !pbuf_append(&hc->out, pbuf_head(&body), pbuf_len(&body))) {
@@ -281,8 +345,9 @@ static void conn_respond(struct http_conn *hc, int status_override)
 }
 
 /*
- * 1 when REQ holds its headers and the body they announce (a form posted to
- * the page), 0 when more is to come, -1 when that body cannot fit.
+ * The length of the first request in REQ when it holds its headers and the
+ * body they announce (a form posted to the page), 0 when more is to come, -1
+ * when that body cannot fit.
  */
 static int request_complete(const char *req, size_t len)
 {
@@ -297,12 +362,30 @@ static int request_complete(const char *req, size_t len)
 	body = value[0] != 0 ? strtoul(value, NULL, 10) : 0;
 	if (body > HTTP_REQUEST_MAX - head)
 		return -1;
-	return len >= head + body ? 1 : 0;
+	return len >= head + body ? (int)(head + body) : 0;
 }
 
-/* Read the request until its headers end (bounded by HTTP_REQUEST_MAX). */
+/* Answer the request in req when it is whole; true when an answer was started. */
+static bool conn_answer_if_whole(struct http_conn *hc)
+{
+	int whole = hc->req_len > 0 ? request_complete(hc->req, hc->req_len) : 0;
+
+	if (whole > 0)
+		conn_respond(hc, 0);
+	else if (whole < 0)
+		conn_respond(hc, 413);
+	else if (hc->req_len == HTTP_REQUEST_MAX)
+		conn_respond(hc, 431);
+	else
+		return false;
+	return true;
+}
+
+/* Read the request until its headers (and body) are in (bounded by HTTP_REQUEST_MAX). */
 static void conn_read(struct http_conn *hc)
 {
+	if (conn_answer_if_whole(hc))
+		return; /* pipelined behind the previous one */
 	for (;;) {
 		ssize_t n = recv(hc->fd, hc->req + hc->req_len, HTTP_REQUEST_MAX - hc->req_len, 0);
 
@@ -316,20 +399,8 @@ static void conn_read(struct http_conn *hc)
 		}
 		hc->req_len += (size_t)n;
 		hc->req[hc->req_len] = 0;
-		switch (request_complete(hc->req, hc->req_len)) {
-		case 1:
-			conn_respond(hc, 0);
+		if (conn_answer_if_whole(hc))
 			return;
-		case -1:
-			conn_respond(hc, 413);
-			return;
-		default:
-			break;
-		}
-		if (hc->req_len == HTTP_REQUEST_MAX) {
-			conn_respond(hc, 431);
-			return;
-		}
 	}
 }
 
@@ -348,11 +419,24 @@ static void on_conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_finish(w->data);
 }
 
+/*
+ * A free slot; when none is, the slot of a connection idle between two
+ * requests (keep-alive), closed to make room: a scraper that kept its
+ * connection reconnects, while requests under way are never cut.
+ */
 static struct http_conn *conn_slot(struct http_server *srv)
 {
 	for (int i = 0; i < HTTP_MAX_CONNS; i++)
 		if (srv->conns[i].fd == -1)
 			return &srv->conns[i];
+	for (int i = 0; i < HTTP_MAX_CONNS; i++) {
+		struct http_conn *hc = &srv->conns[i];
+
+		if (hc->served > 0 && !hc->writing && hc->req_len == 0) {
+			conn_finish(hc);
+			return hc;
+		}
+	}
 	return NULL;
 }
 
@@ -376,6 +460,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		hc->fd = fd;
 		hc->req_len = 0;
 		hc->writing = false;
+		hc->keep_alive = false;
+		hc->served = 0;
 		pbuf_init(&hc->out, 0);
 		ev_io_init(&hc->io, on_conn_io, fd, EV_READ);
 		hc->io.data = hc;

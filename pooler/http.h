@@ -6,7 +6,9 @@
  *
  * Served on the event loop with non-blocking sockets: a small fixed number
  * of connections (more are refused at once), each request bounded in size
- * (HTTP_REQUEST_MAX) and time (HTTP_TIMEOUT), one request per connection.
+ * (HTTP_REQUEST_MAX) and time (HTTP_TIMEOUT); HTTP/1.1 keep-alive (as
+ * Prometheus scrapes), a connection idle between requests giving its slot
+ * to a new one when all are taken.
  * Nothing here blocks, so forwarding never waits on a scrape. Event-loop
  * thread only.
  */
@@ -23,7 +25,7 @@ struct pbuf;
 
 #define HTTP_MAX_CONNS   8    /* connections served at once */
 #define HTTP_REQUEST_MAX 8192 /* bytes of request line, headers and body (a form) */
-#define HTTP_TIMEOUT     5.0  /* seconds a connection may take from accept to the last byte */
+#define HTTP_TIMEOUT     5.0  /* seconds for a request: from accept, or from the last answer */
 
 /* Listen on cfg->admin_http_listen ("host:port") when set; false (logged) when that fails. */
 bool http_start(struct loop_state *ls, const struct config *cfg);

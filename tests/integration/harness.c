@@ -1159,6 +1159,17 @@ bool harness_run_driver(const char *const argv[], const char *name, int timeout_
 	return ok;
 }
 
+/* Whether BUF (LEN bytes, NUL-terminated) holds a whole answer with a Content-Length. */
+static bool http_answer_complete(const char *buf, size_t len)
+{
+	const char *end = strstr(buf, "\r\n\r\n");
+	const char *cl = strcasestr(buf, "\r\nContent-Length:");
+
+	if (end == NULL || cl == NULL || cl > end)
+		return false;
+	return len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
+}
+
 int harness_http_request(int port, const char *request, char **response)
 {
 	int fd = harness_tcp_connect(port);
@@ -1181,6 +1192,9 @@ int harness_http_request(int port, const char *request, char **response)
 		if (n <= 0)
 			break;
 		len += (size_t)n;
+		buf[len] = 0;
+		if (http_answer_complete(buf, len))
+			break; /* a server that keeps the connection open has said all */
 	}
 	buf[len] = 0;
 	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)

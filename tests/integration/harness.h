@@ -235,7 +235,8 @@ int harness_tcp_connect(int port);
 
 /*
  * One HTTP/1.1 exchange with 127.0.0.1:PORT: REQUEST is sent whole, and the
- * answer read until the server closes, 4 MB or 5 s. Returns the status (-1
+ * answer read until its Content-Length is in (the server may keep the
+ * connection), the server closes, 4 MB or 5 s. Returns the status (-1
  * when none came) and, when RESPONSE is not NULL, the whole answer (head and
  * body) in a malloc'ed string the caller frees (NULL on failure).
  */

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pooler/http.h"
 #include "tests/integration/harness.h"
 
 static struct harness_pgscope ps;
@@ -170,6 +171,94 @@ static void test_http_errors(void **state)
  * slots, one more is closed at once, and the idle ones are closed by the
  * timeout, after which requests are served again.
  */
+/*
+ * Read one HTTP response from FD (headers, then Content-Length bytes, and
+ * nothing of a response after it) within 5 s; its status, or -1. *closed
+ * tells whether the server closed instead.
+ */
+static int read_response(int fd, bool *closed)
+{
+	char buf[65536], value[32];
+	long long until = harness_now_ms() + 5000;
+	int status = -1;
+
+	*closed = false;
+	while (harness_now_ms() < until) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
+		const char *end;
+		size_t whole;
+
+		if (n == 0) {
+			*closed = true;
+			return -1;
+		}
+		if (n < 0) {
+			harness_sleep_ms(5);
+			continue;
+		}
+		buf[n] = 0;
+		end = strstr(buf, "\r\n\r\n");
+		if (end == NULL) {
+			harness_sleep_ms(5);
+			continue;
+		}
+		http_header_value(buf, "Content-Length", value, sizeof(value));
+		whole = (size_t)(end + 4 - buf) + strtoul(value, NULL, 10);
+		if ((size_t)n < whole) {
+			harness_sleep_ms(5);
+			continue;
+		}
+		sscanf(buf, "HTTP/1.1 %d", &status);
+		if (recv(fd, buf, whole, 0) != (ssize_t)whole)
+			return -1;
+		return status;
+	}
+	return -1;
+}
+
+/*
+ * HTTP/1.1 keep-alive, as scrapers use it: requests one after another (and
+ * pipelined) on one connection, each answered; "Connection: close" and
+ * HTTP/1.0 close after their answer; a connection idle between requests
+ * makes room when all slots are taken.
+ */
+static void test_http_keep_alive(void **state)
+{
+#define AUTH "Authorization: Bearer " TOKEN "\r\n"
+	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n";
+	static const char metrics_req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n";
+	static const char last[] = "GET /healthz HTTP/1.1\r\nConnection: close\r\n" AUTH "\r\n";
+#undef AUTH
+	int fd = harness_tcp_connect(http_port), idle[HTTP_MAX_CONNS];
+	char two[sizeof(get) * 2];
+	bool closed;
+
+	assert_true(fd >= 0);
+	for (int i = 0; i < 3; i++) {
+		assert_true(harness_send_all(fd, metrics_req, strlen(metrics_req)));
+		assert_int_equal(read_response(fd, &closed), 200);
+		assert_false(closed);
+	}
+	snprintf(two, sizeof(two), "%s%s", get, get); /* pipelined */
+	assert_true(harness_send_all(fd, two, strlen(two)));
+	assert_int_equal(read_response(fd, &closed), 200);
+	assert_int_equal(read_response(fd, &closed), 200);
+	assert_true(harness_send_all(fd, last, strlen(last)));
+	assert_int_equal(read_response(fd, &closed), 200);
+	assert_true(harness_wait_closed(fd, 2000));
+	close(fd);
+	/* Every slot held by a connection idle between requests: a new one is still served. */
+	for (int i = 0; i < HTTP_MAX_CONNS; i++) {
+		idle[i] = harness_tcp_connect(http_port);
+		assert_true(idle[i] >= 0);
+		assert_true(harness_send_all(idle[i], get, strlen(get)));
+		assert_int_equal(read_response(idle[i], &closed), 200);
+	}
+	assert_int_equal(http_get("/healthz", NULL), 200);
+	for (int i = 0; i < HTTP_MAX_CONNS; i++)
+		close(idle[i]);
+}
+
 static void test_http_limits(void **state)
 {
 	int idle[8], extra;
@@ -1112,6 +1201,7 @@ int main(void)
 	    cmocka_unit_test(test_http_ready),
 	    cmocka_unit_test(test_http_errors),
 	    cmocka_unit_test(test_http_limits),
+	    cmocka_unit_test(test_http_keep_alive),
 	    cmocka_unit_test(test_columns_simple),
 	    cmocka_unit_test(test_columns_extended),
 	    cmocka_unit_test(test_portals_end_at_sync),
