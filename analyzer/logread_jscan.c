@@ -171,11 +171,18 @@ static bool scan_value(struct jscan *s, struct jscan_value *v)
 		bool neg = c == '-';
 		char *p = s->p + neg;
 		int64_t n = 0;
-		while (p < s->end && *p >= '0' && *p <= '9')
-			n = n * 10 + (*p++ - '0');
+		bool huge = false; /* past int64: num saturates, dnum comes from strtod */
+		for (; p < s->end && *p >= '0' && *p <= '9'; p++) {
+			if (n > (INT64_MAX - 9) / 10) {
+				huge = true;
+				n = INT64_MAX;
+				continue;
+			}
+			n = n * 10 + (*p - '0');
+		}
 		v->num = neg ? -n : n;
 		v->dnum = (double)v->num;
-		if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E')) {
+		if (huge || (p < s->end && (*p == '.' || *p == 'e' || *p == 'E'))) {
 			char *e;
 			v->dnum = strtod(s->p, &e);
 			p = e;

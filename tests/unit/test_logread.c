@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "analyzer/logread.h"
+#include "analyzer/logread_jscan.h"
 
 static char tmpdir[64];
 
@@ -312,6 +313,31 @@ static void test_transaction_blocks(void **state)
 }
 
 /* Random bytes in every format: the readers skip what they cannot read, never crash. */
+/* A number past int64 saturates its integer part and keeps its size as a double. */
+static void test_jscan_huge_numbers(void **state)
+{
+	char line[] = "{\"a\":99999999999999999999999,\"b\":-99999999999999999999,"
+	              "\"c\":9223372036854775807,\"d\":12}";
+	struct jscan s;
+	struct jscan_value v;
+	char *key;
+
+	assert_true(jscan_begin(&s, line, strlen(line)));
+	assert_int_equal(jscan_next(&s, &key, &v), 1);
+	assert_string_equal(key, "a");
+	assert_true(v.num == INT64_MAX);
+	assert_true(v.dnum > 9.9e22 && v.dnum < 1.1e23);
+	assert_int_equal(jscan_next(&s, &key, &v), 1);
+	assert_true(v.num == -INT64_MAX);
+	assert_true(v.dnum < -9.9e19 && v.dnum > -1.1e20);
+	assert_int_equal(jscan_next(&s, &key, &v), 1);
+	assert_true(v.num == INT64_MAX);
+	assert_int_equal(jscan_next(&s, &key, &v), 1);
+	assert_string_equal(key, "d");
+	assert_true(v.num == 12 && v.dnum == 12.0);
+	assert_int_equal(jscan_next(&s, &key, &v), 0);
+}
+
 static void test_garbage_input(void **state)
 {
 	size_t n = 1u << 20;
@@ -369,6 +395,7 @@ int main(void)
 	    cmocka_unit_test(test_long_line_streams),
 	    cmocka_unit_test(test_transaction_blocks),
 	    cmocka_unit_test(test_garbage_input),
+	    cmocka_unit_test(test_jscan_huge_numbers),
 	    cmocka_unit_test(test_parse_time_zones),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
