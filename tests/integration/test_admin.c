@@ -167,11 +167,6 @@ static void test_http_errors(void **state)
 }
 
 /*
- * Connections are limited (8) and bounded in time (5 s): idle ones hold the
- * slots, one more is closed at once, and the idle ones are closed by the
- * timeout, after which requests are served again.
- */
-/*
  * Read one HTTP response from FD (headers, then Content-Length bytes, and
  * nothing of a response after it) within 5 s; its status, or -1. *closed
  * tells whether the server closed instead.
@@ -219,8 +214,8 @@ static int read_response(int fd, bool *closed)
 /*
  * HTTP/1.1 keep-alive, as scrapers use it: requests one after another (and
  * pipelined) on one connection, each answered; "Connection: close" and
- * HTTP/1.0 close after their answer; a connection idle between requests
- * makes room when all slots are taken.
+ * HTTP/1.0 (without "Connection: keep-alive") close after their answer; a
+ * connection idle between requests makes room when all slots are taken.
  */
 static void test_http_keep_alive(void **state)
 {
@@ -228,6 +223,7 @@ static void test_http_keep_alive(void **state)
 	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n";
 	static const char metrics_req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n" AUTH "\r\n";
 	static const char last[] = "GET /healthz HTTP/1.1\r\nConnection: close\r\n" AUTH "\r\n";
+	static const char old[] = "GET /healthz HTTP/1.0\r\n" AUTH "\r\n";
 #undef AUTH
 	int fd = harness_tcp_connect(http_port), idle[HTTP_MAX_CONNS];
 	char two[sizeof(get) * 2];
@@ -247,6 +243,12 @@ static void test_http_keep_alive(void **state)
 	assert_int_equal(read_response(fd, &closed), 200);
 	assert_true(harness_wait_closed(fd, 2000));
 	close(fd);
+	fd = harness_tcp_connect(http_port); /* HTTP/1.0 without keep-alive: closed after */
+	assert_true(fd >= 0);
+	assert_true(harness_send_all(fd, old, strlen(old)));
+	assert_int_equal(read_response(fd, &closed), 200);
+	assert_true(harness_wait_closed(fd, 2000));
+	close(fd);
 	/* Every slot held by a connection idle between requests: a new one is still served. */
 	for (int i = 0; i < HTTP_MAX_CONNS; i++) {
 		idle[i] = harness_tcp_connect(http_port);
@@ -259,6 +261,11 @@ static void test_http_keep_alive(void **state)
 		close(idle[i]);
 }
 
+/*
+ * Connections are limited (8) and bounded in time (5 s): idle ones hold the
+ * slots, one more is closed at once, and the idle ones are closed by the
+ * timeout, after which requests are served again.
+ */
 static void test_http_limits(void **state)
 {
 	int idle[8], extra;
