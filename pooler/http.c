@@ -227,13 +227,28 @@ static void conn_finish(struct http_conn *hc)
 	pbuf_release(&hc->out);
 }
 
-static void conn_read(struct http_conn *hc);
 static int request_complete(const char *req, size_t len);
+
+/*
+ * Watch the connection for EVENTS (EV_READ or EV_WRITE), touching the
+ * watcher only when that changes: each change costs an epoll_ctl.
+ */
+static void conn_watch(struct http_conn *hc, int events)
+{
+	struct ev_loop *ev = hc->srv->ls->ev;
+
+	if ((hc->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(ev, &hc->io);
+	ev_io_set(&hc->io, hc->fd, events);
+	ev_io_start(ev, &hc->io);
+}
 
 /*
  * The response is sent and the connection stays: drop the request answered
  * (LEN bytes), keep what came after it, and wait for the next request (the
- * timer starts again); one already read whole is answered now.
+ * timer starts again). A next request already read whole is answered on the
+ * next turn of the loop, so that a pipelined burst does not recurse.
  */
 static void conn_next_request(struct http_conn *hc, size_t len)
 {
@@ -245,13 +260,12 @@ static void conn_next_request(struct http_conn *hc, size_t len)
 	hc->writing = false;
 	hc->served++;
 	pbuf_release(&hc->out);
-	ev_io_stop(ev, &hc->io);
-	ev_io_set(&hc->io, hc->fd, EV_READ);
-	ev_io_start(ev, &hc->io);
+	conn_watch(hc, EV_READ);
 	ev_timer_stop(ev, &hc->timer);
 	ev_timer_set(&hc->timer, HTTP_TIMEOUT, 0.0);
 	ev_timer_start(ev, &hc->timer);
-	conn_read(hc);
+	if (hc->req_len > 0 && request_complete(hc->req, hc->req_len) != 0)
+		ev_feed_event(ev, &hc->io, EV_READ);
 }
 
 /* Send what is left of the response; then wait for the next request or close. */
@@ -262,8 +276,10 @@ static void conn_write(struct http_conn *hc)
 
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			conn_watch(hc, EV_WRITE); /* the rest when the peer has read */
 			return;
+		}
 		if (n <= 0) {
 			conn_finish(hc);
 			return;
@@ -298,7 +314,6 @@ static bool wants_keep_alive(const char *req)
 /* Build the whole response to the request read, then start sending it. */
 static void conn_respond(struct http_conn *hc, int status_override)
 {
-	struct ev_loop *ev = hc->srv->ls->ev;
 	struct http_reply reply = {500, "text/plain", NULL};
 	struct pbuf body;
 	char head[320];
@@ -338,9 +353,6 @@ static void conn_respond(struct http_conn *hc, int status_override)
 	}
 	pbuf_release(&body);
 	hc->writing = true;
-	ev_io_stop(ev, &hc->io);
-	ev_io_set(&hc->io, hc->fd, EV_WRITE);
-	ev_io_start(ev, &hc->io);
 	conn_write(hc);
 }
 
@@ -391,8 +403,10 @@ static void conn_read(struct http_conn *hc)
 
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			conn_watch(hc, EV_WRITE); /* the rest when the peer has read */
 			return;
+		}
 		if (n <= 0) {
 			conn_finish(hc);
 			return;
