@@ -7,6 +7,7 @@
  * the event loop). The thread takes texts before statements, so a
  * statement's text is known before the statement is.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,7 @@ struct observer {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
+	bool idle; /* the thread waits with no timeout: the next item queued wakes it */
 	/* queues (under lock) */
 	struct obs_text *texts_head, *texts_tail;
 	size_t text_bytes;
@@ -128,6 +130,19 @@ static void count(uint64_t *counter)
 
 /* ---- event loop side ---- */
 
+/*
+ * Under the lock, after queueing: wake the thread when it sleeps for want of
+ * work. While work flows it wakes on its own every OBS_POLL_MS, so the loop
+ * signals only on the first item after a quiet spell.
+ */
+static void wake_if_idle(struct observer *o)
+{
+	if (!o->idle)
+		return;
+	o->idle = false;
+	pthread_cond_signal(&o->wake);
+}
+
 static void enqueue_text(struct observer *o, struct obs_text *t)
 {
 	pthread_mutex_lock(&o->lock);
@@ -144,6 +159,7 @@ static void enqueue_text(struct observer *o, struct obs_text *t)
 		o->texts_head = t;
 	o->texts_tail = t;
 	o->text_bytes += t->len;
+	wake_if_idle(o);
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -283,6 +299,7 @@ void observe_statement(const struct stmt_event *ev)
 	/* The thread wakes on its own every OBS_POLL_MS; only a backlog calls it early. */
 	if (o->ring_len == OBS_RING / 4)
 		pthread_cond_signal(&o->wake);
+	wake_if_idle(o);
 	pthread_mutex_unlock(&o->lock);
 	count(&o->stats.statements);
 }
@@ -567,32 +584,66 @@ static void report_traffic(struct observer *o)
 
 #define OBS_BATCH 256
 
+/* Under the lock: wait for a signal, up to MS milliseconds. */
+static int wait_ms(struct observer *o, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_cond_timedwait(&o->wake, &o->lock, &ts);
+}
+
+/*
+ * Under the lock, after a poll found nothing: sleep until work is queued or
+ * a stop, and at most until the traffic report is due (REPORT_IN seconds,
+ * or no limit when there is nothing to report), so an idle pooler does not
+ * wake this thread 1000 / OBS_POLL_MS times a second.
+ */
+static void wait_idle(struct observer *o, long report_in)
+{
+	o->idle = true;
+	while (o->idle && !o->stopping) {
+		if (report_in < 0) {
+			pthread_cond_wait(&o->wake, &o->lock);
+			continue;
+		}
+		if (wait_ms(o, report_in * 1000) == ETIMEDOUT)
+			break;
+	}
+	o->idle = false;
+}
+
 static void *observer_main(void *arg)
 {
 	struct observer *o = arg;
 	struct obs_stmt batch[OBS_BATCH];
 	time_t last_report = time(NULL);
-	bool more = false;
+	bool more = false, quiet = false, unreported = false;
 
 	for (;;) {
 		struct obs_text *texts;
 		unsigned n = 0;
-		bool stop;
+		bool stop, took_texts;
 
 		pthread_mutex_lock(&o->lock);
 		if (!o->stopping && !more && o->ring_len < OBS_RING / 4) {
 			/* Batch: wake every OBS_POLL_MS, or early for a backlog or a stop. */
-			struct timespec ts;
+			if (quiet && o->ring_len == 0 && o->texts_head == NULL) {
+				long due = OBS_REPORT_PERIOD - (long)(time(NULL) - last_report);
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += OBS_POLL_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
+				wait_idle(o, unreported ? (due > 0 ? due : 0) : -1);
+			} else {
+				wait_ms(o, OBS_POLL_MS);
 			}
-			pthread_cond_timedwait(&o->wake, &o->lock, &ts);
 		}
 		texts = o->texts_head;
+		took_texts = texts != NULL;
 		o->texts_head = o->texts_tail = NULL;
 		o->text_bytes = 0;
 		while (n < OBS_BATCH && o->ring_len > 0) {
@@ -613,9 +664,12 @@ static void *observer_main(void *arg)
 		}
 		for (unsigned i = 0; i < n; i++)
 			process_stmt(o, &batch[i]);
+		quiet = n == 0 && !took_texts;
+		unreported = unreported || n > 0;
 		if (time(NULL) - last_report >= OBS_REPORT_PERIOD || stop) {
 			report_traffic(o);
 			last_report = time(NULL);
+			unreported = false;
 		}
 		if (stop)
 			break;

@@ -1,5 +1,6 @@
 /*
- * test_idle_memory.c - what idle clients cost pgscope in memory.
+ * test_idle_memory.c - what idle clients cost pgscope in memory, and what an
+ * idle pooler costs in wake-ups.
  *
  * In transaction mode an idle client holds no server, so it should hold
  * little memory either: 2,000 logged-in idle clients must raise pgscope's
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #define LEFT_OVER_KB       2048 /* RSS above the start allowed after they leave */
 #define LOGIN_TIMEOUT_MS   10000
 #define SETTLE_TIMEOUT_MS  10000
+#define IDLE_WAKEUPS_PER_S 10 /* measured: about 4 (the loop's timers) */
 
 static struct harness_pgscope ps;
 
@@ -109,10 +112,72 @@ static void test_idle_clients_memory(void **state)
 	assert_true(harness_pgscope_alive(&ps));
 }
 
+/* Context switches of all of pgscope's threads so far, or -1. */
+static long long context_switches(void)
+{
+	char path[64];
+	long long total = 0;
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)ps.pid);
+	dir = opendir(path);
+	if (dir == NULL)
+		return -1;
+	while ((d = readdir(dir)) != NULL) {
+		char file[352], line[128];
+		long long n;
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/status", path, d->d_name);
+		f = fopen(file, "r");
+		if (f == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "voluntary_ctxt_switches: %lld", &n) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %lld", &n) == 1)
+				total += n;
+		fclose(f);
+	}
+	closedir(dir);
+	return total;
+}
+
+/*
+ * A pooler nobody uses sleeps: after a statement has been analysed, its
+ * threads wake only for the event loop's timers, not a few dozen times a
+ * second to poll queues that stay empty.
+ */
+static void test_idle_wakeups(void **state)
+{
+	PGconn *conn;
+	long long before, after;
+	double per_s;
+
+	if (harness_direct_mode())
+		skip();
+	conn = harness_connect(ps.port, NULL);
+	assert_true(harness_exec_ok(conn, "SELECT 1"));
+	PQfinish(conn);
+	harness_sleep_ms(1500); /* the analysis thread takes the statement, then finds nothing */
+	before = context_switches();
+	harness_sleep_ms(3000);
+	after = context_switches();
+	assert_true(before >= 0 && after >= before);
+	per_s = (double)(after - before) / 3.0;
+	fprintf(stderr, "idle pooler: %.1f wake-ups a second\n", per_s);
+	if (per_s >= IDLE_WAKEUPS_PER_S)
+		fail_msg("an idle pgscope woke %.1f times a second (bound %d)", per_s,
+		         IDLE_WAKEUPS_PER_S);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_idle_clients_memory),
+	    cmocka_unit_test(test_idle_wakeups),
 	};
 
 	return cmocka_run_group_tests_name("idle_memory", tests, group_setup, group_teardown);
