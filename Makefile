@@ -76,15 +76,16 @@ $(BUILD)/%.o: %.c $(BUILD)/config.h
 
 # The git commit the binary is built from, for pgscope --version: rewritten
 # only when it changes, so that a build of the same commit relinks nothing.
+# The header's own recipe (run every time) writes it, so that make looks at
+# its time again afterwards and rebuilds what includes it in the same run.
 .PHONY: git-commit-check
 git-commit-check:
+$(BUILD)/git_commit.h: git-commit-check
 	@mkdir -p $(BUILD)
 	@c=$$(git rev-parse --short=12 HEAD 2>/dev/null || true); \
 	  [ -z "$$c" ] || git diff --quiet HEAD -- 2>/dev/null || c="$$c-modified"; \
 	  line="#define PGSCOPE_GIT_COMMIT \"$$c\""; \
-	  [ "$$(cat $(BUILD)/git_commit.h 2>/dev/null)" = "$$line" ] || echo "$$line" > $(BUILD)/git_commit.h
-
-$(BUILD)/git_commit.h: git-commit-check
+	  [ "$$(cat $@ 2>/dev/null)" = "$$line" ] || echo "$$line" > $@
 
 $(BUILD)/cli/main.o: $(BUILD)/git_commit.h
 $(BUILD)/pooler/metrics.o: $(BUILD)/git_commit.h
