@@ -93,6 +93,7 @@ struct capture {
 	uint64_t tail; /* bytes ever consumed */
 	bool stop;
 	bool writer_waiting; /* the writer sleeps on wake */
+	bool writer_idle;    /* ... with nothing due soon: the next record wakes it */
 	struct capture_stats stats;
 	struct lost queue_lost; /* dropped since the writer last took them */
 
@@ -247,10 +248,12 @@ bool capture_submit(const struct capture_record *rec)
 	c->head += size;
 	c->stats.submitted++;
 	/*
-	 * The writer polls every WAKE_MS; it is woken early only when the queue is
-	 * half full, so the forwarding thread makes no system call per record.
+	 * While records flow the writer polls every WAKE_MS; it is woken early
+	 * only when the queue is half full, or by the first record after it went
+	 * idle, so the forwarding thread makes no system call per record.
 	 */
-	if (c->writer_waiting && used + size > c->cap / 2) {
+	if (c->writer_waiting && (c->writer_idle || used + size > c->cap / 2)) {
+		c->writer_idle = false;
 		c->writer_waiting = false;
 		pthread_cond_signal(&c->wake);
 	}
@@ -757,24 +760,56 @@ static void write_entry(struct capture *c, const struct entry_head *h, const cha
 	lost_add(&c->unsynced, h->time_us);
 }
 
+/* Under the lock: wait for a signal, up to MS milliseconds; no limit when MS < 0. */
+static int writer_wait(struct capture *c, int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms < 0)
+		return pthread_cond_wait(&c->wake, &c->lock);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+}
+
+/*
+ * How long the writer may sleep when nothing is queued: WAKE_MS while
+ * something is due soon (a sync, losses to record or log, a failed file to
+ * retry), else until the file is due to rotate by age, or no limit (-1).
+ * Writer thread only.
+ */
+static int64_t writer_sleep_ms(const struct capture *c, bool took)
+{
+	int64_t left;
+
+	if (took || lost_pending(c) || c->drops_unlogged > 0 || c->failing || c->unsynced.n > 0 ||
+	    c->lost_unsynced[LOST_QUEUE].n > 0 || c->lost_unsynced[LOST_WRITE].n > 0)
+		return WAKE_MS;
+	if (c->out == NULL || c->max_age_ms <= 0)
+		return -1;
+	left = c->out_opened_ms + c->max_age_ms - now_ms();
+	return left > WAKE_MS ? left : WAKE_MS;
+}
+
 /*
  * Move up to BATCH_BYTES of queued entries into batch (under the lock) so
- * formatting and I/O happen without holding it. Returns bytes taken.
+ * formatting and I/O happen without holding it, waiting up to SLEEP_MS
+ * (writer_sleep_ms()) for some. Returns bytes taken.
  */
-static size_t take_batch(struct capture *c, unsigned char *batch, bool *stop)
+static size_t take_batch(struct capture *c, unsigned char *batch, bool *stop, int64_t sleep_ms)
 {
 	pthread_mutex_lock(&c->lock);
-	while (c->head == c->tail && !c->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += WAKE_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+	while (c->head == c->tail && c->queue_lost.n == 0 && !c->stop) {
 		c->writer_waiting = true;
-		int rc = pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+		c->writer_idle = sleep_ms < 0 || sleep_ms > WAKE_MS;
+		int rc = writer_wait(c, sleep_ms);
 		c->writer_waiting = false;
+		c->writer_idle = false;
 		if (rc == ETIMEDOUT)
 			break;
 	}
@@ -856,9 +891,12 @@ static void *writer_main(void *arg)
 	    malloc(BATCH_BYTES + sizeof(struct entry_head) + 2 * (size_t)CAPTURE_TEXT_MAX + 8);
 	if (!batch)
 		return NULL;
+	size_t n = 0;
+
 	for (;;) {
 		bool stop = false;
-		size_t n = take_batch(c, batch, &stop);
+
+		n = take_batch(c, batch, &stop, writer_sleep_ms(c, n > 0));
 		for (size_t off = 0; off < n;) {
 			struct entry_head h;
 			memcpy(&h, batch + off, sizeof(h));
@@ -1005,5 +1043,9 @@ void capture_lost(int64_t time_us)
 	pthread_mutex_lock(&c->lock);
 	c->stats.dropped++;
 	lost_add(&c->queue_lost, time_us);
+	if (c->writer_idle) {
+		c->writer_idle = false;
+		pthread_cond_signal(&c->wake);
+	}
 	pthread_mutex_unlock(&c->lock);
 }

@@ -786,6 +786,7 @@ static bool pool_reroute(struct client *c)
 	log_event(LOG_INFO, "route.fallback", LOG_INT, "client", (long long)c->id, LOG_STR,
 	          "replica", c->pool->primary->host, LOG_INT, "port",
 	          (long long)c->pool->primary->port, LOG_END);
+	route_count_fallback(c);
 	pool_request_server(c, ROUTE_PRIMARY);
 	return true;
 }
@@ -1076,6 +1077,8 @@ static void pool_resend(struct client *c, struct server *sv, const char *why)
 	server_close(sv, why);
 	log_event(LOG_INFO, "client.resend", LOG_INT, "client", (long long)c->id, LOG_STR, "db",
 	          c->database, LOG_STR, "reason", why, LOG_END);
+	if (c->pool->home != NULL)
+		route_count_fallback(c); /* a read its replica lost goes to the primary */
 	pool_request_server(c, ROUTE_PRIMARY);
 }
 

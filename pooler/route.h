@@ -75,6 +75,13 @@ enum endpoint_route route_classify(struct client *c);
 struct pool *route_target(struct client *c, enum endpoint_route route);
 
 /*
+ * Count, on c's home primary, a read that its replica pool could not serve
+ * (the replica failed or refused it before it started) and that goes to the
+ * primary instead: a fallback as much as one route_target() counts.
+ */
+void route_count_fallback(const struct client *c);
+
+/*
  * c, linked to a replica's server, has sent a request that ends a segment
  * and sends another outside a transaction block: hold it until the answer
  * says whether a transaction is open, so that a write pipelined behind a
