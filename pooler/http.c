@@ -403,10 +403,8 @@ static void conn_read(struct http_conn *hc)
 
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			conn_watch(hc, EV_WRITE); /* the rest when the peer has read */
-			return;
-		}
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the rest when it comes */
 		if (n <= 0) {
 			conn_finish(hc);
 			return;

@@ -261,6 +261,54 @@ static void test_http_keep_alive(void **state)
 		close(idle[i]);
 }
 
+/* CPU time pgscope's threads have run so far, in ms; -1 when unknown. */
+static long long pgscope_cpu_ms(void)
+{
+	char path[64];
+	unsigned long long utime = 0, stime = 0;
+	FILE *f;
+	int got;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)ps.pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	/* Fields 14 and 15, after "pid (comm) state" and ten more. */
+	got = fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+	             &stime);
+	fclose(f);
+	return got == 2
+	           ? (long long)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK))
+	           : -1;
+}
+
+/*
+ * A request that arrives in pieces is waited for, not polled: with half a
+ * request in, pgscope sleeps until the rest comes (and answers it then).
+ */
+static void test_http_partial_request_waits(void **state)
+{
+	static const char head[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+	static const char rest[] = "Authorization: Bearer " TOKEN "\r\n\r\n";
+	int fd = harness_tcp_connect(http_port);
+	long long cpu0, cpu1;
+	bool closed;
+
+	assert_true(fd >= 0);
+	assert_true(harness_send_all(fd, head, strlen(head)));
+	harness_sleep_ms(200); /* read by now */
+	cpu0 = pgscope_cpu_ms();
+	harness_sleep_ms(1000);
+	cpu1 = pgscope_cpu_ms();
+	assert_true(cpu0 >= 0 && cpu1 >= cpu0);
+	fprintf(stderr, "partial request: pgscope used %lld ms of CPU in 1 s\n", cpu1 - cpu0);
+	if (cpu1 - cpu0 > 200)
+		fail_msg("pgscope spun on a partial request: %lld ms of CPU in 1 s", cpu1 - cpu0);
+	assert_true(harness_send_all(fd, rest, strlen(rest)));
+	assert_int_equal(read_response(fd, &closed), 200);
+	close(fd);
+}
+
 /*
  * Connections are limited (8) and bounded in time (5 s): idle ones hold the
  * slots, one more is closed at once, and the idle ones are closed by the
@@ -1209,6 +1257,7 @@ int main(void)
 	    cmocka_unit_test(test_http_errors),
 	    cmocka_unit_test(test_http_limits),
 	    cmocka_unit_test(test_http_keep_alive),
+	    cmocka_unit_test(test_http_partial_request_waits),
 	    cmocka_unit_test(test_columns_simple),
 	    cmocka_unit_test(test_columns_extended),
 	    cmocka_unit_test(test_portals_end_at_sync),
