@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "pooler/capture.h"
+#include "pooler/condwait.h"
 #include "pooler/log.h"
 
 /* The strings of a record, in the order they follow an entry's header in the queue. */
@@ -760,23 +761,6 @@ static void write_entry(struct capture *c, const struct entry_head *h, const cha
 	lost_add(&c->unsynced, h->time_us);
 }
 
-/* Under the lock: wait for a signal, up to MS milliseconds; no limit when MS < 0. */
-static int writer_wait(struct capture *c, int64_t ms)
-{
-	struct timespec ts;
-
-	if (ms < 0)
-		return pthread_cond_wait(&c->wake, &c->lock);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return pthread_cond_timedwait(&c->wake, &c->lock, &ts);
-}
-
 /*
  * How long the writer may sleep when nothing is queued: WAKE_MS while
  * something is due soon (a sync, losses to record or log, a failed file to
@@ -807,7 +791,7 @@ static size_t take_batch(struct capture *c, unsigned char *batch, bool *stop, in
 	while (c->head == c->tail && c->queue_lost.n == 0 && !c->stop) {
 		c->writer_waiting = true;
 		c->writer_idle = sleep_ms < 0 || sleep_ms > WAKE_MS;
-		int rc = writer_wait(c, sleep_ms);
+		int rc = condwait_ms(&c->wake, &c->lock, sleep_ms);
 		c->writer_waiting = false;
 		c->writer_idle = false;
 		if (rc == ETIMEDOUT)

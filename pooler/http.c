@@ -34,6 +34,7 @@ struct http_conn {
 	ev_timer timer; /* HTTP_TIMEOUT from accept, and again from each answer sent */
 	char req[HTTP_REQUEST_MAX + 1];
 	size_t req_len;
+	size_t req_used; /* bytes of req the request being answered takes */
 	struct pbuf out; /* the whole response */
 	bool writing;
 	bool keep_alive; /* after this response, wait for another request */
@@ -227,8 +228,6 @@ static void conn_finish(struct http_conn *hc)
 	pbuf_release(&hc->out);
 }
 
-static int request_complete(const char *req, size_t len);
-
 /*
  * Watch the connection for EVENTS (EV_READ or EV_WRITE), touching the
  * watcher only when that changes: each change costs an epoll_ctl.
@@ -245,17 +244,18 @@ static void conn_watch(struct http_conn *hc, int events)
 }
 
 /*
- * The response is sent and the connection stays: drop the request answered
- * (LEN bytes), keep what came after it, and wait for the next request (the
- * timer starts again). A next request already read whole is answered on the
- * next turn of the loop, so that a pipelined burst does not recurse.
+ * The response is sent and the connection stays: drop the request answered,
+ * keep what came after it, and wait for the next request (the timer starts
+ * again). Bytes of a next request already read are looked at on the next
+ * turn of the loop, so that a pipelined burst does not recurse.
  */
-static void conn_next_request(struct http_conn *hc, size_t len)
+static void conn_next_request(struct http_conn *hc)
 {
 	struct ev_loop *ev = hc->srv->ls->ev;
 
-	memmove(hc->req, hc->req + len, hc->req_len - len);
-	hc->req_len -= len;
+	memmove(hc->req, hc->req + hc->req_used, hc->req_len - hc->req_used);
+	hc->req_len -= hc->req_used;
+	hc->req_used = 0;
 	hc->req[hc->req_len] = 0;
 	hc->writing = false;
 	hc->served++;
@@ -264,7 +264,7 @@ static void conn_next_request(struct http_conn *hc, size_t len)
 	ev_timer_stop(ev, &hc->timer);
 	ev_timer_set(&hc->timer, HTTP_TIMEOUT, 0.0);
 	ev_timer_start(ev, &hc->timer);
-	if (hc->req_len > 0 && request_complete(hc->req, hc->req_len) != 0)
+	if (hc->req_len > 0)
 		ev_feed_event(ev, &hc->io, EV_READ);
 }
 
@@ -287,7 +287,7 @@ static void conn_write(struct http_conn *hc)
 		pbuf_consume(&hc->out, (size_t)n);
 	}
 	if (hc->keep_alive) {
-		conn_next_request(hc, (size_t)request_complete(hc->req, hc->req_len));
+		conn_next_request(hc);
 		return;
 	}
 	shutdown(hc->fd, SHUT_WR);
@@ -326,12 +326,11 @@ static void conn_respond(struct http_conn *hc, int status_override)
 		reply_text(&reply, &body, status_override, status_text(status_override));
 	} else {
 		/* Only this request: a pipelined next one waits behind it in req. */
-		size_t len = (size_t)request_complete(hc->req, hc->req_len);
-		char kept = hc->req[len];
+		char kept = hc->req[hc->req_used];
 
-		hc->req[len] = 0;
+		hc->req[hc->req_used] = 0;
 		http_route(hc->srv->ls, hc->req, hc->srv->token, &body, &reply);
-		hc->req[len] = kept;
+		hc->req[hc->req_used] = kept;
 	}
 	n = snprintf(head, sizeof(head),
 	             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s"
@@ -382,6 +381,7 @@ static bool conn_answer_if_whole(struct http_conn *hc)
 {
 	int whole = hc->req_len > 0 ? request_complete(hc->req, hc->req_len) : 0;
 
+	hc->req_used = whole > 0 ? (size_t)whole : hc->req_len;
 	if (whole > 0)
 		conn_respond(hc, 0);
 	else if (whole < 0)
@@ -471,6 +471,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		memset(hc->req, 0, 1);
 		hc->fd = fd;
 		hc->req_len = 0;
+		hc->req_used = 0;
 		hc->writing = false;
 		hc->keep_alive = false;
 		hc->served = 0;

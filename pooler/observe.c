@@ -21,6 +21,7 @@
 #include "analyzer/rule.h"
 #include "analyzer/traffic.h"
 #include "pooler/capture.h"
+#include "pooler/condwait.h"
 #include "pooler/htab.h"
 #include "pooler/log.h"
 #include "pooler/observe.h"
@@ -584,21 +585,6 @@ static void report_traffic(struct observer *o)
 
 #define OBS_BATCH 256
 
-/* Under the lock: wait for a signal, up to MS milliseconds. */
-static int wait_ms(struct observer *o, long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return pthread_cond_timedwait(&o->wake, &o->lock, &ts);
-}
-
 /*
  * Under the lock, after a poll found nothing: sleep until work is queued or
  * a stop, and at most until the traffic report is due (REPORT_IN seconds,
@@ -607,13 +593,11 @@ static int wait_ms(struct observer *o, long ms)
  */
 static void wait_idle(struct observer *o, long report_in)
 {
+	int64_t ms = report_in < 0 ? -1 : (int64_t)report_in * 1000;
+
 	o->idle = true;
 	while (o->idle && !o->stopping) {
-		if (report_in < 0) {
-			pthread_cond_wait(&o->wake, &o->lock);
-			continue;
-		}
-		if (wait_ms(o, report_in * 1000) == ETIMEDOUT)
+		if (condwait_ms(&o->wake, &o->lock, ms) == ETIMEDOUT)
 			break;
 	}
 	o->idle = false;
@@ -639,7 +623,7 @@ static void *observer_main(void *arg)
 
 				wait_idle(o, unreported ? (due > 0 ? due : 0) : -1);
 			} else {
-				wait_ms(o, OBS_POLL_MS);
+				condwait_ms(&o->wake, &o->lock, OBS_POLL_MS);
 			}
 		}
 		texts = o->texts_head;

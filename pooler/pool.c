@@ -1077,8 +1077,7 @@ static void pool_resend(struct client *c, struct server *sv, const char *why)
 	server_close(sv, why);
 	log_event(LOG_INFO, "client.resend", LOG_INT, "client", (long long)c->id, LOG_STR, "db",
 	          c->database, LOG_STR, "reason", why, LOG_END);
-	if (c->pool->home != NULL)
-		route_count_fallback(c); /* a read its replica lost goes to the primary */
+	route_count_fallback(c); /* when a read its replica lost goes to the primary */
 	pool_request_server(c, ROUTE_PRIMARY);
 }
 

@@ -395,9 +395,8 @@ static int route_balance(struct route_state *rs, struct pool *home, const int *c
 
 void route_count_fallback(const struct client *c)
 {
-	const struct pool *home = c->pool->home != NULL ? c->pool->home : c->pool;
-
-	home->primary->routed_fallback++;
+	if (c->pool->home != NULL)
+		c->pool->home->primary->routed_fallback++;
 }
 
 struct pool *route_target(struct client *c, enum endpoint_route route)

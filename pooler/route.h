@@ -75,9 +75,10 @@ enum endpoint_route route_classify(struct client *c);
 struct pool *route_target(struct client *c, enum endpoint_route route);
 
 /*
- * Count, on c's home primary, a read that its replica pool could not serve
- * (the replica failed or refused it before it started) and that goes to the
- * primary instead: a fallback as much as one route_target() counts.
+ * c leaves the replica pool its read waited in for the primary, the read not
+ * started (the replica failed or refused it): count that on c's home primary,
+ * a fallback as much as one route_target() counts. Nothing when c is not in
+ * a replica pool.
  */
 void route_count_fallback(const struct client *c);
 

@@ -1159,15 +1159,16 @@ bool harness_run_driver(const char *const argv[], const char *name, int timeout_
 	return ok;
 }
 
-/* Whether BUF (LEN bytes, NUL-terminated) holds a whole answer with a Content-Length. */
-static bool http_answer_complete(const char *buf, size_t len)
+size_t harness_http_answer_length(const char *buf, size_t len)
 {
 	const char *end = strstr(buf, "\r\n\r\n");
 	const char *cl = strcasestr(buf, "\r\nContent-Length:");
+	size_t whole;
 
 	if (end == NULL || cl == NULL || cl > end)
-		return false;
-	return len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
+		return 0;
+	whole = (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
+	return len >= whole ? whole : 0;
 }
 
 int harness_http_request(int port, const char *request, char **response)
@@ -1193,7 +1194,7 @@ int harness_http_request(int port, const char *request, char **response)
 			break;
 		len += (size_t)n;
 		buf[len] = 0;
-		if (http_answer_complete(buf, len))
+		if (harness_http_answer_length(buf, len) > 0)
 			break; /* a server that keeps the connection open has said all */
 	}
 	buf[len] = 0;

@@ -242,6 +242,12 @@ int harness_tcp_connect(int port);
  */
 int harness_http_request(int port, const char *request, char **response);
 
+/*
+ * The length of the first whole HTTP answer (head and Content-Length bytes of
+ * body) in BUF (LEN bytes, NUL-terminated), or 0 while it is not all in.
+ */
+size_t harness_http_answer_length(const char *buf, size_t len);
+
 /* The body of an HTTP answer (after its blank line), or NULL when it has none. */
 const char *harness_http_body(const char *response);
 

@@ -173,14 +173,13 @@ static void test_http_errors(void **state)
  */
 static int read_response(int fd, bool *closed)
 {
-	char buf[65536], value[32];
+	char buf[65536];
 	long long until = harness_now_ms() + 5000;
 	int status = -1;
 
 	*closed = false;
 	while (harness_now_ms() < until) {
 		ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
-		const char *end;
 		size_t whole;
 
 		if (n == 0) {
@@ -192,14 +191,8 @@ static int read_response(int fd, bool *closed)
 			continue;
 		}
 		buf[n] = 0;
-		end = strstr(buf, "\r\n\r\n");
-		if (end == NULL) {
-			harness_sleep_ms(5);
-			continue;
-		}
-		http_header_value(buf, "Content-Length", value, sizeof(value));
-		whole = (size_t)(end + 4 - buf) + strtoul(value, NULL, 10);
-		if ((size_t)n < whole) {
+		whole = harness_http_answer_length(buf, (size_t)n);
+		if (whole == 0) {
 			harness_sleep_ms(5);
 			continue;
 		}
